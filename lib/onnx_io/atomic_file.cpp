@@ -1,0 +1,106 @@
+#include "onnx_io/atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <set>
+
+namespace vitq {
+namespace {
+
+// Temporary files alive right now, for the signal handler. Fixed-size array: a handler may not
+// allocate, and a handful of files are open at once at most.
+constexpr int kMaxLive = 16;
+char g_live[kMaxLive][4096];
+volatile sig_atomic_t g_live_used[kMaxLive];
+std::mutex g_live_mutex;
+
+extern "C" void removeTempsAndReraise(int sig) {
+  for (int i = 0; i < kMaxLive; ++i) {
+    if (g_live_used[i]) ::unlink(g_live[i]);
+  }
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+void installHandlersOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::signal(SIGINT, removeTempsAndReraise);
+    std::signal(SIGTERM, removeTempsAndReraise);
+    std::signal(SIGHUP, removeTempsAndReraise);
+  });
+}
+
+void track(const std::string& path, bool live) {
+  std::lock_guard<std::mutex> lock(g_live_mutex);
+  for (int i = 0; i < kMaxLive; ++i) {
+    if (live && !g_live_used[i] && path.size() < sizeof(g_live[i])) {
+      std::memcpy(g_live[i], path.c_str(), path.size() + 1);
+      g_live_used[i] = 1;
+      return;
+    }
+    if (!live && g_live_used[i] && path == g_live[i]) {
+      g_live_used[i] = 0;
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+AtomicFile::AtomicFile(std::filesystem::path destination) : destination_(std::move(destination)) {}
+
+AtomicFile::~AtomicFile() {
+  if (!temp_path_.empty()) {
+    ::unlink(temp_path_.c_str());
+    track(temp_path_, false);
+  }
+}
+
+Status AtomicFile::write(const std::string& bytes) {
+  installHandlersOnce();
+  const auto dir = destination_.has_parent_path() ? destination_.parent_path() : std::filesystem::path(".");
+  std::string tmpl = (dir / ("." + destination_.filename().string() + ".tmp-XXXXXX")).string();
+  const int fd = ::mkstemp(tmpl.data());
+  if (fd < 0) {
+    return ioError("cannot create a file in '" + dir.string() + "' to write '" + destination_.string() +
+                   "': " + std::strerror(errno));
+  }
+  temp_path_ = tmpl;
+  track(temp_path_, true);
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      return ioError("writing '" + destination_.string() + "' failed: " + why);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    return ioError("writing '" + destination_.string() + "' failed: " + std::strerror(errno));
+  }
+  ::chmod(temp_path_.c_str(), 0644);
+  return Status::ok();
+}
+
+Status AtomicFile::commit() {
+  if (temp_path_.empty()) return internalError("AtomicFile::commit before write");
+  if (std::rename(temp_path_.c_str(), destination_.c_str()) != 0) {
+    return ioError("cannot move the new file to '" + destination_.string() + "': " + std::strerror(errno));
+  }
+  track(temp_path_, false);
+  temp_path_.clear();
+  return Status::ok();
+}
+
+}  // namespace vitq

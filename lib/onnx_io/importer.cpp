@@ -1,0 +1,296 @@
+#include "onnx_io/importer.h"
+
+#include <onnx/defs/schema.h>
+#include <onnx/shape_inference/implementation.h>
+
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/logging.h"
+#include "ir/verifier.h"
+#include "onnx_io/constant_lifting.h"
+#include "onnx_io/model_file.h"
+#include "onnx_io/tensor_proto.h"
+#include "onnx_io/type_proto.h"
+
+namespace vitq {
+namespace {
+
+using google::protobuf::Message;
+
+std::string unknownFieldsOf(const Message& msg) {
+  std::string out;
+  msg.GetReflection()->GetUnknownFields(msg).SerializeToString(&out);
+  return out;
+}
+
+class GraphImporter {
+ public:
+  explicit GraphImporter(const TensorSource& source) : source_(source) {}
+
+  Status importGraph(const onnx::GraphProto& gp, Graph& graph) {
+    graph.setName(gp.name());
+    graph.doc_string = gp.doc_string();
+    if (gp.sparse_initializer_size() > 0) {
+      return unsupported("graph '" + gp.name() + "' has sparse initializers, which vitq does not support");
+    }
+    onnx::GraphProto kept;  // fields vitq does not model
+    kept.mutable_quantization_annotation()->CopyFrom(gp.quantization_annotation());
+    kept.GetReflection()->MutableUnknownFields(&kept)->MergeFrom(gp.GetReflection()->GetUnknownFields(gp));
+    graph.preserved_fields = kept.SerializeAsString();
+
+    std::unordered_map<std::string, Value*> local;
+    for (const auto& vi : gp.input()) {
+      if (vi.name().empty()) return invalidModel("graph '" + gp.name() + "' has an input without a name");
+      if (local.count(vi.name())) return invalidModel("graph input '" + vi.name() + "' is declared twice");
+      Value* v = graph.addInput(vi.name(), {});
+      applyTypeProto(vi.type(), v);
+      v->doc_string = vi.doc_string();
+      local[vi.name()] = v;
+    }
+    for (const auto& tp : gp.initializer()) {
+      if (tp.name().empty()) return invalidModel("graph '" + gp.name() + "' has an initializer without a name");
+      VITQ_ASSIGN_OR_RETURN(Tensor tensor, tensorFromProto(tp, source_));
+      auto it = local.find(tp.name());
+      if (it != local.end()) {
+        if (it->second->isInitializer()) return invalidModel("initializer '" + tp.name() + "' is declared twice");
+        TensorType declared = it->second->type();
+        graph.setInitializer(it->second, std::move(tensor));
+        if (declared.dims) it->second->type() = declared;  // keep the declared (possibly symbolic) input type
+      } else {
+        local[tp.name()] = graph.addInitializer(tp.name(), std::move(tensor));
+      }
+    }
+    // Outputs first, so that nodes listed out of order still resolve their inputs.
+    for (const auto& np : gp.node()) {
+      for (const auto& name : np.output()) {
+        if (name.empty()) continue;
+        if (local.count(name)) {
+          return invalidModel("value '" + name + "' is produced twice (node '" + np.name() + "' " + np.op_type() + ")");
+        }
+        local[name] = graph.createValue(name);
+        if (local[name]->name() != name) graph.renameValue(local[name], name);
+      }
+    }
+    for (const auto& np : gp.node()) VITQ_RETURN_IF_ERROR(importNode(np, graph, local));
+    for (const auto& vi : gp.value_info()) {
+      auto it = local.find(vi.name());
+      if (it == local.end()) continue;  // describes nothing in this graph: dropped
+      applyTypeProto(vi.type(), it->second);
+      it->second->setTypeDeclared(true);
+      it->second->doc_string = vi.doc_string();
+    }
+    for (const auto& vi : gp.output()) {
+      Value* v = resolve(vi.name(), graph, local);
+      if (!v) return invalidModel("graph output '" + vi.name() + "' is never produced");
+      if (v->owner() == &graph) {
+        if (vi.has_type()) applyTypeProto(vi.type(), v);
+        v->setTypeDeclared(true);
+        if (!vi.doc_string().empty()) v->doc_string = vi.doc_string();
+      }
+      graph.addOutput(v);
+    }
+    return graph.topologicalSort().withContext("graph '" + gp.name() + "'");
+  }
+
+ private:
+  Value* resolve(const std::string& name, const Graph& graph,
+                 const std::unordered_map<std::string, Value*>& local) const {
+    auto it = local.find(name);
+    if (it != local.end()) return it->second;
+    return graph.parent() ? graph.parent()->lookup(name) : nullptr;
+  }
+
+  Status importNode(const onnx::NodeProto& np, Graph& graph,
+                    const std::unordered_map<std::string, Value*>& local) {
+    Node* node = graph.createNode(np.op_type(), np.domain() == "ai.onnx" ? "" : np.domain(), np.name());
+    node->doc_string = np.doc_string();
+    node->unknown_fields = unknownFieldsOf(np);
+    for (const auto& name : np.input()) {
+      if (name.empty()) {
+        graph.appendInput(node, nullptr);
+        continue;
+      }
+      Value* v = resolve(name, graph, local);
+      if (!v) {
+        return invalidModel("node " + node->describe() + " input '" + name +
+                            "' is never produced (not a graph input, initializer or node output)");
+      }
+      graph.appendInput(node, v);
+    }
+    for (const auto& name : np.output()) graph.appendOutput(node, name.empty() ? nullptr : local.at(name));
+    for (const auto& ap : np.attribute()) {
+      VITQ_ASSIGN_OR_RETURN(Attribute attr, importAttribute(ap, graph, *node));
+      node->attrs().set(ap.name(), std::move(attr));
+    }
+    return Status::ok();
+  }
+
+  StatusOr<std::unique_ptr<Graph>> importSubgraph(const onnx::GraphProto& gp, Graph& parent, const Node& node) {
+    auto sub = std::make_unique<Graph>(&parent);
+    VITQ_RETURN_IF_ERROR(importGraph(gp, *sub).withContext("in subgraph of node " + node.describe()));
+    return sub;
+  }
+
+  StatusOr<Attribute> importAttribute(const onnx::AttributeProto& ap, Graph& graph, const Node& node) {
+    using AP = onnx::AttributeProto;
+    Attribute a;
+    a.doc_string = ap.doc_string();
+    AP::AttributeType type = ap.type();
+    if (type == AP::UNDEFINED) {  // very old exporters leave the type out
+      if (ap.has_f()) type = AP::FLOAT;
+      else if (ap.has_i()) type = AP::INT;
+      else if (ap.has_s()) type = AP::STRING;
+      else if (ap.has_t()) type = AP::TENSOR;
+      else if (ap.has_g()) type = AP::GRAPH;
+      else if (ap.floats_size()) type = AP::FLOATS;
+      else if (ap.ints_size()) type = AP::INTS;
+      else if (ap.strings_size()) type = AP::STRINGS;
+    }
+    if (!ap.ref_attr_name().empty()) type = AP::UNDEFINED;  // function-body reference: keep opaque
+    switch (type) {
+      case AP::FLOAT: a.kind = AttributeKind::kFloat; a.f = ap.f(); break;
+      case AP::INT: a.kind = AttributeKind::kInt; a.i = ap.i(); break;
+      case AP::STRING: a.kind = AttributeKind::kString; a.s = ap.s(); break;
+      case AP::FLOATS: a.kind = AttributeKind::kFloats; a.floats.assign(ap.floats().begin(), ap.floats().end()); break;
+      case AP::INTS: a.kind = AttributeKind::kInts; a.ints.assign(ap.ints().begin(), ap.ints().end()); break;
+      case AP::STRINGS: a.kind = AttributeKind::kStrings; a.strings.assign(ap.strings().begin(), ap.strings().end()); break;
+      case AP::TENSOR: {
+        a.kind = AttributeKind::kTensor;
+        auto tensor = tensorFromProto(ap.t(), source_);
+        if (!tensor.isOk()) {
+          return tensor.status().withContext("attribute '" + ap.name() + "' of node " + node.describe());
+        }
+        a.t = std::move(tensor).value();
+        break;
+      }
+      case AP::TENSORS: {
+        a.kind = AttributeKind::kTensors;
+        for (const auto& tp : ap.tensors()) {
+          VITQ_ASSIGN_OR_RETURN(Tensor t, tensorFromProto(tp, source_));
+          a.tensors.push_back(std::move(t));
+        }
+        break;
+      }
+      case AP::GRAPH: {
+        a.kind = AttributeKind::kGraph;
+        VITQ_ASSIGN_OR_RETURN(auto sub, importSubgraph(ap.g(), graph, node));
+        a.graphs.push_back(std::move(sub));
+        break;
+      }
+      case AP::GRAPHS: {
+        a.kind = AttributeKind::kGraphs;
+        for (const auto& gp : ap.graphs()) {
+          VITQ_ASSIGN_OR_RETURN(auto sub, importSubgraph(gp, graph, node));
+          a.graphs.push_back(std::move(sub));
+        }
+        break;
+      }
+      default:
+        a.kind = AttributeKind::kOpaque;
+        a.s = ap.SerializeAsString();
+        break;
+    }
+    return a;
+  }
+
+  const TensorSource& source_;
+};
+
+// onnx's inference knows opsets up to its own newest; past that its schemas are wrong.
+bool shapeInferenceApplies(const onnx::ModelProto& proto) {
+  const auto& range = ONNX_NAMESPACE::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
+  for (const auto& op : proto.opset_import()) {
+    const std::string domain = op.domain() == "ai.onnx" ? "" : op.domain();
+    auto it = range.find(domain);
+    if (it == range.end() || op.version() > it->second.second) return false;
+  }
+  return proto.ir_version() <= onnx::IR_VERSION;
+}
+
+void inferShapes(onnx::ModelProto& proto) {
+  if (!shapeInferenceApplies(proto)) {
+    logger("vitq.import")->debug("shape inference skipped: opset or IR version newer than onnx {}", "1.12");
+    return;
+  }
+  try {
+    onnx::ShapeInferenceOptions options{/*check_type=*/false, /*error_mode=*/0, /*enable_data_propagation=*/true};
+    onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(), options);
+  } catch (const std::exception& e) {
+    logger("vitq.import")->debug("shape inference stopped: {}", e.what());
+  }
+}
+
+// Value types that inference added are used inside vitq but must not be written back.
+void clearUndeclared(Graph& graph, const std::unordered_set<std::string>& declared) {
+  for (Value* v : graph.values()) {
+    if (v->typeDeclared() && !v->isGraphInput() && !graph.isOutput(v) && !declared.count(v->name())) {
+      v->setTypeDeclared(false);
+    }
+  }
+  for (const auto& node : graph.nodes()) {
+    for (Graph* sub : node->subgraphs()) clearUndeclared(*sub, declared);
+  }
+}
+
+void collectDeclared(const onnx::GraphProto& gp, std::unordered_set<std::string>& out) {
+  for (const auto& vi : gp.value_info()) out.insert(vi.name());
+  for (const auto& np : gp.node()) {
+    for (const auto& ap : np.attribute()) {
+      if (ap.has_g()) collectDeclared(ap.g(), out);
+      for (const auto& g : ap.graphs()) collectDeclared(g, out);
+    }
+  }
+}
+
+}  // namespace
+
+StatusOr<Model> importModel(onnx::ModelProto& proto, const std::filesystem::path& model_dir,
+                            const ImportOptions& options) {
+  Model model;
+  model.ir_version = proto.ir_version();
+  if (model.ir_version > onnx::IR_VERSION) {
+    logger("vitq.import")->info("IR version {} is newer than onnx {} knows ({}); read with protobuf directly",
+                                model.ir_version, "1.12", static_cast<int>(onnx::IR_VERSION));
+  }
+  for (const auto& op : proto.opset_import()) {
+    model.opset_imports.push_back({op.domain(), op.version()});
+  }
+  if (model.opset_imports.empty() && model.ir_version >= 3) {
+    return invalidModel("the model imports no opset");
+  }
+  const int64_t opset = model.opsetVersion("");
+  if (opset > kNewestKnownOpset) {
+    logger("vitq.import")->warn("ai.onnx opset {} is newer than {}, the newest vitq knows", opset, kNewestKnownOpset);
+  }
+  model.producer_name = proto.producer_name();
+  model.producer_version = proto.producer_version();
+  model.domain = proto.domain();
+  model.model_version = proto.model_version();
+  model.doc_string = proto.doc_string();
+  for (const auto& kv : proto.metadata_props()) model.metadata_props.emplace_back(kv.key(), kv.value());
+  for (const auto& f : proto.functions()) model.functions.push_back(f.SerializeAsString());
+  for (const auto& t : proto.training_info()) model.training_info.push_back(t.SerializeAsString());
+  model.unknown_fields = unknownFieldsOf(proto);
+
+  std::unordered_set<std::string> declared;
+  collectDeclared(proto.graph(), declared);
+  if (options.infer_shapes) inferShapes(proto);
+
+  TensorSource source{model_dir, true};
+  GraphImporter importer(source);
+  VITQ_RETURN_IF_ERROR(importer.importGraph(proto.graph(), *model.graph));
+  clearUndeclared(*model.graph, declared);
+  if (options.lift_constants) liftConstants(*model.graph);
+  VITQ_RETURN_IF_ERROR(verifyModel(model));
+  return model;
+}
+
+StatusOr<Model> loadModel(const std::filesystem::path& path, const ImportOptions& options) {
+  VITQ_ASSIGN_OR_RETURN(onnx::ModelProto proto, readModelProto(path));
+  auto model = importModel(proto, path.parent_path(), options);
+  if (!model.isOk()) return model.status().withContext(path.string());
+  return model;
+}
+
+}  // namespace vitq

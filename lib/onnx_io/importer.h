@@ -1,0 +1,32 @@
+// ModelProto -> Model. Accepts any opset from 7 on and IR versions newer than the linked onnx
+// library knows (parsing is plain protobuf; onnx's shape inference runs only where it applies).
+#pragma once
+
+#include <onnx/onnx_pb.h>
+
+#include <filesystem>
+
+#include "core/status.h"
+#include "ir/graph.h"
+
+namespace vitq {
+
+struct ImportOptions {
+  /// Turn `Constant` nodes into initializers (real exports keep all weights in Constants).
+  bool lift_constants = true;
+  /// Fill intermediate value types with onnx shape inference (opset <= what onnx knows).
+  bool infer_shapes = true;
+};
+
+/// Newest ai.onnx opset vitq has been written against; newer ones import with a warning.
+constexpr int64_t kNewestKnownOpset = 23;
+
+/// Reads and imports the model at \p path; errors name the file and the offending node/tensor.
+StatusOr<Model> loadModel(const std::filesystem::path& path, const ImportOptions& options = {});
+
+/// Imports an already parsed proto (shape inference may add value_info to it).
+/// External data is resolved relative to \p model_dir.
+StatusOr<Model> importModel(onnx::ModelProto& proto, const std::filesystem::path& model_dir,
+                            const ImportOptions& options = {});
+
+}  // namespace vitq
