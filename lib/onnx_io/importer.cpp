@@ -208,17 +208,19 @@ bool shapeInferenceApplies(const onnx::ModelProto& proto) {
   return proto.ir_version() <= onnx::IR_VERSION;
 }
 
-void inferShapes(onnx::ModelProto& proto) {
+bool inferShapes(onnx::ModelProto& proto) {
   if (!shapeInferenceApplies(proto)) {
     logger("vitq.import")->debug("shape inference skipped: opset or IR version newer than onnx {}", "1.12");
-    return;
+    return false;
   }
   try {
     onnx::ShapeInferenceOptions options{/*check_type=*/false, /*error_mode=*/0, /*enable_data_propagation=*/true};
     onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(), options);
   } catch (const std::exception& e) {
     logger("vitq.import")->debug("shape inference stopped: {}", e.what());
+    return false;
   }
+  return true;
 }
 
 // Value types that inference added are used inside vitq but must not be written back.
@@ -246,7 +248,9 @@ void collectDeclared(const onnx::GraphProto& gp, std::unordered_set<std::string>
 }  // namespace
 
 StatusOr<Model> importModel(onnx::ModelProto& proto, const std::filesystem::path& model_dir,
-                            const ImportOptions& options) {
+                            const ImportOptions& options, ImportReport* report) {
+  ImportReport local_report;
+  if (!report) report = &local_report;
   Model model;
   model.ir_version = proto.ir_version();
   if (model.ir_version > onnx::IR_VERSION) {
@@ -275,20 +279,21 @@ StatusOr<Model> importModel(onnx::ModelProto& proto, const std::filesystem::path
 
   std::unordered_set<std::string> declared;
   collectDeclared(proto.graph(), declared);
-  if (options.infer_shapes) inferShapes(proto);
+  if (options.infer_shapes) report->shapes_inferred = inferShapes(proto);
 
   TensorSource source{model_dir, true};
   GraphImporter importer(source);
   VITQ_RETURN_IF_ERROR(importer.importGraph(proto.graph(), *model.graph));
   clearUndeclared(*model.graph, declared);
-  if (options.lift_constants) liftConstants(*model.graph);
+  if (options.lift_constants) report->lifted_constants = liftConstants(*model.graph);
   VITQ_RETURN_IF_ERROR(verifyModel(model));
   return model;
 }
 
-StatusOr<Model> loadModel(const std::filesystem::path& path, const ImportOptions& options) {
+StatusOr<Model> loadModel(const std::filesystem::path& path, const ImportOptions& options,
+                          ImportReport* report) {
   VITQ_ASSIGN_OR_RETURN(onnx::ModelProto proto, readModelProto(path));
-  auto model = importModel(proto, path.parent_path(), options);
+  auto model = importModel(proto, path.parent_path(), options, report);
   if (!model.isOk()) return model.status().withContext(path.string());
   return model;
 }

@@ -18,15 +18,22 @@ struct ImportOptions {
   bool infer_shapes = true;
 };
 
+/// What the import did beyond a plain translation.
+struct ImportReport {
+  size_t lifted_constants = 0;
+  bool shapes_inferred = false;
+};
+
 /// Newest ai.onnx opset vitq has been written against; newer ones import with a warning.
 constexpr int64_t kNewestKnownOpset = 23;
 
 /// Reads and imports the model at \p path; errors name the file and the offending node/tensor.
-StatusOr<Model> loadModel(const std::filesystem::path& path, const ImportOptions& options = {});
+StatusOr<Model> loadModel(const std::filesystem::path& path, const ImportOptions& options = {},
+                          ImportReport* report = nullptr);
 
 /// Imports an already parsed proto (shape inference may add value_info to it).
 /// External data is resolved relative to \p model_dir.
 StatusOr<Model> importModel(onnx::ModelProto& proto, const std::filesystem::path& model_dir,
-                            const ImportOptions& options = {});
+                            const ImportOptions& options = {}, ImportReport* report = nullptr);
 
 }  // namespace vitq

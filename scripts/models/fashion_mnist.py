@@ -25,6 +25,9 @@ import os
 import sys
 import time
 
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # Debian torch uses the system BLAS (libopenblas0-serial)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import numpy as np
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -155,10 +158,9 @@ def build_models():
     class Hybrid(nn.Module):
         def __init__(self, num_classes=10):
             super().__init__()
-            self.stem = conv_bn_act(1, 16, 3, 1)                       # 28x28
-            self.stage1 = nn.Sequential(InvertedResidual(16, 24, 2, 2),  # 14x14
-                                        InvertedResidual(24, 24, 1, 2))
-            self.mvit1 = MobileViTBlock(24, 64, 2, 4, 2)               # 7x7 patches of 2x2
+            self.stem = conv_bn_act(1, 16, 3, 2)                       # 14x14
+            self.stage1 = InvertedResidual(16, 24, 1, 2)               # 14x14
+            self.mvit1 = MobileViTBlock(24, 48, 1, 4, 2)               # 4 x 49 tokens (2x2 patches)
             self.stage2 = InvertedResidual(24, 48, 2, 2)               # 7x7
             self.mvit2 = MobileViTBlock(48, 80, 2, 4, 1)               # 49 tokens
             self.head_conv = conv_bn_act(48, 128, 1)
@@ -262,7 +264,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="vit,hybrid")
     ap.add_argument("--epochs-vit", type=int, default=6)
-    ap.add_argument("--epochs-hybrid", type=int, default=4)
+    ap.add_argument("--epochs-hybrid", type=int, default=5)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--limit-train", type=int, default=None, help="debug: train on the first N images")

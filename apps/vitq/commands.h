@@ -1,0 +1,18 @@
+// Each subcommand lives in its own file and registers itself on the root app. The parsed
+// subcommand leaves its action in `CommandAction`; main runs it and maps the Status to an exit code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+#include "core/status.h"
+
+namespace vitq::cli {
+
+using CommandAction = std::function<Status()>;
+
+void addConvertCommand(CLI::App& app, CommandAction& action);
+void addInspectCommand(CLI::App& app, CommandAction& action);
+
+}  // namespace vitq::cli

@@ -1,0 +1,13 @@
+#include "vitq/exit_codes.h"
+
+namespace vitq::cli {
+
+int exitCodeFor(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kOk: return kExitOk;
+    case StatusCode::kInternal: return kExitInternal;
+    default: return kExitBadInput;
+  }
+}
+
+}  // namespace vitq::cli

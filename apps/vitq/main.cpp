@@ -1,0 +1,53 @@
+// vitq: post-training quantization of ONNX models. Parses global flags, dispatches to the
+// subcommand, and turns its Status into an exit code (0 ok, 1 internal, 2 bad input, 3 gate).
+#include <cstdio>
+#include <exception>
+#include <new>
+
+#include "core/logging.h"
+#include "vitq/commands.h"
+#include "vitq/exit_codes.h"
+
+int main(int argc, char** argv) {
+  using namespace vitq;
+  CLI::App app{"vitq: post-training quantization for vision transformers and other ONNX models"};
+  app.set_version_flag("--version", std::string("vitq ") + VITQ_VERSION);
+  app.require_subcommand(1);
+  int verbosity = 0;
+  bool quiet = false;
+  app.add_flag("-v,--verbose", verbosity, "More log output on stderr (repeat for debug)");
+  app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
+
+  cli::CommandAction action;
+  cli::addConvertCommand(app, action);
+  cli::addInspectCommand(app, action);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "vitq: error: %s\nRun 'vitq --help' for usage.\n", e.what());
+    return cli::kExitBadInput;
+  }
+
+  setLogLevel(quiet ? spdlog::level::err
+              : verbosity >= 2 ? spdlog::level::debug
+              : verbosity == 1 ? spdlog::level::info
+                               : spdlog::level::warn);
+  try {
+    const Status status = action ? action() : internalError("no subcommand action");
+    if (!status.isOk()) std::fprintf(stderr, "vitq: error: %s\n", status.message().c_str());
+    return cli::exitCodeFor(status);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "vitq: error: out of memory\n");
+    return cli::kExitInternal;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vitq: internal error: %s\n", e.what());
+    return cli::kExitInternal;
+  }
+}
