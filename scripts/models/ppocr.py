@@ -114,7 +114,7 @@ def from_wheel(out):
     if not chars:
         raise SystemExit("rapidocr rec model has no 'character' metadata")
     with open(os.path.join(out, KEYS), "w", encoding="utf-8") as f:
-        f.write(chars[0].rstrip("\n") + "\n")
+        f.write(chars[0])  # same bytes as ppocr_keys_v1.txt (no final newline)
     return {"source": "wheel", "package": WHEEL, "sha256": dict(WHEEL_SHA256),
             "keys": "from the rec model's 'character' metadata"}
 
