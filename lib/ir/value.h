@@ -59,6 +59,7 @@ class Value {
 
  private:
   friend class Graph;
+  friend struct GraphTestAccess;  // tests corrupt use-lists to exercise the verifier
   ValueId id_ = 0;
   std::string name_;
   Graph* owner_ = nullptr;

@@ -3,8 +3,8 @@
 #include <onnx/defs/schema.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include <optional>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "core/logging.h"
 #include "ir/verifier.h"
@@ -24,9 +24,12 @@ std::string unknownFieldsOf(const Message& msg) {
   return out;
 }
 
+using InferredTypes = std::unordered_map<std::string, onnx::TypeProto>;
+
 class GraphImporter {
  public:
-  explicit GraphImporter(const TensorSource& source) : source_(source) {}
+  GraphImporter(const TensorSource& source, const InferredTypes& inferred)
+      : source_(source), inferred_(inferred) {}
 
   Status importGraph(const onnx::GraphProto& gp, Graph& graph) {
     graph.setName(gp.name());
@@ -80,6 +83,11 @@ class GraphImporter {
       it->second->setTypeDeclared(true);
       it->second->doc_string = vi.doc_string();
     }
+    for (const auto& [name, v] : local) {  // inferred types fill what the file left open
+      if (v->typeDeclared() || v->isInitializer()) continue;
+      auto inferred = inferred_.find(name);
+      if (inferred != inferred_.end()) applyTypeProto(inferred->second, v);
+    }
     for (const auto& vi : gp.output()) {
       Value* v = resolve(vi.name(), graph, local);
       if (!v) return invalidModel("graph output '" + vi.name() + "' is never produced");
@@ -106,6 +114,7 @@ class GraphImporter {
     Node* node = graph.createNode(np.op_type(), np.domain() == "ai.onnx" ? "" : np.domain(), np.name());
     node->doc_string = np.doc_string();
     node->unknown_fields = unknownFieldsOf(np);
+    for (const auto& name : np.output()) graph.appendOutput(node, name.empty() ? nullptr : local.at(name));
     for (const auto& name : np.input()) {
       if (name.empty()) {
         graph.appendInput(node, nullptr);
@@ -118,7 +127,6 @@ class GraphImporter {
       }
       graph.appendInput(node, v);
     }
-    for (const auto& name : np.output()) graph.appendOutput(node, name.empty() ? nullptr : local.at(name));
     for (const auto& ap : np.attribute()) {
       VITQ_ASSIGN_OR_RETURN(Attribute attr, importAttribute(ap, graph, *node));
       node->attrs().set(ap.name(), std::move(attr));
@@ -195,6 +203,7 @@ class GraphImporter {
   }
 
   const TensorSource& source_;
+  const InferredTypes& inferred_;
 };
 
 // onnx's inference knows opsets up to its own newest; past that its schemas are wrong.
@@ -208,46 +217,59 @@ bool shapeInferenceApplies(const onnx::ModelProto& proto) {
   return proto.ir_version() <= onnx::IR_VERSION;
 }
 
-bool inferShapes(onnx::ModelProto& proto) {
+// Large tensor payloads are dropped from the copy that inference sees: it needs their types,
+// and data only for small shape-like constants.
+constexpr size_t kInferenceDataLimit = 4096;
+
+void stripLargeData(onnx::TensorProto* t) {
+  if (t->raw_data().size() > kInferenceDataLimit) t->clear_raw_data();
+  if (t->float_data_size() * sizeof(float) > kInferenceDataLimit) t->clear_float_data();
+}
+
+void stripGraph(onnx::GraphProto* g) {
+  for (auto& init : *g->mutable_initializer()) stripLargeData(&init);
+  for (auto& node : *g->mutable_node()) {
+    for (auto& attr : *node.mutable_attribute()) {
+      if (attr.has_t()) stripLargeData(attr.mutable_t());
+      if (attr.has_g()) stripGraph(attr.mutable_g());
+      for (auto& sub : *attr.mutable_graphs()) stripGraph(&sub);
+    }
+  }
+}
+
+void collectValueInfo(const onnx::GraphProto& g, InferredTypes& out) {
+  for (const auto& vi : g.value_info()) out[vi.name()] = vi.type();
+  for (const auto& node : g.node()) {
+    for (const auto& attr : node.attribute()) {
+      if (attr.has_g()) collectValueInfo(attr.g(), out);
+      for (const auto& sub : attr.graphs()) collectValueInfo(sub, out);
+    }
+  }
+}
+
+// Runs onnx shape inference on a light copy of \p proto; returns the types it found.
+std::optional<InferredTypes> inferShapes(const onnx::ModelProto& proto) {
   if (!shapeInferenceApplies(proto)) {
     logger("vitq.import")->debug("shape inference skipped: opset or IR version newer than onnx {}", "1.12");
-    return false;
+    return std::nullopt;
   }
+  onnx::ModelProto copy = proto;
+  stripGraph(copy.mutable_graph());
   try {
     onnx::ShapeInferenceOptions options{/*check_type=*/false, /*error_mode=*/0, /*enable_data_propagation=*/true};
-    onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(), options);
+    onnx::shape_inference::InferShapes(copy, onnx::OpSchemaRegistry::Instance(), options);
   } catch (const std::exception& e) {
     logger("vitq.import")->debug("shape inference stopped: {}", e.what());
-    return false;
+    return std::nullopt;
   }
-  return true;
-}
-
-// Value types that inference added are used inside vitq but must not be written back.
-void clearUndeclared(Graph& graph, const std::unordered_set<std::string>& declared) {
-  for (Value* v : graph.values()) {
-    if (v->typeDeclared() && !v->isGraphInput() && !graph.isOutput(v) && !declared.count(v->name())) {
-      v->setTypeDeclared(false);
-    }
-  }
-  for (const auto& node : graph.nodes()) {
-    for (Graph* sub : node->subgraphs()) clearUndeclared(*sub, declared);
-  }
-}
-
-void collectDeclared(const onnx::GraphProto& gp, std::unordered_set<std::string>& out) {
-  for (const auto& vi : gp.value_info()) out.insert(vi.name());
-  for (const auto& np : gp.node()) {
-    for (const auto& ap : np.attribute()) {
-      if (ap.has_g()) collectDeclared(ap.g(), out);
-      for (const auto& g : ap.graphs()) collectDeclared(g, out);
-    }
-  }
+  InferredTypes types;
+  collectValueInfo(copy.graph(), types);
+  return types;
 }
 
 }  // namespace
 
-StatusOr<Model> importModel(onnx::ModelProto& proto, const std::filesystem::path& model_dir,
+StatusOr<Model> importModel(const onnx::ModelProto& proto, const std::filesystem::path& model_dir,
                             const ImportOptions& options, ImportReport* report) {
   ImportReport local_report;
   if (!report) report = &local_report;
@@ -277,14 +299,16 @@ StatusOr<Model> importModel(onnx::ModelProto& proto, const std::filesystem::path
   for (const auto& t : proto.training_info()) model.training_info.push_back(t.SerializeAsString());
   model.unknown_fields = unknownFieldsOf(proto);
 
-  std::unordered_set<std::string> declared;
-  collectDeclared(proto.graph(), declared);
-  if (options.infer_shapes) report->shapes_inferred = inferShapes(proto);
-
+  InferredTypes inferred;
+  if (options.infer_shapes) {
+    if (auto types = inferShapes(proto)) {
+      inferred = std::move(*types);
+      report->shapes_inferred = true;
+    }
+  }
   TensorSource source{model_dir, true};
-  GraphImporter importer(source);
+  GraphImporter importer(source, inferred);
   VITQ_RETURN_IF_ERROR(importer.importGraph(proto.graph(), *model.graph));
-  clearUndeclared(*model.graph, declared);
   if (options.lift_constants) report->lifted_constants = liftConstants(*model.graph);
   VITQ_RETURN_IF_ERROR(verifyModel(model));
   return model;

@@ -31,9 +31,9 @@ constexpr int64_t kNewestKnownOpset = 23;
 StatusOr<Model> loadModel(const std::filesystem::path& path, const ImportOptions& options = {},
                           ImportReport* report = nullptr);
 
-/// Imports an already parsed proto (shape inference may add value_info to it).
+/// Imports an already parsed proto.
 /// External data is resolved relative to \p model_dir.
-StatusOr<Model> importModel(onnx::ModelProto& proto, const std::filesystem::path& model_dir,
+StatusOr<Model> importModel(const onnx::ModelProto& proto, const std::filesystem::path& model_dir,
                             const ImportOptions& options = {}, ImportReport* report = nullptr);
 
 }  // namespace vitq

@@ -1,0 +1,53 @@
+#include "support/graph_dsl.h"
+
+#include <onnx/defs/parser.h>
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
+
+namespace vitq::test {
+
+onnx::ModelProto parseProto(const std::string& text) {
+  onnx::ModelProto proto;
+  const auto status = onnx::OnnxParser::Parse(proto, text.c_str());
+  INFO(status.ErrorMessage());
+  REQUIRE(status.IsOK());
+  return proto;
+}
+
+StatusOr<Model> tryImport(const std::string& text, const ImportOptions& options) {
+  onnx::ModelProto proto = parseProto(text);
+  return importModel(proto, ".", options);
+}
+
+Model parseModel(const std::string& text, const ImportOptions& options) {
+  auto model = tryImport(text, options);
+  INFO(model.status().message());
+  REQUIRE(model.isOk());
+  return std::move(model).value();
+}
+
+namespace {
+struct TempDirs {
+  std::vector<std::filesystem::path> dirs;
+  ~TempDirs() {
+    for (const auto& d : dirs) {
+      std::error_code ec;
+      std::filesystem::remove_all(d, ec);
+    }
+  }
+};
+TempDirs g_temp_dirs;
+}  // namespace
+
+std::string makeTempDir(const std::string& prefix) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+  REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+  g_temp_dirs.dirs.emplace_back(tmpl);
+  return tmpl;
+}
+
+}  // namespace vitq::test
