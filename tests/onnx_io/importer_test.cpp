@@ -50,7 +50,7 @@ TEST_CASE("Constant nodes become initializers on import", "[import]") {
   CHECK(model->producer_name == "test");
 }
 
-TEST_CASE("--keep-constants leaves Constant nodes alone", "[import]") {
+TEST_CASE("Constant nodes stay when lifting is off", "[import]") {
   ImportOptions options;
   options.lift_constants = false;
   Model model = test::parseModel(kSmallModel, options);

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Bad input to the vitq CLI: every case must exit 2 (or 0 for help/version) with a message that
+names the problem, never crash, never modify the input and never leave an output behind."""
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+failures = []
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def small_model(path, dangling=False, external=None):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    w = numpy_helper.from_array(np.arange(4, dtype=np.float32).reshape(1, 4), "w")
+    if external:
+        w.ClearField("raw_data")
+        w.data_location = TensorProto.EXTERNAL
+        for k, v in (("location", external), ("offset", "0"), ("length", "16")):
+            e = w.external_data.add()
+            e.key, e.value = k, v
+    second = "ghost" if dangling else "w"
+    node = helper.make_node("Add", ["x", second], ["y"], name="add0")
+    graph = helper.make_graph([node], "g", [x], [y], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    with open(path, "wb") as f:
+        f.write(model.SerializeToString())
+
+
+def expect(vitq, args, code, message, case, protect=(), absent=()):
+    before = {p: sha(p) for p in protect}
+    proc = subprocess.run([vitq] + args, capture_output=True, text=True)
+    problems = []
+    if proc.returncode != code:
+        problems.append(f"exit {proc.returncode}, expected {code}")
+    if message and message not in proc.stderr + proc.stdout:
+        problems.append(f"message lacks {message!r}")
+    for p in protect:
+        if sha(p) != before[p]:
+            problems.append(f"{p} was modified")
+    for p in absent:
+        if os.path.exists(p):
+            problems.append(f"{p} was left behind")
+    leftovers = [n for n in os.listdir(os.path.dirname(absent[0]))] if absent else []
+    if any(".tmp-" in n for n in leftovers):
+        problems.append("temporary file left behind")
+    status = "ok  " if not problems else "FAIL"
+    print(f"{status} {case}: exit {proc.returncode}: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ''}")
+    if problems:
+        failures.append(case)
+        print("     " + "; ".join(problems))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--vitq", required=True)
+    vitq = parser.parse_args().vitq
+    with tempfile.TemporaryDirectory() as d:
+        good = os.path.join(d, "good.onnx")
+        small_model(good)
+        out = os.path.join(d, "out.onnx")
+        expect(vitq, ["inspect", os.path.join(d, "missing.onnx")], 2, "does not exist", "missing file")
+        data = open(good, "rb").read()
+        trunc = os.path.join(d, "truncated.onnx")
+        open(trunc, "wb").write(data[: len(data) // 2])
+        expect(vitq, ["convert", trunc, "-o", out], 2, "truncated.onnx", "truncated file", [trunc], [out])
+        text = os.path.join(d, "notes.onnx")
+        open(text, "w").write("this is not a model\n" * 10)
+        expect(vitq, ["inspect", text], 2, "notes.onnx", "non-ONNX file", [text])
+        empty = os.path.join(d, "empty.onnx")
+        open(empty, "wb").close()
+        expect(vitq, ["inspect", empty], 2, "is empty", "empty file")
+        dangling = os.path.join(d, "dangling.onnx")
+        small_model(dangling, dangling=True)
+        expect(vitq, ["convert", dangling, "-o", out], 2, "input 'ghost' is never produced",
+               "dangling node input", [dangling], [out])
+        os.makedirs(os.path.join(d, "m"))
+        open(os.path.join(d, "secret.bin"), "wb").write(b"\0" * 16)
+        escape = os.path.join(d, "m", "escape.onnx")
+        small_model(escape, external="../secret.bin")
+        expect(vitq, ["inspect", escape], 2, "leaves the model's folder", "external data outside the folder")
+        expect(vitq, ["convert", good, "-o", good], 2, "is the input model", "output equal to input", [good])
+        expect(vitq, ["convert", good, "-o", os.path.join(d, "nodir", "x.onnx")], 2, "does not exist",
+               "missing output folder", [good])
+        expect(vitq, ["inspect", good, "--no-such-flag"], 2, "--no-such-flag", "unknown flag")
+        expect(vitq, ["convert", good, "-o", out, "--external-data", "sometimes"], 2, "sometimes", "bad flag value",
+               [good], [out])
+        expect(vitq, [], 2, "subcommand", "no subcommand")
+        expect(vitq, ["--version"], 0, "vitq 0.", "--version")
+        for sub in ("inspect", "convert"):
+            expect(vitq, [sub, "--help"], 0, "Usage", f"{sub} --help")
+        expect(vitq, ["convert", good, "-o", out], 0, "", "a good conversion", [good])
+    print(f"{len(failures)} failed" if failures else "all CLI error cases passed")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
