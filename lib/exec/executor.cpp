@@ -1,0 +1,136 @@
+#include "exec/executor.h"
+
+#include <omp.h>
+
+#include "exec/kernel_registry.h"
+
+namespace vitq {
+
+StatusOr<Executor> Executor::create(const Graph& graph, int64_t opset, ExecOptions options) {
+  Executor ex;
+  ex.graph_ = &graph;
+  ex.opset_ = opset;
+  ex.options_ = options;
+  auto slot = [&ex](const Value* v) {
+    auto it = ex.slot_of_.find(v);
+    if (it != ex.slot_of_.end()) return it->second;
+    const int s = ex.num_slots_++;
+    ex.slot_of_[v] = s;
+    return s;
+  };
+  for (const Value* in : graph.inputs()) slot(in);
+  for (const Value* init : graph.initializers()) slot(init);
+  const auto& registry = KernelRegistry::instance();
+  for (const auto& node : graph.nodes()) {
+    const KernelFn* kernel = registry.find(node->domain(), node->opType());
+    if (!kernel) {
+      return unsupported("node " + node->describe() + ": op " + (node->domain().empty() ? "" : node->domain() + ".") +
+                         node->opType() + " is not supported by vitq's executor");
+    }
+    if (!node->subgraphs().empty()) {
+      return unsupported("node " + node->describe() + ": ops with subgraphs are not supported by vitq's executor");
+    }
+    Step step{node.get(), kernel, {}, {}, {}};
+    for (const Value* v : node->inputs()) step.inputs.push_back(v ? slot(v) : -1);
+    for (const Value* v : node->outputs()) step.outputs.push_back(v ? slot(v) : -1);
+    ex.steps_.push_back(std::move(step));
+  }
+  // Last use of each slot; graph outputs, inputs and initializers are never released.
+  std::vector<int> last_use(static_cast<size_t>(ex.num_slots_), -1);
+  for (size_t i = 0; i < ex.steps_.size(); ++i) {
+    for (int s : ex.steps_[i].inputs) {
+      if (s >= 0) last_use[static_cast<size_t>(s)] = static_cast<int>(i);
+    }
+    for (int s : ex.steps_[i].outputs) {  // outputs nobody reads die right after their step
+      if (s >= 0 && last_use[static_cast<size_t>(s)] < static_cast<int>(i)) last_use[static_cast<size_t>(s)] = static_cast<int>(i);
+    }
+  }
+  std::vector<bool> keep(static_cast<size_t>(ex.num_slots_), false);
+  for (const Value* v : graph.outputs()) keep[static_cast<size_t>(slot(v))] = true;
+  for (const Value* v : graph.inputs()) keep[static_cast<size_t>(slot(v))] = true;
+  for (const Value* v : graph.initializers()) keep[static_cast<size_t>(slot(v))] = true;
+  for (int s = 0; s < ex.num_slots_; ++s) {
+    if (!keep[static_cast<size_t>(s)] && last_use[static_cast<size_t>(s)] >= 0) {
+      ex.steps_[static_cast<size_t>(last_use[static_cast<size_t>(s)])].release.push_back(s);
+    }
+  }
+  return ex;
+}
+
+std::vector<const Value*> Executor::requiredInputs() const {
+  std::vector<const Value*> out;
+  for (const Value* v : graph_->inputs()) {
+    if (!v->isInitializer()) out.push_back(v);
+  }
+  return out;
+}
+
+Status Executor::checkFeed(const Value& input, const Tensor& tensor) const {
+  const TensorType& t = input.type();
+  if (t.dtype != DataType::kUndefined && t.dtype != tensor.dtype()) {
+    return invalidArgument("input '" + input.name() + "' must be " + dataTypeName(t.dtype) + ", got " +
+                           dataTypeName(tensor.dtype()));
+  }
+  if (!t.dims) return Status::ok();
+  bool ok = t.dims->size() == tensor.shape().size();
+  for (size_t i = 0; ok && i < t.dims->size(); ++i) {
+    ok = !(*t.dims)[i].isKnown() || (*t.dims)[i].value == tensor.shape()[i];
+  }
+  if (!ok) {
+    return invalidArgument("input '" + input.name() + "' has shape " + shapeToString(tensor.shape()) +
+                           "; the model declares " + t.toString());
+  }
+  return Status::ok();
+}
+
+StatusOr<TensorMap> Executor::run(const TensorMap& feeds, ExecHooks* hooks) const {
+  std::vector<Tensor> slots(static_cast<size_t>(num_slots_));
+  std::vector<bool> present(static_cast<size_t>(num_slots_), false);
+  auto put = [&](int s, Tensor t) {
+    slots[static_cast<size_t>(s)] = std::move(t);
+    present[static_cast<size_t>(s)] = true;
+  };
+  for (const Value* init : graph_->initializers()) put(slot_of_.at(init), init->initializer());
+  for (const Value* in : graph_->inputs()) {
+    auto it = feeds.find(in->name());
+    if (it == feeds.end()) {
+      if (in->isInitializer()) continue;
+      return invalidArgument("no data for model input '" + in->name() + "' (" + in->type().toString() + ")");
+    }
+    VITQ_RETURN_IF_ERROR(checkFeed(*in, it->second));
+    put(slot_of_.at(in), it->second);
+  }
+  for (const auto& [name, t] : feeds) {
+    const Value* v = graph_->findValue(name);
+    if (!v || !v->isGraphInput()) return invalidArgument("'" + name + "' is not an input of the model");
+  }
+  const int previous_threads = omp_get_max_threads();
+  omp_set_num_threads(options_.threads);
+  for (const Step& step : steps_) {
+    KernelContext ctx{*step.node, opset_, options_.threads, {}, {}};
+    ctx.inputs.reserve(step.inputs.size());
+    for (int s : step.inputs) {
+      ctx.inputs.push_back(s >= 0 && present[static_cast<size_t>(s)] ? &slots[static_cast<size_t>(s)] : nullptr);
+    }
+    ctx.outputs.resize(step.outputs.size());
+    Status status = (*step.kernel)(ctx);
+    if (status.isOk() && hooks) status = hooks->afterNode(*step.node, ctx.inputs, ctx.outputs);
+    if (!status.isOk()) {
+      omp_set_num_threads(previous_threads);
+      return status;
+    }
+    for (size_t i = 0; i < step.outputs.size(); ++i) {
+      if (step.outputs[i] >= 0) put(step.outputs[i], std::move(ctx.outputs[i]));
+    }
+    for (int s : step.release) {
+      slots[static_cast<size_t>(s)] = Tensor();
+      present[static_cast<size_t>(s)] = false;
+    }
+  }
+  omp_set_num_threads(previous_threads);
+  TensorMap out;
+  for (const Value* v : graph_->outputs()) out[v->name()] = slots[static_cast<size_t>(slot_of_.at(v))];
+  return out;
+}
+
+}  // namespace vitq

@@ -1,0 +1,61 @@
+// Executor: runs a graph on concrete inputs with the kernel table. Nodes run in topological order;
+// each intermediate tensor is freed after its last use; hooks see every node's inputs and outputs
+// (observers for calibration, fake-quant simulation, per-layer error reports).
+#pragma once
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/status.h"
+#include "exec/kernel.h"
+#include "ir/graph.h"
+
+namespace vitq {
+
+class ExecHooks {
+ public:
+  virtual ~ExecHooks() = default;
+  /// Called after \p node ran. Hooks may replace \p outputs (fake quantization) or keep copies.
+  virtual Status afterNode(const Node& node, const std::vector<const Tensor*>& inputs,
+                           std::vector<Tensor>& outputs) = 0;
+};
+
+struct ExecOptions {
+  int threads = 1;
+};
+
+using TensorMap = std::unordered_map<std::string, Tensor>;
+
+class Executor {
+ public:
+  /// Prepares \p graph (which must outlive the executor). Fails naming the first node whose op has
+  /// no kernel, before anything runs.
+  static StatusOr<Executor> create(const Graph& graph, int64_t opset, ExecOptions options = {});
+
+  /// Runs on \p feeds (by graph input name) and returns the graph outputs by name.
+  StatusOr<TensorMap> run(const TensorMap& feeds, ExecHooks* hooks = nullptr) const;
+
+  /// Graph inputs a caller must feed (inputs without an initializer default).
+  std::vector<const Value*> requiredInputs() const;
+
+ private:
+  struct Step {
+    const Node* node;
+    const KernelFn* kernel;
+    std::vector<int> inputs;   // slot per input, -1 when omitted
+    std::vector<int> outputs;  // slot per output, -1 when omitted
+    std::vector<int> release;  // slots whose last use is this step
+  };
+  Executor() = default;
+  Status checkFeed(const Value& input, const Tensor& tensor) const;
+
+  const Graph* graph_ = nullptr;
+  int64_t opset_ = 0;
+  ExecOptions options_;
+  int num_slots_ = 0;
+  std::vector<Step> steps_;
+  std::unordered_map<const Value*, int> slot_of_;
+};
+
+}  // namespace vitq

@@ -1,0 +1,141 @@
+#include "exec/kernels/im2col.h"
+
+namespace vitq {
+
+int64_t ConvGeometry::kernelSize() const {
+  int64_t p = 1;
+  for (int64_t k : kernel) p *= k;
+  return p;
+}
+int64_t ConvGeometry::inSpatialSize() const {
+  int64_t p = 1;
+  for (int64_t d : in_spatial) p *= d;
+  return p;
+}
+int64_t ConvGeometry::outSpatialSize() const {
+  int64_t p = 1;
+  for (int64_t d : out_spatial) p *= d;
+  return p;
+}
+
+StatusOr<ConvGeometry> convGeometry(const KernelContext& ctx, const Shape& input, const Shape& weight) {
+  if (input.size() < 3 || weight.size() != input.size()) {
+    return ctx.error("input " + shapeToString(input) + " and weight " + shapeToString(weight) +
+                     " are not N-d convolution shapes");
+  }
+  const size_t nd = input.size() - 2;
+  ConvGeometry g;
+  g.batch = input[0];
+  g.in_channels = input[1];
+  g.out_channels = weight[0];
+  g.group = ctx.attrs().intOr("group", 1);
+  if (g.group <= 0 || g.in_channels % g.group != 0 || g.out_channels % g.group != 0 ||
+      weight[1] * g.group != g.in_channels) {
+    return ctx.error("input channels " + std::to_string(g.in_channels) + ", weight " + shapeToString(weight) +
+                     " and group " + std::to_string(g.group) + " do not agree");
+  }
+  g.in_spatial.assign(input.begin() + 2, input.end());
+  g.kernel.assign(weight.begin() + 2, weight.end());
+  if (auto ks = ctx.attrs().getInts("kernel_shape"); ks && *ks != g.kernel) {
+    return ctx.error("kernel_shape does not match the weight shape " + shapeToString(weight));
+  }
+  g.stride = ctx.attrs().getInts("strides").value_or(std::vector<int64_t>(nd, 1));
+  g.dilation = ctx.attrs().getInts("dilations").value_or(std::vector<int64_t>(nd, 1));
+  std::vector<int64_t> pads = ctx.attrs().getInts("pads").value_or(std::vector<int64_t>(2 * nd, 0));
+  if (g.stride.size() != nd || g.dilation.size() != nd || pads.size() != 2 * nd) {
+    return ctx.error("strides, dilations or pads have the wrong length for " + std::to_string(nd) + " spatial dims");
+  }
+  const std::string auto_pad = ctx.attrs().stringOr("auto_pad", "NOTSET");
+  g.pad_begin.resize(nd);
+  g.pad_end.resize(nd);
+  g.out_spatial.resize(nd);
+  for (size_t i = 0; i < nd; ++i) {
+    if (g.stride[i] <= 0 || g.dilation[i] <= 0) return ctx.error("strides and dilations must be positive");
+    const int64_t extent = g.dilation[i] * (g.kernel[i] - 1) + 1;
+    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      const int64_t out = (g.in_spatial[i] + g.stride[i] - 1) / g.stride[i];
+      const int64_t total = std::max<int64_t>(0, (out - 1) * g.stride[i] + extent - g.in_spatial[i]);
+      g.pad_begin[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      g.pad_end[i] = total - g.pad_begin[i];
+    } else if (auto_pad == "VALID") {
+      g.pad_begin[i] = g.pad_end[i] = 0;
+    } else if (auto_pad == "NOTSET") {
+      g.pad_begin[i] = pads[i];
+      g.pad_end[i] = pads[i + nd];
+    } else {
+      return ctx.error("unknown auto_pad '" + auto_pad + "'");
+    }
+    const int64_t span = g.in_spatial[i] + g.pad_begin[i] + g.pad_end[i] - extent;
+    if (span < 0) return ctx.error("kernel is larger than the padded input " + shapeToString(input));
+    g.out_spatial[i] = span / g.stride[i] + 1;
+  }
+  return g;
+}
+
+template <typename T>
+void im2col(const ConvGeometry& g, const T* image, int64_t channels, T pad_value, T* columns) {
+  const size_t nd = g.in_spatial.size();
+  const int64_t ks = g.kernelSize();
+  const int64_t os = g.outSpatialSize();
+  const int64_t is = g.inSpatialSize();
+  if (nd == 2) {
+    const int64_t ih = g.in_spatial[0], iw = g.in_spatial[1];
+    const int64_t oh = g.out_spatial[0], ow = g.out_spatial[1];
+    const int64_t kh = g.kernel[0], kw = g.kernel[1];
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < channels; ++c) {
+      const T* src = image + c * is;
+      for (int64_t ky = 0; ky < kh; ++ky) {
+        for (int64_t kx = 0; kx < kw; ++kx) {
+          T* dst = columns + ((c * kh + ky) * kw + kx) * os;
+          for (int64_t y = 0; y < oh; ++y) {
+            const int64_t iy = y * g.stride[0] - g.pad_begin[0] + ky * g.dilation[0];
+            if (iy < 0 || iy >= ih) {
+              for (int64_t x = 0; x < ow; ++x) dst[y * ow + x] = pad_value;
+              continue;
+            }
+            for (int64_t x = 0; x < ow; ++x) {
+              const int64_t ix = x * g.stride[1] - g.pad_begin[1] + kx * g.dilation[1];
+              dst[y * ow + x] = (ix < 0 || ix >= iw) ? pad_value : src[iy * iw + ix];
+            }
+          }
+        }
+      }
+    }
+    return;
+  }
+  // General N-d: walk kernel offsets and output positions with index vectors.
+  std::vector<int64_t> koff(nd), opos(nd);
+  for (int64_t c = 0; c < channels; ++c) {
+    const T* src = image + c * is;
+    for (int64_t kidx = 0; kidx < ks; ++kidx) {
+      int64_t rem = kidx;
+      for (size_t d = nd; d-- > 0;) {
+        koff[d] = rem % g.kernel[d];
+        rem /= g.kernel[d];
+      }
+      T* dst = columns + (c * ks + kidx) * os;
+      for (int64_t o = 0; o < os; ++o) {
+        int64_t r = o;
+        for (size_t d = nd; d-- > 0;) {
+          opos[d] = r % g.out_spatial[d];
+          r /= g.out_spatial[d];
+        }
+        int64_t offset = 0;
+        bool inside = true;
+        for (size_t d = 0; d < nd && inside; ++d) {
+          const int64_t i = opos[d] * g.stride[d] - g.pad_begin[d] + koff[d] * g.dilation[d];
+          inside = i >= 0 && i < g.in_spatial[d];
+          offset = offset * g.in_spatial[d] + i;
+        }
+        dst[o] = inside ? src[offset] : pad_value;
+      }
+    }
+  }
+}
+
+template void im2col<float>(const ConvGeometry&, const float*, int64_t, float, float*);
+template void im2col<int8_t>(const ConvGeometry&, const int8_t*, int64_t, int8_t, int8_t*);
+template void im2col<uint8_t>(const ConvGeometry&, const uint8_t*, int64_t, uint8_t, uint8_t*);
+
+}  // namespace vitq
