@@ -24,6 +24,7 @@ import json
 import math
 import os
 import random
+import shutil
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -121,6 +122,7 @@ def rec_preprocess(img, height, width):
 
 
 def make_rec(out, n, seed, words, font_list):
+    shutil.rmtree(out, ignore_errors=True)
     rng = random.Random(seed)
     os.makedirs(os.path.join(out, "images"), exist_ok=True)
     xs, labels, meta = [], [], []
@@ -144,6 +146,7 @@ def make_rec(out, n, seed, words, font_list):
 
 
 def make_cls(out, n_lines, seed, words, font_list):
+    shutil.rmtree(out, ignore_errors=True)
     rng = random.Random(seed)
     os.makedirs(os.path.join(out, "images"), exist_ok=True)
     xs, ys, labels = [], [], []
@@ -172,6 +175,7 @@ def det_preprocess(img):
 
 
 def make_det(out, n, seed, words, font_list):
+    shutil.rmtree(out, ignore_errors=True)
     rng = random.Random(seed)
     os.makedirs(os.path.join(out, "images"), exist_ok=True)
     xs, boxes = [], {}

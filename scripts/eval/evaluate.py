@@ -24,6 +24,8 @@ Tasks and metrics (data from scripts/data/, default folders under data/):
   models/minilm/all-MiniLM-L6-v2.onnx) ``cosine_mean``/``cosine_min`` to FP32, and retrieval
   agreement: ``retrieval_top1_agreement`` (each sentence's nearest neighbour is the same) and
   ``retrieval_top5_overlap`` (mean overlap of the 5-NN sets).
+* ``synthetic`` (data/synthetic): random-weight DeiT/Swin graphs; ``finite``; with ``--reference``
+  ``output_cosine_mean``/``output_cosine_min`` and ``output_sqnr_db`` of the logits (no accuracy).
 
 The JSON always has ``task``, ``model``, ``reference``, ``n``, ``metrics`` (dict of floats),
 ``seconds`` and ``onnxruntime``; ``latency_ms`` when ``--latency`` is given.
@@ -37,10 +39,11 @@ import time
 import numpy as np
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-TASKS = ("ppocr-rec", "ppocr-det", "ppocr-cls", "fashion-mnist", "minilm")
+TASKS = ("ppocr-rec", "ppocr-det", "ppocr-cls", "fashion-mnist", "minilm", "synthetic")
 DEFAULT_DATA = {
     "ppocr-rec": "data/ppocr/rec_eval", "ppocr-det": "data/ppocr/det_eval",
     "ppocr-cls": "data/ppocr/cls_eval", "fashion-mnist": "data/fashion_mnist", "minilm": "data/minilm",
+    "synthetic": "data/synthetic",
 }
 DEFAULT_MODEL = {
     "ppocr-rec": "models/ppocr/ch_PP-OCRv4_rec_infer.onnx",
@@ -48,6 +51,7 @@ DEFAULT_MODEL = {
     "ppocr-cls": "models/ppocr/ch_ppocr_mobile_v2.0_cls_infer.onnx",
     "fashion-mnist": "tests/data/models/fmnist_vit_op17.onnx",
     "minilm": "models/minilm/all-MiniLM-L6-v2.onnx",
+    "synthetic": "models/synthetic/deit_small.onnx",
 }
 KEYS = "models/ppocr/ppocr_keys_v1.txt"
 
@@ -249,8 +253,26 @@ def eval_minilm(args, data):
     return n, m, {"reference_used": ref}
 
 
+# ---------------------------------------------------------------- synthetic (random weights)
+def eval_synthetic(args, data):
+    x = np.load(os.path.join(data, "eval_x.npy"))
+    n = min(x.shape[0], args.limit or x.shape[0])
+    x = x[:n]
+    sess = session(rpath(args.model), args.threads)
+    y = run_batched(sess, single_feed(sess, x), args.batch or 1).reshape(n, -1).astype(np.float64)
+    m = {"finite": float(np.isfinite(y).all())}
+    if args.reference:
+        rs = session(rpath(args.reference), args.threads)
+        r = run_batched(rs, single_feed(rs, x), args.batch or 1).reshape(n, -1).astype(np.float64)
+        cos = (y * r).sum(1) / (np.linalg.norm(y, axis=1) * np.linalg.norm(r, axis=1))
+        m["output_cosine_mean"] = float(cos.mean())
+        m["output_cosine_min"] = float(cos.min())
+        m["output_sqnr_db"] = float(10 * np.log10((r ** 2).sum() / max(1e-30, ((y - r) ** 2).sum())))
+    return n, m, {}
+
+
 EVAL = {"ppocr-rec": eval_rec, "ppocr-det": eval_det, "ppocr-cls": eval_cls,
-        "fashion-mnist": eval_fmnist, "minilm": eval_minilm}
+        "fashion-mnist": eval_fmnist, "minilm": eval_minilm, "synthetic": eval_synthetic}
 
 
 def latency(args, data, runs=30, warmup=5):
@@ -258,7 +280,7 @@ def latency(args, data, runs=30, warmup=5):
     if args.task == "minilm":
         _, feeds = minilm_feeds(data, 1)
     else:
-        fname = {"fashion-mnist": "test_x.npy"}.get(args.task, "x.npy")
+        fname = {"fashion-mnist": "test_x.npy", "synthetic": "eval_x.npy"}.get(args.task, "x.npy")
         feeds = {None: np.ascontiguousarray(np.load(os.path.join(data, fname), mmap_mode="r")[:1])}
     sess = session(rpath(args.model), args.threads)
     names = [i.name for i in sess.get_inputs()]
