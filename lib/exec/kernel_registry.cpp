@@ -6,6 +6,9 @@ const KernelRegistry& KernelRegistry::instance() {
   static const KernelRegistry registry = [] {
     KernelRegistry r;
     registerElementwiseKernels(r);
+    registerLinearKernels(r);
+    registerConvKernels(r);
+    registerNormalizationKernels(r);
     return r;
   }();
   return registry;

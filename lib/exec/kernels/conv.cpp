@@ -1,0 +1,222 @@
+// Conv (im2col + GEMM per group; a direct loop for depthwise 2-D) and ConvTranspose (GEMM + col2im).
+#include <algorithm>
+#include <vector>
+
+#include "exec/gemm.h"
+#include "exec/kernel_registry.h"
+#include "exec/kernels/im2col.h"
+#include "exec/kernels/kernel_utils.h"
+
+namespace vitq {
+namespace {
+
+Status checkFloat(const KernelContext& ctx) {
+  for (size_t i = 0; i < ctx.numInputs(); ++i) {
+    if (ctx.hasInput(i) && ctx.input(i).dtype() != DataType::kFloat) {
+      return ctx.error(std::string("input ") + std::to_string(i) + " is " + dataTypeName(ctx.input(i).dtype()) +
+                       "; only float is supported");
+    }
+  }
+  return Status::ok();
+}
+
+// One output channel per input channel, 2-D: direct accumulation beats im2col on tiny GEMMs.
+void depthwise2d(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y) {
+  const int64_t ih = g.in_spatial[0], iw = g.in_spatial[1], oh = g.out_spatial[0], ow = g.out_spatial[1];
+  const int64_t kh = g.kernel[0], kw = g.kernel[1];
+  const int64_t channels = g.batch * g.out_channels;
+#pragma omp parallel for schedule(static)
+  for (int64_t nc = 0; nc < channels; ++nc) {
+    const int64_t c = nc % g.out_channels;
+    const float* src = x + nc * ih * iw;
+    const float* k = w + c * kh * kw;
+    float* dst = y + nc * oh * ow;
+    const float b = bias ? bias[c] : 0.0f;
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        float acc = b;
+        for (int64_t ky = 0; ky < kh; ++ky) {
+          const int64_t iy = oy * g.stride[0] - g.pad_begin[0] + ky * g.dilation[0];
+          if (iy < 0 || iy >= ih) continue;
+          for (int64_t kx = 0; kx < kw; ++kx) {
+            const int64_t ix = ox * g.stride[1] - g.pad_begin[1] + kx * g.dilation[1];
+            if (ix < 0 || ix >= iw) continue;
+            acc += src[iy * iw + ix] * k[ky * kw + kx];
+          }
+        }
+        dst[oy * ow + ox] = acc;
+      }
+    }
+  }
+}
+
+Status convKernel(KernelContext& ctx) {
+  VITQ_RETURN_IF_ERROR(checkFloat(ctx));
+  const Tensor& x = ctx.input(0);
+  const Tensor& w = ctx.input(1);
+  VITQ_ASSIGN_OR_RETURN(ConvGeometry g, convGeometry(ctx, x.shape(), w.shape()));
+  const float* bias = nullptr;
+  if (ctx.hasInput(2)) {
+    if (ctx.input(2).numel() != g.out_channels) return ctx.error("bias must have one value per output channel");
+    bias = ctx.input(2).data<float>();
+  }
+  Shape out_shape{g.batch, g.out_channels};
+  out_shape.insert(out_shape.end(), g.out_spatial.begin(), g.out_spatial.end());
+  Tensor y(DataType::kFloat, out_shape);
+  const int64_t ks = g.kernelSize(), is = g.inSpatialSize(), os = g.outSpatialSize();
+  const int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
+  if (g.group == g.in_channels && g.group == g.out_channels && g.in_spatial.size() == 2) {
+    depthwise2d(g, x.data<float>(), w.data<float>(), bias, y.data<float>());
+    ctx.setOutput(0, std::move(y));
+    return Status::ok();
+  }
+  bool pointwise = true;  // 1x1, stride 1, no padding: the input already is the column matrix
+  for (size_t i = 0; i < g.kernel.size(); ++i) {
+    pointwise = pointwise && g.kernel[i] == 1 && g.stride[i] == 1 && g.pad_begin[i] == 0 && g.pad_end[i] == 0;
+  }
+  std::vector<float> columns(pointwise ? 0 : static_cast<size_t>(cg * ks * os));
+  for (int64_t n = 0; n < g.batch; ++n) {
+    for (int64_t grp = 0; grp < g.group; ++grp) {
+      const float* image = x.data<float>() + (n * g.in_channels + grp * cg) * is;
+      const float* cols = image;
+      if (!pointwise) {
+        im2col(g, image, cg, 0.0f, columns.data());
+        cols = columns.data();
+      }
+      float* out = y.data<float>() + (n * g.out_channels + grp * mg) * os;
+      sgemm(false, false, mg, os, cg * ks, 1.0f, w.data<float>() + grp * mg * cg * ks, cg * ks, cols, os, 0.0f, out, os);
+      if (bias) {
+        for (int64_t m = 0; m < mg; ++m) {
+          const float b = bias[grp * mg + m];
+          for (int64_t i = 0; i < os; ++i) out[m * os + i] += b;
+        }
+      }
+    }
+  }
+  ctx.setOutput(0, std::move(y));
+  return Status::ok();
+}
+
+// Adds columns [channels * ks, in_spatial] back into an image of out_spatial (the adjoint of
+// im2col, with the transposed convolution's roles: its "input" grid is our output).
+void col2im(const ConvGeometry& g, const float* columns, int64_t channels, float* image) {
+  const size_t nd = g.in_spatial.size();
+  const int64_t ks = g.kernelSize();
+  const int64_t grid = g.inSpatialSize();   // positions of the transposed conv's input
+  const int64_t img = g.outSpatialSize();   // size of its output image
+  std::vector<int64_t> koff(nd), pos(nd);
+  for (int64_t c = 0; c < channels; ++c) {
+    float* dst = image + c * img;
+    for (int64_t kidx = 0; kidx < ks; ++kidx) {
+      int64_t rem = kidx;
+      for (size_t d = nd; d-- > 0;) {
+        koff[d] = rem % g.kernel[d];
+        rem /= g.kernel[d];
+      }
+      const float* src = columns + (c * ks + kidx) * grid;
+      for (int64_t p = 0; p < grid; ++p) {
+        int64_t r = p;
+        for (size_t d = nd; d-- > 0;) {
+          pos[d] = r % g.in_spatial[d];
+          r /= g.in_spatial[d];
+        }
+        int64_t offset = 0;
+        bool inside = true;
+        for (size_t d = 0; d < nd && inside; ++d) {
+          const int64_t o = pos[d] * g.stride[d] - g.pad_begin[d] + koff[d] * g.dilation[d];
+          inside = o >= 0 && o < g.out_spatial[d];
+          offset = offset * g.out_spatial[d] + o;
+        }
+        if (inside) dst[offset] += src[p];
+      }
+    }
+  }
+}
+
+Status convTransposeKernel(KernelContext& ctx) {
+  VITQ_RETURN_IF_ERROR(checkFloat(ctx));
+  const Tensor& x = ctx.input(0);
+  const Tensor& w = ctx.input(1);  // [C, M/group, k...]
+  if (x.rank() < 3 || w.rank() != x.rank()) return ctx.error("input and weight ranks do not match");
+  const size_t nd = static_cast<size_t>(x.rank()) - 2;
+  ConvGeometry g;
+  g.batch = x.dim(0);
+  g.in_channels = x.dim(1);
+  g.group = ctx.attrs().intOr("group", 1);
+  if (g.group <= 0 || w.dim(0) != g.in_channels || g.in_channels % g.group != 0) {
+    return ctx.error("weight " + shapeToString(w.shape()) + " does not match input channels " +
+                     std::to_string(g.in_channels) + " with group " + std::to_string(g.group));
+  }
+  g.out_channels = w.dim(1) * g.group;
+  g.in_spatial.assign(x.shape().begin() + 2, x.shape().end());
+  g.kernel.assign(w.shape().begin() + 2, w.shape().end());
+  g.stride = ctx.attrs().getInts("strides").value_or(std::vector<int64_t>(nd, 1));
+  g.dilation = ctx.attrs().getInts("dilations").value_or(std::vector<int64_t>(nd, 1));
+  auto pads = ctx.attrs().getInts("pads").value_or(std::vector<int64_t>(2 * nd, 0));
+  auto out_pad = ctx.attrs().getInts("output_padding").value_or(std::vector<int64_t>(nd, 0));
+  const auto out_shape_attr = ctx.attrs().getInts("output_shape");
+  const std::string auto_pad = ctx.attrs().stringOr("auto_pad", "NOTSET");
+  if (g.stride.size() != nd || g.dilation.size() != nd || pads.size() != 2 * nd || out_pad.size() != nd) {
+    return ctx.error("strides, dilations, pads or output_padding have the wrong length");
+  }
+  g.pad_begin.resize(nd);
+  g.pad_end.resize(nd);
+  g.out_spatial.resize(nd);
+  for (size_t i = 0; i < nd; ++i) {
+    const int64_t extent = g.dilation[i] * (g.kernel[i] - 1) + 1;
+    const int64_t full = g.stride[i] * (g.in_spatial[i] - 1) + out_pad[i] + extent;
+    if (out_shape_attr || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      int64_t target = g.in_spatial[i] * g.stride[i];
+      if (out_shape_attr) {
+        const auto& os = *out_shape_attr;
+        target = os.size() == nd ? os[i] : os.size() == nd + 2 ? os[i + 2] : -1;
+        if (target < 0) return ctx.error("output_shape has the wrong length");
+      }
+      const int64_t total = std::max<int64_t>(0, full - target);
+      const bool lower = auto_pad == "SAME_LOWER";
+      g.pad_begin[i] = lower ? total - total / 2 : total / 2;
+      g.pad_end[i] = total - g.pad_begin[i];
+      g.out_spatial[i] = target;
+    } else {
+      g.pad_begin[i] = auto_pad == "VALID" ? 0 : pads[i];
+      g.pad_end[i] = auto_pad == "VALID" ? 0 : pads[i + nd];
+      g.out_spatial[i] = full - g.pad_begin[i] - g.pad_end[i];
+    }
+    if (g.out_spatial[i] <= 0) return ctx.error("output size would be empty");
+  }
+  Shape out_shape{g.batch, g.out_channels};
+  out_shape.insert(out_shape.end(), g.out_spatial.begin(), g.out_spatial.end());
+  Tensor y(DataType::kFloat, out_shape);
+  const int64_t ks = g.kernelSize(), is = g.inSpatialSize(), os = g.outSpatialSize();
+  const int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
+  std::vector<float> columns(static_cast<size_t>(mg * ks * is));
+  for (int64_t n = 0; n < g.batch; ++n) {
+    for (int64_t grp = 0; grp < g.group; ++grp) {
+      const float* xin = x.data<float>() + (n * g.in_channels + grp * cg) * is;
+      const float* wg = w.data<float>() + grp * cg * mg * ks;  // [cg, mg*ks]
+      sgemm(true, false, mg * ks, is, cg, 1.0f, wg, mg * ks, xin, is, 0.0f, columns.data(), is);
+      col2im(g, columns.data(), mg, y.data<float>() + (n * g.out_channels + grp * mg) * os);
+    }
+  }
+  if (ctx.hasInput(2)) {
+    const Tensor& b = ctx.input(2);
+    if (b.numel() != g.out_channels) return ctx.error("bias must have one value per output channel");
+    float* out = y.data<float>();
+    for (int64_t n = 0; n < g.batch; ++n) {
+      for (int64_t c = 0; c < g.out_channels; ++c) {
+        for (int64_t i = 0; i < os; ++i) out[(n * g.out_channels + c) * os + i] += b.data<float>()[c];
+      }
+    }
+  }
+  ctx.setOutput(0, std::move(y));
+  return Status::ok();
+}
+
+}  // namespace
+
+void registerConvKernels(KernelRegistry& r) {
+  r.add("Conv", convKernel);
+  r.add("ConvTranspose", convTransposeKernel);
+}
+
+}  // namespace vitq
