@@ -14,5 +14,7 @@ using CommandAction = std::function<Status()>;
 
 void addConvertCommand(CLI::App& app, CommandAction& action);
 void addInspectCommand(CLI::App& app, CommandAction& action);
+void addRunCommand(CLI::App& app, CommandAction& action);
+void addBenchCommand(CLI::App& app, CommandAction& action);
 
 }  // namespace vitq::cli

@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   cli::CommandAction action;
   cli::addConvertCommand(app, action);
   cli::addInspectCommand(app, action);
+  cli::addRunCommand(app, action);
+  cli::addBenchCommand(app, action);
 
   try {
     app.parse(argc, argv);
