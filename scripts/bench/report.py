@@ -27,6 +27,32 @@ def fmt(v, kind):
     return {"f3": f"{v:.3f}", "f4": f"{v:.4f}", "f1": f"{v:.1f}"}[kind]
 
 
+def render_fp32(res):
+    out = ["| model | kind | task | samples | FP32 metrics | FP32 latency ms (batch 1, 1 thread) |",
+           "|---|---|---|---|---|---|"]
+    for mid, rec in res.get("models", {}).items():
+        lat = [m["fp32_latency_ms"] for m in rec.get("methods", {}).values() if "fp32_latency_ms" in m]
+        mets = ", ".join(f"{k} {fmt(v, kind)}" for k, _, kind in KEY_METRICS[rec["task"]]
+                         for kk, v in rec["fp32"].items() if kk == k)
+        out.append(f"| {mid} | {rec['kind']} | {rec['task']} | {rec['eval_n']} | {mets} | "
+                   f"{sorted(lat)[len(lat) // 2]:.2f} |" if lat else
+                   f"| {mid} | {rec['kind']} | {rec['task']} | {rec['eval_n']} | {mets} | – |")
+    return "\n".join(out)
+
+
+def render_fmnist():
+    path = os.path.join(ROOT, "tests", "data", "models", "fashion_mnist.json")
+    if not os.path.exists(path):
+        return "(not trained yet)"
+    with open(path) as f:
+        j = json.load(f)
+    out = ["| file | arch | opset | params | epochs | train s | FP32 top-1 |", "|---|---|---|---|---|---|---|"]
+    for name, r in sorted(j["models"].items()):
+        out.append(f"| `{name}` | {r['arch']} | {r['opset']} | {r['params']:,} | {r['epochs']} | "
+                   f"{r['train_seconds']:.0f} | {100 * r['top1']:.2f} % |")
+    return "\n".join(out)
+
+
 def render(res):
     meta = res.get("meta", {})
     out = [f"Measured {meta.get('date', '?')} on {meta.get('cpus', '?')} shared CPU cores; ONNX Runtime "
@@ -72,14 +98,19 @@ def main():
     ap.add_argument("--update", help="Markdown file to update between the peers markers")
     args = ap.parse_args()
     with open(args.json) as f:
-        text = render(json.load(f))
+        res = json.load(f)
+    text, fp32 = render(res), render_fp32(res)
     if not args.update:
-        print(text)
+        print(fp32 + "\n\n" + text)
         return
     with open(args.update) as f:
         doc = f.read()
     new = re.sub(r"(<!-- peers:begin -->\n).*?(<!-- peers:end -->)", lambda m: m.group(1) + text + "\n" + m.group(2),
                  doc, flags=re.S)
+    new = re.sub(r"(<!-- fp32:begin -->\n).*?(<!-- fp32:end -->)",
+                 lambda m: m.group(1) + fp32 + "\n" + m.group(2), new, flags=re.S)
+    new = re.sub(r"(<!-- fmnist:begin -->\n).*?(<!-- fmnist:end -->)",
+                 lambda m: m.group(1) + render_fmnist() + "\n" + m.group(2), new, flags=re.S)
     with open(args.update, "w") as f:
         f.write(new)
 
