@@ -6,6 +6,7 @@ const KernelRegistry& KernelRegistry::instance() {
   static const KernelRegistry registry = [] {
     KernelRegistry r;
     registerElementwiseKernels(r);
+    registerShapeKernels(r);
     registerLinearKernels(r);
     registerConvKernels(r);
     registerNormalizationKernels(r);
