@@ -7,6 +7,7 @@ const KernelRegistry& KernelRegistry::instance() {
     KernelRegistry r;
     registerElementwiseKernels(r);
     registerShapeKernels(r);
+    registerIndexingKernels(r);
     registerLinearKernels(r);
     registerConvKernels(r);
     registerNormalizationKernels(r);

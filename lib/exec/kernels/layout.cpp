@@ -9,6 +9,22 @@ std::string unsupportedType(DataType dtype) {
   return std::string("element type ") + dataTypeName(dtype) + " is not supported";
 }
 
+StatusOr<std::vector<int64_t>> readInts(const KernelContext& ctx, const Tensor& t, const char* what) {
+  if (!isInteger(t.dtype()) || dataTypeBits(t.dtype()) < 8) {
+    return ctx.error(std::string(what) + " must be an integer tensor, got " + dataTypeName(t.dtype()));
+  }
+  return t.toInt64Vector();
+}
+
+StatusOr<std::optional<std::vector<int64_t>>> readIntsInputOrAttr(const KernelContext& ctx, size_t input,
+                                                                  const char* attr) {
+  if (ctx.hasInput(input)) {
+    VITQ_ASSIGN_OR_RETURN(std::vector<int64_t> v, readInts(ctx, ctx.input(input), attr));
+    return std::optional<std::vector<int64_t>>(std::move(v));
+  }
+  return ctx.attrs().getInts(attr);
+}
+
 bool isPermutation(const std::vector<int64_t>& perm, size_t rank) {
   if (perm.size() != rank) return false;
   std::vector<bool> seen(rank, false);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "exec/kernel_registry.h"
@@ -36,6 +37,14 @@ U* rawAs(Tensor& t) {
 
 /// Error text for an element type that movement kernels cannot handle.
 std::string unsupportedType(DataType dtype);
+
+/// The values of an integer tensor (shapes, axes, pads, starts, repeats) or an error naming \p what;
+/// guards against models that feed such inputs with a float or sub-byte type.
+StatusOr<std::vector<int64_t>> readInts(const KernelContext& ctx, const Tensor& t, const char* what);
+
+/// Like intsFromInputOrAttr, with readInts' type check on the input.
+StatusOr<std::optional<std::vector<int64_t>>> readIntsInputOrAttr(const KernelContext& ctx, size_t input,
+                                                                  const char* attr);
 
 /// True when \p perm is a permutation of [0, rank).
 bool isPermutation(const std::vector<int64_t>& perm, size_t rank);

@@ -21,7 +21,7 @@ Status checkShape(const KernelContext& ctx, const Shape& shape) {
 Status reshapeKernel(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   if (!ctx.hasInput(1)) return ctx.error("missing shape input");
-  const std::vector<int64_t> spec = ctx.input(1).toInt64Vector();
+  VITQ_ASSIGN_OR_RETURN(const std::vector<int64_t> spec, readInts(ctx, ctx.input(1), "shape"));
   const bool allowzero = ctx.attrs().intOr("allowzero", 0) != 0;
   Shape shape(spec.size());
   int64_t infer = -1, known = 1;
@@ -81,7 +81,7 @@ Status flattenKernel(KernelContext& ctx) {
 
 Status squeezeKernel(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  const auto axes = intsFromInputOrAttr(ctx, 1, "axes");
+  VITQ_ASSIGN_OR_RETURN(const auto axes, readIntsInputOrAttr(ctx, 1, "axes"));
   std::vector<bool> drop(x.shape().size(), false);
   if (axes && !axes->empty()) {
     for (int64_t a : *axes) {
@@ -102,7 +102,7 @@ Status squeezeKernel(KernelContext& ctx) {
 
 Status unsqueezeKernel(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  const auto axes = intsFromInputOrAttr(ctx, 1, "axes");
+  VITQ_ASSIGN_OR_RETURN(const auto axes, readIntsInputOrAttr(ctx, 1, "axes"));
   if (!axes || axes->empty()) return ctx.error("missing axes");
   const int64_t rank = x.rank() + static_cast<int64_t>(axes->size());
   std::vector<bool> inserted(static_cast<size_t>(rank), false);
@@ -167,7 +167,8 @@ Status splitKernel(KernelContext& ctx) {
   const int64_t dim = x.dim(axis);
   const size_t n_out = ctx.outputs.size();
   std::vector<int64_t> sizes;
-  if (auto split = intsFromInputOrAttr(ctx, 1, "split"); split && !split->empty()) {
+  VITQ_ASSIGN_OR_RETURN(const auto split, readIntsInputOrAttr(ctx, 1, "split"));
+  if (split && !split->empty()) {
     sizes = *split;
   } else {
     // Equal parts; since opset 18 num_outputs allows a smaller last part.
@@ -260,7 +261,7 @@ void broadcastCopy(const Tensor& x, Tensor& y) {
 Status expandKernel(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   if (!ctx.hasInput(1)) return ctx.error("missing shape input");
-  const Shape target = ctx.input(1).toInt64Vector();
+  VITQ_ASSIGN_OR_RETURN(const Shape target, readInts(ctx, ctx.input(1), "shape"));
   VITQ_ASSIGN_OR_RETURN(Shape shape, broadcastShapes(ctx, x.shape(), target));
   VITQ_RETURN_IF_ERROR(checkShape(ctx, shape));
   Tensor y(x.dtype(), shape);
@@ -314,7 +315,7 @@ void gatherByMaps(const Tensor& x, Tensor& y, const std::vector<std::vector<int6
 Status tileKernel(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   if (!ctx.hasInput(1)) return ctx.error("missing repeats input");
-  const std::vector<int64_t> repeats = ctx.input(1).toInt64Vector();
+  VITQ_ASSIGN_OR_RETURN(const std::vector<int64_t> repeats, readInts(ctx, ctx.input(1), "repeats"));
   if (static_cast<int64_t>(repeats.size()) != x.rank()) {
     return ctx.error("repeats " + shapeToString(repeats) + " do not match the rank of " + shapeToString(x.shape()));
   }
@@ -343,14 +344,15 @@ Status padKernel(KernelContext& ctx) {
   std::vector<int64_t> pads;
   if (ctx.opset >= 11) {
     if (!ctx.hasInput(1)) return ctx.error("missing pads input");
-    pads = ctx.input(1).toInt64Vector();
+    VITQ_ASSIGN_OR_RETURN(pads, readInts(ctx, ctx.input(1), "pads"));
   } else {
     pads = ctx.attrs().getInts("pads").value_or(std::vector<int64_t>{});
   }
   // Optional axes (opset 18) say which dims the pads apply to.
   std::vector<int64_t> axes;
   if (ctx.hasInput(3)) {
-    for (int64_t a : ctx.input(3).toInt64Vector()) {
+    VITQ_ASSIGN_OR_RETURN(const std::vector<int64_t> pad_axes, readInts(ctx, ctx.input(3), "axes"));
+    for (int64_t a : pad_axes) {
       VITQ_ASSIGN_OR_RETURN(int64_t n, normalizeAxis(ctx, a, rank));
       axes.push_back(n);
     }
@@ -461,7 +463,7 @@ Status rangeKernel(KernelContext& ctx) {
 }
 
 Status constantOfShapeKernel(KernelContext& ctx) {
-  const Shape shape = ctx.input(0).toInt64Vector();
+  VITQ_ASSIGN_OR_RETURN(const Shape shape, readInts(ctx, ctx.input(0), "shape"));
   VITQ_RETURN_IF_ERROR(checkShape(ctx, shape));
   const Tensor* value = ctx.attrs().getTensor("value");
   if (value && value->numel() != 1) return ctx.error("value must hold one element");
@@ -480,8 +482,12 @@ Status dropoutKernel(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   // Inference is the identity; training mode with a non-zero ratio draws random masks, which a
   // reference executor cannot reproduce.
-  const bool training = ctx.hasInput(2) && ctx.input(2).numel() == 1 && ctx.input(2).scalarAsInt() != 0;
-  const double ratio = ctx.hasInput(1) && ctx.input(1).numel() == 1 ? ctx.input(1).scalarAsDouble() : 0.5;
+  const bool training = ctx.hasInput(2) && ctx.input(2).numel() == 1 && ctx.input(2).dtype() == DataType::kBool &&
+                        ctx.input(2).data<bool>()[0];
+  const bool has_ratio = ctx.hasInput(1) && ctx.input(1).numel() == 1;
+  const double ratio = has_ratio && ctx.input(1).dtype() == DataType::kFloat ? ctx.input(1).data<float>()[0]
+                       : has_ratio && ctx.input(1).dtype() == DataType::kDouble ? ctx.input(1).data<double>()[0]
+                                                                                 : 0.5;
   if (training && ratio != 0.0) return ctx.error("training-mode Dropout (random masks) is not supported");
   ctx.setOutput(0, x);
   if (ctx.outputs.size() > 1) {
