@@ -8,6 +8,7 @@ const KernelRegistry& KernelRegistry::instance() {
     registerElementwiseKernels(r);
     registerShapeKernels(r);
     registerIndexingKernels(r);
+    registerReduceKernels(r);
     registerLinearKernels(r);
     registerConvKernels(r);
     registerNormalizationKernels(r);
