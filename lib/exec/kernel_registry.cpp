@@ -9,6 +9,7 @@ const KernelRegistry& KernelRegistry::instance() {
     registerShapeKernels(r);
     registerIndexingKernels(r);
     registerReduceKernels(r);
+    registerPoolKernels(r);
     registerLinearKernels(r);
     registerConvKernels(r);
     registerNormalizationKernels(r);
