@@ -10,6 +10,7 @@ const KernelRegistry& KernelRegistry::instance() {
     registerIndexingKernels(r);
     registerReduceKernels(r);
     registerPoolKernels(r);
+    registerResizeKernels(r);
     registerLinearKernels(r);
     registerConvKernels(r);
     registerNormalizationKernels(r);
