@@ -11,6 +11,7 @@ const KernelRegistry& KernelRegistry::instance() {
     registerReduceKernels(r);
     registerPoolKernels(r);
     registerResizeKernels(r);
+    registerQuantKernels(r);
     registerLinearKernels(r);
     registerConvKernels(r);
     registerNormalizationKernels(r);
