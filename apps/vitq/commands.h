@@ -16,5 +16,6 @@ void addConvertCommand(CLI::App& app, CommandAction& action);
 void addInspectCommand(CLI::App& app, CommandAction& action);
 void addRunCommand(CLI::App& app, CommandAction& action);
 void addBenchCommand(CLI::App& app, CommandAction& action);
+void addQuantizeCommand(CLI::App& app, CommandAction& action);
 
 }  // namespace vitq::cli

@@ -6,6 +6,7 @@ int exitCodeFor(const Status& status) {
   switch (status.code()) {
     case StatusCode::kOk: return kExitOk;
     case StatusCode::kInternal: return kExitInternal;
+    case StatusCode::kGateFailed: return kExitGateFailed;
     default: return kExitBadInput;
   }
 }

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   cli::addInspectCommand(app, action);
   cli::addRunCommand(app, action);
   cli::addBenchCommand(app, action);
+  cli::addQuantizeCommand(app, action);
 
   try {
     app.parse(argc, argv);

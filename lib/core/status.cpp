@@ -12,6 +12,7 @@ const char* statusCodeName(StatusCode code) {
     case StatusCode::kIoError: return "i/o error";
     case StatusCode::kFailedPrecondition: return "failed precondition";
     case StatusCode::kInternal: return "internal error";
+    case StatusCode::kGateFailed: return "accuracy gate failed";
   }
   return "unknown";
 }

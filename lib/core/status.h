@@ -18,6 +18,7 @@ enum class StatusCode {
   kIoError,          // read or write failed
   kFailedPrecondition,
   kInternal,         // a bug in vitq
+  kGateFailed,       // an accuracy gate the user set did not hold
 };
 
 const char* statusCodeName(StatusCode code);

@@ -248,6 +248,12 @@ void Graph::moveBefore(Node* node, Node* before) {
   nodes_.splice(before->position_, nodes_, node->position_);
 }
 
+Node* Graph::nodeAfter(const Node* node) const {
+  VITQ_CHECK(node->owner_ == this) << "nodeAfter of a node of another graph";
+  auto next = std::next(node->position_);
+  return next == nodes_.end() ? nullptr : next->get();
+}
+
 std::vector<Node*> Graph::nodeList() const {
   std::vector<Node*> out;
   out.reserve(nodes_.size());

@@ -77,6 +77,8 @@ class Graph {
   /// Redirects every use of \p from (graph outputs included) to \p to.
   void replaceAllUsesWith(Value* from, Value* to);
   void moveBefore(Node* node, Node* before);
+  /// The node after \p node in order, or nullptr for the last.
+  Node* nodeAfter(const Node* node) const;
   /// Reorders nodes topologically (stable); fails naming a node on a cycle.
   Status topologicalSort();
 

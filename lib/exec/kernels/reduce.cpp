@@ -85,6 +85,15 @@ double finish(Op op, double acc, int64_t n) {
 }
 
 template <typename T>
+T toOutput(Op op, double v) {
+  if constexpr (std::is_integral_v<T>) {
+    v = std::isfinite(v) ? v : 0.0;  // integer outputs cannot hold inf/NaN
+    if (op == Op::kMean || op == Op::kL2 || op == Op::kLogSum || op == Op::kLogSumExp) v = std::trunc(v);
+  }
+  return static_cast<T>(v);
+}
+
+template <typename T>
 void reduceLoop(Op op, const Plan& p, Tensor& y) {
   const T* src = p.x.data<T>();
   T* dst = y.data<T>();
@@ -112,6 +121,32 @@ void reduceLoop(Op op, const Plan& p, Tensor& y) {
           if (is_max ? v > out[i] : v < out[i]) out[i] = v;
         }
       }
+    }
+    return;
+  }
+  if (I == 1) {
+    // Reducing a contiguous run per output (the LayerNorm/softmax shape): scalar accumulators.
+#pragma omp parallel for schedule(static) if (p.outer * R > 65536)
+    for (int64_t o = 0; o < p.outer; ++o) {
+      const T* row = src + o * R;
+      double mx = 0.0, acc = op == Op::kProd ? 1.0 : 0.0;
+      if (op == Op::kLogSumExp) {
+        mx = -std::numeric_limits<double>::infinity();
+        for (int64_t r = 0; r < R; ++r) mx = std::max(mx, static_cast<double>(row[r]));
+        if (!std::isfinite(mx)) mx = 0.0;
+      }
+      for (int64_t r = 0; r < R; ++r) {
+        const double v = static_cast<double>(row[r]);
+        switch (op) {
+          case Op::kProd: acc *= v; break;
+          case Op::kL1: acc += std::fabs(v); break;
+          case Op::kL2:
+          case Op::kSumSquare: acc += v * v; break;
+          case Op::kLogSumExp: acc += std::exp(v - mx); break;
+          default: acc += v; break;
+        }
+      }
+      dst[o] = toOutput<T>(op, op == Op::kLogSumExp ? std::log(acc) + mx : finish<T>(op, acc, R));
     }
     return;
   }
@@ -154,13 +189,9 @@ void reduceLoop(Op op, const Plan& p, Tensor& y) {
       }
     }
     for (int64_t i = 0; i < I; ++i) {
-      double v = op == Op::kLogSumExp ? std::log(acc[static_cast<size_t>(i)]) + mx[static_cast<size_t>(i)]
-                                      : finish<T>(op, acc[static_cast<size_t>(i)], R);
-      if constexpr (std::is_integral_v<T>) {
-        v = std::isfinite(v) ? v : 0.0;  // integer outputs cannot hold inf/NaN
-        if (op == Op::kMean || op == Op::kL2 || op == Op::kLogSum || op == Op::kLogSumExp) v = std::trunc(v);
-      }
-      dst[o * I + i] = static_cast<T>(v);
+      const double v = op == Op::kLogSumExp ? std::log(acc[static_cast<size_t>(i)]) + mx[static_cast<size_t>(i)]
+                                            : finish<T>(op, acc[static_cast<size_t>(i)], R);
+      dst[o * I + i] = toOutput<T>(op, v);
     }
   }
 }

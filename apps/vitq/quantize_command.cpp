@@ -1,0 +1,166 @@
+// `vitq quantize MODEL --data DATA -o OUT.onnx [--recipe minmax|percentile] [--wbits N --abits N]
+//  [--report R.json|R.md] [--fail-if METRIC<V ...]`: calibrate, quantize, export QDQ, report.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "calib/calibration_session.h"
+#include "calib/dataset.h"
+#include "core/logging.h"
+#include "onnx_io/exporter.h"
+#include "onnx_io/importer.h"
+#include "onnx_io/opset_upgrade.h"
+#include "passes/ptq/materialize_qdq.h"
+#include "passes/ptq/plan_quantization.h"
+#include "quant/math/clip_range.h"
+#include "report/accuracy_report.h"
+#include "vitq/commands.h"
+#include "vitq/gates.h"
+#include "vitq/paths.h"
+#include "onnx_io/atomic_file.h"
+#include "quant/op_rules.h"
+#include "quant/math/quantize.h"
+
+namespace vitq::cli {
+namespace {
+
+struct Options {
+  std::string model, data, output, report, recipe = "minmax";
+  int wbits = 8, abits = 8, threads = 1;
+  double percentile = 99.99;
+  size_t calib_samples = 0, eval_samples = 0;
+  std::vector<std::string> exclude, fail_if;
+};
+
+// Samples [0, limit) of another dataset.
+class LimitedDataset : public Dataset {
+ public:
+  LimitedDataset(const Dataset& base, size_t limit) : base_(base), limit_(limit) {}
+  size_t size() const override { return limit_ ? std::min(limit_, base_.size()) : base_.size(); }
+  StatusOr<TensorMap> sample(size_t i) const override { return base_.sample(i); }
+
+ private:
+  const Dataset& base_;
+  size_t limit_;
+};
+
+Status setActivationParams(QuantTable& table, const CalibrationResult& calib, const Options& o) {
+  for (const Value* v : table.values()) {
+    TensorQuant& q = *table.find(v);
+    if (q.role != QuantRoleOfValue::kActivation) continue;
+    auto it = calib.stats.find(v->name());
+    if (it == calib.stats.end()) return internalError("no calibration statistics for '" + v->name() + "'");
+    const auto [lo, hi] = o.recipe == "percentile" ? percentileRange(it->second, o.percentile)
+                                                   : std::make_pair(it->second.min, it->second.max);
+    q.params = paramsFromRanges({lo}, {hi}, q.spec);
+  }
+  return Status::ok();
+}
+
+Status writeReport(const nlohmann::json& report, const std::string& path) {
+  const std::string ext = std::filesystem::path(path).extension().string();
+  std::string text;
+  if (ext == ".json") text = report.dump(2) + "\n";
+  else if (ext == ".md") text = accuracyMarkdown(report);
+  else return invalidArgument("--report '" + path + "': the format follows the extension, .json or .md");
+  AtomicFile file(path);
+  VITQ_RETURN_IF_ERROR(file.write(text));
+  return file.commit();
+}
+
+Status runQuantize(const Options& o) {
+  VITQ_RETURN_IF_ERROR(checkOutputPath(o.model, o.output));
+  if (o.recipe != "minmax" && o.recipe != "percentile") {
+    return invalidArgument("unknown --recipe '" + o.recipe + "' (available: minmax, percentile)");
+  }
+  std::vector<Gate> gates;
+  for (const auto& text : o.fail_if) {
+    VITQ_ASSIGN_OR_RETURN(Gate g, parseGate(text));
+    gates.push_back(g);
+  }
+  auto log = logger("vitq.quantize");
+  VITQ_ASSIGN_OR_RETURN(Model loaded, loadModel(o.model));
+  // Per-channel DequantizeLinear needs opset 13; older models are converted first.
+  VITQ_ASSIGN_OR_RETURN(Model reference, upgradeOpset(loaded, 13));
+  VITQ_ASSIGN_OR_RETURN(Model quantized, upgradeOpset(loaded, 13));
+  std::vector<const Value*> inputs;
+  for (const Value* v : quantized.graph->inputs()) {
+    if (!v->isInitializer()) inputs.push_back(v);
+  }
+  VITQ_ASSIGN_OR_RETURN(auto data, openNpyDataset(o.data, inputs));
+  const LimitedDataset calib_data(*data, o.calib_samples);
+
+  QuantOptions qo;
+  qo.weight_bits = o.wbits;
+  qo.activation_bits = o.abits;
+  qo.exclude = o.exclude;
+  QuantPlanSummary plan;
+  QuantTable table = planQuantization(*quantized.graph, qo, &plan);
+  VITQ_RETURN_IF_ERROR(computeWeightParams(table));
+  auto wanted = [&table](const Value& v) { return table.has(&v); };
+  const bool histogram = o.recipe == "percentile";
+  VITQ_ASSIGN_OR_RETURN(
+      CalibrationResult calib,
+      calibrate(*quantized.graph, quantized.opsetVersion(""), calib_data,
+                [histogram](const Value&) { return histogram ? makeHistogramObserver() : makeMinMaxObserver(); },
+                wanted, {o.threads}));
+  log->info("calibrated {} values on {} samples", calib.stats.size(), calib.samples);
+  VITQ_RETURN_IF_ERROR(setActivationParams(table, calib, o));
+  VITQ_ASSIGN_OR_RETURN(MaterializeStats ms, materializeQdq(*quantized.graph, table));
+  quantized.producer_name = "vitq";
+  VITQ_RETURN_IF_ERROR(saveModel(quantized, o.output));
+
+  std::vector<std::string> layer_values;
+  for (const auto& node : reference.graph->nodes()) {
+    if (quantRole(*node) == QuantRole::kCompute && node->output(0)) layer_values.push_back(node->output(0)->name());
+  }
+  const LimitedDataset eval_data(*data, o.eval_samples ? o.eval_samples : o.calib_samples);
+  VITQ_ASSIGN_OR_RETURN(nlohmann::json report,
+                        compareModels(reference, quantized, eval_data, layer_values, {0, o.threads}));
+  report["model"] = o.model;
+  report["output_model"] = o.output;
+  report["recipe"] = {{"name", o.recipe}, {"weight_bits", o.wbits}, {"activation_bits", o.abits},
+                      {"calibration_samples", calib.samples}};
+  if (o.recipe == "percentile") report["recipe"]["percentile"] = o.percentile;
+  report["quantization"] = {{"compute_nodes", plan.compute_nodes}, {"quantized_nodes", plan.quantized_nodes},
+                            {"kept_float", plan.excluded}, {"quantize_nodes", ms.quantize_nodes},
+                            {"weights", ms.weights}, {"biases", ms.biases}};
+  if (!o.report.empty()) VITQ_RETURN_IF_ERROR(writeReport(report, o.report));
+  std::cout << "# vitq quantize: " << o.model << " -> " << o.output << "\n\n"
+            << "recipe " << o.recipe << ", W" << o.wbits << "A" << o.abits << ", " << plan.quantized_nodes << " of "
+            << plan.compute_nodes << " compute nodes quantized, " << calib.samples << " calibration samples\n\n"
+            << accuracyMarkdown(report);
+  VITQ_ASSIGN_OR_RETURN(auto tripped, trippedGates(gates, report["summary"]));
+  if (!tripped.empty()) {
+    std::string why;
+    for (const auto& t : tripped) why += (why.empty() ? "" : "; ") + t;
+    return Status(StatusCode::kGateFailed, "accuracy gate failed: " + why);
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+void addQuantizeCommand(CLI::App& app, CommandAction& action) {
+  auto o = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand("quantize", "Calibrate and quantize a model; write QDQ ONNX and an accuracy report");
+  cmd->add_option("model", o->model, "Float ONNX model")->required();
+  cmd->add_option("--data", o->data, "Calibration data: folder of .npy samples, or one .npy batch")->required();
+  cmd->add_option("-o,--output", o->output, "Quantized ONNX model to write")->required();
+  cmd->add_option("--recipe", o->recipe, "minmax (default) or percentile");
+  cmd->add_option("--percentile", o->percentile, "Percentile of the range kept by --recipe percentile")
+      ->check(CLI::Range(90.0, 100.0));
+  cmd->add_option("--wbits", o->wbits, "Weight bits (2 to 8)")->check(CLI::Range(2, 8));
+  cmd->add_option("--abits", o->abits, "Activation bits (2 to 8)")->check(CLI::Range(2, 8));
+  cmd->add_option("--calib-samples", o->calib_samples, "Use only the first N samples for calibration");
+  cmd->add_option("--eval-samples", o->eval_samples, "Samples for the report (default: the calibration samples)");
+  cmd->add_option("--exclude", o->exclude, "Keep nodes in float: a node-name glob or an op type (repeatable)");
+  cmd->add_option("--report", o->report, "Write the report: .json or .md");
+  cmd->add_option("--fail-if", o->fail_if, "Exit 3 when a gate holds, e.g. sqnr_min_db<15 (repeatable)");
+  cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));
+  cmd->callback([o, &action] {
+    action = [o]() { return runQuantize(*o); };
+  });
+}
+
+}  // namespace vitq::cli

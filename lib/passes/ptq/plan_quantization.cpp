@@ -1,0 +1,119 @@
+#include "passes/ptq/plan_quantization.h"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "quant/math/quantize.h"
+#include "quant/op_rules.h"
+
+namespace vitq {
+namespace {
+
+bool excluded(const Node& node, const QuantOptions& options) {
+  for (const auto& pattern : options.exclude) {
+    if (pattern == node.opType()) return true;
+    if (!node.name().empty() && fnmatch(pattern.c_str(), node.name().c_str(), 0) == 0) return true;
+  }
+  return false;
+}
+
+bool isFloatActivation(const Value* v) {
+  return v && !v->isConstant() && (v->type().dtype == DataType::kFloat || v->type().dtype == DataType::kUndefined);
+}
+
+bool isFloatConstant(const Value* v) {
+  return v && v->isConstant() && v->initializer().dtype() == DataType::kFloat;
+}
+
+// Output-channel axis of a compute node's weight: Conv [M, C/g, k..] -> 0; ConvTranspose
+// [C, M/g, k..] -> 1; MatMul [K, N] -> 1; Gemm B -> transB ? 0 : 1.
+int64_t weightAxis(const Node& node, const Tensor& w) {
+  if (node.is("Conv")) return 0;
+  if (node.is("ConvTranspose")) return 1;
+  if (node.is("Gemm")) return node.attrs().intOr("transB", 0) ? 0 : 1;
+  return w.rank() >= 2 ? w.rank() - 1 : -1;  // MatMul
+}
+
+}  // namespace
+
+QuantTable planQuantization(const Graph& graph, const QuantOptions& options, QuantPlanSummary* summary) {
+  QuantTable table;
+  QuantPlanSummary local;
+  QuantPlanSummary& s = summary ? *summary : local;
+  QuantSpec act;
+  act.bits = options.activation_bits;
+  act.is_signed = options.activation_symmetric;
+  act.symmetric = options.activation_symmetric;
+  auto addActivation = [&](const Value* v) {
+    if (!table.has(v)) table.set(v, TensorQuant{QuantRoleOfValue::kActivation, act, {}, nullptr, nullptr});
+  };
+  for (const auto& node : graph.nodes()) {
+    if (quantRole(*node) != QuantRole::kCompute) continue;
+    ++s.compute_nodes;
+    if (excluded(*node, options)) {
+      s.excluded.push_back(node->describe() + ": excluded by the user");
+      continue;
+    }
+    const Value* x = node->input(0);
+    const Value* w = node->input(1);
+    if (!isFloatActivation(x) && !isFloatConstant(x)) {
+      s.excluded.push_back(node->describe() + ": input is not float");
+      continue;
+    }
+    if (node->is("Gemm") && node->attrs().intOr("transA", 0)) {
+      s.excluded.push_back(node->describe() + ": transA Gemm is left float");
+      continue;
+    }
+    ++s.quantized_nodes;
+    if (isFloatActivation(x)) addActivation(x);
+    if (isFloatConstant(w)) {
+      if (!table.has(w)) {
+        QuantSpec ws;
+        ws.bits = options.weight_bits;
+        ws.axis = weightAxis(*node, w->initializer());
+        table.set(w, TensorQuant{QuantRoleOfValue::kWeight, ws, {}, nullptr, nullptr});
+      }
+    } else if (isFloatActivation(w)) {
+      addActivation(w);  // activation x activation MatMul (attention)
+    }
+    const Value* b = node->input(2);
+    const bool has_bias = (node->is("Conv") || node->is("ConvTranspose") || node->is("Gemm")) && isFloatConstant(b) &&
+                          b->initializer().rank() == 1 && isFloatActivation(x) && isFloatConstant(w) &&
+                          b->uses().size() == 1;
+    if (has_bias) {
+      QuantSpec bs;
+      bs.bits = 32;
+      bs.axis = 0;
+      table.set(b, TensorQuant{QuantRoleOfValue::kBias, bs, {}, x, w});
+    }
+    if (node->output(0) && node->output(0)->type().dtype != DataType::kInt64) addActivation(node->output(0));
+  }
+  return table;
+}
+
+Status computeWeightParams(QuantTable& table) {
+  for (const Value* v : table.values()) {
+    TensorQuant& q = *table.find(v);
+    if (q.role != QuantRoleOfValue::kWeight) continue;
+    const Tensor& w = v->initializer();
+    const int64_t axis = q.spec.axis;
+    if (axis >= w.rank()) return internalError("weight '" + v->name() + "' has no axis " + std::to_string(axis));
+    const int64_t channels = axis >= 0 ? w.dim(axis) : 1;
+    int64_t inner = 1;
+    for (int64_t d = axis + 1; axis >= 0 && d < w.rank(); ++d) inner *= w.dim(d);
+    std::vector<float> lo(static_cast<size_t>(channels), 0.0f), hi(static_cast<size_t>(channels), 0.0f);
+    const float* p = w.data<float>();
+    for (int64_t i = 0; i < w.numel(); ++i) {
+      if (!std::isfinite(p[i])) return invalidArgument("weight '" + v->name() + "' contains NaN or Inf");
+      const size_t c = axis >= 0 ? static_cast<size_t>((i / inner) % channels) : 0;
+      lo[c] = std::min(lo[c], p[i]);
+      hi[c] = std::max(hi[c], p[i]);
+    }
+    q.params = paramsFromRanges(lo, hi, q.spec);
+  }
+  return Status::ok();
+}
+
+}  // namespace vitq

@@ -1,0 +1,36 @@
+// Decides what to quantize (fills a QuantTable without parameters): for every compute node
+// (Conv, ConvTranspose, Gemm, MatMul) its float activation inputs and its output (per-tensor),
+// its constant weight (per-channel, symmetric) and its constant bias (int32, derived scale).
+// LayerNorm, Softmax, GELU and residual adds stay float (the transformer-aware default: see
+// docs/recipes.md). Nodes can be excluded by name glob or op type.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "quant/quant_table.h"
+
+namespace vitq {
+
+struct QuantOptions {
+  int weight_bits = 8;
+  int activation_bits = 8;
+  bool activation_symmetric = false;  // default: uint8 asymmetric activations
+  std::vector<std::string> exclude;   // node name globs or op types kept in float
+};
+
+struct QuantPlanSummary {
+  int compute_nodes = 0;
+  int quantized_nodes = 0;
+  std::vector<std::string> excluded;  // "name (Op): reason"
+};
+
+/// Returns the table (specs only) and what was left out and why.
+QuantTable planQuantization(const Graph& graph, const QuantOptions& options, QuantPlanSummary* summary = nullptr);
+
+/// Fills weight and bias parameters from the constant data; activation parameters come from
+/// calibration (setActivationParams).
+Status computeWeightParams(QuantTable& table);
+
+}  // namespace vitq

@@ -1,0 +1,49 @@
+#include "quant/math/quantize.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace vitq {
+
+void chooseParams(float min, float max, const QuantSpec& spec, float& scale, int32_t& zero_point) {
+  min = std::min(min, 0.0f);
+  max = std::max(max, 0.0f);
+  const float qmin = static_cast<float>(spec.qmin()), qmax = static_cast<float>(spec.qmax());
+  if (spec.symmetric) {
+    const float amax = std::max(-min, max);
+    // Signed: +-amax over [-qmax, qmax]. Unsigned symmetric is only meaningful for
+    // non-negative data: [0, amax] over [0, qmax].
+    scale = amax / qmax;
+    zero_point = 0;
+  } else {
+    scale = (max - min) / (qmax - qmin);
+    zero_point = scale > 0 ? static_cast<int32_t>(std::nearbyint(qmin - min / scale)) : 0;
+    zero_point = std::clamp(zero_point, spec.qmin(), spec.qmax());
+  }
+  if (!(scale > 0) || !std::isfinite(scale)) {
+    scale = 1.0f;
+    zero_point = spec.symmetric ? 0 : std::clamp(0, spec.qmin(), spec.qmax());
+  }
+}
+
+QuantParams paramsFromRanges(const std::vector<float>& mins, const std::vector<float>& maxs, const QuantSpec& spec) {
+  QuantParams p;
+  p.axis = spec.axis;
+  for (size_t i = 0; i < mins.size(); ++i) {
+    float s;
+    int32_t z;
+    chooseParams(mins[i], maxs[i], spec, s, z);
+    p.scale.push_back(s);
+    p.zero_point.push_back(z);
+  }
+  return p;
+}
+
+int32_t quantizeValue(float x, float scale, int32_t zero_point, int32_t qmin, int32_t qmax) {
+  const float q = std::nearbyint(x / scale) + static_cast<float>(zero_point);  // default rounding mode: half to even
+  if (!(q >= static_cast<float>(qmin))) return qmin;  // also catches NaN
+  if (q > static_cast<float>(qmax)) return qmax;
+  return static_cast<int32_t>(q);
+}
+
+}  // namespace vitq

@@ -1,0 +1,28 @@
+// Pure quantization arithmetic, no graph: choosing scale and zero point from a range, and
+// quantizing / dequantizing values exactly as ONNX QuantizeLinear / DequantizeLinear do
+// (round half to even, saturate to the integer range).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/status.h"
+#include "quant/quant_spec.h"
+
+namespace vitq {
+
+/// Scale and zero point covering [min, max] (widened to include 0) for \p spec. A zero-width range
+/// gets scale 1 so that zeros stay exact and nothing divides by zero.
+void chooseParams(float min, float max, const QuantSpec& spec, float& scale, int32_t& zero_point);
+
+/// Per-tensor or per-channel parameters from observed ranges (one range per channel when
+/// spec.axis >= 0).
+QuantParams paramsFromRanges(const std::vector<float>& mins, const std::vector<float>& maxs, const QuantSpec& spec);
+
+/// round_half_even(x / scale) + zero_point, saturated to [qmin, qmax].
+int32_t quantizeValue(float x, float scale, int32_t zero_point, int32_t qmin, int32_t qmax);
+inline float dequantizeValue(int32_t q, float scale, int32_t zero_point) {
+  return static_cast<float>(q - zero_point) * scale;
+}
+
+}  // namespace vitq

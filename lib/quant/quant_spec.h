@@ -1,0 +1,30 @@
+// How one tensor is quantized (QuantSpec) and the parameters chosen for it (QuantParams).
+// Integer ranges: signed b-bit [-2^(b-1), 2^(b-1)-1], unsigned [0, 2^b-1]; symmetric signed
+// specs use the narrow range [-(2^(b-1)-1), 2^(b-1)-1] so that +-amax both map exactly.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vitq {
+
+struct QuantSpec {
+  int bits = 8;
+  bool is_signed = true;
+  bool symmetric = true;
+  int64_t axis = -1;  // per-channel axis; -1 for per-tensor
+
+  int32_t qmin() const;
+  int32_t qmax() const;
+  std::string toString() const;  // "int8 sym per-channel(axis 0)"
+};
+
+struct QuantParams {
+  std::vector<float> scale;        // one per channel, or one
+  std::vector<int32_t> zero_point; // same length as scale
+  int64_t axis = -1;
+  bool perChannel() const { return axis >= 0; }
+};
+
+}  // namespace vitq

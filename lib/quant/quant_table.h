@@ -1,0 +1,44 @@
+// QuantTable: the side table of quantization decisions, keyed by Value. The graph stays float
+// until materialize-qdq turns the table into QuantizeLinear/DequantizeLinear nodes.
+#pragma once
+
+#include <unordered_map>
+#include <vector>
+
+#include "ir/value.h"
+#include "quant/quant_spec.h"
+
+namespace vitq {
+
+enum class QuantRoleOfValue { kActivation, kWeight, kBias };
+
+struct TensorQuant {
+  QuantRoleOfValue role = QuantRoleOfValue::kActivation;
+  QuantSpec spec;
+  QuantParams params;  // filled by calibration (activations) or from the data (weights, biases)
+  // For a bias: the activation and weight whose scales multiply into the bias scale.
+  const Value* bias_input = nullptr;
+  const Value* bias_weight = nullptr;
+};
+
+class QuantTable {
+ public:
+  void set(const Value* v, TensorQuant q) { entries_[v] = std::move(q); order_.push_back(v); }
+  bool has(const Value* v) const { return entries_.count(v) > 0; }
+  const TensorQuant* find(const Value* v) const {
+    auto it = entries_.find(v);
+    return it == entries_.end() ? nullptr : &it->second;
+  }
+  TensorQuant* find(const Value* v) {
+    auto it = entries_.find(v);
+    return it == entries_.end() ? nullptr : &it->second;
+  }
+  /// Values in the order they were added (deterministic iteration).
+  const std::vector<const Value*>& values() const { return order_; }
+
+ private:
+  std::unordered_map<const Value*, TensorQuant> entries_;
+  std::vector<const Value*> order_;
+};
+
+}  // namespace vitq

@@ -1,0 +1,40 @@
+// Accuracy of a quantized model against its float original on the same samples: end-to-end
+// (SQNR, cosine, max abs error, top-1 agreement per output) and per layer (SQNR and cosine of
+// every compute node's output, matched by value name). JSON is the canonical form
+// (docs/report-format.md); Markdown is rendered from it.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "calib/dataset.h"
+#include "ir/graph.h"
+
+namespace vitq {
+
+struct ErrorStats {
+  double signal = 0;   // sum of reference^2
+  double noise = 0;    // sum of (quantized - reference)^2
+  double dot = 0, ref_norm = 0, q_norm = 0;
+  double max_abs = 0;
+  int64_t rows = 0, agree = 0;  // top-1 agreement over the last dim
+
+  void add(const Tensor& reference, const Tensor& quantized, bool top1);
+  double sqnrDb() const;
+  double cosine() const;
+};
+
+struct CompareOptions {
+  size_t max_samples = 0;  // 0: all
+  int threads = 1;
+};
+
+/// Runs both graphs on \p data and compares; \p layer_values names the values compared per layer.
+StatusOr<nlohmann::json> compareModels(const Model& reference, const Model& quantized, const Dataset& data,
+                                       const std::vector<std::string>& layer_values, const CompareOptions& options);
+
+std::string accuracyMarkdown(const nlohmann::json& report);
+
+}  // namespace vitq
