@@ -34,14 +34,19 @@ struct AxisMap {
 };
 
 StatusOr<double> originalCoordinate(const KernelContext& ctx, const Options& o, int64_t x, double scale, int64_t in,
-                                    double roi_start, double roi_end) {
+                                    int64_t out, double roi_start, double roi_end) {
   const double out_width = scale * static_cast<double>(in);  // as the reference: may be fractional
   const double xd = static_cast<double>(x);
-  if (o.coord == "half_pixel") return (xd + 0.5) / scale - 0.5;
-  if (o.coord == "asymmetric") return xd / scale;
-  if (o.coord == "pytorch_half_pixel") return out_width == 1.0 ? -0.5 : (xd + 0.5) / scale - 0.5;
+  // The scale-based modes run in float, as ONNX Runtime does: which side of a .5 tie a coordinate
+  // lands on (nearest) depends on it, e.g. 1.5 / 0.6f is 2.5 in float but 2.4999999 in double.
+  const float xf = static_cast<float>(x), sf = static_cast<float>(scale);
+  if (o.coord == "half_pixel") return static_cast<double>((xf + 0.5f) / sf - 0.5f);
+  if (o.coord == "asymmetric") return static_cast<double>(xf / sf);
+  // A single output pixel reads coordinate 0 (PyTorch and ONNX Runtime; the reference's -0.5 only
+  // differs for cubic).
+  if (o.coord == "pytorch_half_pixel") return out == 1 ? 0.0 : static_cast<double>((xf + 0.5f) / sf - 0.5f);
+  if (o.coord == "tf_half_pixel_for_nn") return static_cast<double>((xf + 0.5f) / sf);
   if (o.coord == "align_corners") return out_width == 1.0 ? 0.0 : xd * static_cast<double>(in - 1) / (out_width - 1.0);
-  if (o.coord == "tf_half_pixel_for_nn") return (xd + 0.5) / scale;
   if (o.coord == "tf_crop_and_resize") {
     const double n1 = static_cast<double>(in - 1);
     return out_width > 1.0 ? roi_start * n1 + xd * (roi_end - roi_start) * n1 / (out_width - 1.0)
@@ -68,8 +73,19 @@ StatusOr<AxisMap> axisMap(const KernelContext& ctx, const Options& o, int64_t in
   m.outside.assign(static_cast<size_t>(out), false);
   m.identity = in == out;
   auto clampIndex = [in](int64_t i) { return std::min(std::max<int64_t>(i, 0), in - 1); };
+  if (in == out && scale == 1.0 && o.coord != "tf_crop_and_resize") {
+    // Unscaled axes are copied (as ONNX Runtime does); tf_half_pixel_for_nn would otherwise shift
+    // them by half a pixel, which with ceil rounding reads the next channel.
+    for (int64_t x = 0; x < out; ++x) {
+      for (size_t k = 0; k < t; ++k) {
+        m.index[static_cast<size_t>(x) * t + k] = x;
+        m.weight[static_cast<size_t>(x) * t + k] = k == 0 ? 1.0 : 0.0;
+      }
+    }
+    return m;
+  }
   for (int64_t x = 0; x < out; ++x) {
-    VITQ_ASSIGN_OR_RETURN(double xo, originalCoordinate(ctx, o, x, scale, in, roi_start, roi_end));
+    VITQ_ASSIGN_OR_RETURN(double xo, originalCoordinate(ctx, o, x, scale, in, out, roi_start, roi_end));
     if (o.coord == "tf_crop_and_resize" && (xo < 0 || xo > static_cast<double>(in - 1))) {
       m.outside[static_cast<size_t>(x)] = true;
     }
