@@ -12,7 +12,9 @@ Models below opset 13 (the PP-OCR exports) are first converted to opset 13 with
 ``onnx.version_converter`` (checked to give identical outputs, not timed): ORT writes invalid
 per-channel DequantizeLinear nodes into an opset-9 model and NNCF refuses opset < 10.
 
-Results go to ``out/bench/peers.json`` (updated after each model); report.py renders them.
+Each quantization process runs under an address-space cap (``--mem-cap-gib``, default 12 GiB) so
+that a calibrator that keeps every activation in memory fails alone instead of waking the OOM
+killer. Results go to ``out/bench/peers.json`` (updated after each method); report.py renders them.
 """
 import argparse
 import json
@@ -56,9 +58,15 @@ def prepare_input(entry, work):
     return conv, {"opset": opset, "converted_to": 13, "conversion_max_abs_diff": diff}
 
 
-def time_v(cmd, timeout):
+def time_v(cmd, timeout, mem_cap_gib):
+    def cap():
+        import resource
+        lim = int(mem_cap_gib * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
+
     t0 = time.perf_counter()
-    p = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True, timeout=timeout,
+                       preexec_fn=cap if mem_cap_gib else None)
     wall = time.perf_counter() - t0
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
     res = None
@@ -87,6 +95,9 @@ def main():
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--timeout", type=int, default=1800)
+    ap.add_argument("--mem-cap-gib", type=float, default=12.0,
+                    help="address-space limit of each quantization process (0: none); a run that needs "
+                         "more fails and is recorded as out of memory")
     ap.add_argument("--out", default=os.path.join(ROOT, "out", "bench", "peers.json"))
     ap.add_argument("--eval-limit", type=int, default=None, help="evaluate on the first N samples only")
     args = ap.parse_args()
@@ -128,13 +139,17 @@ def main():
                 cmd = [sys.executable, os.path.join(HERE, "quantize_one.py"), "--id", mid, "--method", method,
                        "--out", out_model, "--src", src]
                 try:
-                    rc, wall, rss, res, stderr = time_v(cmd, args.timeout)
+                    rc, wall, rss, res, stderr = time_v(cmd, args.timeout, args.mem_cap_gib)
                 except subprocess.TimeoutExpired:
                     err = f"timeout after {args.timeout} s"
                     break
                 if rc != 0 or res is None:
-                    lines = [l for l in stderr.splitlines() if l.strip() and not l.startswith("\t")]
+                    lines = [l for l in stderr.splitlines() if l.strip() and not l.startswith("\t")
+                             and not l.startswith("Command ") and "warn" not in l.lower()]
                     err = (lines[-1] if lines else f"exit {rc}")[:300]
+                    if "MemoryError" in stderr or "bad_alloc" in stderr or "Failed to allocate" in stderr \
+                            or "signal 9" in err:
+                        err = f"out of memory (process capped at {args.mem_cap_gib:g} GiB address space): {err}"
                     break
                 runs.append({"quantize_s": res["quantize_s"], "process_s": wall, "peak_rss_bytes": rss})
                 print(f"   {method} run {r + 1}: {res['quantize_s']:.1f} s, {rss / 2**20:.0f} MiB", flush=True)
