@@ -22,6 +22,7 @@ void addBenchCommand(CLI::App& app, CommandAction& action) {
     int runs = 20;
     uint64_t seed = 0;
     bool json = false;
+    bool profile = false;
   };
   auto opts = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("bench", "Time vitq's executor on a model (median of several runs)");
@@ -33,10 +34,11 @@ void addBenchCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--runs", opts->runs, "Timed runs")->check(CLI::Range(1, 100000));
   cmd->add_option("--seed", opts->seed, "Seed for random inputs");
   cmd->add_flag("--json", opts->json, "Print JSON");
+  cmd->add_flag("--profile", opts->profile, "Also print the time spent per op type");
   cmd->callback([opts, &action] {
     action = [opts]() -> Status {
       VITQ_ASSIGN_OR_RETURN(Model model, loadModel(opts->model));
-      VITQ_ASSIGN_OR_RETURN(Executor exec, Executor::create(*model.graph, model.opsetVersion(""), {opts->threads}));
+      VITQ_ASSIGN_OR_RETURN(Executor exec, Executor::create(*model.graph, model.opsetVersion(""), {opts->threads, opts->profile}));
       VITQ_ASSIGN_OR_RETURN(TensorMap feeds, loadFeeds(exec, opts->inputs));
       VITQ_RETURN_IF_ERROR(addRandomFeeds(exec, opts->shapes, opts->seed, feeds));
       for (int i = 0; i < opts->warmup; ++i) VITQ_RETURN_IF_ERROR(exec.run(feeds).status());
@@ -52,12 +54,24 @@ void addBenchCommand(CLI::App& app, CommandAction& action) {
       nlohmann::json j{{"model", opts->model}, {"threads", opts->threads}, {"runs", opts->runs},
                        {"median_ms", median}, {"min_ms", ms.front()}, {"p90_ms", ms[ms.size() * 9 / 10]},
                        {"samples_per_s", 1000.0 * static_cast<double>(batch) / median}};
+      if (opts->profile) {
+        nlohmann::json by_op = nlohmann::json::array();
+        for (const auto& [op, total] : exec.profileByOp()) {
+          by_op.push_back({{"op", op}, {"ms_per_run", total / (opts->warmup + opts->runs)}});
+        }
+        j["profile"] = by_op;
+      }
       if (opts->json) {
         std::cout << j.dump(2) << "\n";
       } else {
         std::printf("%s: median %.3f ms, min %.3f ms, p90 %.3f ms over %d runs, %d threads, %.1f samples/s\n",
                     opts->model.c_str(), median, ms.front(), ms[ms.size() * 9 / 10], opts->runs, opts->threads,
                     j["samples_per_s"].get<double>());
+        if (opts->profile) {
+          for (const auto& row : j["profile"]) {
+            std::printf("  %-24s %9.3f ms/run\n", row["op"].get<std::string>().c_str(), row["ms_per_run"].get<double>());
+          }
+        }
       }
       return Status::ok();
     };

@@ -2,6 +2,10 @@
 
 #include <omp.h>
 
+#include <algorithm>
+#include <chrono>
+#include <map>
+
 #include "exec/kernel_registry.h"
 
 namespace vitq {
@@ -55,6 +59,14 @@ StatusOr<Executor> Executor::create(const Graph& graph, int64_t opset, ExecOptio
     }
   }
   return ex;
+}
+
+std::vector<std::pair<std::string, double>> Executor::profileByOp() const {
+  std::map<std::string, double> by_op;
+  for (size_t i = 0; i < node_ms_.size(); ++i) by_op[steps_[i].node->opType()] += node_ms_[i];
+  std::vector<std::pair<std::string, double>> out(by_op.begin(), by_op.end());
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  return out;
 }
 
 std::vector<const Value*> Executor::requiredInputs() const {
@@ -113,7 +125,13 @@ StatusOr<TensorMap> Executor::run(const TensorMap& feeds, ExecHooks* hooks) cons
       ctx.inputs.push_back(s >= 0 && present[static_cast<size_t>(s)] ? &slots[static_cast<size_t>(s)] : nullptr);
     }
     ctx.outputs.resize(step.outputs.size());
+    const auto t0 = std::chrono::steady_clock::now();
     Status status = (*step.kernel)(ctx);
+    if (options_.profile) {
+      if (node_ms_.size() != steps_.size()) node_ms_.assign(steps_.size(), 0.0);
+      node_ms_[static_cast<size_t>(&step - steps_.data())] +=
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    }
     if (status.isOk() && hooks) status = hooks->afterNode(*step.node, ctx.inputs, ctx.outputs);
     if (!status.isOk()) {
       omp_set_num_threads(previous_threads);

@@ -23,6 +23,7 @@ class ExecHooks {
 
 struct ExecOptions {
   int threads = 1;
+  bool profile = false;  // accumulate time per node (see Executor::profile)
 };
 
 using TensorMap = std::unordered_map<std::string, Tensor>;
@@ -38,6 +39,9 @@ class Executor {
 
   /// Graph inputs a caller must feed (inputs without an initializer default).
   std::vector<const Value*> requiredInputs() const;
+
+  /// Milliseconds spent per op type over all runs so far (ExecOptions::profile only).
+  std::vector<std::pair<std::string, double>> profileByOp() const;
 
  private:
   struct Step {
@@ -56,6 +60,7 @@ class Executor {
   int num_slots_ = 0;
   std::vector<Step> steps_;
   std::unordered_map<const Value*, int> slot_of_;
+  mutable std::vector<double> node_ms_;  // per step, when profiling
 };
 
 }  // namespace vitq

@@ -1,5 +1,7 @@
 #include "ir/tensor.h"
 
+#include <malloc.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -10,7 +12,19 @@ namespace {
 
 constexpr size_t kAlignment = 64;
 
+// Large buffers are reused from the heap instead of fresh mmap()s, which would page-fault on every
+// kernel output (measured: an 800k-element Add spent half its time in page faults).
+void keepLargeBlocksInHeap() {
+  static const bool done = [] {
+    mallopt(M_MMAP_THRESHOLD, 512 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1024 << 20);
+    return true;
+  }();
+  (void)done;
+}
+
 std::shared_ptr<uint8_t> allocateAligned(size_t bytes) {
+  keepLargeBlocksInHeap();
   // Round up so that aligned_alloc's size is a multiple of the alignment; never allocate 0.
   const size_t padded = ((bytes + kAlignment - 1) / kAlignment + 1) * kAlignment;
   void* p = std::aligned_alloc(kAlignment, padded);

@@ -21,10 +21,22 @@ Status checkFloat(const KernelContext& ctx) {
 }
 
 // One output channel per input channel, 2-D: direct accumulation beats im2col on tiny GEMMs.
+// Each kernel tap adds a scaled input row segment to an output row; the valid segment is computed
+// once per tap, so the inner loop has no bounds checks and vectorizes for stride 1.
 void depthwise2d(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y) {
   const int64_t ih = g.in_spatial[0], iw = g.in_spatial[1], oh = g.out_spatial[0], ow = g.out_spatial[1];
   const int64_t kh = g.kernel[0], kw = g.kernel[1];
+  const int64_t sy = g.stride[0], sx = g.stride[1], dy = g.dilation[0], dx = g.dilation[1];
+  const int64_t py = g.pad_begin[0], px = g.pad_begin[1];
   const int64_t channels = g.batch * g.out_channels;
+  std::vector<int64_t> lo(static_cast<size_t>(kw)), hi(static_cast<size_t>(kw));
+  for (int64_t kx = 0; kx < kw; ++kx) {
+    // ox valid when 0 <= ox*sx - px + kx*dx < iw.
+    const int64_t first = px - kx * dx;
+    lo[static_cast<size_t>(kx)] = first <= 0 ? 0 : (first + sx - 1) / sx;
+    const int64_t last = iw - 1 + px - kx * dx;
+    hi[static_cast<size_t>(kx)] = last < 0 ? -1 : std::min(ow - 1, last / sx);
+  }
 #pragma omp parallel for schedule(static)
   for (int64_t nc = 0; nc < channels; ++nc) {
     const int64_t c = nc % g.out_channels;
@@ -33,18 +45,23 @@ void depthwise2d(const ConvGeometry& g, const float* x, const float* w, const fl
     float* dst = y + nc * oh * ow;
     const float b = bias ? bias[c] : 0.0f;
     for (int64_t oy = 0; oy < oh; ++oy) {
-      for (int64_t ox = 0; ox < ow; ++ox) {
-        float acc = b;
-        for (int64_t ky = 0; ky < kh; ++ky) {
-          const int64_t iy = oy * g.stride[0] - g.pad_begin[0] + ky * g.dilation[0];
-          if (iy < 0 || iy >= ih) continue;
-          for (int64_t kx = 0; kx < kw; ++kx) {
-            const int64_t ix = ox * g.stride[1] - g.pad_begin[1] + kx * g.dilation[1];
-            if (ix < 0 || ix >= iw) continue;
-            acc += src[iy * iw + ix] * k[ky * kw + kx];
+      float* out = dst + oy * ow;
+      for (int64_t ox = 0; ox < ow; ++ox) out[ox] = b;
+      for (int64_t ky = 0; ky < kh; ++ky) {
+        const int64_t iy = oy * sy - py + ky * dy;
+        if (iy < 0 || iy >= ih) continue;
+        const float* row = src + iy * iw;
+        for (int64_t kx = 0; kx < kw; ++kx) {
+          const float kv = k[ky * kw + kx];
+          const int64_t off = kx * dx - px;
+          const int64_t a = lo[static_cast<size_t>(kx)], e = hi[static_cast<size_t>(kx)];
+          if (sx == 1) {
+            const float* r = row + off;
+            for (int64_t ox = a; ox <= e; ++ox) out[ox] += kv * r[ox];
+          } else {
+            for (int64_t ox = a; ox <= e; ++ox) out[ox] += kv * row[ox * sx + off];
           }
         }
-        dst[oy * ow + ox] = acc;
       }
     }
   }

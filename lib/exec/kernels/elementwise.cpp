@@ -24,7 +24,7 @@ Status unaryFloat(KernelContext& ctx, F f) {
     const float* in = x.data<float>();
     float* out = y.data<float>();
 #pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(f(static_cast<double>(in[i])));
+    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(f(in[i]));
   } else {
     const double* in = x.data<double>();
     double* out = y.data<double>();
@@ -50,17 +50,25 @@ Status unaryNumeric(KernelContext& ctx, F f) {
   return Status::ok();
 }
 
-void addUnaryFloat(KernelRegistry& r, const char* op, double (*f)(double)) {
+template <typename F>
+void addUnaryFloat(KernelRegistry& r, const char* op, F f) {
   r.add(op, [f](KernelContext& ctx) { return unaryFloat(ctx, f); });
 }
 
-double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
-double softplus(double x) { return x > 30 ? x : std::log1p(std::exp(x)); }
-double softsign(double x) { return x / (1 + std::fabs(x)); }
-double reciprocal(double x) { return 1.0 / x; }
-double roundHalfEven(double x) { return std::nearbyint(x); }
-double hardSwish(double x) { return x * std::max(0.0, std::min(1.0, x / 6.0 + 0.5)); }
-double mish(double x) { return x * std::tanh(softplus(x)); }
+template <typename T>
+T sigmoid(T x) { return T(1) / (T(1) + std::exp(-x)); }
+template <typename T>
+T softplus(T x) { return x > T(30) ? x : std::log1p(std::exp(x)); }
+template <typename T>
+T softsign(T x) { return x / (T(1) + std::fabs(x)); }
+template <typename T>
+T reciprocal(T x) { return T(1) / x; }
+template <typename T>
+T roundHalfEven(T x) { return std::nearbyint(x); }
+template <typename T>
+T hardSwish(T x) { return x * std::max(T(0), std::min(T(1), x / T(6) + T(0.5))); }
+template <typename T>
+T mish(T x) { return x * std::tanh(softplus(x)); }
 
 // ---- binary with broadcasting -------------------------------------------------------------------
 
@@ -70,8 +78,25 @@ Tensor binaryLoop(const Tensor& a, const Tensor& b, const Shape& out_shape, Data
   const TIn* pa = a.data<TIn>();
   const TIn* pb = b.data<TIn>();
   TOut* py = y.data<TOut>();
-  forEachBroadcast(out_shape, {a.shape(), b.shape()},
-                   [&](int64_t i, const int64_t* o) { py[i] = f(pa[o[0]], pb[o[1]]); });
+  forEachBroadcastRow(out_shape, {a.shape(), b.shape()},
+                      [&](int64_t out, const int64_t* base, const int64_t* step, int64_t n) {
+                        const TIn* ra = pa + base[0];
+                        const TIn* rb = pb + base[1];
+                        TOut* ry = py + out;
+                        // Separate loops per step pattern so the compiler vectorizes each.
+                        if (step[0] == 1 && step[1] == 1) {
+                          for (int64_t j = 0; j < n; ++j) ry[j] = f(ra[j], rb[j]);
+                        } else if (step[0] == 1) {
+                          const TIn vb = rb[0];
+                          for (int64_t j = 0; j < n; ++j) ry[j] = f(ra[j], vb);
+                        } else if (step[1] == 1) {
+                          const TIn va = ra[0];
+                          for (int64_t j = 0; j < n; ++j) ry[j] = f(va, rb[j]);
+                        } else {
+                          const TOut v = f(ra[0], rb[0]);
+                          for (int64_t j = 0; j < n; ++j) ry[j] = v;
+                        }
+                      });
   return y;
 }
 
@@ -148,7 +173,19 @@ StatusOr<Tensor> arithmetic(const KernelContext& ctx, Arith op, const Tensor& a,
   Tensor out;
   const bool ok = dispatchNumeric(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    out = binaryLoop<T, T>(a, b, shape, a.dtype(), [op](T x, T y) { return arithNan(op, x, y); });
+    // The op is fixed per loop (not switched per element) so that the common ones vectorize.
+    switch (op) {
+      case Arith::kAdd: out = binaryLoop<T, T>(a, b, shape, a.dtype(), [](T x, T y) { return static_cast<T>(x + y); }); break;
+      case Arith::kSub: out = binaryLoop<T, T>(a, b, shape, a.dtype(), [](T x, T y) { return static_cast<T>(x - y); }); break;
+      case Arith::kMul: out = binaryLoop<T, T>(a, b, shape, a.dtype(), [](T x, T y) { return static_cast<T>(x * y); }); break;
+      case Arith::kDiv:
+        if constexpr (std::is_floating_point_v<T>) {
+          out = binaryLoop<T, T>(a, b, shape, a.dtype(), [](T x, T y) { return x / y; });
+          break;
+        }
+        [[fallthrough]];
+      default: out = binaryLoop<T, T>(a, b, shape, a.dtype(), [op](T x, T y) { return arithNan(op, x, y); });
+    }
   });
   if (!ok) return ctx.error(std::string("input type ") + dataTypeName(a.dtype()) + " is not supported");
   return out;
@@ -337,31 +374,31 @@ Status preluKernel(KernelContext& ctx) {
 }  // namespace
 
 void registerElementwiseKernels(KernelRegistry& r) {
-  addUnaryFloat(r, "Sqrt", [](double x) { return std::sqrt(x); });
-  addUnaryFloat(r, "Exp", [](double x) { return std::exp(x); });
-  addUnaryFloat(r, "Log", [](double x) { return std::log(x); });
-  addUnaryFloat(r, "Erf", [](double x) { return std::erf(x); });
-  addUnaryFloat(r, "Tanh", [](double x) { return std::tanh(x); });
-  addUnaryFloat(r, "Sigmoid", sigmoid);
-  addUnaryFloat(r, "Reciprocal", reciprocal);
-  addUnaryFloat(r, "Floor", [](double x) { return std::floor(x); });
-  addUnaryFloat(r, "Ceil", [](double x) { return std::ceil(x); });
-  addUnaryFloat(r, "Round", roundHalfEven);
-  addUnaryFloat(r, "Sin", [](double x) { return std::sin(x); });
-  addUnaryFloat(r, "Cos", [](double x) { return std::cos(x); });
-  addUnaryFloat(r, "Tan", [](double x) { return std::tan(x); });
-  addUnaryFloat(r, "Asin", [](double x) { return std::asin(x); });
-  addUnaryFloat(r, "Acos", [](double x) { return std::acos(x); });
-  addUnaryFloat(r, "Atan", [](double x) { return std::atan(x); });
-  addUnaryFloat(r, "Sinh", [](double x) { return std::sinh(x); });
-  addUnaryFloat(r, "Cosh", [](double x) { return std::cosh(x); });
-  addUnaryFloat(r, "Asinh", [](double x) { return std::asinh(x); });
-  addUnaryFloat(r, "Acosh", [](double x) { return std::acosh(x); });
-  addUnaryFloat(r, "Atanh", [](double x) { return std::atanh(x); });
-  addUnaryFloat(r, "Softplus", softplus);
-  addUnaryFloat(r, "Softsign", softsign);
-  addUnaryFloat(r, "HardSwish", hardSwish);
-  addUnaryFloat(r, "Mish", mish);
+  addUnaryFloat(r, "Sqrt", [](auto x) { return std::sqrt(x); });
+  addUnaryFloat(r, "Exp", [](auto x) { return std::exp(x); });
+  addUnaryFloat(r, "Log", [](auto x) { return std::log(x); });
+  addUnaryFloat(r, "Erf", [](auto x) { return std::erf(x); });
+  addUnaryFloat(r, "Tanh", [](auto x) { return std::tanh(x); });
+  addUnaryFloat(r, "Sigmoid", [](auto x) { return sigmoid(x); });
+  addUnaryFloat(r, "Reciprocal", [](auto x) { return reciprocal(x); });
+  addUnaryFloat(r, "Floor", [](auto x) { return std::floor(x); });
+  addUnaryFloat(r, "Ceil", [](auto x) { return std::ceil(x); });
+  addUnaryFloat(r, "Round", [](auto x) { return roundHalfEven(x); });
+  addUnaryFloat(r, "Sin", [](auto x) { return std::sin(x); });
+  addUnaryFloat(r, "Cos", [](auto x) { return std::cos(x); });
+  addUnaryFloat(r, "Tan", [](auto x) { return std::tan(x); });
+  addUnaryFloat(r, "Asin", [](auto x) { return std::asin(x); });
+  addUnaryFloat(r, "Acos", [](auto x) { return std::acos(x); });
+  addUnaryFloat(r, "Atan", [](auto x) { return std::atan(x); });
+  addUnaryFloat(r, "Sinh", [](auto x) { return std::sinh(x); });
+  addUnaryFloat(r, "Cosh", [](auto x) { return std::cosh(x); });
+  addUnaryFloat(r, "Asinh", [](auto x) { return std::asinh(x); });
+  addUnaryFloat(r, "Acosh", [](auto x) { return std::acosh(x); });
+  addUnaryFloat(r, "Atanh", [](auto x) { return std::atanh(x); });
+  addUnaryFloat(r, "Softplus", [](auto x) { return softplus(x); });
+  addUnaryFloat(r, "Softsign", [](auto x) { return softsign(x); });
+  addUnaryFloat(r, "HardSwish", [](auto x) { return hardSwish(x); });
+  addUnaryFloat(r, "Mish", [](auto x) { return mish(x); });
   r.add("Relu", [](KernelContext& ctx) {
     return unaryNumeric(ctx, [](auto x) { return x > decltype(x)(0) ? x : decltype(x)(0); });
   });

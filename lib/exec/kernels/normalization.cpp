@@ -43,11 +43,16 @@ Status softmaxKernel(KernelContext& ctx, SoftmaxKind kind) {
       for (int64_t j = 0; j < len; ++j) dst[j * inner] = j == arg ? 1.0f : 0.0f;
       continue;
     }
+    // exp in float (fast, vectorizable), the sum in double.
     double sum = 0;
-    for (int64_t j = 0; j < len; ++j) sum += std::exp(static_cast<double>(src[j * inner] - mx));
+    for (int64_t j = 0; j < len; ++j) {
+      const float e = std::exp(src[j * inner] - mx);
+      if (kind == SoftmaxKind::kSoftmax) dst[j * inner] = e;
+      sum += e;
+    }
     if (kind == SoftmaxKind::kSoftmax) {
-      const double inv = 1.0 / sum;
-      for (int64_t j = 0; j < len; ++j) dst[j * inner] = static_cast<float>(std::exp(static_cast<double>(src[j * inner] - mx)) * inv);
+      const float inv = static_cast<float>(1.0 / sum);
+      for (int64_t j = 0; j < len; ++j) dst[j * inner] *= inv;
     } else {
       const double lse = std::log(sum);
       for (int64_t j = 0; j < len; ++j) dst[j * inner] = static_cast<float>(src[j * inner] - mx - lse);
