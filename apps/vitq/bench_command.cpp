@@ -42,6 +42,7 @@ void addBenchCommand(CLI::App& app, CommandAction& action) {
       VITQ_ASSIGN_OR_RETURN(TensorMap feeds, loadFeeds(exec, opts->inputs));
       VITQ_RETURN_IF_ERROR(addRandomFeeds(exec, opts->shapes, opts->seed, feeds));
       for (int i = 0; i < opts->warmup; ++i) VITQ_RETURN_IF_ERROR(exec.run(feeds).status());
+      exec.resetProfile();  // warm-up runs include one-time JIT and allocation costs
       std::vector<double> ms;
       for (int i = 0; i < opts->runs; ++i) {
         const auto t0 = std::chrono::steady_clock::now();
@@ -57,9 +58,15 @@ void addBenchCommand(CLI::App& app, CommandAction& action) {
       if (opts->profile) {
         nlohmann::json by_op = nlohmann::json::array();
         for (const auto& [op, total] : exec.profileByOp()) {
-          by_op.push_back({{"op", op}, {"ms_per_run", total / (opts->warmup + opts->runs)}});
+          by_op.push_back({{"op", op}, {"ms_per_run", total / opts->runs}});
         }
         j["profile"] = by_op;
+        nlohmann::json by_node = nlohmann::json::array();
+        for (const auto& [node, total] : exec.profileByNode()) {
+          if (by_node.size() == 10) break;
+          by_node.push_back({{"node", node}, {"ms_per_run", total / opts->runs}});
+        }
+        j["slowest_nodes"] = by_node;
       }
       if (opts->json) {
         std::cout << j.dump(2) << "\n";
@@ -70,6 +77,10 @@ void addBenchCommand(CLI::App& app, CommandAction& action) {
         if (opts->profile) {
           for (const auto& row : j["profile"]) {
             std::printf("  %-24s %9.3f ms/run\n", row["op"].get<std::string>().c_str(), row["ms_per_run"].get<double>());
+          }
+          std::printf("slowest nodes:\n");
+          for (const auto& row : j["slowest_nodes"]) {
+            std::printf("  %-40s %9.3f ms/run\n", row["node"].get<std::string>().c_str(), row["ms_per_run"].get<double>());
           }
         }
       }

@@ -69,6 +69,13 @@ std::vector<std::pair<std::string, double>> Executor::profileByOp() const {
   return out;
 }
 
+std::vector<std::pair<std::string, double>> Executor::profileByNode() const {
+  std::vector<std::pair<std::string, double>> out;
+  for (size_t i = 0; i < node_ms_.size(); ++i) out.emplace_back(steps_[i].node->describe(), node_ms_[i]);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  return out;
+}
+
 std::vector<const Value*> Executor::requiredInputs() const {
   std::vector<const Value*> out;
   for (const Value* v : graph_->inputs()) {

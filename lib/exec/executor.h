@@ -42,6 +42,9 @@ class Executor {
 
   /// Milliseconds spent per op type over all runs so far (ExecOptions::profile only).
   std::vector<std::pair<std::string, double>> profileByOp() const;
+  void resetProfile() const { node_ms_.clear(); }
+  /// Milliseconds per node ("name (Op)"), slowest first (ExecOptions::profile only).
+  std::vector<std::pair<std::string, double>> profileByNode() const;
 
  private:
   struct Step {
