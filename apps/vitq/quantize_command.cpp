@@ -1,6 +1,7 @@
 // `vitq quantize MODEL --data DATA -o OUT.onnx [--recipe minmax|percentile] [--wbits N --abits N]
 //  [--report R.json|R.md] [--fail-if METRIC<V ...]`: calibrate, quantize, export QDQ, report.
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <iostream>
 
@@ -57,6 +58,22 @@ Status setActivationParams(QuantTable& table, const CalibrationResult& calib, co
   return Status::ok();
 }
 
+// Rank of every float node output on one run of the model.
+StatusOr<std::map<std::string, int64_t>> observeRanks(const Model& model, const TensorMap& feeds, int threads) {
+  struct RankHooks : ExecHooks {
+    std::map<std::string, int64_t> ranks;
+    Status afterNode(const Node& node, const std::vector<const Tensor*>&, std::vector<Tensor>& outputs) override {
+      for (size_t i = 0; i < node.numOutputs(); ++i) {
+        if (node.output(i) && outputs[i].dtype() == DataType::kFloat) ranks[node.output(i)->name()] = outputs[i].rank();
+      }
+      return Status::ok();
+    }
+  } hooks;
+  VITQ_ASSIGN_OR_RETURN(Executor exec, Executor::create(*model.graph, model.opsetVersion(""), {threads}));
+  VITQ_RETURN_IF_ERROR(exec.run(feeds, &hooks).status());
+  return hooks.ranks;
+}
+
 Status writeReport(const nlohmann::json& report, const std::string& path) {
   const std::string ext = std::filesystem::path(path).extension().string();
   std::string text;
@@ -80,14 +97,21 @@ Status runQuantize(const Options& o) {
   }
   auto log = logger("vitq.quantize");
   VITQ_ASSIGN_OR_RETURN(Model loaded, loadModel(o.model));
-  // Per-channel DequantizeLinear needs opset 13; older models are converted first.
-  VITQ_ASSIGN_OR_RETURN(Model reference, upgradeOpset(loaded, 13));
-  VITQ_ASSIGN_OR_RETURN(Model quantized, upgradeOpset(loaded, 13));
-  std::vector<const Value*> inputs;
-  for (const Value* v : quantized.graph->inputs()) {
-    if (!v->isInitializer()) inputs.push_back(v);
+  std::vector<const Value*> loaded_inputs;
+  for (const Value* v : loaded.graph->inputs()) {
+    if (!v->isInitializer()) loaded_inputs.push_back(v);
   }
-  VITQ_ASSIGN_OR_RETURN(auto data, openNpyDataset(o.data, inputs));
+  VITQ_ASSIGN_OR_RETURN(auto data, openNpyDataset(o.data, loaded_inputs));
+  if (data->size() == 0) return invalidArgument("the calibration data '" + o.data + "' holds no samples");
+  // Per-channel DequantizeLinear needs opset 13; older models are converted first, with the
+  // value ranks seen on one real sample (the converter needs some that inference cannot find).
+  std::map<std::string, int64_t> ranks;
+  if (loaded.opsetVersion("") < 13) {
+    VITQ_ASSIGN_OR_RETURN(TensorMap first, data->sample(0));
+    VITQ_ASSIGN_OR_RETURN(ranks, observeRanks(loaded, first, o.threads));
+  }
+  VITQ_ASSIGN_OR_RETURN(Model reference, upgradeOpset(loaded, 13, ranks));
+  VITQ_ASSIGN_OR_RETURN(Model quantized, upgradeOpset(loaded, 13, ranks));
   const LimitedDataset calib_data(*data, o.calib_samples);
 
   QuantOptions qo;

@@ -2,12 +2,18 @@
 // to 17). Quantization needs opset >= 13 for per-channel DequantizeLinear.
 #pragma once
 
+#include <map>
+#include <string>
+
 #include "core/status.h"
 #include "ir/graph.h"
 
 namespace vitq {
 
 /// Returns \p model converted to ai.onnx opset \p target (unchanged if already at or above it).
-StatusOr<Model> upgradeOpset(const Model& model, int64_t target);
+/// Some adapters need input ranks that static inference cannot find (after a Reshape to a
+/// computed shape); \p ranks gives them by value name, e.g. observed by running the model once.
+StatusOr<Model> upgradeOpset(const Model& model, int64_t target,
+                             const std::map<std::string, int64_t>& ranks = {});
 
 }  // namespace vitq
