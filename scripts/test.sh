@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds vitq and runs the whole test suite (C++ unit tests, CLI tests, ONNX Runtime cross-checks).
+# Builds vitq, prepares the CI subset of models and data, and runs the whole test suite
+# (C++ unit tests, conformance, CLI tests, ONNX Runtime cross-checks, evaluation suite).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/build.sh"
+"$root/scripts/prepare_all.sh" --fast
 cd "$root/build"
 ctest --output-on-failure -j "$(nproc)"
