@@ -11,6 +11,7 @@
 #include "onnx_io/exporter.h"
 #include "onnx_io/importer.h"
 #include "onnx_io/opset_upgrade.h"
+#include "passes/canonicalize/fold_batchnorm.h"
 #include "passes/ptq/materialize_qdq.h"
 #include "passes/ptq/plan_quantization.h"
 #include "quant/math/clip_range.h"
@@ -112,6 +113,10 @@ Status runQuantize(const Options& o) {
   }
   VITQ_ASSIGN_OR_RETURN(Model reference, upgradeOpset(loaded, 13, ranks));
   VITQ_ASSIGN_OR_RETURN(Model quantized, upgradeOpset(loaded, 13, ranks));
+  // Float-equivalent canonicalization on both, so that layer names match in the report.
+  foldBatchNorms(*reference.graph);
+  const size_t folded = foldBatchNorms(*quantized.graph);
+  log->info("folded {} BatchNormalization nodes into their Conv", folded);
   const LimitedDataset calib_data(*data, o.calib_samples);
 
   QuantOptions qo;
