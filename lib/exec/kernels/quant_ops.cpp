@@ -165,6 +165,23 @@ Status quantizeKernel(KernelContext& ctx) {
   }
   Tensor y(out_type, x.shape());
   void* out = y.rawData();
+  // Per-tensor float -> 8-bit, the QDQ activation case: a plain loop the compiler vectorizes.
+  auto perTensor8 = [&](auto tag) {
+    using Q = decltype(tag);
+    const float* in = x.data<float>();
+    Q* dst = static_cast<Q*>(out);
+    const float s = scale[0], lo = static_cast<float>(r.lo), hi = static_cast<float>(r.hi), z = static_cast<float>(zp[0]);
+    const int64_t n = x.numel();
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<Q>(std::min(std::max(std::nearbyint(in[i] / s) + z, lo), hi));
+  };
+  if (p.kind == ParamLayout::kTensor && x.dtype() == DataType::kFloat &&
+      (out_type == DataType::kUInt8 || out_type == DataType::kInt8)) {
+    if (out_type == DataType::kUInt8) perTensor8(uint8_t{});
+    else perTensor8(int8_t{});
+    ctx.setOutput(0, std::move(y));
+    return Status::ok();
+  }
   auto run = [&](auto tag) {
     using T = decltype(tag);
     const T* in = x.data<T>();
@@ -203,6 +220,20 @@ Status dequantizeKernel(KernelContext& ctx) {
   Tensor y(DataType::kFloat, x.shape());
   float* out = y.data<float>();
   const void* in = x.rawData();
+  if (p.kind == ParamLayout::kTensor && (x.dtype() == DataType::kUInt8 || x.dtype() == DataType::kInt8)) {
+    const float s = scale[0];
+    const int32_t z = zp[0];
+    const int64_t n = x.numel();
+    if (x.dtype() == DataType::kUInt8) {
+      const uint8_t* q = x.data<uint8_t>();
+      for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(static_cast<int32_t>(q[i]) - z) * s;
+    } else {
+      const int8_t* q = x.data<int8_t>();
+      for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(static_cast<int32_t>(q[i]) - z) * s;
+    }
+    ctx.setOutput(0, std::move(y));
+    return Status::ok();
+  }
   for (int64_t o = 0, at = 0; o < p.outer; ++o) {
     for (int64_t j = 0; j < p.dim; ++j) {
       for (int64_t i = 0; i < p.inner; ++i, ++at) {
