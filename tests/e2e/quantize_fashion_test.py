@@ -36,7 +36,7 @@ def check(ok, what):
 
 def logits(path, x, optimized=None):
     so = ort.SessionOptions()
-    so.intra_op_num_threads = 2
+    so.intra_op_num_threads = 1
     if optimized:
         so.optimized_model_filepath = optimized
     s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
@@ -59,7 +59,7 @@ def main():
             q = os.path.join(d, "q_" + name)
             report = os.path.join(d, name + ".json")
             proc = subprocess.run([vitq, "quantize", fp, "--data", calib, "--calib-samples", "256", "-o", q,
-                                   "--report", report, "--threads", "2"], capture_output=True, text=True)
+                                   "--report", report, "--threads", "1"], capture_output=True, text=True)
             check(proc.returncode == 0, f"{name}: vitq quantize exits 0 ({proc.stderr.strip()[-200:]})")
             if proc.returncode != 0:
                 continue
@@ -74,7 +74,7 @@ def main():
             check(acc_f - acc_q <= 0.5, f"{name}: top-1 FP32 {acc_f:.2f} %, W8A8 in ORT {acc_q:.2f} % (drop {acc_f - acc_q:.2f})")
             xs = os.path.join(d, "x.npy")
             np.save(xs, x[:1000])
-            run = subprocess.run([vitq, "-q", "run", q, "--input", xs, "--output-dir", d, "--threads", "2"],
+            run = subprocess.run([vitq, "-q", "run", q, "--input", xs, "--output-dir", d, "--threads", "1"],
                                  capture_output=True, text=True)
             check(run.returncode == 0, f"{name}: vitq runs its own export")
             if run.returncode == 0:
