@@ -118,6 +118,11 @@ def main():
     import onnx
     results["meta"]["onnx"] = onnx.__version__
     results.setdefault("models", {})
+    src_json = os.path.join(ROOT, "data", "ppocr", "SOURCE.json")
+    if any(registry.BY_ID[m]["task"].startswith("ppocr") for m in args.models.split(",")) and os.path.exists(src_json):
+        with open(src_json) as fh:
+            if json.load(fh).get("fast"):
+                raise SystemExit("data/ppocr holds the --fast subset: run scripts/prepare_all.sh (without --fast) first")
     for mid in args.models.split(","):
         entry = registry.BY_ID[mid]
         if not os.path.isfile(registry.path(entry["model"])):

@@ -27,13 +27,18 @@ def fmt(v, kind):
     return {"f3": f"{v:.3f}", "f4": f"{v:.4f}", "f1": f"{v:.1f}"}[kind]
 
 
+def clean(err):
+    return re.sub(r":? ?Command (exited with non-zero status \d+|terminated by signal \d+)", "", err).strip()
+
+
 def render_fp32(res):
     out = ["| model | kind | task | samples | FP32 metrics | FP32 latency ms (batch 1, 1 thread) |",
            "|---|---|---|---|---|---|"]
     for mid, rec in res.get("models", {}).items():
         lat = [m["fp32_latency_ms"] for m in rec.get("methods", {}).values() if "fp32_latency_ms" in m]
-        mets = ", ".join(f"{k} {fmt(v, kind)}" for k, _, kind in KEY_METRICS[rec["task"]]
-                         for kk, v in rec["fp32"].items() if kk == k)
+        kinds = {k: kind for k, _, kind in KEY_METRICS[rec["task"]]}
+        mets = ", ".join(f"{k} {fmt(v, kinds[k])}" if k in kinds else f"{k} {v:.3g}"
+                         for k, v in rec["fp32"].items())
         out.append(f"| {mid} | {rec['kind']} | {rec['task']} | {rec['eval_n']} | {mets} | "
                    f"{sorted(lat)[len(lat) // 2]:.2f} |" if lat else
                    f"| {mid} | {rec['kind']} | {rec['task']} | {rec['eval_n']} | {mets} | – |")
@@ -80,7 +85,7 @@ def render(res):
             if "metrics" not in m:
                 out.append(f"| {method} | " + " | ".join("–" for _ in cols) +
                            f" | {m.get('quantize_s', 0):.1f} | | | | |" if m.get("quantize_s") else
-                           f"| {method} | failed: {m.get('error', '?')} |")
+                           f"| {method} | failed: {clean(m.get('error', '?'))} |")
                 if m.get("quantize_s") and m.get("error"):
                     out.append(f"| | {m['error']} |")
                 continue
