@@ -28,8 +28,8 @@ using InferredTypes = std::unordered_map<std::string, onnx::TypeProto>;
 
 class GraphImporter {
  public:
-  GraphImporter(const TensorSource& source, const InferredTypes& inferred)
-      : source_(source), inferred_(inferred) {}
+  GraphImporter(const TensorSource& source, const InferredTypes& inferred, bool release_payloads)
+      : source_(source), inferred_(inferred), release_payloads_(release_payloads) {}
 
   Status importGraph(const onnx::GraphProto& gp, Graph& graph) {
     graph.setName(gp.name());
@@ -54,6 +54,7 @@ class GraphImporter {
     for (const auto& tp : gp.initializer()) {
       if (tp.name().empty()) return invalidModel("graph '" + gp.name() + "' has an initializer without a name");
       VITQ_ASSIGN_OR_RETURN(Tensor tensor, tensorFromProto(tp, source_));
+      release(tp);
       auto it = local.find(tp.name());
       if (it != local.end()) {
         if (it->second->isInitializer()) return invalidModel("initializer '" + tp.name() + "' is declared twice");
@@ -169,6 +170,7 @@ class GraphImporter {
         if (!tensor.isOk()) {
           return tensor.status().withContext("attribute '" + ap.name() + "' of node " + node.describe());
         }
+        release(ap.t());
         a.t = std::move(tensor).value();
         break;
       }
@@ -202,8 +204,18 @@ class GraphImporter {
     return a;
   }
 
+  // When the caller hands over its proto, each tensor's bytes are dropped once copied, so the
+  // file's weights and vitq's never sit in memory twice (peak RSS at load).
+  void release(const onnx::TensorProto& tp) const {
+    if (!release_payloads_) return;
+    auto& owned = const_cast<onnx::TensorProto&>(tp);  // the proto is ours: see importModel(&&)
+    owned.clear_raw_data();
+    owned.clear_float_data();
+  }
+
   const TensorSource& source_;
   const InferredTypes& inferred_;
+  bool release_payloads_;
 };
 
 // onnx's inference knows opsets up to its own newest; past that its schemas are wrong.
@@ -253,8 +265,31 @@ std::optional<InferredTypes> inferShapes(const onnx::ModelProto& proto) {
     logger("vitq.import")->debug("shape inference skipped: opset or IR version newer than onnx {}", "1.12");
     return std::nullopt;
   }
-  onnx::ModelProto copy = proto;
-  stripGraph(copy.mutable_graph());
+  // Copied piece by piece, stripping as we go, so that at most one tensor is ever held twice.
+  onnx::ModelProto copy;
+  copy.set_ir_version(proto.ir_version());
+  *copy.mutable_opset_import() = proto.opset_import();
+  *copy.mutable_functions() = proto.functions();
+  const onnx::GraphProto& g = proto.graph();
+  onnx::GraphProto* cg = copy.mutable_graph();
+  cg->set_name(g.name());
+  *cg->mutable_input() = g.input();
+  *cg->mutable_output() = g.output();
+  *cg->mutable_value_info() = g.value_info();
+  for (const auto& init : g.initializer()) {
+    auto* c = cg->add_initializer();
+    c->CopyFrom(init);
+    stripLargeData(c);
+  }
+  for (const auto& node : g.node()) {
+    auto* c = cg->add_node();
+    c->CopyFrom(node);
+    for (auto& attr : *c->mutable_attribute()) {
+      if (attr.has_t()) stripLargeData(attr.mutable_t());
+      if (attr.has_g()) stripGraph(attr.mutable_g());
+      for (auto& sub : *attr.mutable_graphs()) stripGraph(&sub);
+    }
+  }
   try {
     onnx::ShapeInferenceOptions options{/*check_type=*/false, /*error_mode=*/0, /*enable_data_propagation=*/true};
     onnx::shape_inference::InferShapes(copy, onnx::OpSchemaRegistry::Instance(), options);
@@ -269,8 +304,10 @@ std::optional<InferredTypes> inferShapes(const onnx::ModelProto& proto) {
 
 }  // namespace
 
-StatusOr<Model> importModel(const onnx::ModelProto& proto, const std::filesystem::path& model_dir,
-                            const ImportOptions& options, ImportReport* report) {
+namespace {
+
+StatusOr<Model> importImpl(const onnx::ModelProto& proto, const std::filesystem::path& model_dir,
+                           const ImportOptions& options, ImportReport* report, bool release_payloads) {
   ImportReport local_report;
   if (!report) report = &local_report;
   Model model;
@@ -307,17 +344,24 @@ StatusOr<Model> importModel(const onnx::ModelProto& proto, const std::filesystem
     }
   }
   TensorSource source{model_dir, true};
-  GraphImporter importer(source, inferred);
+  GraphImporter importer(source, inferred, release_payloads);
   VITQ_RETURN_IF_ERROR(importer.importGraph(proto.graph(), *model.graph));
   if (options.lift_constants) report->lifted_constants = liftConstants(*model.graph);
   VITQ_RETURN_IF_ERROR(verifyModel(model));
   return model;
 }
 
+}  // namespace
+
+StatusOr<Model> importModel(const onnx::ModelProto& proto, const std::filesystem::path& model_dir,
+                            const ImportOptions& options, ImportReport* report) {
+  return importImpl(proto, model_dir, options, report, false);
+}
+
 StatusOr<Model> loadModel(const std::filesystem::path& path, const ImportOptions& options,
                           ImportReport* report) {
   VITQ_ASSIGN_OR_RETURN(onnx::ModelProto proto, readModelProto(path));
-  auto model = importModel(proto, path.parent_path(), options, report);
+  auto model = importImpl(proto, path.parent_path(), options, report, true);
   if (!model.isOk()) return model.status().withContext(path.string());
   return model;
 }
