@@ -58,11 +58,17 @@ def render_fmnist():
     return "\n".join(out)
 
 
+def nruns(res):
+    counts = {len(m.get("runs", [])) for r in res.get("models", {}).values() for m in r.get("methods", {}).values()
+              if "metrics" in m}
+    return "/".join(str(c) for c in sorted(counts)) or "?"
+
+
 def render(res):
     meta = res.get("meta", {})
-    out = [f"Measured {meta.get('date', '?')} on {meta.get('cpus', '?')} shared CPU cores; ONNX Runtime "
+    out = [f"Last run {meta.get('date', '?')} on {meta.get('cpus', '?')} shared CPU cores; ONNX Runtime "
            f"{meta.get('onnxruntime', '?')}, NNCF {meta.get('nncf', '?')}, onnx {meta.get('onnx', '?')}; "
-           f"medians of {meta.get('repeats', '?')} runs per quantizer (wall time and peak RSS of one "
+           f"medians of {nruns(res)} runs per quantizer (a failing quantizer stops at its first failure) (wall time and peak RSS of one "
            f"quantization process, measured with `/usr/bin/time -v`); latency: batch 1, one ORT thread, "
            f"median of 3 alternating rounds of 30 runs each of FP32 and the quantized model.", ""]
     for mid, rec in res.get("models", {}).items():
