@@ -7,47 +7,6 @@
 
 namespace vitq {
 
-/// Calls body(out_index, offsets) for every output element, where offsets[k] is the flat index into
-/// input k (shapes \p ins broadcast to \p out). Rows of the last dim run in parallel.
-template <typename Body>
-void forEachBroadcast(const Shape& out, const std::vector<Shape>& ins, Body&& body) {
-  const int64_t total = product(out);
-  if (total == 0) return;
-  bool same = true;
-  for (const Shape& s : ins) same = same && s == out;
-  const size_t k = ins.size();
-  if (same) {
-#pragma omp parallel for schedule(static) if (total > 65536)
-    for (int64_t i = 0; i < total; ++i) {
-      int64_t offs[4] = {i, i, i, i};
-      body(i, offs);
-    }
-    return;
-  }
-  std::vector<std::vector<int64_t>> strides;
-  for (const Shape& s : ins) strides.push_back(broadcastStrides(s, out));
-  const size_t rank = out.size();
-  const int64_t inner = rank ? out[rank - 1] : 1;
-  const int64_t rows = total / inner;
-#pragma omp parallel for schedule(static) if (total > 65536)
-  for (int64_t r = 0; r < rows; ++r) {
-    int64_t base[4] = {0, 0, 0, 0};
-    int64_t rem = r;
-    for (size_t d = rank - 1; d-- > 0;) {
-      const int64_t idx = rem % out[d];
-      rem /= out[d];
-      for (size_t j = 0; j < k; ++j) base[j] += idx * strides[j][d];
-    }
-    int64_t step[4] = {0, 0, 0, 0};
-    for (size_t j = 0; j < k; ++j) step[j] = rank ? strides[j][rank - 1] : 0;
-    for (int64_t x = 0; x < inner; ++x) {
-      int64_t offs[4];
-      for (size_t j = 0; j < k; ++j) offs[j] = base[j] + x * step[j];
-      body(r * inner + x, offs);
-    }
-  }
-}
-
 /// Row form: after merging dims that broadcast alike, calls
 /// row(out_offset, base_offsets, steps, length) for each contiguous run of the output, where input
 /// k's elements are base_offsets[k] + j * steps[k] (steps are 0 or 1 for broadcast / contiguous).
@@ -94,6 +53,20 @@ void forEachBroadcastRow(const Shape& out, const std::vector<Shape>& ins, Row&& 
     }
     row(r * inner, base, steps, inner);
   }
+}
+
+/// Calls body(out_index, offsets) for every output element, where offsets[k] is the flat index into
+/// input k. Convenient for cold kernels; hot ones use the row form directly.
+template <typename Body>
+void forEachBroadcast(const Shape& out, const std::vector<Shape>& ins, Body&& body) {
+  const size_t k = ins.size();
+  forEachBroadcastRow(out, ins, [&](int64_t first, const int64_t* base, const int64_t* step, int64_t n) {
+    int64_t offs[4];
+    for (int64_t j = 0; j < n; ++j) {
+      for (size_t q = 0; q < k; ++q) offs[q] = base[q] + j * step[q];
+      body(first + j, offs);
+    }
+  });
 }
 
 }  // namespace vitq
