@@ -117,36 +117,15 @@ Status convKernel(KernelContext& ctx) {
 // Adds columns [channels * ks, in_spatial] back into an image of out_spatial (the adjoint of
 // im2col, with the transposed convolution's roles: its "input" grid is our output).
 void col2im(const ConvGeometry& g, const float* columns, int64_t channels, float* image) {
-  const size_t nd = g.in_spatial.size();
   const int64_t ks = g.kernelSize();
-  const int64_t grid = g.inSpatialSize();   // positions of the transposed conv's input
-  const int64_t img = g.outSpatialSize();   // size of its output image
-  std::vector<int64_t> koff(nd), pos(nd);
+  const int64_t grid = g.inSpatialSize();  // positions of the transposed conv's input
+  const int64_t img = g.outSpatialSize();  // size of its output image
   for (int64_t c = 0; c < channels; ++c) {
     float* dst = image + c * img;
-    for (int64_t kidx = 0; kidx < ks; ++kidx) {
-      int64_t rem = kidx;
-      for (size_t d = nd; d-- > 0;) {
-        koff[d] = rem % g.kernel[d];
-        rem /= g.kernel[d];
-      }
-      const float* src = columns + (c * ks + kidx) * grid;
-      for (int64_t p = 0; p < grid; ++p) {
-        int64_t r = p;
-        for (size_t d = nd; d-- > 0;) {
-          pos[d] = r % g.in_spatial[d];
-          r /= g.in_spatial[d];
-        }
-        int64_t offset = 0;
-        bool inside = true;
-        for (size_t d = 0; d < nd && inside; ++d) {
-          const int64_t o = pos[d] * g.stride[d] - g.pad_begin[d] + koff[d] * g.dilation[d];
-          inside = o >= 0 && o < g.out_spatial[d];
-          offset = offset * g.out_spatial[d] + o;
-        }
-        if (inside) dst[offset] += src[p];
-      }
-    }
+    const float* src = columns + c * ks * grid;
+    forEachTap(g, g.in_spatial, g.out_spatial, [&](int64_t k, int64_t p, int64_t off) {
+      if (off >= 0) dst[off] += src[k * grid + p];
+    });
   }
 }
 

@@ -104,33 +104,12 @@ void im2col(const ConvGeometry& g, const T* image, int64_t channels, T pad_value
     }
     return;
   }
-  // General N-d: walk kernel offsets and output positions with index vectors.
-  std::vector<int64_t> koff(nd), opos(nd);
+  // General N-d: the shared index map, output positions over the input image.
   for (int64_t c = 0; c < channels; ++c) {
     const T* src = image + c * is;
-    for (int64_t kidx = 0; kidx < ks; ++kidx) {
-      int64_t rem = kidx;
-      for (size_t d = nd; d-- > 0;) {
-        koff[d] = rem % g.kernel[d];
-        rem /= g.kernel[d];
-      }
-      T* dst = columns + (c * ks + kidx) * os;
-      for (int64_t o = 0; o < os; ++o) {
-        int64_t r = o;
-        for (size_t d = nd; d-- > 0;) {
-          opos[d] = r % g.out_spatial[d];
-          r /= g.out_spatial[d];
-        }
-        int64_t offset = 0;
-        bool inside = true;
-        for (size_t d = 0; d < nd && inside; ++d) {
-          const int64_t i = opos[d] * g.stride[d] - g.pad_begin[d] + koff[d] * g.dilation[d];
-          inside = i >= 0 && i < g.in_spatial[d];
-          offset = offset * g.in_spatial[d] + i;
-        }
-        dst[o] = inside ? src[offset] : pad_value;
-      }
-    }
+    T* dst = columns + c * ks * os;
+    forEachTap(g, g.out_spatial, g.in_spatial,
+               [&](int64_t k, int64_t o, int64_t off) { dst[k * os + o] = off < 0 ? pad_value : src[off]; });
   }
 }
 

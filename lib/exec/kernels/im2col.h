@@ -21,6 +21,42 @@ struct ConvGeometry {
 /// shape [M, C/group, k...] and input shape [N, C, d...]; errors name the node.
 StatusOr<ConvGeometry> convGeometry(const KernelContext& ctx, const Shape& input, const Shape& weight);
 
+/// The N-d convolution index map shared by im2col and its adjoint col2im: for every kernel tap k
+/// and every position p of \p grid (strided positions), calls f(k, p, offset) where offset is the
+/// flat index into \p image of p * stride - pad_begin + k * dilation, or -1 inside the padding.
+template <typename F>
+void forEachTap(const ConvGeometry& g, const std::vector<int64_t>& grid, const std::vector<int64_t>& image, F&& f) {
+  const size_t nd = g.kernel.size();
+  int64_t taps = 1, positions = 1;
+  for (size_t d = 0; d < nd; ++d) {
+    taps *= g.kernel[d];
+    positions *= grid[d];
+  }
+  std::vector<int64_t> koff(nd), pos(nd);
+  for (int64_t k = 0; k < taps; ++k) {
+    int64_t rem = k;
+    for (size_t d = nd; d-- > 0;) {
+      koff[d] = rem % g.kernel[d];
+      rem /= g.kernel[d];
+    }
+    for (int64_t p = 0; p < positions; ++p) {
+      int64_t r = p;
+      for (size_t d = nd; d-- > 0;) {
+        pos[d] = r % grid[d];
+        r /= grid[d];
+      }
+      int64_t offset = 0;
+      bool inside = true;
+      for (size_t d = 0; d < nd && inside; ++d) {
+        const int64_t i = pos[d] * g.stride[d] - g.pad_begin[d] + koff[d] * g.dilation[d];
+        inside = i >= 0 && i < image[d];
+        offset = offset * image[d] + i;
+      }
+      f(k, p, inside ? offset : -1);
+    }
+  }
+}
+
 /// Expands one image's channels [c_begin, c_begin + channels) into columns
 /// [channels * kernelSize, outSpatialSize], writing \p pad_value outside the input.
 template <typename T>
