@@ -1,0 +1,153 @@
+// VJPs of elementwise ops: unary math and activations (derivative from the input and the forward
+// output), broadcasting binary arithmetic (partials per output element, then summed back over the
+// broadcast axes) and Clip (whose min/max inputs collect the gradient of the clipped elements).
+// Derivatives are evaluated in double. At kinks (Relu at 0, the ends of HardSigmoid, HardSwish and
+// Clip) the one-sided derivative of the kernel's branch is used.
+#include <cmath>
+#include <limits>
+
+#include "autodiff/vjp.h"
+#include "exec/kernels/broadcast.h"
+
+namespace vitq {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+/// dx = dy * f'(x, y) for a float unary op; \p deriv gets the input and the forward output.
+template <typename D>
+Status unaryVjp(VjpContext& ctx, D deriv) {
+  if (!ctx.wants(0)) return Status::ok();
+  const Tensor& x = ctx.input(0);
+  const float* px = x.data<float>();
+  const float* py = ctx.output(0).data<float>();
+  const float* pg = ctx.outputGrad(0).data<float>();
+  Tensor dx(DataType::kFloat, x.shape());
+  float* out = dx.data<float>();
+  const int64_t n = x.numel();
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(pg[i] * deriv(double{px[i]}, double{py[i]}));
+  ctx.setInputGrad(0, std::move(dx));
+  return Status::ok();
+}
+
+template <typename D>
+void addUnary(VjpRegistry& r, const char* op, D deriv) {
+  r.add(op, [deriv](VjpContext& ctx) { return unaryVjp(ctx, deriv); });
+}
+
+double geluDeriv(double x, bool tanh_form) {
+  if (tanh_form) {
+    const double c = std::sqrt(2 / kPi);
+    const double t = std::tanh(c * (x + 0.044715 * x * x * x));
+    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x);
+  }
+  return 0.5 * (1 + std::erf(x / std::sqrt(2.0))) + x * std::exp(-0.5 * x * x) / std::sqrt(2 * kPi);
+}
+
+/// The input as float (Pow allows an integer exponent; its values are needed for the base's partial).
+Tensor asFloat(const Tensor& t) {
+  if (t.dtype() == DataType::kFloat) return t;
+  Tensor f(DataType::kFloat, t.shape());
+  for (int64_t i = 0; i < t.numel(); ++i) f.data<float>()[i] = static_cast<float>(t.scalarAsDouble(i));
+  return f;
+}
+
+/// For out = f(a, b) with numpy broadcasting: \p partials(a, b, y) returns {df/da, df/db}.
+template <typename P>
+Status binaryVjp(VjpContext& ctx, P partials) {
+  const bool want_a = ctx.wants(0), want_b = ctx.wants(1);
+  if (!want_a && !want_b) return Status::ok();
+  const Tensor a = asFloat(ctx.input(0)), b = asFloat(ctx.input(1));
+  const Shape& shape = ctx.output(0).shape();
+  const float* pa = a.data<float>();
+  const float* pb = b.data<float>();
+  const float* py = ctx.output(0).data<float>();
+  const float* pg = ctx.outputGrad(0).data<float>();
+  Tensor ga(DataType::kFloat, shape), gb(DataType::kFloat, shape);
+  float* oa = ga.data<float>();
+  float* ob = gb.data<float>();
+  forEachBroadcast(shape, {a.shape(), b.shape()}, [&](int64_t i, const int64_t* o) {
+    const auto [da, db] = partials(double{pa[o[0]]}, double{pb[o[1]]}, double{py[i]});
+    oa[i] = static_cast<float>(pg[i] * da);
+    ob[i] = static_cast<float>(pg[i] * db);
+  });
+  if (want_a) ctx.setInputGrad(0, sumToShape(ga, a.shape()));
+  if (want_b) ctx.setInputGrad(1, sumToShape(gb, b.shape()));
+  return Status::ok();
+}
+
+template <typename P>
+void addBinary(VjpRegistry& r, const char* op, P partials) {
+  r.add(op, [partials](VjpContext& ctx) { return binaryVjp(ctx, partials); });
+}
+
+// Mirrors the kernel: y = min(max(x, lo), hi). The element's gradient goes to whichever of x, lo,
+// hi the kernel returned.
+Status clipVjp(VjpContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  if (x.dtype() != DataType::kFloat) return Status::ok();  // no float input to differentiate
+  float lo = std::numeric_limits<float>::lowest(), hi = std::numeric_limits<float>::max();
+  if (ctx.forward.opset < 11) {
+    lo = ctx.attrs().floatOr("min", lo);
+    hi = ctx.attrs().floatOr("max", hi);
+  }
+  if (ctx.hasInput(1) && ctx.input(1).numel() == 1) lo = ctx.input(1).data<float>()[0];
+  if (ctx.hasInput(2) && ctx.input(2).numel() == 1) hi = ctx.input(2).data<float>()[0];
+  const float* px = x.data<float>();
+  const float* pg = ctx.outputGrad(0).data<float>();
+  Tensor dx(DataType::kFloat, x.shape());
+  double dlo = 0, dhi = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const bool to_lo = px[i] < lo;
+    const float m = to_lo ? lo : px[i];
+    if (m > hi) dhi += pg[i];
+    else if (to_lo) dlo += pg[i];
+    else dx.data<float>()[i] = pg[i];
+  }
+  if (ctx.wants(0)) ctx.setInputGrad(0, dx);
+  for (size_t k = 1; k <= 2; ++k) {
+    if (!ctx.wants(k)) continue;
+    Tensor g(DataType::kFloat, ctx.input(k).shape());
+    g.data<float>()[0] = static_cast<float>(k == 1 ? dlo : dhi);
+    ctx.setInputGrad(k, g);
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+void registerElementwiseVjps(VjpRegistry& r) {
+  addUnary(r, "Identity", [](double, double) { return 1.0; });
+  addUnary(r, "Sqrt", [](double, double y) { return 0.5 / y; });
+  addUnary(r, "Erf", [](double x, double) { return 2 / std::sqrt(kPi) * std::exp(-x * x); });
+  addUnary(r, "Tanh", [](double, double y) { return 1 - y * y; });
+  addUnary(r, "Sigmoid", [](double, double y) { return y * (1 - y); });
+  addUnary(r, "Relu", [](double x, double) { return x > 0 ? 1.0 : 0.0; });
+  addUnary(r, "HardSwish", [](double x, double) {
+    const double s = x / 6 + 0.5;
+    return s <= 0 ? 0.0 : s >= 1 ? 1.0 : x / 3 + 0.5;
+  });
+  r.add("HardSigmoid", [](VjpContext& ctx) {
+    const double a = ctx.attrs().floatOr("alpha", 0.2f), b = ctx.attrs().floatOr("beta", 0.5f);
+    return unaryVjp(ctx, [a, b](double x, double) {
+      const double s = a * x + b;
+      return s > 0 && s < 1 ? a : 0.0;
+    });
+  });
+  r.add("Gelu", [](VjpContext& ctx) {
+    const bool tanh_form = ctx.attrs().stringOr("approximate", "none") == "tanh";
+    return unaryVjp(ctx, [tanh_form](double x, double) { return geluDeriv(x, tanh_form); });
+  });
+  addBinary(r, "Add", [](double, double, double) { return std::pair{1.0, 1.0}; });
+  addBinary(r, "Sub", [](double, double, double) { return std::pair{1.0, -1.0}; });
+  addBinary(r, "Mul", [](double a, double b, double) { return std::pair{b, a}; });
+  addBinary(r, "Div", [](double, double b, double y) { return std::pair{1 / b, -y / b}; });
+  // d/da a^b = b a^(b-1); d/db a^b = a^b ln a, taken as 0 where a <= 0 (no real logarithm).
+  addBinary(r, "Pow", [](double a, double b, double y) {
+    return std::pair{b == 0 ? 0.0 : b * std::pow(a, b - 1), a > 0 ? y * std::log(a) : 0.0};
+  });
+  r.add("Clip", clipVjp);
+}
+
+}  // namespace vitq
