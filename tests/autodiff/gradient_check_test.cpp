@@ -171,8 +171,10 @@ CheckResult gradientCheck(const std::string& text, const std::map<std::string, T
     result.max_rel_error = std::max(result.max_rel_error, rel);
   }
   if (std::getenv("VITQ_GRADCHECK_REPORT")) {
-    std::printf("gradcheck %-44s max rel error %.2e\n", Catch::getResultCapture().getCurrentTestName().c_str(),
-                result.max_rel_error);
+    std::string ops;
+    for (const Node* node : block) ops += (ops.empty() ? "" : ",") + node->opType();
+    std::printf("gradcheck %.2e  %s  [%s]\n", result.max_rel_error, ops.c_str(),
+                Catch::getResultCapture().getCurrentTestName().c_str());
   }
   return result;
 }
@@ -212,6 +214,12 @@ TEST_CASE("Conv gradients: 1-D pointwise and strided", "[autodiff]") {
                 {{"X", randomTensor({2, 3, 9}, -1, 1, 3)},
                  {"W", randomTensor({2, 3, 1}, -1, 1, 4)},
                  {"V", randomTensor({4, 2, 3}, -1, 1, 5)}});
+}
+
+TEST_CASE("Conv gradients: auto_pad SAME_UPPER with stride 2", "[autodiff]") {
+  gradientCheck(modelText(13, "(float[1,2,5,6] X, float[3,2,2,3] W) => (float[] Y)", {},
+                          "Y = Conv <auto_pad = \"SAME_UPPER\", strides = [2, 2]> (X, W)"),
+                {{"X", randomTensor({1, 2, 5, 6}, -1, 1, 3)}, {"W", randomTensor({3, 2, 2, 3}, -1, 1, 4)}});
 }
 
 TEST_CASE("MatMul gradients: batched with broadcast batch dims", "[autodiff]") {
