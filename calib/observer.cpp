@@ -28,7 +28,7 @@ void minMax(const Tensor& t, float& lo, float& hi) {
 
 class MinMaxObserver : public Observer {
  public:
-  explicit MinMaxObserver(int64_t axis) { stats_.axis = axis; }
+  explicit MinMaxObserver(std::optional<int64_t> axis) : axis_(axis) {}
 
   Status observe(const Tensor& t) override {
     if (t.dtype() != DataType::kFloat) return unsupported("only float tensors can be observed");
@@ -39,7 +39,7 @@ class MinMaxObserver : public Observer {
     stats_.min = stats_.count ? std::min(stats_.min, lo) : lo;
     stats_.max = stats_.count ? std::max(stats_.max, hi) : hi;
     stats_.count += t.numel();
-    if (stats_.axis >= 0) VITQ_RETURN_IF_ERROR(observeChannels(t));
+    if (axis_) VITQ_RETURN_IF_ERROR(observeChannels(t));
     return Status::ok();
   }
 
@@ -47,7 +47,10 @@ class MinMaxObserver : public Observer {
 
  private:
   Status observeChannels(const Tensor& t) {
-    if (stats_.axis >= t.rank()) return invalidArgument("channel axis " + std::to_string(stats_.axis) + " is out of range");
+    const int64_t axis = *axis_ < 0 ? *axis_ + t.rank() : *axis_;
+    if (axis < 0 || axis >= t.rank()) return invalidArgument("channel axis " + std::to_string(*axis_) + " is out of range");
+    if (stats_.axis >= 0 && stats_.axis != axis) return invalidArgument("the tensor's rank changed between batches");
+    stats_.axis = axis;
     const int64_t channels = t.dim(stats_.axis);
     int64_t inner = 1;
     for (int64_t d = stats_.axis + 1; d < t.rank(); ++d) inner *= t.dim(d);
@@ -73,54 +76,104 @@ class MinMaxObserver : public Observer {
     return Status::ok();
   }
 
+  std::optional<int64_t> axis_;
   TensorStats stats_;
 };
 
-class HistogramObserver : public Observer {
- public:
-  explicit HistogramObserver(int bins) : bins_(bins), range_(-1) {}
+// Adds values to equal-width bins over [lo, lo + bins * width); values past the first pass's
+// range land in the edge bins.
+Status addToHistogram(const float* p, int64_t n, float lo, float width, uint64_t* hist, int bins) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(p[i])) return invalidArgument("the tensor contains NaN or Inf values");
+    const int64_t b = width > 0 ? static_cast<int64_t>((p[i] - lo) / width) : 0;
+    ++hist[std::clamp<int64_t>(b, 0, bins - 1)];
+  }
+  return Status::ok();
+}
 
+// Pass 0 finds the ranges (min/max, per channel if asked); pass 1 fills histograms over them.
+class TwoPassObserver : public Observer {
+ public:
+  TwoPassObserver(std::optional<int64_t> axis, int bins) : bins_(bins), range_(axis) {}
   int numPasses() const override { return 2; }
   void beginPass(int pass) override {
     pass_ = pass;
     if (pass == 1) {
-      const TensorStats s = range_.stats();
-      stats_ = s;
-      stats_.hist_min = s.min;
-      stats_.hist_max = s.max;
-      stats_.histogram.assign(static_cast<size_t>(bins_), 0);
+      stats_ = range_.stats();
+      startHistograms();
     }
   }
+  Status observe(const Tensor& t) override { return pass_ == 0 ? range_.observe(t) : fill(t); }
+  TensorStats stats() const override { return pass_ == 0 ? range_.stats() : stats_; }
 
-  Status observe(const Tensor& t) override {
-    if (pass_ == 0) return range_.observe(t);
-    const float lo = stats_.hist_min, hi = stats_.hist_max;
-    const float width = (hi - lo) / static_cast<float>(bins_);
-    const float* p = t.data<float>();
-    for (int64_t i = 0; i < t.numel(); ++i) {
-      if (!std::isfinite(p[i])) return invalidArgument("the tensor contains NaN or Inf values");
-      int64_t b = width > 0 ? static_cast<int64_t>((p[i] - lo) / width) : 0;
-      b = std::clamp<int64_t>(b, 0, bins_ - 1);  // values past the first pass's range land in the edge bins
-      ++stats_.histogram[static_cast<size_t>(b)];
+ protected:
+  virtual void startHistograms() = 0;
+  virtual Status fill(const Tensor& t) = 0;
+  int bins_;
+  TensorStats stats_;
+
+ private:
+  int pass_ = 0;
+  MinMaxObserver range_;
+};
+
+class HistogramObserver : public TwoPassObserver {
+ public:
+  explicit HistogramObserver(int bins) : TwoPassObserver(std::nullopt, bins) {}
+
+ private:
+  void startHistograms() override {
+    stats_.hist_min = stats_.min;
+    stats_.hist_max = stats_.max;
+    stats_.histogram.assign(static_cast<size_t>(bins_), 0);
+  }
+  Status fill(const Tensor& t) override {
+    const float width = (stats_.hist_max - stats_.hist_min) / static_cast<float>(bins_);
+    return addToHistogram(t.data<float>(), t.numel(), stats_.hist_min, width, stats_.histogram.data(), bins_);
+  }
+};
+
+class ChannelHistogramObserver : public TwoPassObserver {
+ public:
+  ChannelHistogramObserver(int64_t axis, int bins) : TwoPassObserver(axis, bins) {}
+
+ private:
+  void startHistograms() override {
+    stats_.channel_bins = bins_;
+    stats_.channel_histogram.assign(stats_.channel_min.size() * static_cast<size_t>(bins_), 0);
+  }
+  Status fill(const Tensor& t) override {
+    const int64_t axis = stats_.axis;
+    const int64_t channels = static_cast<int64_t>(stats_.channel_min.size());
+    if (t.dtype() != DataType::kFloat || axis < 0 || axis >= t.rank() || t.dim(axis) != channels) {
+      return invalidArgument("the tensor's channels changed between calibration passes");
+    }
+    int64_t inner = 1;
+    for (int64_t d = axis + 1; d < t.rank(); ++d) inner *= t.dim(d);
+    const int64_t outer = t.numel() / std::max<int64_t>(channels * inner, 1);
+    for (int64_t o = 0; o < outer; ++o) {
+      for (int64_t c = 0; c < channels; ++c) {
+        const size_t ci = static_cast<size_t>(c);
+        const float width = (stats_.channel_max[ci] - stats_.channel_min[ci]) / static_cast<float>(bins_);
+        VITQ_RETURN_IF_ERROR(addToHistogram(t.data<float>() + (o * channels + c) * inner, inner,
+                                            stats_.channel_min[ci], width,
+                                            stats_.channel_histogram.data() + c * bins_, bins_));
+      }
     }
     return Status::ok();
   }
-
-  TensorStats stats() const override { return pass_ == 0 ? range_.stats() : stats_; }
-
- private:
-  int bins_;
-  int pass_ = 0;
-  MinMaxObserver range_;
-  TensorStats stats_;
 };
 
 }  // namespace
 
-std::unique_ptr<Observer> makeMinMaxObserver(int64_t channel_axis) {
+std::unique_ptr<Observer> makeMinMaxObserver(std::optional<int64_t> channel_axis) {
   return std::make_unique<MinMaxObserver>(channel_axis);
 }
 
 std::unique_ptr<Observer> makeHistogramObserver(int bins) { return std::make_unique<HistogramObserver>(bins); }
+
+std::unique_ptr<Observer> makeChannelHistogramObserver(int64_t channel_axis, int bins) {
+  return std::make_unique<ChannelHistogramObserver>(channel_axis, bins);
+}
 
 }  // namespace vitq

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,10 @@ struct TensorStats {
   std::vector<uint64_t> histogram;  // bins over [hist_min, hist_max]
   float hist_min = 0.0f;
   float hist_max = 0.0f;
+  // Per-channel histograms (channel c: bins [c * channel_bins, (c + 1) * channel_bins) over
+  // [channel_min[c], channel_max[c]]), when asked for.
+  std::vector<uint64_t> channel_histogram;
+  int channel_bins = 0;
 };
 
 class Observer {
@@ -35,9 +40,13 @@ class Observer {
   virtual TensorStats stats() const = 0;
 };
 
-/// Global min/max, and per-channel min/max along \p channel_axis when it is >= 0.
-std::unique_ptr<Observer> makeMinMaxObserver(int64_t channel_axis = -1);
+/// Global min/max, and per-channel min/max along \p channel_axis when given (negative counts
+/// from the last axis; TensorStats::axis holds the resolved one).
+std::unique_ptr<Observer> makeMinMaxObserver(std::optional<int64_t> channel_axis = std::nullopt);
 /// Two passes: min/max, then a \p bins histogram over that range.
 std::unique_ptr<Observer> makeHistogramObserver(int bins = 2048);
+/// Two passes: per-channel min/max along \p channel_axis (negative from the end), then a \p bins histogram per channel
+/// (and the per-tensor min/max).
+std::unique_ptr<Observer> makeChannelHistogramObserver(int64_t channel_axis, int bins = 256);
 
 }  // namespace vitq

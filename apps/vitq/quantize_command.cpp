@@ -12,14 +12,13 @@
 #include "onnx_io/importer.h"
 #include "onnx_io/opset_upgrade.h"
 #include "passes/canonicalize/fold_batchnorm.h"
-#include "passes/ptq/materialize_qdq.h"
-#include "passes/ptq/plan_quantization.h"
-#include "quant/math/clip_range.h"
+#include "passes/ptq/recipes.h"
 #include "report/accuracy_report.h"
 #include "vitq/commands.h"
 #include "vitq/gates.h"
 #include "vitq/paths.h"
 #include "onnx_io/atomic_file.h"
+#include "pattern/match_utils.h"
 #include "quant/op_rules.h"
 #include "quant/math/quantize.h"
 
@@ -27,11 +26,12 @@ namespace vitq::cli {
 namespace {
 
 struct Options {
-  std::string model, data, output, report, recipe = "minmax";
+  std::string model, data, output, report, recipe = "minmax", stop_after;
   int wbits = 8, abits = 8, threads = 1;
   double percentile = 99.99;
   size_t calib_samples = 0, eval_samples = 0;
   std::vector<std::string> exclude, fail_if;
+  bool no_ln_reparam = false, no_log_softmax = false, median_scale = false, reduce_range = false;
 };
 
 // Samples [0, limit) of another dataset.
@@ -45,19 +45,6 @@ class LimitedDataset : public Dataset {
   const Dataset& base_;
   size_t limit_;
 };
-
-Status setActivationParams(QuantTable& table, const CalibrationResult& calib, const Options& o) {
-  for (const Value* v : table.values()) {
-    TensorQuant& q = *table.find(v);
-    if (q.role != QuantRoleOfValue::kActivation) continue;
-    auto it = calib.stats.find(v->name());
-    if (it == calib.stats.end()) return internalError("no calibration statistics for '" + v->name() + "'");
-    const auto [lo, hi] = o.recipe == "percentile" ? percentileRange(it->second, o.percentile)
-                                                   : std::make_pair(it->second.min, it->second.max);
-    q.params = paramsFromRanges({lo}, {hi}, q.spec);
-  }
-  return Status::ok();
-}
 
 // Rank of every float node output on one run of the model.
 StatusOr<std::map<std::string, int64_t>> observeRanks(const Model& model, const TensorMap& feeds, int threads) {
@@ -75,6 +62,22 @@ StatusOr<std::map<std::string, int64_t>> observeRanks(const Model& model, const 
   return hooks.ranks;
 }
 
+// The value each compute layer is judged by: its output, or for a MatMul its bias Add's output
+// (reparameterizations move part of the bias into the MatMul, only the sum is invariant).
+std::vector<std::string> layerOutputs(const Graph& graph) {
+  std::vector<std::string> names;
+  for (const auto& node : graph.nodes()) {
+    if (quantRole(*node) != QuantRole::kCompute || !node->output(0)) continue;
+    const Value* out = node->output(0);
+    if (const Node* add = soleUser(out); node->is("MatMul") && add && add->is("Add")) {
+      const Value* other = otherOperand(add, out);
+      if (other && other->isConstant()) out = add->output(0);
+    }
+    names.push_back(out->name());
+  }
+  return names;
+}
+
 Status writeReport(const nlohmann::json& report, const std::string& path) {
   const std::string ext = std::filesystem::path(path).extension().string();
   std::string text;
@@ -88,9 +91,22 @@ Status writeReport(const nlohmann::json& report, const std::string& path) {
 
 Status runQuantize(const Options& o) {
   VITQ_RETURN_IF_ERROR(checkOutputPath(o.model, o.output));
-  if (o.recipe != "minmax" && o.recipe != "percentile") {
-    return invalidArgument("unknown --recipe '" + o.recipe + "' (available: minmax, percentile)");
+  PipelineOptions po;
+  VITQ_RETURN_IF_ERROR(applyRecipe(o.recipe, po));
+  // 7-bit weights keep ONNX Runtime's u8s8 kernels exact on x86 CPUs without VNNI (their int16
+  // pair sums saturate with full-range int8 weights).
+  po.quant.weight_bits = o.reduce_range ? std::min(o.wbits, 7) : o.wbits;
+  po.quant.activation_bits = o.abits;
+  po.quant.exclude = o.exclude;
+  po.percentile = o.percentile;
+  po.threads = o.threads;
+  po.ln_reparam = po.ln_reparam && !o.no_ln_reparam;
+  po.log_softmax = po.log_softmax && !o.no_log_softmax;
+  po.median_scale = o.median_scale;
+  if (!o.stop_after.empty() && o.stop_after != "reparam") {
+    return invalidArgument("--stop-after '" + o.stop_after + "': the only stage is 'reparam'");
   }
+  po.stop_after_reparam = !o.stop_after.empty();
   std::vector<Gate> gates;
   for (const auto& text : o.fail_if) {
     VITQ_ASSIGN_OR_RETURN(Gate g, parseGate(text));
@@ -119,45 +135,33 @@ Status runQuantize(const Options& o) {
   log->info("folded {} BatchNormalization nodes into their Conv", folded);
   const LimitedDataset calib_data(*data, o.calib_samples);
 
-  QuantOptions qo;
-  qo.weight_bits = o.wbits;
-  qo.activation_bits = o.abits;
-  qo.exclude = o.exclude;
-  QuantPlanSummary plan;
-  QuantTable table = planQuantization(*quantized.graph, qo, &plan);
-  VITQ_RETURN_IF_ERROR(computeWeightParams(table));
-  auto wanted = [&table](const Value& v) { return table.has(&v); };
-  const bool histogram = o.recipe == "percentile";
-  VITQ_ASSIGN_OR_RETURN(
-      CalibrationResult calib,
-      calibrate(*quantized.graph, quantized.opsetVersion(""), calib_data,
-                [histogram](const Value&) { return histogram ? makeHistogramObserver() : makeMinMaxObserver(); },
-                wanted, {o.threads}));
-  log->info("calibrated {} values on {} samples", calib.stats.size(), calib.samples);
-  VITQ_RETURN_IF_ERROR(setActivationParams(table, calib, o));
-  VITQ_ASSIGN_OR_RETURN(MaterializeStats ms, materializeQdq(*quantized.graph, table));
+  VITQ_ASSIGN_OR_RETURN(PipelineReport pr, quantizeModel(quantized, calib_data, po));
+  const QuantPlanSummary& plan = pr.plan;
+  const MaterializeStats& ms = pr.materialized;
   quantized.producer_name = "vitq";
   VITQ_RETURN_IF_ERROR(saveModel(quantized, o.output));
 
-  std::vector<std::string> layer_values;
-  for (const auto& node : reference.graph->nodes()) {
-    if (quantRole(*node) == QuantRole::kCompute && node->output(0)) layer_values.push_back(node->output(0)->name());
-  }
+  const std::vector<std::string> layer_values = layerOutputs(*reference.graph);
   const LimitedDataset eval_data(*data, o.eval_samples ? o.eval_samples : o.calib_samples);
   VITQ_ASSIGN_OR_RETURN(nlohmann::json report,
                         compareModels(reference, quantized, eval_data, layer_values, {0, o.threads}));
   report["model"] = o.model;
   report["output_model"] = o.output;
   report["recipe"] = {{"name", o.recipe}, {"weight_bits", o.wbits}, {"activation_bits", o.abits},
-                      {"calibration_samples", calib.samples}};
+                      {"calibration_samples", pr.calibration_samples}};
   if (o.recipe == "percentile") report["recipe"]["percentile"] = o.percentile;
+  if (po.ln_reparam) report["recipe"]["ln_reparam"] = {{"reference_scale", po.median_scale ? "median" : "mean"}};
+  report["recipe"]["log_softmax"] = po.log_softmax;
+  report["recipe"]["reduce_range"] = o.reduce_range;
   report["quantization"] = {{"compute_nodes", plan.compute_nodes}, {"quantized_nodes", plan.quantized_nodes},
                             {"kept_float", plan.excluded}, {"quantize_nodes", ms.quantize_nodes},
-                            {"weights", ms.weights}, {"biases", ms.biases}};
+                            {"weights", ms.weights}, {"biases", ms.biases},
+                            {"reparameterized_layernorms", pr.reparameterized},
+                            {"log_softmax_quantizers", ms.log_quantizers}};
   if (!o.report.empty()) VITQ_RETURN_IF_ERROR(writeReport(report, o.report));
   std::cout << "# vitq quantize: " << o.model << " -> " << o.output << "\n\n"
             << "recipe " << o.recipe << ", W" << o.wbits << "A" << o.abits << ", " << plan.quantized_nodes << " of "
-            << plan.compute_nodes << " compute nodes quantized, " << calib.samples << " calibration samples\n\n"
+            << plan.compute_nodes << " compute nodes quantized, " << pr.calibration_samples << " calibration samples\n\n"
             << accuracyMarkdown(report);
   VITQ_ASSIGN_OR_RETURN(auto tripped, trippedGates(gates, report["summary"]));
   if (!tripped.empty()) {
@@ -176,7 +180,13 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("model", o->model, "Float ONNX model")->required();
   cmd->add_option("--data", o->data, "Calibration data: folder of .npy samples, or one .npy batch")->required();
   cmd->add_option("-o,--output", o->output, "Quantized ONNX model to write")->required();
-  cmd->add_option("--recipe", o->recipe, "minmax (default) or percentile");
+  cmd->add_option("--recipe", o->recipe, "minmax (default), percentile, mse or repq-vit (docs/recipes.md)");
+  cmd->add_flag("--no-ln-reparam", o->no_ln_reparam, "repq-vit without the post-LayerNorm reparameterization");
+  cmd->add_flag("--no-log-softmax", o->no_log_softmax, "repq-vit without the log-sqrt2 post-Softmax quantizer");
+  cmd->add_flag("--median-scale", o->median_scale, "Post-LayerNorm reference scale: median of the channels (DopQ-ViT)");
+  cmd->add_flag("--reduce-range", o->reduce_range,
+               "7-bit weights (int8 container): exact in ONNX Runtime on x86 CPUs without VNNI");
+  cmd->add_option("--stop-after", o->stop_after, "reparam: write the float model after the reparameterization");
   cmd->add_option("--percentile", o->percentile, "Percentile of the range kept by --recipe percentile")
       ->check(CLI::Range(90.0, 100.0));
   cmd->add_option("--wbits", o->wbits, "Weight bits (2 to 8)")->check(CLI::Range(2, 8));

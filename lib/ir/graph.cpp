@@ -234,6 +234,13 @@ void Graph::eraseNode(Node* node) {
   nodes_.erase(node->position_);
 }
 
+void Graph::redirectUsesExcept(Value* from, Value* to, const Node* keep) {
+  const std::vector<Use> uses = from->uses_;
+  for (const Use& u : uses) {
+    if (u.user != keep) u.user->owner_->setInput(u.user, u.index, to);
+  }
+}
+
 void Graph::replaceAllUsesWith(Value* from, Value* to) {
   if (from == to) return;
   const std::vector<Use> uses = from->uses_;

@@ -76,6 +76,9 @@ class Graph {
   void eraseNode(Node* node);
   /// Redirects every use of \p from (graph outputs included) to \p to.
   void replaceAllUsesWith(Value* from, Value* to);
+  /// Redirects the node uses of \p from to \p to, except those by \p keep (the node that now
+  /// reads \p from to compute \p to); graph outputs keep \p from.
+  void redirectUsesExcept(Value* from, Value* to, const Node* keep);
   void moveBefore(Node* node, Node* before);
   /// The node after \p node in order, or nullptr for the last.
   Node* nodeAfter(const Node* node) const;

@@ -13,6 +13,7 @@ int32_t QuantSpec::qmax() const {
 }
 
 std::string QuantSpec::toString() const {
+  if (scheme == QuantScheme::kLogSqrt2) return "log-sqrt2 " + std::to_string(bits) + "-bit per-tensor";
   std::string s = (is_signed ? "int" : "uint") + std::to_string(bits) + (symmetric ? " sym" : " asym");
   s += axis >= 0 ? " per-channel(axis " + std::to_string(axis) + ")" : " per-tensor";
   return s;

@@ -9,7 +9,13 @@
 
 namespace vitq {
 
+// Uniform: q = clamp(round(x / s) + z). LogSqrt2 (RepQ-ViT's post-Softmax quantizer, for
+// non-negative data): q = clamp(round(-2 log2(x / s)), 0, 2^b - 1), x^ = s 2^(-q/2), and values whose
+// code would pass 2^b - 1 become 0.
+enum class QuantScheme { kUniform, kLogSqrt2 };
+
 struct QuantSpec {
+  QuantScheme scheme = QuantScheme::kUniform;
   int bits = 8;
   bool is_signed = true;
   bool symmetric = true;

@@ -1,5 +1,6 @@
 #include "passes/ptq/materialize_qdq.h"
 
+#include "passes/ptq/log_quant_export.h"
 #include "quant/math/quantize.h"
 
 namespace vitq {
@@ -59,14 +60,6 @@ Tensor quantizeConstant(const Tensor& w, const QuantParams& p, const QuantSpec& 
   return q;
 }
 
-// Redirects every use of \p from to \p to except by \p keep (the Q node reading it).
-void redirectUses(Value* from, Value* to, const Node* keep) {
-  const std::vector<Use> uses = from->uses();
-  for (const Use& u : uses) {
-    if (u.user != keep) u.user->owner()->setInput(u.user, u.index, to);
-  }
-}
-
 }  // namespace
 
 StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table) {
@@ -105,6 +98,11 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table)
       // Insert right after the producer (or at the top for graph inputs) so every user follows.
       Node* before = v->producer() ? graph.nodeAfter(v->producer())
                                    : (graph.nodes().empty() ? nullptr : graph.nodes().front().get());
+      if (q.spec.scheme == QuantScheme::kLogSqrt2) {
+        insertLogSqrt2FakeQuant(graph, v, q.params.scale.at(0), q.spec.bits, before);
+        ++stats.log_quantizers;
+        continue;
+      }
       const DataType type = containerType(q.spec);
       const int container_bits = 8;
       if (q.spec.bits < container_bits) {
@@ -129,7 +127,7 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table)
       graph.renameValue(dq->output(0), graph.uniqueName(base + "_dequantized"));
       dq->output(0)->type().dtype = DataType::kFloat;
       Node* keep = source == v ? quant : source->producer();
-      redirectUses(v, dq->output(0), keep);
+      graph.redirectUsesExcept(v, dq->output(0), keep);
       ++stats.quantize_nodes;
       ++stats.dequantize_nodes;
     } else if (q.role == QuantRoleOfValue::kWeight) {

@@ -6,7 +6,8 @@
 //   bias b:        b_q (int32, scale s_x * s_w[c]) -> DQ(axis 0) -> (the node's bias input)
 //
 // Activations with fewer bits than their 8-bit container are clipped to the narrow range first
-// (a Clip before Q), so that the exported model computes what vitq simulated.
+// (a Clip before Q), so that the exported model computes what vitq simulated. Log-sqrt2
+// activations become the float chain of log_quant_export.h instead of Q/DQ.
 #pragma once
 
 #include "core/status.h"
@@ -20,6 +21,7 @@ struct MaterializeStats {
   int dequantize_nodes = 0;
   int weights = 0;
   int biases = 0;
+  int log_quantizers = 0;  // log-sqrt2 post-Softmax fake-quantizers (log_quant_export.h)
 };
 
 StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table);

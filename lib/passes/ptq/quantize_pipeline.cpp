@@ -1,0 +1,154 @@
+#include "passes/ptq/quantize_pipeline.h"
+
+#include <unordered_map>
+#include <unordered_set>
+
+#include "calib/calibration_session.h"
+#include "core/logging.h"
+#include "passes/ptq/scale_reparam.h"
+#include "quant/math/clip_range.h"
+#include "quant/math/quantize.h"
+#include "quant/math/range_search.h"
+
+namespace vitq {
+namespace {
+
+HistogramView histogramOf(const TensorStats& s) {
+  return {s.histogram.data(), s.histogram.size(), s.hist_min, s.hist_max};
+}
+
+QuantSpec activationSpec(const PipelineOptions& o) {
+  QuantSpec spec;
+  spec.bits = o.quant.activation_bits;
+  spec.is_signed = o.quant.activation_symmetric;
+  spec.symmetric = o.quant.activation_symmetric;
+  return spec;
+}
+
+// Per-channel parameters of one LayerNorm output from its per-channel histograms.
+QuantParams channelParams(const TensorStats& s, const QuantSpec& spec, bool mse, std::vector<bool>& degenerate) {
+  std::vector<float> lo, hi;
+  degenerate.clear();
+  for (size_t c = 0; c < s.channel_min.size(); ++c) {
+    const HistogramView view{s.channel_histogram.data() + c * static_cast<size_t>(s.channel_bins),
+                             static_cast<size_t>(s.channel_bins), s.channel_min[c], s.channel_max[c]};
+    const auto range = mse ? mseUniformRange(view, spec) : std::make_pair(view.lo, view.hi);
+    lo.push_back(range.first);
+    hi.push_back(range.second);
+    degenerate.push_back(!(std::max(range.second, 0.0f) > std::min(range.first, 0.0f)));
+  }
+  return paramsFromRanges(lo, hi, spec);
+}
+
+// RepQ-ViT 2.2: calibrates every foldable LayerNorm output per channel, folds the factors into
+// the graph, and returns the per-tensor parameters of the new outputs.
+StatusOr<std::unordered_map<const Value*, QuantParams>> reparameterizeLayerNorms(Model& model, const Dataset& calib,
+                                                                               const PipelineOptions& o,
+                                                                               PipelineReport& report) {
+  Graph& g = *model.graph;
+  std::unordered_map<const Value*, QuantParams> fixed;
+  const std::vector<ChannelFoldSite> sites = findChannelFoldSites(g);
+  if (sites.empty()) return fixed;
+  std::unordered_set<const Value*> outputs;
+  for (const auto& site : sites) outputs.insert(site.norm.output);
+  VITQ_ASSIGN_OR_RETURN(CalibrationResult stats,
+                        calibrate(g, model.opsetVersion(""), calib,
+                                  [](const Value&) { return makeChannelHistogramObserver(-1); },
+                                  [&outputs](const Value& v) { return outputs.count(&v) > 0; }, {o.threads}));
+  const QuantSpec spec = activationSpec(o);
+  for (const auto& site : sites) {
+    const std::string name = site.norm.output->name();
+    const TensorStats& s = stats.stats.at(name);
+    if (static_cast<int64_t>(s.channel_min.size()) != site.channels) continue;
+    std::vector<bool> degenerate;
+    const QuantParams pc = channelParams(s, spec, o.activation_range == RangeMethod::kMse, degenerate);
+    const RepqFactors f = repqFactors(pc, degenerate, o.median_scale);
+    VITQ_ASSIGN_OR_RETURN(Value * out, foldChannelTransform(g, site, f.sigma, f.delta));
+    fixed[out] = f.per_tensor;
+    report.reparameterized.push_back(name);
+  }
+  return fixed;
+}
+
+// Post-Softmax probabilities read directly by the attention's second MatMul get the log quantizer.
+int markLogSoftmax(const Graph& g, QuantTable& table) {
+  int marked = 0;
+  for (const AttentionMatch& m : findAttention(g)) {
+    Value* p = m.softmax->output(0);
+    TensorQuant* q = table.find(p);
+    if (!q || m.context_matmul->input(0) != p || p->uses().size() != 1) continue;
+    q->spec.scheme = QuantScheme::kLogSqrt2;
+    q->spec.is_signed = false;
+    q->spec.symmetric = false;
+    ++marked;
+  }
+  return marked;
+}
+
+Status setActivationParams(QuantTable& table, const CalibrationResult& calib, const PipelineOptions& o,
+                           const std::unordered_map<const Value*, QuantParams>& fixed) {
+  for (const Value* v : table.values()) {
+    TensorQuant& q = *table.find(v);
+    if (q.role != QuantRoleOfValue::kActivation) continue;
+    if (auto f = fixed.find(v); f != fixed.end()) {
+      q.params = f->second;
+      continue;
+    }
+    auto it = calib.stats.find(v->name());
+    if (it == calib.stats.end()) return internalError("no calibration statistics for '" + v->name() + "'");
+    const TensorStats& s = it->second;
+    if (q.spec.scheme == QuantScheme::kLogSqrt2) {
+      q.params.axis = -1;
+      q.params.scale = {mseLogSqrt2Scale(histogramOf(s), q.spec.bits)};
+      q.params.zero_point = {0};
+      continue;
+    }
+    std::pair<float, float> range{s.min, s.max};
+    if (o.activation_range == RangeMethod::kPercentile) range = percentileRange(s, o.percentile);
+    if (o.activation_range == RangeMethod::kMse) range = mseUniformRange(histogramOf(s), q.spec);
+    q.params = paramsFromRanges({range.first}, {range.second}, q.spec);
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+StatusOr<PipelineReport> quantizeModel(Model& model, const Dataset& calib, const PipelineOptions& o) {
+  auto log = logger("vitq.quantize");
+  Graph& g = *model.graph;
+  PipelineReport report;
+  std::unordered_map<const Value*, QuantParams> fixed;
+  if (o.ln_reparam) {
+    VITQ_ASSIGN_OR_RETURN(fixed, reparameterizeLayerNorms(model, calib, o, report));
+    log->info("reparameterized {} LayerNorm outputs to per-tensor scales", report.reparameterized.size());
+  }
+  if (o.stop_after_reparam) return report;
+
+  QuantTable table = planQuantization(g, o.quant, &report.plan);
+  for (const Value* v : table.values()) {
+    TensorQuant& q = *table.find(v);
+    if (o.inputs_8bit && q.role == QuantRoleOfValue::kActivation && v->isGraphInput()) q.spec.bits = 8;
+  }
+  if (o.log_softmax) report.log_softmax = markLogSoftmax(g, table);
+  VITQ_RETURN_IF_ERROR(computeWeightParams(table));
+  if (o.weight_mse) {
+    for (const Value* v : table.values()) {
+      TensorQuant& q = *table.find(v);
+      if (q.role == QuantRoleOfValue::kWeight) q.params = mseWeightParams(v->initializer(), q.spec);
+    }
+  }
+  auto wanted = [&table, &fixed](const Value& v) { return table.has(&v) && !fixed.count(&v); };
+  auto observer = [&table, &o](const Value& v) {
+    const bool log_quant = table.find(&v)->spec.scheme == QuantScheme::kLogSqrt2;
+    return o.activation_range == RangeMethod::kMinMax && !log_quant ? makeMinMaxObserver() : makeHistogramObserver();
+  };
+  VITQ_ASSIGN_OR_RETURN(CalibrationResult stats,
+                        calibrate(g, model.opsetVersion(""), calib, observer, wanted, {o.threads}));
+  report.calibration_samples = stats.samples;
+  log->info("calibrated {} values on {} samples", stats.stats.size(), stats.samples);
+  VITQ_RETURN_IF_ERROR(setActivationParams(table, stats, o, fixed));
+  VITQ_ASSIGN_OR_RETURN(report.materialized, materializeQdq(g, table));
+  return report;
+}
+
+}  // namespace vitq

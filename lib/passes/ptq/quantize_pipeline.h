@@ -1,0 +1,42 @@
+// The quantization pipeline behind `vitq quantize`: optional float-equivalent reparameterization
+// (RepQ-ViT post-LayerNorm), placement, weight parameters, activation calibration, and QDQ
+// materialization, driven by one options struct that recipes fill (recipes.h).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "calib/dataset.h"
+#include "ir/graph.h"
+#include "passes/ptq/materialize_qdq.h"
+#include "passes/ptq/plan_quantization.h"
+
+namespace vitq {
+
+enum class RangeMethod { kMinMax, kPercentile, kMse };
+
+struct PipelineOptions {
+  QuantOptions quant;
+  RangeMethod activation_range = RangeMethod::kMinMax;
+  double percentile = 99.99;
+  bool weight_mse = false;         // per-channel clipping search for weights, else min/max
+  bool ln_reparam = false;         // RepQ-ViT post-LayerNorm scale reparameterization
+  bool log_softmax = false;        // RepQ-ViT log-sqrt2 quantizer for post-Softmax activations
+  bool median_scale = false;       // DopQ-ViT: median instead of mean per-tensor reference scale
+  bool inputs_8bit = false;        // graph inputs keep 8 bits whatever --abits says
+  bool stop_after_reparam = false; // leave the model float after the reparameterization
+  int threads = 1;
+};
+
+struct PipelineReport {
+  QuantPlanSummary plan;
+  MaterializeStats materialized;
+  size_t calibration_samples = 0;
+  std::vector<std::string> reparameterized;  // LayerNorm outputs folded to per-tensor
+  int log_softmax = 0;
+};
+
+/// Rewrites \p model in place into its quantized (QDQ) form, calibrating on \p calib.
+StatusOr<PipelineReport> quantizeModel(Model& model, const Dataset& calib, const PipelineOptions& options);
+
+}  // namespace vitq

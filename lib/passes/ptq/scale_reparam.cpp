@@ -1,0 +1,263 @@
+#include "passes/ptq/scale_reparam.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "pattern/match_utils.h"
+
+namespace vitq {
+namespace {
+
+bool isFloatConstant(const Value* v) {
+  return v && v->isConstant() && v->initializer().dtype() == DataType::kFloat;
+}
+
+// Input channels of a consumer's weight, or -1 when the consumer cannot absorb the transform.
+int64_t consumerChannels(const Node& n, const Value* x) {
+  if (n.input(0) != x || !isFloatConstant(n.input(1))) return -1;
+  const Tensor& w = n.input(1)->initializer();
+  if (w.rank() != 2) return -1;
+  if (n.is("MatMul")) return w.dim(0);
+  if (n.is("Gemm") && !n.attrs().intOr("transA", 0)) return n.attrs().intOr("transB", 0) ? w.dim(1) : w.dim(0);
+  return -1;
+}
+
+// A per-channel vector from a constant broadcast along the last axis (numel 1 or channels).
+bool channelVector(const Value* v, int64_t channels, float fill, std::vector<float>& out) {
+  out.assign(static_cast<size_t>(channels), fill);
+  if (!v) return true;
+  if (!isFloatConstant(v)) return false;
+  const Tensor& t = v->initializer();
+  if (t.numel() == 1) {
+    std::fill(out.begin(), out.end(), t.data<float>()[0]);
+    return true;
+  }
+  if (t.numel() != channels || t.shape().back() != channels) return false;
+  std::copy(t.data<float>(), t.data<float>() + channels, out.begin());
+  return true;
+}
+
+// The decomposed LayerNorm's node that reads \p constant.
+Node* nodeReading(const LayerNormMatch& m, const Value* constant) {
+  for (Node* n : m.nodes) {
+    for (const Value* in : n->inputs()) {
+      if (in == constant) return n;
+    }
+  }
+  return nullptr;
+}
+
+void setOrAppendInput(Graph& g, Node* n, size_t index, Value* v) {
+  while (n->numInputs() < index) g.appendInput(n, nullptr);
+  if (n->numInputs() > index) g.setInput(n, index, v);
+  else g.appendInput(n, v);
+}
+
+void replaceInputConstant(Graph& g, Node* n, const Value* old, Value* replacement) {
+  for (size_t i = 0; i < n->numInputs(); ++i) {
+    if (n->input(i) == old) g.setInput(n, i, replacement);
+  }
+}
+
+// Inserts `op(value, constant)` right after value's producer; value's uses move to it. A graph
+// output moves too and keeps its name.
+Value* appendAffine(Graph& g, Value* value, const char* op, Value* constant) {
+  Node* after = g.nodeAfter(value->producer());
+  Node* n = g.addNode(op, {value, constant}, 1, "", after);
+  Value* out = n->output(0);
+  out->type() = value->type();
+  g.redirectUsesExcept(value, out, n);
+  const auto& outputs = g.outputs();
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (outputs[i] != value) continue;
+    const std::string name = value->name();
+    g.renameValue(value, g.uniqueName(name + "_before_" + op));
+    g.renameValue(out, name);
+    g.setOutput(i, out);
+    out->setTypeDeclared(value->typeDeclared());
+  }
+  n->setName(g.uniqueName(out->name() + "_" + op));
+  return out;
+}
+
+void eraseIfUnused(Graph& g, Value* v) {
+  if (v && v->isInitializer() && !v->hasUses() && !v->isGraphInput() && !g.isOutput(v)) g.eraseValue(v);
+}
+
+// bias' = bias + alpha * delta W for one consumer (W as stored, before the rewrite).
+std::vector<float> biasDelta(const Node& n, const Tensor& w, const std::vector<float>& delta) {
+  const bool trans = n.is("Gemm") && n.attrs().intOr("transB", 0);
+  const int64_t k = trans ? w.dim(1) : w.dim(0), out = trans ? w.dim(0) : w.dim(1);
+  const float alpha = n.is("Gemm") ? n.attrs().floatOr("alpha", 1.0f) : 1.0f;
+  std::vector<double> acc(static_cast<size_t>(out), 0.0);
+  const float* p = w.data<float>();
+  for (int64_t c = 0; c < k; ++c) {
+    const double d = delta[static_cast<size_t>(c)];
+    if (d == 0) continue;
+    for (int64_t o = 0; o < out; ++o) acc[static_cast<size_t>(o)] += d * (trans ? p[o * k + c] : p[c * out + o]);
+  }
+  std::vector<float> result(acc.size());
+  for (size_t o = 0; o < acc.size(); ++o) result[o] = static_cast<float>(alpha * acc[o]);
+  return result;
+}
+
+Tensor scaledWeight(const Node& n, const Tensor& w, const std::vector<float>& sigma) {
+  const bool trans = n.is("Gemm") && n.attrs().intOr("transB", 0);
+  Tensor out = w.clone();
+  float* p = out.data<float>();
+  const int64_t rows = w.dim(0), cols = w.dim(1);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) p[r * cols + c] *= sigma[static_cast<size_t>(trans ? c : r)];
+  }
+  return out;
+}
+
+// Adds \p add (one value per output column) to the consumer's bias, creating one if needed.
+void addToBias(Graph& g, Node* n, const std::vector<float>& add) {
+  const int64_t out = static_cast<int64_t>(add.size());
+  auto plus = [&add, out](const Tensor& old, float factor) {
+    Tensor t = old.clone();
+    float* p = t.data<float>();
+    for (int64_t i = 0; i < t.numel(); ++i) p[i] += factor * add[static_cast<size_t>(i % out)];
+    return t;
+  };
+  if (n->is("Gemm")) {
+    const float beta = n->attrs().floatOr("beta", 1.0f);
+    Value* c = n->input(2);
+    if (isFloatConstant(c) && beta != 0 && c->initializer().numel() > 1 && c->initializer().shape().back() == out) {
+      Value* c2 = g.addInitializer(g.uniqueName(c->name() + "_reparam"), plus(c->initializer(), 1.0f / beta));
+      g.setInput(n, 2, c2);
+      eraseIfUnused(g, c);
+      return;
+    }
+    if (!c || beta == 0) {  // no usable C: the correction becomes C with beta 1
+      Value* c2 = g.addInitializer(g.uniqueName(n->output(0)->name() + "_reparam_bias"),
+                                   Tensor::fromVector<float>(add, {out}));
+      setOrAppendInput(g, n, 2, c2);
+      n->attrs().set("beta", Attribute::makeFloat(1.0f));
+      eraseIfUnused(g, c);
+      return;
+    }
+    // A scalar or otherwise shaped C: add the correction after the Gemm.
+  }
+  Value* y = n->output(0);
+  Node* add_node = soleUser(y);
+  if (n->is("MatMul") && add_node && add_node->is("Add")) {
+    Value* b = otherOperand(add_node, y);
+    if (isFloatConstant(b) && b->initializer().numel() == out && b->initializer().shape().back() == out) {
+      Value* b2 = g.addInitializer(g.uniqueName(b->name() + "_reparam"), plus(b->initializer(), 1.0f));
+      replaceInputConstant(g, add_node, b, b2);
+      eraseIfUnused(g, b);
+      return;
+    }
+  }
+  Value* b2 = g.addInitializer(g.uniqueName(y->name() + "_reparam_bias"), Tensor::fromVector<float>(add, {out}));
+  appendAffine(g, y, "Add", b2);
+}
+
+}  // namespace
+
+std::vector<ChannelFoldSite> findChannelFoldSites(const Graph& graph) {
+  std::vector<ChannelFoldSite> sites;
+  for (LayerNormMatch& m : findLayerNorms(graph)) {
+    if (!m.output || graph.isOutput(m.output) || !m.output->hasUses()) continue;
+    ChannelFoldSite site;
+    bool ok = true;
+    for (Node* user : usersOf(m.output)) {
+      if (user->is("Shape") || user->is("Size")) continue;  // read only the shape, which stays
+      const int64_t c = consumerChannels(*user, m.output);
+      if (c <= 0 || (site.channels && c != site.channels)) ok = false;
+      site.channels = c;
+      site.consumers.push_back(user);
+    }
+    std::vector<float> probe;
+    ok = ok && channelVector(m.gamma, site.channels, 1.0f, probe) && channelVector(m.beta, site.channels, 0.0f, probe);
+    if (!ok || site.consumers.empty()) continue;
+    site.norm = std::move(m);
+    sites.push_back(std::move(site));
+  }
+  return sites;
+}
+
+StatusOr<Value*> foldChannelTransform(Graph& g, const ChannelFoldSite& site, const std::vector<float>& sigma,
+                                      const std::vector<float>& delta) {
+  const int64_t channels = site.channels;
+  if (static_cast<int64_t>(sigma.size()) != channels || static_cast<int64_t>(delta.size()) != channels) {
+    return invalidArgument("channel transform for '" + site.norm.output->name() + "' needs " +
+                           std::to_string(channels) + " factors");
+  }
+  for (float s : sigma) {
+    if (!(s > 0) || !std::isfinite(s)) return invalidArgument("channel scales must be positive and finite");
+  }
+  // Consumers first: they read the weights and biases as they are now.
+  for (Node* n : site.consumers) {
+    Value* w = n->input(1);
+    const std::vector<float> add = biasDelta(*n, w->initializer(), delta);
+    Value* w2 = g.addInitializer(g.uniqueName(w->name() + "_reparam"), scaledWeight(*n, w->initializer(), sigma));
+    g.setInput(n, 1, w2);
+    eraseIfUnused(g, w);
+    addToBias(g, n, add);
+  }
+  std::vector<float> gamma, beta;
+  channelVector(site.norm.gamma, channels, 1.0f, gamma);
+  channelVector(site.norm.beta, channels, 0.0f, beta);
+  for (int64_t c = 0; c < channels; ++c) {
+    const size_t i = static_cast<size_t>(c);
+    gamma[i] /= sigma[i];
+    beta[i] = (beta[i] - delta[i]) / sigma[i];
+  }
+  const std::string base = site.norm.output->name();
+  Value* g2 = g.addInitializer(g.uniqueName(base + "_reparam_gamma"), Tensor::fromVector<float>(gamma, {channels}));
+  Value* b2 = g.addInitializer(g.uniqueName(base + "_reparam_beta"), Tensor::fromVector<float>(beta, {channels}));
+  Value* out = site.norm.output;
+  if (site.norm.fused) {
+    Node* ln = site.norm.nodes.front();
+    g.setInput(ln, 1, g2);
+    setOrAppendInput(g, ln, 2, b2);
+  } else {
+    if (site.norm.gamma) replaceInputConstant(g, nodeReading(site.norm, site.norm.gamma), site.norm.gamma, g2);
+    if (site.norm.beta) replaceInputConstant(g, nodeReading(site.norm, site.norm.beta), site.norm.beta, b2);
+    // Without an affine of their own, the new factors get nodes of their own after the output.
+    if (!site.norm.gamma) out = appendAffine(g, out, "Mul", g2);
+    if (!site.norm.beta) out = appendAffine(g, out, "Add", b2);
+  }
+  eraseIfUnused(g, site.norm.gamma);
+  eraseIfUnused(g, site.norm.beta);
+  return out;
+}
+
+RepqFactors repqFactors(const QuantParams& pc, const std::vector<bool>& degenerate, bool median_scale) {
+  std::vector<float> scales;
+  double zero_sum = 0;
+  for (size_t c = 0; c < pc.scale.size(); ++c) {
+    if (degenerate[c]) continue;
+    scales.push_back(pc.scale[c]);
+    zero_sum += pc.zero_point[c];
+  }
+  RepqFactors f;
+  f.sigma.assign(pc.scale.size(), 1.0f);
+  f.delta.assign(pc.scale.size(), 0.0f);
+  f.per_tensor.scale = {1.0f};
+  f.per_tensor.zero_point = {0};
+  if (scales.empty()) return f;
+  float target;
+  if (median_scale) {
+    std::vector<float> sorted = scales;
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<long>(sorted.size() / 2), sorted.end());
+    target = sorted[sorted.size() / 2];
+  } else {
+    target = static_cast<float>(std::accumulate(scales.begin(), scales.end(), 0.0) / static_cast<double>(scales.size()));
+  }
+  const int32_t zero = static_cast<int32_t>(std::lround(zero_sum / static_cast<double>(scales.size())));
+  f.per_tensor.scale = {target};
+  f.per_tensor.zero_point = {zero};
+  for (size_t c = 0; c < pc.scale.size(); ++c) {
+    if (degenerate[c]) continue;
+    f.sigma[c] = pc.scale[c] / target;
+    f.delta[c] = f.sigma[c] * target * static_cast<float>(zero - pc.zero_point[c]);
+  }
+  return f;
+}
+
+}  // namespace vitq

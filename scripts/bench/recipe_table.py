@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Quantize models with vitq's recipes at several bit widths and score each exported model with
+ONNX Runtime (scripts/eval/evaluate.py): the RepQ-ViT / NoisyQuant / baseline tables of
+docs/benchmarks.md.
+
+    recipe_table.py --vitq build/apps/vitq [--models fmnist-vit-op17,fmnist-hybrid-op17,ppocr-rec-c16]
+                    [--bits W6A6,W4A4] [--variants minmax,mse,repq-ln,repq-softmax,repq-vit]
+                    [--threads 1] [--out out/recipes] [--json results.json]
+
+Each variant is one vitq command line (VARIANTS below); models and calibration data come from
+scripts/bench/registry.py. Prints a Markdown table: the task metric of every model x bits x variant,
+the FP32 metric, and the quantization time (vitq's wall time, calibration + export + report).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import registry  # noqa: E402
+
+VARIANTS = {
+    "minmax": ["--recipe", "minmax"],
+    "mse": ["--recipe", "mse"],
+    "repq-ln": ["--recipe", "repq-vit", "--no-log-softmax"],
+    "repq-softmax": ["--recipe", "repq-vit", "--no-ln-reparam"],
+    "repq-vit": ["--recipe", "repq-vit"],
+    "repq-vit-median": ["--recipe", "repq-vit", "--median-scale"],
+}
+METRIC = {"fashion-mnist": ("top1", 100.0, "top-1 %"), "ppocr-rec": ("cer", 100.0, "CER %"),
+          "ppocr-cls": ("accuracy", 100.0, "acc %"), "minilm": ("cosine_mean", 1.0, "cosine")}
+
+
+def evaluate(task, model, threads):
+    out = subprocess.run([sys.executable, registry.path("scripts/eval/evaluate.py"), "--task", task, "--model", model,
+                          "--threads", str(threads)], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"evaluate.py failed on {model}: {out.stderr[-2000:]}")
+    data = json.loads(out.stdout[out.stdout.index("{"):])
+    key, factor, _ = METRIC[task]
+    return data["metrics"][key] * factor
+
+
+def parse_bits(text):
+    w, a = text.upper().lstrip("W").split("A")
+    return int(w), int(a)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--vitq", default=registry.path("build/apps/vitq"))
+    ap.add_argument("--models", default="fmnist-vit-op17,fmnist-hybrid-op17,ppocr-rec-c16")
+    ap.add_argument("--bits", default="W6A6,W4A4")
+    ap.add_argument("--variants", default="minmax,mse,repq-ln,repq-softmax,repq-vit")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", default=registry.path("out/recipes"))
+    ap.add_argument("--json", help="also write the raw results here")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    results = []
+    for mid in args.models.split(","):
+        entry = registry.BY_ID[mid]
+        fp32 = evaluate(entry["task"], registry.path(entry["model"]), args.threads)
+        results.append(dict(model=mid, bits="FP32", variant="-", metric=fp32, seconds=0.0))
+        print(f"{mid} FP32 {fp32:.2f}", flush=True)
+        for bits in args.bits.split(","):
+            wb, ab = parse_bits(bits)
+            for variant in args.variants.split(","):
+                dst = os.path.join(args.out, f"{mid}_{bits}_{variant}.onnx")
+                cmd = [args.vitq, "-q", "quantize", registry.path(entry["model"]), "--data", registry.path(entry["calib"]),
+                       "-o", dst, "--wbits", str(wb), "--abits", str(ab), "--threads", str(args.threads),
+                       "--report", dst[:-5] + ".json"] + VARIANTS[variant]
+                if entry.get("calib_limit"):
+                    cmd += ["--calib-samples", str(entry["calib_limit"])]
+                cmd += ["--eval-samples", "8"]
+                t0 = time.time()
+                proc = subprocess.run(cmd, capture_output=True, text=True)
+                seconds = time.time() - t0
+                if proc.returncode != 0:
+                    print(f"{mid} {bits} {variant}: vitq failed: {proc.stderr[-1000:]}", file=sys.stderr)
+                    continue
+                metric = evaluate(entry["task"], dst, args.threads)
+                results.append(dict(model=mid, bits=bits, variant=variant, metric=metric, seconds=seconds))
+                print(f"{mid} {bits} {variant}: {metric:.2f} ({seconds:.1f} s)", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    variants = args.variants.split(",")
+    print("\n| model | metric | FP32 | bits | " + " | ".join(variants) + " |")
+    print("|---|---|---|---|" + "---|" * len(variants))
+    for mid in args.models.split(","):
+        entry = registry.BY_ID[mid]
+        fp32 = next(r["metric"] for r in results if r["model"] == mid and r["bits"] == "FP32")
+        for bits in args.bits.split(","):
+            cells = []
+            for v in variants:
+                r = next((r for r in results if r["model"] == mid and r["bits"] == bits and r["variant"] == v), None)
+                cells.append(f"{r['metric']:.2f} ({r['seconds']:.0f} s)" if r else "failed")
+            print(f"| {mid} | {METRIC[entry['task']][2]} | {fp32:.2f} | {bits} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
