@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 
 namespace vitq {
 namespace {
@@ -164,7 +165,50 @@ class ChannelHistogramObserver : public TwoPassObserver {
   }
 };
 
+class RowSampleObserver : public Observer {
+ public:
+  RowSampleObserver(size_t max_rows, uint64_t seed) : max_rows_(max_rows), rng_(seed) {}
+
+  Status observe(const Tensor& t) override {
+    if (t.dtype() != DataType::kFloat || t.rank() == 0) return unsupported("only float tensors with an axis can be sampled");
+    const int64_t width = t.shape().back();
+    if (stats_.row_width && stats_.row_width != width) return invalidArgument("the row width changed between batches");
+    stats_.row_width = width;
+    const float* p = t.data<float>();
+    for (int64_t r = 0; r < t.numel() / std::max<int64_t>(width, 1); ++r) {
+      const float* row = p + r * width;
+      for (int64_t i = 0; i < width; ++i) {
+        if (!std::isfinite(row[i])) return invalidArgument("the tensor contains NaN or Inf values");
+      }
+      ++seen_;
+      size_t slot = kept_;
+      if (kept_ >= max_rows_) {
+        slot = static_cast<size_t>(rng_() % seen_);  // keep with probability max_rows / seen
+        if (slot >= max_rows_) continue;
+      } else {
+        stats_.rows.resize(stats_.rows.size() + static_cast<size_t>(width));
+        ++kept_;
+      }
+      std::copy(row, row + width, stats_.rows.begin() + static_cast<int64_t>(slot) * width);
+    }
+    stats_.count += t.numel();
+    return Status::ok();
+  }
+  TensorStats stats() const override { return stats_; }
+
+ private:
+  size_t max_rows_;
+  size_t kept_ = 0;
+  uint64_t seen_ = 0;
+  std::mt19937_64 rng_;
+  TensorStats stats_;
+};
+
 }  // namespace
+
+std::unique_ptr<Observer> makeRowSampleObserver(size_t max_rows, uint64_t seed) {
+  return std::make_unique<RowSampleObserver>(max_rows, seed);
+}
 
 std::unique_ptr<Observer> makeMinMaxObserver(std::optional<int64_t> channel_axis) {
   return std::make_unique<MinMaxObserver>(channel_axis);

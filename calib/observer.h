@@ -28,6 +28,9 @@ struct TensorStats {
   // [channel_min[c], channel_max[c]]), when asked for.
   std::vector<uint64_t> channel_histogram;
   int channel_bins = 0;
+  // Sampled rows of the last axis (row_width values each), when asked for.
+  std::vector<float> rows;
+  int64_t row_width = 0;
 };
 
 class Observer {
@@ -48,5 +51,9 @@ std::unique_ptr<Observer> makeHistogramObserver(int bins = 2048);
 /// Two passes: per-channel min/max along \p channel_axis (negative from the end), then a \p bins histogram per channel
 /// (and the per-tensor min/max).
 std::unique_ptr<Observer> makeChannelHistogramObserver(int64_t channel_axis, int bins = 256);
+/// Keeps up to \p max_rows rows of the last axis drawn uniformly from everything observed
+/// (reservoir sampling, the same rows for the same data and \p seed): inputs for searches that
+/// replay a layer on real activations.
+std::unique_ptr<Observer> makeRowSampleObserver(size_t max_rows, uint64_t seed);
 
 }  // namespace vitq

@@ -32,6 +32,10 @@ struct Options {
   size_t calib_samples = 0, eval_samples = 0;
   std::vector<std::string> exclude, fail_if;
   bool no_ln_reparam = false, no_log_softmax = false, median_scale = false, reduce_range = false;
+  uint64_t noise_seed = 0;
+  std::string noise_dist = "uniform";
+  int noise_steps = 50;
+  std::vector<std::string> noise_layers;
 };
 
 // Samples [0, limit) of another dataset.
@@ -103,6 +107,10 @@ Status runQuantize(const Options& o) {
   po.ln_reparam = po.ln_reparam && !o.no_ln_reparam;
   po.log_softmax = po.log_softmax && !o.no_log_softmax;
   po.median_scale = o.median_scale;
+  po.noisy.seed = o.noise_seed;
+  po.noisy.gaussian = o.noise_dist == "gaussian";
+  po.noisy.amplitude_steps = o.noise_steps;
+  po.noisy.layers = o.noise_layers;
   if (!o.stop_after.empty() && o.stop_after != "reparam") {
     return invalidArgument("--stop-after '" + o.stop_after + "': the only stage is 'reparam'");
   }
@@ -153,6 +161,17 @@ Status runQuantize(const Options& o) {
   if (po.ln_reparam) report["recipe"]["ln_reparam"] = {{"reference_scale", po.median_scale ? "median" : "mean"}};
   report["recipe"]["log_softmax"] = po.log_softmax;
   report["recipe"]["reduce_range"] = o.reduce_range;
+  if (po.noisy_bias) {
+    report["recipe"]["noisy_bias"] = {{"seed", o.noise_seed}, {"distribution", o.noise_dist},
+                                      {"amplitude_steps", o.noise_steps}, {"layers", o.noise_layers}};
+    nlohmann::json sites = nlohmann::json::array();
+    for (const auto& site : pr.noisy_bias) {
+      sites.push_back({{"activation", site.activation}, {"consumers", site.consumers},
+                       {"amplitude", site.amplitude}, {"shift", site.shift}, {"sqnr_before_db", site.sqnr_before_db},
+                       {"sqnr_after_db", site.sqnr_after_db}});
+    }
+    report["noisy_bias"] = sites;
+  }
   report["quantization"] = {{"compute_nodes", plan.compute_nodes}, {"quantized_nodes", plan.quantized_nodes},
                             {"kept_float", plan.excluded}, {"quantize_nodes", ms.quantize_nodes},
                             {"weights", ms.weights}, {"biases", ms.biases},
@@ -184,6 +203,12 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
   cmd->add_flag("--no-ln-reparam", o->no_ln_reparam, "repq-vit without the post-LayerNorm reparameterization");
   cmd->add_flag("--no-log-softmax", o->no_log_softmax, "repq-vit without the log-sqrt2 post-Softmax quantizer");
   cmd->add_flag("--median-scale", o->median_scale, "Post-LayerNorm reference scale: median of the channels (DopQ-ViT)");
+  cmd->add_option("--noise-seed", o->noise_seed, "+noisy: seed of the noise vectors (default 0)");
+  cmd->add_option("--noise-dist", o->noise_dist, "+noisy: uniform (the paper, default) or gaussian (the official code)")
+      ->check(CLI::IsMember({"uniform", "gaussian"}));
+  cmd->add_option("--noise-steps", o->noise_steps, "+noisy: amplitude grid size over [0, 2) x N0 (default 50)")
+      ->check(CLI::Range(2, 10000));
+  cmd->add_option("--noise-layers", o->noise_layers, "+noisy: only inputs of these layers (op type or name glob)");
   cmd->add_flag("--reduce-range", o->reduce_range,
                "7-bit weights (int8 container): exact in ONNX Runtime on x86 CPUs without VNNI");
   cmd->add_option("--stop-after", o->stop_after, "reparam: write the float model after the reparameterization");

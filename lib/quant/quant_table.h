@@ -33,6 +33,19 @@ class QuantTable {
     auto it = entries_.find(v);
     return it == entries_.end() ? nullptr : &it->second;
   }
+  /// Moves the decision for \p from to \p to (a pass put a node between a value and its readers).
+  void rekey(const Value* from, const Value* to) {
+    auto it = entries_.find(from);
+    if (it == entries_.end()) return;
+    entries_[to] = std::move(it->second);
+    entries_.erase(from);
+    for (auto& v : order_) {
+      if (v == from) v = to;
+    }
+    for (auto& [value, q] : entries_) {  // biases name the activation whose scale they use
+      if (q.bias_input == from) q.bias_input = to;
+    }
+  }
   /// Values in the order they were added (deterministic iteration).
   const std::vector<const Value*>& values() const { return order_; }
 

@@ -98,6 +98,7 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table)
       // Insert right after the producer (or at the top for graph inputs) so every user follows.
       Node* before = v->producer() ? graph.nodeAfter(v->producer())
                                    : (graph.nodes().empty() ? nullptr : graph.nodes().front().get());
+      Node* reader = nullptr;  // the first inserted node, the one that reads v
       if (q.spec.scheme == QuantScheme::kLogSqrt2) {
         insertLogSqrt2FakeQuant(graph, v, q.params.scale.at(0), q.spec.bits, before);
         ++stats.log_quantizers;
@@ -111,8 +112,9 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table)
         const int32_t z = q.params.zero_point[0];
         Value* lo = graph.addInitializer(base + "_clip_min", Tensor::fromVector<float>({(q.spec.qmin() - z) * s}, {}));
         Value* hi = graph.addInitializer(base + "_clip_max", Tensor::fromVector<float>({(q.spec.qmax() - z) * s}, {}));
-        Node* clip = graph.addNode("Clip", {v, lo, hi}, 1, "", before);
+        Node* clip = graph.addNode("Clip", {source, lo, hi}, 1, "", before);
         clip->setName(graph.uniqueName(base + "_Clip"));
+        if (!reader) reader = clip;
         source = clip->output(0);
         source->type().dtype = DataType::kFloat;
       }
@@ -126,8 +128,7 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table)
       dq->setName(graph.uniqueName(base + "_DequantizeLinear"));
       graph.renameValue(dq->output(0), graph.uniqueName(base + "_dequantized"));
       dq->output(0)->type().dtype = DataType::kFloat;
-      Node* keep = source == v ? quant : source->producer();
-      graph.redirectUsesExcept(v, dq->output(0), keep);
+      graph.redirectUsesExcept(v, dq->output(0), reader ? reader : quant);
       ++stats.quantize_nodes;
       ++stats.dequantize_nodes;
     } else if (q.role == QuantRoleOfValue::kWeight) {

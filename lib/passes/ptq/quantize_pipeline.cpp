@@ -147,6 +147,12 @@ StatusOr<PipelineReport> quantizeModel(Model& model, const Dataset& calib, const
   report.calibration_samples = stats.samples;
   log->info("calibrated {} values on {} samples", stats.stats.size(), stats.samples);
   VITQ_RETURN_IF_ERROR(setActivationParams(table, stats, o, fixed));
+  if (o.noisy_bias) {
+    NoisyBiasOptions noisy = o.noisy;
+    noisy.threads = o.threads;
+    VITQ_ASSIGN_OR_RETURN(report.noisy_bias, applyNoisyBias(model, table, calib, noisy));
+    log->info("noisy bias searched on {} activations", report.noisy_bias.size());
+  }
   VITQ_ASSIGN_OR_RETURN(report.materialized, materializeQdq(g, table));
   return report;
 }

@@ -9,6 +9,7 @@
 #include "calib/dataset.h"
 #include "ir/graph.h"
 #include "passes/ptq/materialize_qdq.h"
+#include "passes/ptq/noisy_bias.h"
 #include "passes/ptq/plan_quantization.h"
 
 namespace vitq {
@@ -25,6 +26,8 @@ struct PipelineOptions {
   bool median_scale = false;       // DopQ-ViT: median instead of mean per-tensor reference scale
   bool inputs_8bit = false;        // graph inputs keep 8 bits whatever --abits says
   bool stop_after_reparam = false; // leave the model float after the reparameterization
+  bool noisy_bias = false;         // NoisyQuant on the inputs of linear layers
+  NoisyBiasOptions noisy;
   int threads = 1;
 };
 
@@ -34,6 +37,7 @@ struct PipelineReport {
   size_t calibration_samples = 0;
   std::vector<std::string> reparameterized;  // LayerNorm outputs folded to per-tensor
   int log_softmax = 0;
+  std::vector<NoisyBiasSite> noisy_bias;
 };
 
 /// Rewrites \p model in place into its quantized (QDQ) form, calibrating on \p calib.

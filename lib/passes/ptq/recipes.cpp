@@ -7,7 +7,14 @@ const std::vector<std::string>& recipeNames() {
   return names;
 }
 
-Status applyRecipe(const std::string& name, PipelineOptions& o) {
+Status applyRecipe(const std::string& recipe, PipelineOptions& o) {
+  // "+noisy" composes NoisyQuant with any base recipe.
+  const std::string suffix = "+noisy";
+  std::string name = recipe;
+  if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    name.resize(name.size() - suffix.size());
+    o.noisy_bias = true;
+  }
   if (name == "minmax") {
     o.activation_range = RangeMethod::kMinMax;
   } else if (name == "percentile") {
@@ -26,7 +33,7 @@ Status applyRecipe(const std::string& name, PipelineOptions& o) {
   } else {
     std::string list;
     for (const auto& n : recipeNames()) list += (list.empty() ? "" : ", ") + n;
-    return invalidArgument("unknown --recipe '" + name + "' (available: " + list + ")");
+    return invalidArgument("unknown --recipe '" + recipe + "' (available: " + list + ", each optionally with +noisy)");
   }
   return Status::ok();
 }

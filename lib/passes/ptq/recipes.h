@@ -13,6 +13,7 @@ namespace vitq {
 const std::vector<std::string>& recipeNames();
 
 /// Sets the recipe's switches in \p options (bits, exclusions and threads are left as they are).
+/// A "+noisy" suffix adds NoisyQuant to any recipe ("repq-vit+noisy").
 Status applyRecipe(const std::string& name, PipelineOptions& options);
 
 }  // namespace vitq

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "passes/ptq/linear_rewrite.h"
 #include "pattern/match_utils.h"
 
 namespace vitq {
@@ -48,43 +49,6 @@ Node* nodeReading(const LayerNormMatch& m, const Value* constant) {
   return nullptr;
 }
 
-void setOrAppendInput(Graph& g, Node* n, size_t index, Value* v) {
-  while (n->numInputs() < index) g.appendInput(n, nullptr);
-  if (n->numInputs() > index) g.setInput(n, index, v);
-  else g.appendInput(n, v);
-}
-
-void replaceInputConstant(Graph& g, Node* n, const Value* old, Value* replacement) {
-  for (size_t i = 0; i < n->numInputs(); ++i) {
-    if (n->input(i) == old) g.setInput(n, i, replacement);
-  }
-}
-
-// Inserts `op(value, constant)` right after value's producer; value's uses move to it. A graph
-// output moves too and keeps its name.
-Value* appendAffine(Graph& g, Value* value, const char* op, Value* constant) {
-  Node* after = g.nodeAfter(value->producer());
-  Node* n = g.addNode(op, {value, constant}, 1, "", after);
-  Value* out = n->output(0);
-  out->type() = value->type();
-  g.redirectUsesExcept(value, out, n);
-  const auto& outputs = g.outputs();
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    if (outputs[i] != value) continue;
-    const std::string name = value->name();
-    g.renameValue(value, g.uniqueName(name + "_before_" + op));
-    g.renameValue(out, name);
-    g.setOutput(i, out);
-    out->setTypeDeclared(value->typeDeclared());
-  }
-  n->setName(g.uniqueName(out->name() + "_" + op));
-  return out;
-}
-
-void eraseIfUnused(Graph& g, Value* v) {
-  if (v && v->isInitializer() && !v->hasUses() && !v->isGraphInput() && !g.isOutput(v)) g.eraseValue(v);
-}
-
 // bias' = bias + alpha * delta W for one consumer (W as stored, before the rewrite).
 std::vector<float> biasDelta(const Node& n, const Tensor& w, const std::vector<float>& delta) {
   const bool trans = n.is("Gemm") && n.attrs().intOr("transB", 0);
@@ -111,49 +75,6 @@ Tensor scaledWeight(const Node& n, const Tensor& w, const std::vector<float>& si
     for (int64_t c = 0; c < cols; ++c) p[r * cols + c] *= sigma[static_cast<size_t>(trans ? c : r)];
   }
   return out;
-}
-
-// Adds \p add (one value per output column) to the consumer's bias, creating one if needed.
-void addToBias(Graph& g, Node* n, const std::vector<float>& add) {
-  const int64_t out = static_cast<int64_t>(add.size());
-  auto plus = [&add, out](const Tensor& old, float factor) {
-    Tensor t = old.clone();
-    float* p = t.data<float>();
-    for (int64_t i = 0; i < t.numel(); ++i) p[i] += factor * add[static_cast<size_t>(i % out)];
-    return t;
-  };
-  if (n->is("Gemm")) {
-    const float beta = n->attrs().floatOr("beta", 1.0f);
-    Value* c = n->input(2);
-    if (isFloatConstant(c) && beta != 0 && c->initializer().numel() > 1 && c->initializer().shape().back() == out) {
-      Value* c2 = g.addInitializer(g.uniqueName(c->name() + "_reparam"), plus(c->initializer(), 1.0f / beta));
-      g.setInput(n, 2, c2);
-      eraseIfUnused(g, c);
-      return;
-    }
-    if (!c || beta == 0) {  // no usable C: the correction becomes C with beta 1
-      Value* c2 = g.addInitializer(g.uniqueName(n->output(0)->name() + "_reparam_bias"),
-                                   Tensor::fromVector<float>(add, {out}));
-      setOrAppendInput(g, n, 2, c2);
-      n->attrs().set("beta", Attribute::makeFloat(1.0f));
-      eraseIfUnused(g, c);
-      return;
-    }
-    // A scalar or otherwise shaped C: add the correction after the Gemm.
-  }
-  Value* y = n->output(0);
-  Node* add_node = soleUser(y);
-  if (n->is("MatMul") && add_node && add_node->is("Add")) {
-    Value* b = otherOperand(add_node, y);
-    if (isFloatConstant(b) && b->initializer().numel() == out && b->initializer().shape().back() == out) {
-      Value* b2 = g.addInitializer(g.uniqueName(b->name() + "_reparam"), plus(b->initializer(), 1.0f));
-      replaceInputConstant(g, add_node, b, b2);
-      eraseIfUnused(g, b);
-      return;
-    }
-  }
-  Value* b2 = g.addInitializer(g.uniqueName(y->name() + "_reparam_bias"), Tensor::fromVector<float>(add, {out}));
-  appendAffine(g, y, "Add", b2);
 }
 
 }  // namespace
@@ -197,7 +118,7 @@ StatusOr<Value*> foldChannelTransform(Graph& g, const ChannelFoldSite& site, con
     Value* w2 = g.addInitializer(g.uniqueName(w->name() + "_reparam"), scaledWeight(*n, w->initializer(), sigma));
     g.setInput(n, 1, w2);
     eraseIfUnused(g, w);
-    addToBias(g, n, add);
+    addToLinearBias(g, n, add);
   }
   std::vector<float> gamma, beta;
   channelVector(site.norm.gamma, channels, 1.0f, gamma);

@@ -46,4 +46,19 @@ int32_t quantizeValue(float x, float scale, int32_t zero_point, int32_t qmin, in
   return static_cast<int32_t>(q);
 }
 
+Tensor fakeQuantizeTensor(const Tensor& t, const QuantParams& p, const QuantSpec& spec) {
+  Tensor out(DataType::kFloat, t.shape());
+  const int64_t channels = p.perChannel() ? t.dim(p.axis) : 1;
+  int64_t inner = 1;
+  for (int64_t d = p.axis + 1; p.perChannel() && d < t.rank(); ++d) inner *= t.dim(d);
+  const float* src = t.data<float>();
+  float* dst = out.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const size_t c = p.perChannel() ? static_cast<size_t>((i / inner) % channels) : 0;
+    dst[i] = dequantizeValue(quantizeValue(src[i], p.scale[c], p.zero_point[c], spec.qmin(), spec.qmax()), p.scale[c],
+                             p.zero_point[c]);
+  }
+  return out;
+}
+
 }  // namespace vitq

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "ir/tensor.h"
 #include "quant/quant_spec.h"
 
 namespace vitq {
@@ -24,5 +25,8 @@ int32_t quantizeValue(float x, float scale, int32_t zero_point, int32_t qmin, in
 inline float dequantizeValue(int32_t q, float scale, int32_t zero_point) {
   return static_cast<float>(q - zero_point) * scale;
 }
+
+/// dequantize(quantize(t)) element by element, per channel along p.axis when per-channel.
+Tensor fakeQuantizeTensor(const Tensor& t, const QuantParams& p, const QuantSpec& spec);
 
 }  // namespace vitq
