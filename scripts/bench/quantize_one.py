@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Quantize one model with one peer tool at W8A8 (run by peers.py under /usr/bin/time -v).
+"""Quantize one model with one peer tool at W8A8, or W4A4 for ONNX Runtime (run by peers.py under
+/usr/bin/time -v).
 
     quantize_one.py --id MODEL_ID --method {ort-minmax,ort-entropy,ort-percentile,nncf} --out OUT.onnx
-                    [--result RESULT.json]
+                    [--bits 8|4] [--result RESULT.json]
 
 * ``ort-*``: ONNX Runtime's documented static flow: ``quant_pre_process`` (symbolic shape
   inference + basic graph optimization), then ``quantize_static`` with QDQ format, per-channel
@@ -25,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import registry  # noqa: E402
 
 
-def ort_quantize(src, dst, feeds, method):
+def ort_quantize(src, dst, feeds, method, bits=8):
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -47,8 +48,11 @@ def ort_quantize(src, dst, feeds, method):
             print(f"quant_pre_process failed ({type(e).__name__}: {e}); quantizing the original model",
                   file=sys.stderr)
             pre = src
+        # 4 bits: ONNX Runtime's opset-21 int4 QDQ (unsigned activations, signed weights); it has
+        # no 6-bit type.
+        act, wt = (QuantType.QUInt4, QuantType.QInt4) if bits == 4 else (QuantType.QInt8, QuantType.QInt8)
         quantize_static(pre, dst, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, calibrate_method=cm)
+                        activation_type=act, weight_type=wt, calibrate_method=cm)
 
 
 def nncf_quantize(src, dst, feeds, transformer):
@@ -70,6 +74,7 @@ def main():
     ap.add_argument("--src", help="model to quantize (default: the registry's FP32 model); peers.py passes "
                     "an opset-13 conversion for older opsets")
     ap.add_argument("--result")
+    ap.add_argument("--bits", type=int, choices=[8, 4], default=8, help="ORT methods: W8A8 (int8) or W4A4 (int4)")
     args = ap.parse_args()
     import onnxruntime as ort
     entry = registry.BY_ID[args.id]
@@ -81,9 +86,9 @@ def main():
     if args.method == "nncf":
         nncf_quantize(src, args.out, feeds, entry["transformer"])
     else:
-        ort_quantize(src, args.out, feeds, args.method)
+        ort_quantize(src, args.out, feeds, args.method, args.bits)
     secs = time.perf_counter() - t0
-    res = {"id": args.id, "method": args.method, "quantize_s": secs, "calib_samples": len(feeds)}
+    res = {"id": args.id, "method": args.method, "bits": args.bits, "quantize_s": secs, "calib_samples": len(feeds)}
     print(json.dumps(res))
     if args.result:
         with open(args.result, "w") as f:

@@ -28,6 +28,9 @@ VARIANTS = {
     "repq-softmax": ["--recipe", "repq-vit", "--no-ln-reparam"],
     "repq-vit": ["--recipe", "repq-vit"],
     "repq-vit-median": ["--recipe", "repq-vit", "--median-scale"],
+    "minmax+noisy": ["--recipe", "minmax+noisy"],
+    "mse+noisy": ["--recipe", "mse+noisy"],
+    "repq-vit+noisy": ["--recipe", "repq-vit+noisy"],
 }
 METRIC = {"fashion-mnist": ("top1", 100.0, "top-1 %"), "ppocr-rec": ("cer", 100.0, "CER %"),
           "ppocr-cls": ("accuracy", 100.0, "acc %"), "minilm": ("cosine_mean", 1.0, "cosine")}
@@ -55,6 +58,7 @@ def main():
     ap.add_argument("--bits", default="W6A6,W4A4")
     ap.add_argument("--variants", default="minmax,mse,repq-ln,repq-softmax,repq-vit")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--extra", default="", help="more vitq flags for every run (e.g. --reduce-range)")
     ap.add_argument("--out", default=registry.path("out/recipes"))
     ap.add_argument("--json", help="also write the raw results here")
     args = ap.parse_args()
@@ -74,7 +78,7 @@ def main():
                        "--report", dst[:-5] + ".json"] + VARIANTS[variant]
                 if entry.get("calib_limit"):
                     cmd += ["--calib-samples", str(entry["calib_limit"])]
-                cmd += ["--eval-samples", "8"]
+                cmd += ["--eval-samples", "8"] + args.extra.split()
                 t0 = time.time()
                 proc = subprocess.run(cmd, capture_output=True, text=True)
                 seconds = time.time() - t0
