@@ -37,7 +37,9 @@ void addBenchCommand(CLI::App& app, CommandAction& action) {
   cmd->add_flag("--profile", opts->profile, "Also print the time spent per op type");
   cmd->callback([opts, &action] {
     action = [opts]() -> Status {
-      VITQ_ASSIGN_OR_RETURN(Model model, loadModel(opts->model));
+      ImportOptions import;
+      import.inline_functions = true;  // model-local functions run as their bodies
+      VITQ_ASSIGN_OR_RETURN(Model model, loadModel(opts->model, import));
       VITQ_ASSIGN_OR_RETURN(Executor exec, Executor::create(*model.graph, model.opsetVersion(""), {opts->threads, opts->profile}));
       VITQ_ASSIGN_OR_RETURN(TensorMap feeds, loadFeeds(exec, opts->inputs));
       VITQ_RETURN_IF_ERROR(addRandomFeeds(exec, opts->shapes, opts->seed, feeds));

@@ -16,6 +16,7 @@
 #include "report/accuracy_report.h"
 #include "vitq/commands.h"
 #include "vitq/gates.h"
+#include "vitq/integer_export.h"
 #include "vitq/paths.h"
 #include "onnx_io/atomic_file.h"
 #include "pattern/match_utils.h"
@@ -27,6 +28,7 @@ namespace {
 
 struct Options {
   std::string model, data, output, report, recipe = "minmax", stop_after;
+  std::string format = "qdq";
   int wbits = 8, abits = 8, threads = 1;
   double percentile = 99.99;
   size_t calib_samples = 0, eval_samples = 0;
@@ -142,6 +144,11 @@ Status runQuantize(const Options& o) {
   const size_t folded = foldBatchNorms(*quantized.graph);
   log->info("folded {} BatchNormalization nodes into their Conv", folded);
   const LimitedDataset calib_data(*data, o.calib_samples);
+  if (o.format == "integer") {
+    const LimitedDataset eval_data(*data, o.eval_samples ? o.eval_samples : o.calib_samples);
+    return runIntegerExport(reference, quantized, calib_data, eval_data,
+                            {o.model, o.output, o.report, o.recipe, o.wbits, o.abits, o.threads});
+  }
 
   VITQ_ASSIGN_OR_RETURN(PipelineReport pr, quantizeModel(quantized, calib_data, po));
   const QuantPlanSummary& plan = pr.plan;
@@ -200,6 +207,8 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--data", o->data, "Calibration data: folder of .npy samples, or one .npy batch")->required();
   cmd->add_option("-o,--output", o->output, "Quantized ONNX model to write")->required();
   cmd->add_option("--recipe", o->recipe, "minmax (default), percentile, mse or repq-vit (docs/recipes.md)");
+  cmd->add_option("--format", o->format, "qdq (default) or integer: integer-only ONNX (--recipe i-vit, docs/recipes.md)")
+      ->check(CLI::IsMember({"qdq", "integer"}));
   cmd->add_flag("--no-ln-reparam", o->no_ln_reparam, "repq-vit without the post-LayerNorm reparameterization");
   cmd->add_flag("--no-log-softmax", o->no_log_softmax, "repq-vit without the log-sqrt2 post-Softmax quantizer");
   cmd->add_flag("--median-scale", o->median_scale, "Post-LayerNorm reference scale: median of the channels (DopQ-ViT)");

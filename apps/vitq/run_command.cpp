@@ -54,7 +54,9 @@ void addRunCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--seed", opts->seed, "Seed for random inputs");
   cmd->callback([opts, &action] {
     action = [opts]() -> Status {
-      VITQ_ASSIGN_OR_RETURN(Model model, loadModel(opts->model));
+      ImportOptions import;
+      import.inline_functions = true;  // model-local functions run as their bodies
+      VITQ_ASSIGN_OR_RETURN(Model model, loadModel(opts->model, import));
       VITQ_ASSIGN_OR_RETURN(Executor exec, Executor::create(*model.graph, model.opsetVersion(""), {opts->threads}));
       VITQ_ASSIGN_OR_RETURN(TensorMap feeds, loadFeeds(exec, opts->inputs));
       VITQ_RETURN_IF_ERROR(addRandomFeeds(exec, opts->shapes, opts->seed, feeds));

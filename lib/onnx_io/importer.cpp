@@ -1,5 +1,7 @@
 #include "onnx_io/importer.h"
 
+#include "onnx_io/function_inlining.h"
+
 #include <onnx/defs/schema.h>
 #include <onnx/shape_inference/implementation.h>
 
@@ -355,12 +357,21 @@ StatusOr<Model> importImpl(const onnx::ModelProto& proto, const std::filesystem:
 
 StatusOr<Model> importModel(const onnx::ModelProto& proto, const std::filesystem::path& model_dir,
                             const ImportOptions& options, ImportReport* report) {
+  if (options.inline_functions && proto.functions_size() > 0) {
+    onnx::ModelProto copy = proto;
+    VITQ_RETURN_IF_ERROR(inlineLocalFunctions(copy).status());
+    return importImpl(copy, model_dir, options, report, false);
+  }
   return importImpl(proto, model_dir, options, report, false);
 }
 
 StatusOr<Model> loadModel(const std::filesystem::path& path, const ImportOptions& options,
                           ImportReport* report) {
   VITQ_ASSIGN_OR_RETURN(onnx::ModelProto proto, readModelProto(path));
+  if (options.inline_functions) {
+    auto inlined = inlineLocalFunctions(proto);
+    if (!inlined.isOk()) return inlined.status().withContext(path.string());
+  }
   auto model = importImpl(proto, path.parent_path(), options, report, true);
   if (!model.isOk()) return model.status().withContext(path.string());
   return model;

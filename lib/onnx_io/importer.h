@@ -16,6 +16,9 @@ struct ImportOptions {
   bool lift_constants = true;
   /// Fill intermediate value types with onnx shape inference (opset <= what onnx knows).
   bool infer_shapes = true;
+  /// Replace calls of model-local functions by their bodies (function_inlining.h), so that the
+  /// executor can run them; the functions are dropped from the imported model.
+  bool inline_functions = false;
 };
 
 /// What the import did beyond a plain translation.

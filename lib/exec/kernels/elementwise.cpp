@@ -190,7 +190,22 @@ StatusOr<Tensor> arithmetic(const KernelContext& ctx, Arith op, const Tensor& a,
       case Arith::kDiv:
         if constexpr (std::is_floating_point_v<T>) {
           out = binaryLoop<T, T>(a, b, shape, a.dtype(), [](T x, T y) { return x / y; });
+        } else {  // truncation toward zero, as ONNX Runtime; 0 for a zero divisor (undefined in ONNX)
+          out = binaryLoop<T, T>(a, b, shape, a.dtype(), [](T x, T y) { return y == 0 ? T(0) : static_cast<T>(x / y); });
+        }
+        break;
+      case Arith::kMax:
+        if constexpr (std::is_integral_v<T>) {
+          out = binaryLoop<T, T>(a, b, shape, a.dtype(), [](T x, T y) { return x > y ? x : y; });
           break;
+        }
+        [[fallthrough]];
+      case Arith::kMin:
+        if constexpr (std::is_integral_v<T>) {
+          if (op == Arith::kMin) {
+            out = binaryLoop<T, T>(a, b, shape, a.dtype(), [](T x, T y) { return x < y ? x : y; });
+            break;
+          }
         }
         [[fallthrough]];
       default: out = binaryLoop<T, T>(a, b, shape, a.dtype(), [op](T x, T y) { return arithNan(op, x, y); });

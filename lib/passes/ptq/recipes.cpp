@@ -3,7 +3,7 @@
 namespace vitq {
 
 const std::vector<std::string>& recipeNames() {
-  static const std::vector<std::string> names = {"minmax", "percentile", "mse", "repq-vit"};
+  static const std::vector<std::string> names = {"minmax", "percentile", "mse", "repq-vit", "i-vit"};
   return names;
 }
 
@@ -30,6 +30,12 @@ Status applyRecipe(const std::string& recipe, PipelineOptions& o) {
     o.ln_reparam = true;
     o.log_softmax = true;
     o.inputs_8bit = true;
+  } else if (name == "i-vit") {
+    // I-ViT's quantizers: symmetric per-tensor activations (absmax / (2^(b-1) - 1)) from min/max
+    // calibration, int8 per-channel weights. --format integer lowers the model to integer-only ops
+    // (passes/lower/integer_lowering.h); --format qdq writes the same quantizers as QDQ.
+    o.activation_range = RangeMethod::kMinMax;
+    o.quant.activation_symmetric = true;
   } else {
     std::string list;
     for (const auto& n : recipeNames()) list += (list.empty() ? "" : ", ") + n;

@@ -1,0 +1,57 @@
+#include "vitq/integer_export.h"
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "onnx_io/atomic_file.h"
+#include "onnx_io/exporter.h"
+#include "onnx_io/importer.h"
+#include "passes/lower/integer_lowering.h"
+#include "report/accuracy_report.h"
+
+namespace vitq::cli {
+
+Status runIntegerExport(const Model& reference, Model& quantized, const Dataset& calib, const Dataset& eval,
+                        const IntegerExportArgs& a) {
+  if (a.recipe != "i-vit") {
+    return invalidArgument("--format integer is the I-ViT integer export: use it with --recipe i-vit (got '" + a.recipe + "')");
+  }
+  IntegerLoweringOptions lo;
+  lo.weight_bits = a.wbits;
+  lo.activation_bits = a.abits;
+  lo.threads = a.threads;
+  VITQ_ASSIGN_OR_RETURN(IntegerLoweringReport lr, lowerToInteger(quantized, calib, lo));
+  quantized.producer_name = "vitq";
+  VITQ_RETURN_IF_ERROR(saveModel(quantized, a.output));
+  // The report runs the written model as vitq's executor does: functions inlined.
+  ImportOptions import;
+  import.inline_functions = true;
+  VITQ_ASSIGN_OR_RETURN(Model runnable, importModel(exportModel(quantized), std::filesystem::path(a.output).parent_path(), import));
+  VITQ_ASSIGN_OR_RETURN(nlohmann::json report, compareModels(reference, runnable, eval, {}, {0, a.threads}));
+  report["model"] = a.model;
+  report["output_model"] = a.output;
+  report["recipe"] = {{"name", a.recipe}, {"format", "integer"}, {"weight_bits", a.wbits}, {"activation_bits", a.abits},
+                      {"residual_bits", lo.residual_bits}, {"calibration_samples", lr.calibration_samples}};
+  report["integer_lowering"] = {{"linear", lr.linear}, {"convolutions", lr.convolutions},
+                                {"activation_matmuls", lr.activation_matmuls}, {"shiftmax", lr.shiftmax},
+                                {"shiftgelu", lr.shiftgelu}, {"layernorms", lr.layernorms},
+                                {"residual_adds", lr.residual_adds}, {"requantizers", lr.requantizers}};
+  if (!a.report.empty()) {
+    const std::string ext = std::filesystem::path(a.report).extension().string();
+    if (ext != ".json" && ext != ".md") return invalidArgument("--report '" + a.report + "': .json or .md");
+    AtomicFile file(a.report);
+    VITQ_RETURN_IF_ERROR(file.write(ext == ".json" ? report.dump(2) + "\n" : accuracyMarkdown(report)));
+    VITQ_RETURN_IF_ERROR(file.commit());
+  }
+  std::cout << "# vitq quantize: " << a.model << " -> " << a.output << " (integer, I-ViT)\n\n"
+            << "W" << a.wbits << "A" << a.abits << " (residual stream " << lo.residual_bits << "-bit): " << lr.linear
+            << " linear, " << lr.convolutions << " conv, " << lr.activation_matmuls << " activation MatMuls, "
+            << lr.shiftmax << " Shiftmax, " << lr.shiftgelu << " ShiftGELU, " << lr.layernorms << " I-LayerNorm, "
+            << lr.residual_adds << " residual adds, " << lr.requantizers << " requantizers; "
+            << lr.calibration_samples << " calibration samples\n\n"
+            << accuracyMarkdown(report);
+  return Status::ok();
+}
+
+}  // namespace vitq::cli

@@ -1,0 +1,21 @@
+// `vitq quantize --format integer` (recipe i-vit): the integer-only export (passes/lower), its
+// accuracy report against the float model, run by vitq's executor with the functions inlined.
+#pragma once
+
+#include <string>
+
+#include "calib/dataset.h"
+#include "core/status.h"
+#include "ir/graph.h"
+
+namespace vitq::cli {
+
+struct IntegerExportArgs {
+  std::string model, output, report, recipe;
+  int wbits = 8, abits = 8, threads = 1;
+};
+
+Status runIntegerExport(const Model& reference, Model& quantized, const Dataset& calib, const Dataset& eval,
+                        const IntegerExportArgs& args);
+
+}  // namespace vitq::cli

@@ -1,0 +1,53 @@
+// I-ViT integer lowering (docs/recipes.md "i-vit", `vitq quantize --recipe i-vit --format integer`):
+// calibrates a float model and rewrites it into an integer-only ONNX graph, float only at the input
+// quantizer and the output dequantizer (docs/algorithms.md §1.1, §1.6, §1.7):
+//
+//   input x (float)  -> Div(s) -> Round -> Clip -> Cast int32     [nodes "input_quantizer/*"]
+//   Conv             -> ConvInteger (uint8 with zero point 128; ONNX Runtime has only u8u8) + int32 bias
+//   MatMul/Gemm W    -> MatMulInteger (int8 x int8 per-channel weights) + int32 bias
+//   MatMul act x act -> MatMulInteger on int8 codes (q k^T, attn v); a constant Mul/Div folds into the scale
+//   Softmax          -> vitq.Shiftmax     GELU -> vitq.ShiftGELU     LayerNorm -> vitq.ILayerNorm
+//   Add (residual)   -> each branch requantized to the output's 16-bit scale, summed, clipped
+//   Relu             -> Max(x, 0)
+//   shape ops        -> the same op on the codes (per-channel codes are requantized to one scale first)
+//   output (float)   -> Cast float -> Mul(scale)                   [nodes "output_dequantizer/*"]
+//
+// Every requantizer is dyadic: y = clip(floor((x m + 2^(c-1)) / 2^c)) in int64, the floor written
+// as (x m + 2^(c-1) + 2^62) / 2^c - 2^(62-c) so that Div (which truncates) sees a positive value;
+// m has up to 30 bits, fewer where the input's bound needs it so that |x m| < 2^61. Activations are symmetric per tensor
+// (s = absmax / (2^(b-1) - 1), min/max calibration), 8-bit at linear, Softmax and GELU inputs,
+// 16-bit on the residual stream; weights int8 symmetric per output channel; biases int32.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "calib/dataset.h"
+#include "ir/graph.h"
+
+namespace vitq {
+
+struct IntegerLoweringOptions {
+  int weight_bits = 8;     // 2..8 (7 keeps ONNX Runtime's u8 GEMM kernels exact without VNNI)
+  int activation_bits = 8; // linear, Softmax and GELU inputs, 2..8
+  int residual_bits = 16;  // residual stream, LayerNorm inputs
+  int threads = 1;
+};
+
+struct IntegerLoweringReport {
+  size_t calibration_samples = 0;
+  int linear = 0;        // MatMul/Gemm with constant weights
+  int convolutions = 0;
+  int activation_matmuls = 0;
+  int shiftmax = 0;
+  int shiftgelu = 0;
+  int layernorms = 0;
+  int residual_adds = 0;
+  int requantizers = 0;
+};
+
+/// Rewrites \p model in place into the integer graph and adds the vitq functions to it; fails
+/// naming the first float op it cannot lower (HardSwish, pooling, ...).
+StatusOr<IntegerLoweringReport> lowerToInteger(Model& model, const Dataset& calib, const IntegerLoweringOptions& options);
+
+}  // namespace vitq
