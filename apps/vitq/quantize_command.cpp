@@ -38,6 +38,10 @@ struct Options {
   std::string noise_dist = "uniform";
   int noise_steps = 50;
   std::vector<std::string> noise_layers;
+  int recon_iters = 400, recon_batch = 4;
+  size_t recon_samples = 32;
+  float recon_lr = 1e-2f;
+  uint64_t seed = 0;
 };
 
 // Samples [0, limit) of another dataset.
@@ -113,6 +117,11 @@ Status runQuantize(const Options& o) {
   po.noisy.gaussian = o.noise_dist == "gaussian";
   po.noisy.amplitude_steps = o.noise_steps;
   po.noisy.layers = o.noise_layers;
+  po.reconstruction.iterations = o.recon_iters;
+  po.reconstruction.samples = o.recon_samples;
+  po.reconstruction.batch = o.recon_batch;
+  po.reconstruction.learning_rate = o.recon_lr;
+  po.reconstruction.seed = o.seed;
   if (!o.stop_after.empty() && o.stop_after != "reparam") {
     return invalidArgument("--stop-after '" + o.stop_after + "': the only stage is 'reparam'");
   }
@@ -179,6 +188,17 @@ Status runQuantize(const Options& o) {
     }
     report["noisy_bias"] = sites;
   }
+  if (po.bridge_reconstruction) {
+    report["recipe"]["reconstruction"] = {{"iterations", o.recon_iters}, {"samples", o.recon_samples},
+                                          {"batch", o.recon_batch}, {"learning_rate", o.recon_lr}, {"seed", o.seed}};
+    nlohmann::json blocks = nlohmann::json::array();
+    for (const auto& b : pr.reconstructed) {
+      blocks.push_back({{"block", b.name}, {"output", b.output}, {"weights", b.weights}, {"elements", b.elements},
+                        {"codes_changed", b.flipped}, {"loss_before", b.loss_before}, {"loss_after", b.loss_after},
+                        {"kept_nearest", b.kept_nearest}, {"seconds", b.seconds}});
+    }
+    report["reconstruction"] = blocks;
+  }
   report["quantization"] = {{"compute_nodes", plan.compute_nodes}, {"quantized_nodes", plan.quantized_nodes},
                             {"kept_float", plan.excluded}, {"quantize_nodes", ms.quantize_nodes},
                             {"weights", ms.weights}, {"biases", ms.biases},
@@ -206,7 +226,7 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("model", o->model, "Float ONNX model")->required();
   cmd->add_option("--data", o->data, "Calibration data: folder of .npy samples, or one .npy batch")->required();
   cmd->add_option("-o,--output", o->output, "Quantized ONNX model to write")->required();
-  cmd->add_option("--recipe", o->recipe, "minmax (default), percentile, mse or repq-vit (docs/recipes.md)");
+  cmd->add_option("--recipe", o->recipe, "minmax (default), percentile, mse, repq-vit or q-hyvit (docs/recipes.md)");
   cmd->add_option("--format", o->format, "qdq (default) or integer: integer-only ONNX (--recipe i-vit, docs/recipes.md)")
       ->check(CLI::IsMember({"qdq", "integer"}));
   cmd->add_flag("--no-ln-reparam", o->no_ln_reparam, "repq-vit without the post-LayerNorm reparameterization");
@@ -218,6 +238,14 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--noise-steps", o->noise_steps, "+noisy: amplitude grid size over [0, 2) x N0 (default 50)")
       ->check(CLI::Range(2, 10000));
   cmd->add_option("--noise-layers", o->noise_layers, "+noisy: only inputs of these layers (op type or name glob)");
+  cmd->add_option("--recon-iters", o->recon_iters, "q-hyvit: Adam steps per bridge block (default 400)")
+      ->check(CLI::Range(0, 1000000));
+  cmd->add_option("--recon-samples", o->recon_samples, "q-hyvit: calibration samples cached per block (default 32)")
+      ->check(CLI::Range(1, 1000000));
+  cmd->add_option("--recon-batch", o->recon_batch, "q-hyvit: samples per step (default 4)")->check(CLI::Range(1, 4096));
+  cmd->add_option("--recon-lr", o->recon_lr, "q-hyvit: Adam learning rate on the rounding variables (default 0.01)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", o->seed, "q-hyvit: seed of the reconstruction's sample draws (default 0)");
   cmd->add_flag("--reduce-range", o->reduce_range,
                "7-bit weights (int8 container): exact in ONNX Runtime on x86 CPUs without VNNI");
   cmd->add_option("--stop-after", o->stop_after, "reparam: write the float model after the reparameterization");

@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "pattern/match_utils.h"
 #include "pattern/transformer_patterns.h"
 
 namespace vitq {
@@ -98,6 +99,106 @@ std::vector<BridgeMatch> findBridges(const Graph& graph) {
     }
   }
   return out;
+}
+
+namespace {
+
+std::vector<Node*> usersOf(const Node* n) {
+  std::vector<Node*> users;
+  for (const Value* o : n->outputs()) {
+    if (!o) continue;
+    for (const Use& u : o->uses()) users.push_back(u.user);
+  }
+  return users;
+}
+
+// Nodes reachable forward from \p start (inclusive), breadth first, at most \p limit steps.
+std::vector<Node*> forwardFrom(Node* start, int limit) {
+  std::vector<Node*> order{start};
+  std::unordered_map<const Node*, int> depth{{start, 0}};
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (depth[order[i]] >= limit) continue;
+    for (Node* u : usersOf(order[i])) {
+      if (depth.count(u)) continue;
+      depth[u] = depth[order[i]] + 1;
+      order.push_back(u);
+    }
+  }
+  return order;
+}
+
+bool constantWeightLinear(const Node* n) {
+  return (n->is("MatMul") || n->is("Gemm")) && n->input(1) && n->input(1)->isConstant();
+}
+
+// The value a conv -> transformer block ends at (see BridgeBlock).
+Value* convToTransformerEnd(const Graph& graph, const BridgeMatch& b) {
+  constexpr int kLimit = 64;
+  const std::vector<Node*> reach = forwardFrom(b.token_op, kLimit);
+  const Value* x = b.token_op->input(0);
+  for (Node* n : reach) {
+    if (n != b.token_op && n->is("Add") && std::find(n->inputs().begin(), n->inputs().end(), x) != n->inputs().end()) {
+      return n->output(0);
+    }
+  }
+  const std::unordered_set<const Node*> reached(reach.begin(), reach.end());
+  for (const auto& a : findAttention(graph)) {
+    if (!reached.count(a.scores_matmul)) continue;
+    for (Node* n : forwardFrom(a.context_matmul, 8)) {
+      if (!constantWeightLinear(n)) continue;
+      Value* out = n->output(0);
+      if (const Node* add = soleUser(out); n->is("MatMul") && add && add->is("Add")) {
+        const Value* other = otherOperand(add, out);
+        if (other && other->isConstant()) out = add->output(0);
+      }
+      return out;
+    }
+    return a.context_matmul->output(0);
+  }
+  return b.token_op->output(0);
+}
+
+}  // namespace
+
+std::vector<BridgeBlock> findBridgeBlocks(const Graph& graph) {
+  std::vector<BridgeBlock> blocks;
+  for (const BridgeMatch& b : findBridges(graph)) {
+    const bool forward = b.direction == BridgeMatch::Direction::kConvToTransformer;
+    Node* start = forward ? b.conv : b.token_op;
+    Value* end = forward ? convToTransformerEnd(graph, b) : b.conv->output(0);
+    if (!end || !end->producer()) continue;
+    // Descendants of the start that are ancestors of the end.
+    std::unordered_set<const Node*> after;
+    for (Node* n : forwardFrom(start, 1 << 30)) after.insert(n);
+    std::unordered_set<const Node*> before;
+    std::vector<Node*> stack{end->producer()};
+    while (!stack.empty()) {
+      Node* n = stack.back();
+      stack.pop_back();
+      if (!before.insert(n).second || n == start) continue;
+      for (const Value* in : n->inputs()) {
+        if (in && in->producer() && after.count(in->producer())) stack.push_back(in->producer());
+      }
+    }
+    BridgeBlock block;
+    block.bridge = b;
+    block.output = end;
+    std::unordered_set<const Value*> produced, seen;
+    for (Node* n : graph.nodeList()) {
+      if (!before.count(n) || !after.count(n)) continue;
+      block.nodes.push_back(n);
+      for (const Value* o : n->outputs()) {
+        if (o) produced.insert(o);
+      }
+    }
+    for (const Node* n : block.nodes) {
+      for (const Value* in : n->inputs()) {
+        if (in && !in->isConstant() && !produced.count(in) && seen.insert(in).second) block.inputs.push_back(in);
+      }
+    }
+    blocks.push_back(std::move(block));
+  }
+  return blocks;
 }
 
 }  // namespace vitq

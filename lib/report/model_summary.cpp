@@ -82,6 +82,24 @@ json transformerJson(const Graph& g) {
                        {"layout_ops", layout}});
   }
   t["bridges"] = bridges;
+  json blocks = json::array();
+  for (const auto& b : findBridgeBlocks(g)) {
+    json weights = json::array();
+    for (const Node* n : b.nodes) {
+      const bool layer = n->is("Conv") || n->is("ConvTranspose") || n->is("MatMul") || n->is("Gemm");
+      if (layer && n->input(1) && n->input(1)->isConstant()) weights.push_back(nodeLabel(n));
+    }
+    json inputs = json::array();
+    for (const Value* v : b.inputs) inputs.push_back(v->name());
+    blocks.push_back({{"direction", bridgeDirectionName(b.bridge.direction)},
+                      {"start", nodeLabel(b.bridge.direction == BridgeMatch::Direction::kConvToTransformer
+                                              ? b.bridge.conv : b.bridge.token_op)},
+                      {"output", b.output->name()},
+                      {"nodes", b.nodes.size()},
+                      {"inputs", inputs},
+                      {"weighted_layers", weights}});
+  }
+  t["bridge_blocks"] = blocks;
   return t;
 }
 
@@ -189,6 +207,14 @@ std::string summaryToText(const ModelSummary& summary) {
        << b["token_op"].get<std::string>() << " (" << b["token_op_type"].get<std::string>() << ") via";
     for (const auto& l : b["layout_ops"]) os << " " << l.get<std::string>();
     os << "\n";
+  }
+  os << "  bridge blocks (reconstruction units): " << t["bridge_blocks"].size() << "\n";
+  for (const auto& b : t["bridge_blocks"]) {
+    os << "    " << b["direction"].get<std::string>() << ": " << b["start"].get<std::string>() << " .. "
+       << b["output"].get<std::string>() << " (" << b["nodes"].get<size_t>() << " nodes, "
+       << b["weighted_layers"].size() << " weighted layers:";
+    for (const auto& w : b["weighted_layers"]) os << " " << w.get<std::string>();
+    os << ")\n";
   }
   os << "quantizable nodes: " << j["quantizable"]["count"];
   for (const auto& [k, v] : j["quantizable"]["by_op"].items()) os << " " << k << "=" << v;

@@ -147,6 +147,12 @@ StatusOr<PipelineReport> quantizeModel(Model& model, const Dataset& calib, const
   report.calibration_samples = stats.samples;
   log->info("calibrated {} values on {} samples", stats.stats.size(), stats.samples);
   VITQ_RETURN_IF_ERROR(setActivationParams(table, stats, o, fixed));
+  if (o.bridge_reconstruction) {
+    ReconstructionOptions r = o.reconstruction;
+    r.threads = o.threads;
+    VITQ_ASSIGN_OR_RETURN(report.reconstructed, reconstructBlocks(model, table, calib, bridgeReconstructionBlocks(g), r));
+    log->info("reconstructed {} bridge blocks", report.reconstructed.size());
+  }
   if (o.noisy_bias) {
     NoisyBiasOptions noisy = o.noisy;
     noisy.threads = o.threads;

@@ -8,6 +8,7 @@
 
 #include "calib/dataset.h"
 #include "ir/graph.h"
+#include "passes/ptq/block_reconstruction.h"
 #include "passes/ptq/materialize_qdq.h"
 #include "passes/ptq/noisy_bias.h"
 #include "passes/ptq/plan_quantization.h"
@@ -28,6 +29,8 @@ struct PipelineOptions {
   bool stop_after_reparam = false; // leave the model float after the reparameterization
   bool noisy_bias = false;         // NoisyQuant on the inputs of linear layers
   NoisyBiasOptions noisy;
+  bool bridge_reconstruction = false;  // Q-HyViT: learned rounding of the bridge blocks' weights
+  ReconstructionOptions reconstruction;
   int threads = 1;
 };
 
@@ -38,6 +41,7 @@ struct PipelineReport {
   std::vector<std::string> reparameterized;  // LayerNorm outputs folded to per-tensor
   int log_softmax = 0;
   std::vector<NoisyBiasSite> noisy_bias;
+  std::vector<BlockReconstructionReport> reconstructed;
 };
 
 /// Rewrites \p model in place into its quantized (QDQ) form, calibrating on \p calib.

@@ -3,7 +3,7 @@
 namespace vitq {
 
 const std::vector<std::string>& recipeNames() {
-  static const std::vector<std::string> names = {"minmax", "percentile", "mse", "repq-vit", "i-vit"};
+  static const std::vector<std::string> names = {"minmax", "percentile", "mse", "repq-vit", "q-hyvit", "i-vit"};
   return names;
 }
 
@@ -30,6 +30,11 @@ Status applyRecipe(const std::string& recipe, PipelineOptions& o) {
     o.ln_reparam = true;
     o.log_softmax = true;
     o.inputs_8bit = true;
+  } else if (name == "q-hyvit") {
+    // Q-HyViT: the repq-vit parameters, then learned rounding of the bridge blocks' weights
+    // against their float outputs (passes/ptq/block_reconstruction.h).
+    VITQ_RETURN_IF_ERROR(applyRecipe("repq-vit", o));
+    o.bridge_reconstruction = true;
   } else if (name == "i-vit") {
     // I-ViT's quantizers: symmetric per-tensor activations (absmax / (2^(b-1) - 1)) from min/max
     // calibration, int8 per-channel weights. --format integer lowers the model to integer-only ops
