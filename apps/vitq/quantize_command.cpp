@@ -39,8 +39,8 @@ struct Options {
   int noise_steps = 50;
   std::vector<std::string> noise_layers;
   int recon_iters = 400, recon_batch = 4;
-  size_t recon_samples = 32;
-  float recon_lr = 1e-2f;
+  size_t recon_samples = 128;
+  float recon_lr = 0.1f;
   uint64_t seed = 0;
 };
 
@@ -240,10 +240,10 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--noise-layers", o->noise_layers, "+noisy: only inputs of these layers (op type or name glob)");
   cmd->add_option("--recon-iters", o->recon_iters, "q-hyvit: Adam steps per bridge block (default 400)")
       ->check(CLI::Range(0, 1000000));
-  cmd->add_option("--recon-samples", o->recon_samples, "q-hyvit: calibration samples cached per block (default 32)")
+  cmd->add_option("--recon-samples", o->recon_samples, "q-hyvit: calibration samples cached per block (default 128)")
       ->check(CLI::Range(1, 1000000));
   cmd->add_option("--recon-batch", o->recon_batch, "q-hyvit: samples per step (default 4)")->check(CLI::Range(1, 4096));
-  cmd->add_option("--recon-lr", o->recon_lr, "q-hyvit: Adam learning rate on the rounding variables (default 0.01)")
+  cmd->add_option("--recon-lr", o->recon_lr, "q-hyvit: Adam learning rate on the rounding variables (default 0.1)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", o->seed, "q-hyvit: seed of the reconstruction's sample draws (default 0)");
   cmd->add_flag("--reduce-range", o->reduce_range,

@@ -28,6 +28,7 @@ VARIANTS = {
     "repq-softmax": ["--recipe", "repq-vit", "--no-ln-reparam"],
     "repq-vit": ["--recipe", "repq-vit"],
     "repq-vit-median": ["--recipe", "repq-vit", "--median-scale"],
+    "q-hyvit": ["--recipe", "q-hyvit"],
     "minmax+noisy": ["--recipe", "minmax+noisy"],
     "mse+noisy": ["--recipe", "mse+noisy"],
     "repq-vit+noisy": ["--recipe", "repq-vit+noisy"],

@@ -18,9 +18,9 @@ namespace vitq {
 
 struct ReconstructionOptions {
   int iterations = 400;          // Adam steps per block
-  size_t samples = 32;           // calibration samples cached per block (the first N)
+  size_t samples = 128;          // calibration samples cached per block (the first N)
   int batch = 4;                 // samples per step, drawn from the cache with the seed
-  float learning_rate = 1e-2f;   // Adam on the rounding variables V
+  float learning_rate = 0.1f;    // Adam on the rounding variables V (few steps: large)
   float lambda = 0.01f;          // rounding regularizer weight
   float warmup = 0.2f;           // fraction of steps without the regularizer
   uint64_t seed = 0;
