@@ -7,9 +7,12 @@ For the opset-17 and opset-13 exports:
    has no float input, output or initializer; the vitq.* function bodies use integer ops only and
    contain no float Cast or constant. Dtypes are propagated here from the ONNX op semantics, not
    read from vitq's value_info.
-2. Bit-exact: ONNX Runtime's logits equal `vitq run`'s logits element for element on the full
-   10 000-image test set (opset 17; the first 2 000 images for opset 13).
+2. Bit-exact: ONNX Runtime's logits equal `vitq run`'s logits element for element on the first
+   --images test images (default 2 000, about 4 minutes for both exports on 2 cores; `--images
+   10000` runs the full test set for opset 17, which docs/benchmarks.md reports), 500 for opset 13.
 3. Accuracy: ORT top-1 within MAX_DROP points of the FP32 model on the same images.
+The MobileViT-style hybrid (opset 17: depthwise convs, SiLU as ShiftGELU, ReLU6 as an integer
+Clip, GlobalAveragePool as an integer sum) is exported and checked the same way on 500 images.
 """
 import argparse
 import json
@@ -137,19 +140,20 @@ def export(vitq, model, out, tmp):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--vitq", required=True)
-    parser.add_argument("--images", type=int, default=10000, help="test images compared for opset 17")
+    parser.add_argument("--images", type=int, default=2000, help="test images compared for the opset-17 ViT")
     args = parser.parse_args()
     x_all = np.load(os.path.join(FASHION, "test_x.npy"))
     y_all = np.load(os.path.join(FASHION, "test_y.npy"))
     with tempfile.TemporaryDirectory() as tmp:
-        for name, count in (("fmnist_vit_op17", args.images), ("fmnist_vit_op13", min(args.images, 2000))):
+        for name, count in (("fmnist_vit_op17", args.images), ("fmnist_vit_op13", min(args.images, 500)),
+                            ("fmnist_hybrid_op17", min(args.images, 500))):
             model = os.path.join(MODELS, name + ".onnx")
             out = os.path.join(tmp, name + "_ivit.onnx")
             report = export(args.vitq, model, out, tmp)
             if report is None:
                 continue
             low = report["integer_lowering"]
-            check(low["layernorms"] == 9 and low["shiftmax"] == 4 and low["shiftgelu"] == 5 and low["linear"] == 17,
+            check("hybrid" in name or low["layernorms"] == 9 and low["shiftmax"] == 4 and low["shiftgelu"] == 5 and low["linear"] == 17,
                   f"{name}: 9 I-LayerNorm, 4 Shiftmax, 5 ShiftGELU, 17 linear lowered ({low})")
             integer_only(out, name)
             x, y = x_all[:count], y_all[:count]

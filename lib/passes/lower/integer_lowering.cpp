@@ -256,6 +256,9 @@ class Lowering {
   Status lowerShapeOp(Node& n);
   Status lowerConcat(Node& n);
   Status lowerRelu(Node& n);
+  Status lowerSilu(Node& n, const Node& sig);
+  Status lowerClip(Node& n);
+  Status lowerGlobalAveragePool(Node& n);
   Status lowerOutput(size_t index);
 
   Model& model_;
@@ -456,8 +459,85 @@ Status Lowering::lowerAdd(Node& n) {
   return Status::ok();
 }
 
+// Mul(x, Sigmoid(x)) (SiLU/Swish): ShiftGELU's body computes x · σ(k x) with x0 = floor(-1/(k s));
+// k = 1 here, so x0 = floor(-1/s) and the output scale is s · 2^-7.
+const Node* siluSigmoid(const Node& mul) {
+  if (!mul.is("Mul") || mul.numInputs() != 2) return nullptr;
+  for (int k = 0; k < 2; ++k) {
+    const Node* sig = mul.input(k) ? mul.input(k)->producer() : nullptr;
+    if (sig && sig->is("Sigmoid") && sig->input(0) == mul.input(1 - k) && sig->output(0)->uses().size() == 1) return sig;
+  }
+  return nullptr;
+}
+
+Status Lowering::lowerSilu(Node& n, const Node& sig) {
+  Value* in = sig.input(0);
+  const std::string hint = n.output(0)->name();
+  if (!hasRep(in)) return unsupported("SiLU '" + hint + "': input has no integer form");
+  const double s = scaleFor(in, o_.activation_bits);
+  VITQ_ASSIGN_OR_RETURN(Value * x, requant(reps_.at(in), s, o_.activation_bits, hint + "/in"));
+  VITQ_ASSIGN_OR_RETURN(ShiftGeluPlan plan, planShiftGelu(s / 1.702, kShiftGeluN, true));  // x0 = floor(-1/s)
+  Rep r;
+  r.v = node("ShiftGELU", {x, i64s(plan.exp.x0, hint + "_x0")}, DataType::kInt32, hint, kIntegerDomain);
+  r.scale = {s / 128};
+  r.bound = qmaxOf(o_.activation_bits) * 128;
+  reps_[n.output(0)] = r;
+  ++report_->shiftgelu;
+  return Status::ok();
+}
+
+// Clip with constant bounds on per-tensor codes: the bounds in codes (rounded).
+Status Lowering::lowerClip(Node& n) {
+  Value* in = n.input(0);
+  const std::string hint = n.name().empty() ? n.output(0)->name() : n.name();
+  if (!hasRep(in)) return unsupported("node " + n.describe() + ": input has no integer form");
+  Rep r = reps_.at(in);
+  if (r.perChannel() || r.is64 || r.bound > qmaxOf(o_.residual_bits)) {
+    const int bits = feedsNarrowOnly(n.output(0)) ? o_.activation_bits : o_.residual_bits;
+    VITQ_ASSIGN_OR_RETURN(r, requantRep(r, scaleFor(in, bits), bits, hint + "/in"));
+  }
+  std::vector<Value*> ins = {r.v};
+  for (size_t i = 1; i < 3; ++i) {
+    double bound = i == 1 ? -2147483647.0 : 2147483647.0;
+    if (n.input(i)) {
+      if (!n.input(i)->isConstant()) return unsupported("node " + n.describe() + ": Clip bounds must be constant");
+      bound = std::nearbyint(n.input(i)->initializer().scalarAsDouble() / r.scale[0]);
+    } else if (n.attrs().has(i == 1 ? "min" : "max")) {
+      bound = std::nearbyint(n.attrs().floatOr(i == 1 ? "min" : "max", 0.0f) / r.scale[0]);
+    }
+    bound = std::clamp(bound, -2147483647.0, 2147483647.0);
+    ins.push_back(g_.addInitializer(g_.uniqueName(hint + (i == 1 ? "_lo" : "_hi")),
+                                    Tensor::fromVector<int32_t>({static_cast<int32_t>(bound)}, {})));
+  }
+  r.v = node("Clip", ins, DataType::kInt32, hint);
+  r.acc = false;
+  reps_[n.output(0)] = r;
+  return Status::ok();
+}
+
+// GlobalAveragePool: an integer sum over the spatial axes; 1/(H W) goes into the scale.
+Status Lowering::lowerGlobalAveragePool(Node& n) {
+  Value* in = n.input(0);
+  const auto& dims = in->type().dims;
+  if (!hasRep(in) || !dims || dims->size() != 4 || !(*dims)[2].isKnown() || !(*dims)[3].isKnown()) {
+    return unsupported("node " + n.describe() + ": needs NCHW codes with known H and W");
+  }
+  const std::string hint = n.name().empty() ? n.output(0)->name() : n.name();
+  Rep r = reps_.at(in);
+  const int64_t hw = (*dims)[2].value * (*dims)[3].value;
+  Value* axes = i64({2, 3}, {2}, hint + "_axes");
+  r.v = node("ReduceSum", {r.v, axes}, r.is64 ? DataType::kInt64 : DataType::kInt32, hint);
+  last_->attrs().set("keepdims", Attribute::makeInt(1));
+  for (double& s : r.scale) s /= static_cast<double>(hw);
+  r.bound *= hw;
+  r.acc = false;
+  reps_[n.output(0)] = r;
+  return Status::ok();
+}
+
 // Mul or Div by a positive constant scalar (the attention's 1/sqrt(d)): folded into the scale.
 Status Lowering::lowerScale(Node& n) {
+  if (const Node* sig = siluSigmoid(n)) return lowerSilu(n, *sig);
   Value* x = hasRep(n.input(0)) ? n.input(0) : n.input(1);
   Value* c = x == n.input(0) ? n.input(1) : n.input(0);
   if (!hasRep(x) || !c || !c->isConstant() || c->initializer().numel() != 1 || (n.is("Div") && x != n.input(0))) {
@@ -654,6 +734,7 @@ Status Lowering::run(IntegerLoweringReport& report) {
       continue;
     }
     if (inside.count(n)) continue;
+    if (n->is("Sigmoid") && n->output(0)->uses().size() == 1 && siluSigmoid(*n->output(0)->uses()[0].user) == n) continue;
     bool float_out = false;
     for (const Value* o : n->outputs()) float_out = float_out || (o && o->type().dtype == DataType::kFloat);
     if (!float_out) {
@@ -683,6 +764,8 @@ Status Lowering::run(IntegerLoweringReport& report) {
     else if (n->is("Softmax")) st = lowerSoftmax(*n);
     else if (n->is("Concat")) st = lowerConcat(*n);
     else if (n->is("Relu")) st = lowerRelu(*n);
+    else if (n->is("Clip")) st = lowerClip(*n);
+    else if (n->is("GlobalAveragePool")) st = lowerGlobalAveragePool(*n);
     else if (isShapeOp(*n)) st = lowerShapeOp(*n);
     else st = unsupported("node " + n->describe() + ": op " + n->opType() + " has no integer lowering");
     VITQ_RETURN_IF_ERROR(st);

@@ -8,7 +8,9 @@
 //   MatMul act x act -> MatMulInteger on int8 codes (q k^T, attn v); a constant Mul/Div folds into the scale
 //   Softmax          -> vitq.Shiftmax     GELU -> vitq.ShiftGELU     LayerNorm -> vitq.ILayerNorm
 //   Add (residual)   -> each branch requantized to the output's 16-bit scale, summed, clipped
-//   Relu             -> Max(x, 0)
+//   Relu             -> Max(x, 0); Clip with constant bounds -> Clip on the codes (ReLU6)
+//   Mul(x, Sigmoid(x)) (SiLU) -> vitq.ShiftGELU with x0 = floor(-1/s) (x σ(k x) with k = 1)
+//   GlobalAveragePool -> ReduceSum over H, W (int32); 1/(H W) joins the scale
 //   shape ops        -> the same op on the codes (per-channel codes are requantized to one scale first)
 //   output (float)   -> Cast float -> Mul(scale)                   [nodes "output_dequantizer/*"]
 //
@@ -47,7 +49,7 @@ struct IntegerLoweringReport {
 };
 
 /// Rewrites \p model in place into the integer graph and adds the vitq functions to it; fails
-/// naming the first float op it cannot lower (HardSwish, pooling, ...).
+/// naming the first float op it cannot lower (HardSwish, HardSigmoid, AveragePool, ...).
 StatusOr<IntegerLoweringReport> lowerToInteger(Model& model, const Dataset& calib, const IntegerLoweringOptions& options);
 
 }  // namespace vitq
