@@ -23,32 +23,17 @@ import tempfile
 
 import numpy as np
 import onnx
-import onnxruntime as ort
+
+from e2e_checks import check, exit_code, ort_run  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FASHION = os.path.join(REPO, "data", "fashion_mnist")
 MODELS = os.path.join(REPO, "tests", "data", "models")
 MAX_DROP = 1.5  # points of top-1 below FP32 (measured: see docs/benchmarks.md, "I-ViT")
 
-failures = []
-
 INTEGER_OPS = {"Cast", "Add", "Sub", "Mul", "Div", "Mod", "Max", "Min", "Clip", "ReduceMax", "ReduceSum", "Gather",
                "Greater", "Equal", "And", "Or", "Shape", "Constant"}
 FLOAT = onnx.TensorProto.FLOAT
-
-
-def check(ok, what):
-    print(("ok   " if ok else "FAIL ") + what, flush=True)
-    if not ok:
-        failures.append(what)
-
-
-def ort_run(path, x, batch=500):
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-    name = s.get_inputs()[0].name
-    return np.concatenate([s.run(None, {name: x[i:i + batch]})[0] for i in range(0, len(x), batch)])
 
 
 def vitq_run(vitq, path, x, tmp, batch=1000):
@@ -169,10 +154,7 @@ def main():
             check(top_int >= top_fp - MAX_DROP,
                   f"{name}: ORT top-1 of the integer model {top_int:.2f} % vs FP32 {top_fp:.2f} % on {count} images "
                   f"(allowed drop {MAX_DROP})")
-    if failures:
-        print(f"{len(failures)} check(s) failed", file=sys.stderr)
-        return 1
-    return 0
+    return exit_code()
 
 
 if __name__ == "__main__":

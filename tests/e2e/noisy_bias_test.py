@@ -20,18 +20,11 @@ import onnx
 import onnxruntime as ort
 from onnx import numpy_helper
 
+from e2e_checks import check, exit_code  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FASHION = os.path.join(REPO, "data", "fashion_mnist")
 MODEL = os.path.join(REPO, "tests", "data", "models", "fmnist_vit_op17.onnx")
-failures = []
-
-
-def check(ok, what):
-    print(("ok   " if ok else "FAIL ") + what, flush=True)
-    if not ok:
-        failures.append(what)
-
-
 def quantize(vitq, out, *extra):
     proc = subprocess.run([vitq, "-q", "quantize", MODEL, "--data", os.path.join(FASHION, "calib_x.npy"),
                            "--calib-samples", "128", "--eval-samples", "8", "--wbits", "6", "--abits", "6",
@@ -81,10 +74,7 @@ def main():
         agree = float((mine.argmax(1) == theirs.argmax(1)).mean())
         diff = float(np.abs(mine - theirs).max())
         check(agree >= 0.99 and diff < 0.5, f"ORT equals vitq's simulation: agreement {agree:.3f}, max diff {diff:.3g}")
-    if failures:
-        print(f"{len(failures)} check(s) failed", file=sys.stderr)
-        return 1
-    return 0
+    return exit_code()
 
 
 if __name__ == "__main__":

@@ -17,30 +17,14 @@ import sys
 import tempfile
 
 import numpy as np
-import onnxruntime as ort
+
+from e2e_checks import check, exit_code, ort_run  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FASHION = os.path.join(REPO, "data", "fashion_mnist")
 MODEL = os.path.join(REPO, "tests", "data", "models", "fmnist_hybrid_op17.onnx")
 CALIB = os.path.join(FASHION, "calib_x.npy")
 BITS = ["--wbits", "4", "--abits", "4", "--calib-samples", "256", "--eval-samples", "8"]
-
-failures = []
-
-
-def check(ok, what):
-    print(("ok   " if ok else "FAIL ") + what, flush=True)
-    if not ok:
-        failures.append(what)
-
-
-def ort_run(path, x, batch=500):
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-    name = s.get_inputs()[0].name
-    return np.concatenate([s.run(None, {name: x[i:i + batch]})[0] for i in range(0, len(x), batch)])
-
 
 def quantize(vitq, out, *extra):
     report = out[:-5] + ".json"
@@ -97,10 +81,7 @@ def main():
         quantize(vitq, again, "--recipe", "q-hyvit")
         digest = [hashlib.sha256(open(p, "rb").read()).hexdigest() for p in (out, again)]
         check(digest[0] == digest[1], "two q-hyvit runs write identical bytes")
-    if failures:
-        print(f"{len(failures)} check(s) failed", file=sys.stderr)
-        return 1
-    return 0
+    return exit_code()
 
 
 if __name__ == "__main__":

@@ -18,30 +18,14 @@ import sys
 import tempfile
 
 import numpy as np
-import onnxruntime as ort
+
+from e2e_checks import check, exit_code, ort_run  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FASHION = os.path.join(REPO, "data", "fashion_mnist")
 MODELS = os.path.join(REPO, "tests", "data", "models")
 PPOCR_REC = os.path.join(REPO, "models", "ppocr", "ch_PP-OCRv4_rec_infer.onnx")
 PPOCR_CALIB = os.path.join(REPO, "data", "ppocr", "rec_calib", "x.npy")
-
-failures = []
-
-
-def check(ok, what):
-    print(("ok   " if ok else "FAIL ") + what, flush=True)
-    if not ok:
-        failures.append(what)
-
-
-def ort_run(path, x, batch=500):
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-    name = s.get_inputs()[0].name
-    return np.concatenate([s.run(None, {name: x[i:i + batch]})[0] for i in range(0, len(x), batch)])
-
 
 def quantize(vitq, model, calib, out, *extra):
     report = out[:-5] + ".json"
@@ -112,10 +96,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         fold_equivalence(vitq, tmp)
         simulation_and_accuracy(vitq, tmp)
-    if failures:
-        print(f"{len(failures)} check(s) failed", file=sys.stderr)
-        return 1
-    return 0
+    return exit_code()
 
 
 if __name__ == "__main__":
