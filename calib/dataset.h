@@ -2,6 +2,7 @@
 // a batch dimension of 1. Readers stream: only one sample is in memory at a time.
 #pragma once
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -18,6 +19,20 @@ class Dataset {
   virtual size_t size() const = 0;
   /// Sample \p index, validated (finite values, shape matching the model's declared input).
   virtual StatusOr<TensorMap> sample(size_t index) const = 0;
+};
+
+/// Samples [begin, begin + count) of another dataset (clamped to its size), without copying.
+class DatasetSlice : public Dataset {
+ public:
+  DatasetSlice(const Dataset& base, size_t begin, size_t count) : base_(base), begin_(begin), count_(count) {}
+  size_t size() const override {
+    return begin_ >= base_.size() ? 0 : std::min(count_, base_.size() - begin_);
+  }
+  StatusOr<TensorMap> sample(size_t index) const override { return base_.sample(begin_ + index); }
+
+ private:
+  const Dataset& base_;
+  size_t begin_, count_;
 };
 
 /// Reads .npy samples for the model inputs \p inputs:

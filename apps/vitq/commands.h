@@ -17,5 +17,6 @@ void addInspectCommand(CLI::App& app, CommandAction& action);
 void addRunCommand(CLI::App& app, CommandAction& action);
 void addBenchCommand(CLI::App& app, CommandAction& action);
 void addQuantizeCommand(CLI::App& app, CommandAction& action);
+void addSensitivityCommand(CLI::App& app, CommandAction& action);
 
 }  // namespace vitq::cli

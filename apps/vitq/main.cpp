@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   cli::addRunCommand(app, action);
   cli::addBenchCommand(app, action);
   cli::addQuantizeCommand(app, action);
+  cli::addSensitivityCommand(app, action);
 
   try {
     app.parse(argc, argv);

@@ -1,27 +1,21 @@
 // `vitq quantize MODEL --data DATA -o OUT.onnx [--recipe minmax|percentile] [--wbits N --abits N]
 //  [--report R.json|R.md] [--fail-if METRIC<V ...]`: calibrate, quantize, export QDQ, report.
 #include <filesystem>
-#include <map>
-#include <fstream>
+#include <optional>
 #include <iostream>
 
-#include "calib/calibration_session.h"
 #include "calib/dataset.h"
 #include "core/logging.h"
 #include "onnx_io/exporter.h"
-#include "onnx_io/importer.h"
-#include "onnx_io/opset_upgrade.h"
-#include "passes/canonicalize/fold_batchnorm.h"
 #include "passes/ptq/recipes.h"
 #include "report/accuracy_report.h"
+#include "report/report_writer.h"
 #include "vitq/commands.h"
 #include "vitq/gates.h"
 #include "vitq/integer_export.h"
 #include "vitq/paths.h"
-#include "onnx_io/atomic_file.h"
-#include "pattern/match_utils.h"
-#include "quant/op_rules.h"
-#include "quant/math/quantize.h"
+#include "vitq/quantization_inputs.h"
+#include "passes/mixed/mixed_precision_plan.h"
 
 namespace vitq::cli {
 namespace {
@@ -42,61 +36,24 @@ struct Options {
   size_t recon_samples = 128;
   float recon_lr = 0.1f;
   uint64_t seed = 0;
+  std::string budget;
+  std::vector<std::string> layer_bits;
+  size_t holdout = 0;
 };
 
-// Samples [0, limit) of another dataset.
-class LimitedDataset : public Dataset {
- public:
-  LimitedDataset(const Dataset& base, size_t limit) : base_(base), limit_(limit) {}
-  size_t size() const override { return limit_ ? std::min(limit_, base_.size()) : base_.size(); }
-  StatusOr<TensorMap> sample(size_t i) const override { return base_.sample(i); }
-
- private:
-  const Dataset& base_;
-  size_t limit_;
-};
-
-// Rank of every float node output on one run of the model.
-StatusOr<std::map<std::string, int64_t>> observeRanks(const Model& model, const TensorMap& feeds, int threads) {
-  struct RankHooks : ExecHooks {
-    std::map<std::string, int64_t> ranks;
-    Status afterNode(const Node& node, const std::vector<const Tensor*>&, std::vector<Tensor>& outputs) override {
-      for (size_t i = 0; i < node.numOutputs(); ++i) {
-        if (node.output(i) && outputs[i].dtype() == DataType::kFloat) ranks[node.output(i)->name()] = outputs[i].rank();
-      }
-      return Status::ok();
-    }
-  } hooks;
-  VITQ_ASSIGN_OR_RETURN(Executor exec, Executor::create(*model.graph, model.opsetVersion(""), {threads}));
-  VITQ_RETURN_IF_ERROR(exec.run(feeds, &hooks).status());
-  return hooks.ranks;
-}
-
-// The value each compute layer is judged by: its output, or for a MatMul its bias Add's output
-// (reparameterizations move part of the bias into the MatMul, only the sum is invariant).
-std::vector<std::string> layerOutputs(const Graph& graph) {
-  std::vector<std::string> names;
-  for (const auto& node : graph.nodes()) {
-    if (quantRole(*node) != QuantRole::kCompute || !node->output(0)) continue;
-    const Value* out = node->output(0);
-    if (const Node* add = soleUser(out); node->is("MatMul") && add && add->is("Add")) {
-      const Value* other = otherOperand(add, out);
-      if (other && other->isConstant()) out = add->output(0);
-    }
-    names.push_back(out->name());
+// "NODE=BITS" from --layer-bits; the name may itself contain '='.
+StatusOr<std::pair<std::string, int>> parseLayerBits(const std::string& text) {
+  const size_t eq = text.rfind('=');
+  const std::string why = "--layer-bits '" + text + "': expected NODE=BITS with BITS from 2 to 8";
+  if (eq == std::string::npos || eq == 0) return invalidArgument(why);
+  try {
+    size_t used = 0;
+    const int bits = std::stoi(text.substr(eq + 1), &used);
+    if (used != text.size() - eq - 1 || bits < 2 || bits > 8) return invalidArgument(why);
+    return std::make_pair(text.substr(0, eq), bits);
+  } catch (const std::exception&) {
+    return invalidArgument(why);
   }
-  return names;
-}
-
-Status writeReport(const nlohmann::json& report, const std::string& path) {
-  const std::string ext = std::filesystem::path(path).extension().string();
-  std::string text;
-  if (ext == ".json") text = report.dump(2) + "\n";
-  else if (ext == ".md") text = accuracyMarkdown(report);
-  else return invalidArgument("--report '" + path + "': the format follows the extension, .json or .md");
-  AtomicFile file(path);
-  VITQ_RETURN_IF_ERROR(file.write(text));
-  return file.commit();
 }
 
 Status runQuantize(const Options& o) {
@@ -108,6 +65,11 @@ Status runQuantize(const Options& o) {
   po.quant.weight_bits = o.reduce_range ? std::min(o.wbits, 7) : o.wbits;
   po.quant.activation_bits = o.abits;
   po.quant.exclude = o.exclude;
+  if (o.reduce_range) po.quant.max_weight_bits = 7;
+  for (const auto& text : o.layer_bits) {
+    VITQ_ASSIGN_OR_RETURN(auto lb, parseLayerBits(text));
+    po.quant.layer_bits.push_back(lb);
+  }
   po.percentile = o.percentile;
   po.threads = o.threads;
   po.ln_reparam = po.ln_reparam && !o.no_ln_reparam;
@@ -131,44 +93,29 @@ Status runQuantize(const Options& o) {
     VITQ_ASSIGN_OR_RETURN(Gate g, parseGate(text));
     gates.push_back(g);
   }
-  auto log = logger("vitq.quantize");
-  VITQ_ASSIGN_OR_RETURN(Model loaded, loadModel(o.model));
-  std::vector<const Value*> loaded_inputs;
-  for (const Value* v : loaded.graph->inputs()) {
-    if (!v->isInitializer()) loaded_inputs.push_back(v);
-  }
-  VITQ_ASSIGN_OR_RETURN(auto data, openNpyDataset(o.data, loaded_inputs));
-  if (data->size() == 0) return invalidArgument("the calibration data '" + o.data + "' holds no samples");
-  // Per-channel DequantizeLinear needs opset 13; older models are converted first, with the
-  // value ranks seen on one real sample (the converter needs some that inference cannot find).
-  std::map<std::string, int64_t> ranks;
-  if (loaded.opsetVersion("") < 13) {
-    VITQ_ASSIGN_OR_RETURN(TensorMap first, data->sample(0));
-    VITQ_ASSIGN_OR_RETURN(ranks, observeRanks(loaded, first, o.threads));
-  }
-  VITQ_ASSIGN_OR_RETURN(Model reference, upgradeOpset(loaded, 13, ranks));
-  VITQ_ASSIGN_OR_RETURN(Model quantized, upgradeOpset(loaded, 13, ranks));
-  // Float-equivalent canonicalization on both, so that layer names match in the report.
-  foldBatchNorms(*reference.graph);
-  const size_t folded = foldBatchNorms(*quantized.graph);
-  log->info("folded {} BatchNormalization nodes into their Conv", folded);
-  const LimitedDataset calib_data(*data, o.calib_samples);
+  VITQ_ASSIGN_OR_RETURN(QuantizationInputs in,
+                        loadQuantizationInputs(o.model, o.data, {o.calib_samples, o.eval_samples, o.holdout}, o.threads));
+  const Model& reference = in.reference;
+  Model& quantized = in.working;
   if (o.format == "integer") {
-    const LimitedDataset eval_data(*data, o.eval_samples ? o.eval_samples : o.calib_samples);
-    return runIntegerExport(reference, quantized, calib_data, eval_data,
+    return runIntegerExport(reference, quantized, *in.calib, *in.eval,
                             {o.model, o.output, o.report, o.recipe, o.wbits, o.abits, o.threads});
   }
-
-  VITQ_ASSIGN_OR_RETURN(PipelineReport pr, quantizeModel(quantized, calib_data, po));
+  std::optional<MixedPrecisionPlan> mixed;
+  if (!o.budget.empty()) {
+    VITQ_ASSIGN_OR_RETURN(Budget budget, parseBudget(o.budget));
+    VITQ_ASSIGN_OR_RETURN(mixed, planMixedPrecision(reference, quantized, *in.calib, *in.eval, po, budget));
+    applyPlan(*mixed, po);
+  }
+  VITQ_ASSIGN_OR_RETURN(PipelineReport pr, quantizeModel(quantized, *in.calib, po));
   const QuantPlanSummary& plan = pr.plan;
   const MaterializeStats& ms = pr.materialized;
   quantized.producer_name = "vitq";
   VITQ_RETURN_IF_ERROR(saveModel(quantized, o.output));
 
-  const std::vector<std::string> layer_values = layerOutputs(*reference.graph);
-  const LimitedDataset eval_data(*data, o.eval_samples ? o.eval_samples : o.calib_samples);
+  const std::vector<std::string> layer_values = judgedLayerValues(*reference.graph);
   VITQ_ASSIGN_OR_RETURN(nlohmann::json report,
-                        compareModels(reference, quantized, eval_data, layer_values, {0, o.threads}));
+                        compareModels(reference, quantized, *in.eval, layer_values, {0, o.threads}));
   report["model"] = o.model;
   report["output_model"] = o.output;
   report["recipe"] = {{"name", o.recipe}, {"weight_bits", o.wbits}, {"activation_bits", o.abits},
@@ -199,16 +146,32 @@ Status runQuantize(const Options& o) {
     }
     report["reconstruction"] = blocks;
   }
+  if (mixed) {
+    report["sensitivity"] = mixed->sensitivity;
+    report["budget"] = mixed->budget;
+    VITQ_ASSIGN_OR_RETURN(Budget budget, parseBudget(o.budget));
+    const nlohmann::json& summary = report["summary"];
+    ConfigMetrics final_metrics;
+    final_metrics.sqnr_db = summary.value("output_sqnr_db", 0.0);
+    final_metrics.cosine = summary.value("output_cosine", 0.0);
+    final_metrics.top1_agreement = summary.value("top1_agreement", -1.0);
+    report["budget"]["final"] = {{"budget_value", budget.value(final_metrics)}};
+    report["budget"]["met"] = budget.holds(final_metrics);
+  }
   report["quantization"] = {{"compute_nodes", plan.compute_nodes}, {"quantized_nodes", plan.quantized_nodes},
                             {"kept_float", plan.excluded}, {"quantize_nodes", ms.quantize_nodes},
                             {"weights", ms.weights}, {"biases", ms.biases},
                             {"reparameterized_layernorms", pr.reparameterized},
                             {"log_softmax_quantizers", ms.log_quantizers}};
-  if (!o.report.empty()) VITQ_RETURN_IF_ERROR(writeReport(report, o.report));
+  if (!o.report.empty()) VITQ_RETURN_IF_ERROR(writeReportFile(report, o.report));
   std::cout << "# vitq quantize: " << o.model << " -> " << o.output << "\n\n"
             << "recipe " << o.recipe << ", W" << o.wbits << "A" << o.abits << ", " << plan.quantized_nodes << " of "
             << plan.compute_nodes << " compute nodes quantized, " << pr.calibration_samples << " calibration samples\n\n"
             << accuracyMarkdown(report);
+  if (mixed && !report["budget"]["met"].get<bool>()) {
+    return Status(StatusCode::kGateFailed, "--budget " + o.budget + " is not met by the written model (" +
+                                               report["budget"]["final"]["budget_value"].dump() + ")");
+  }
   VITQ_ASSIGN_OR_RETURN(auto tripped, trippedGates(gates, report["summary"]));
   if (!tripped.empty()) {
     std::string why;
@@ -256,6 +219,12 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--calib-samples", o->calib_samples, "Use only the first N samples for calibration");
   cmd->add_option("--eval-samples", o->eval_samples, "Samples for the report (default: the calibration samples)");
   cmd->add_option("--exclude", o->exclude, "Keep nodes in float: a node-name glob or an op type (repeatable)");
+  cmd->add_option("--budget", o->budget,
+                  "Mixed precision until the budget holds on the evaluation samples: top1_drop<=POINTS, "
+                  "sqnr_db>=DB or cosine>=VALUE (docs/recipes.md)");
+  cmd->add_option("--layer-bits", o->layer_bits, "At least BITS for one layer: NODE=BITS (repeatable)");
+  cmd->add_option("--holdout", o->holdout,
+                  "The last N samples are for evaluation (report, --budget) only, never calibration");
   cmd->add_option("--report", o->report, "Write the report: .json or .md");
   cmd->add_option("--fail-if", o->fail_if, "Exit 3 when a gate holds, e.g. sqnr_min_db<15 (repeatable)");
   cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));

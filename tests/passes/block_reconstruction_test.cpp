@@ -17,6 +17,7 @@
 #include "quant/math/adaround.h"
 #include "quant/math/quantize.h"
 #include "support/graph_dsl.h"
+#include "support/random_dataset.h"
 
 namespace vitq {
 namespace {
@@ -62,24 +63,6 @@ Model makeModel() {
   text.insert(text.find(", int64[3] S"), ", float[16] G = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, float[16] Bn = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}");
   return test::parseModel(text);
 }
-
-class RandomDataset : public Dataset {
- public:
-  RandomDataset(size_t n, unsigned seed) {
-    std::mt19937 gen(seed);
-    std::normal_distribution<float> dist(0.0f, 1.0f);
-    for (size_t i = 0; i < n; ++i) {
-      Tensor x(DataType::kFloat, {1, 16, 6, 6});
-      for (int64_t k = 0; k < x.numel(); ++k) x.data<float>()[k] = dist(gen);
-      samples_.push_back(x);
-    }
-  }
-  size_t size() const override { return samples_.size(); }
-  StatusOr<TensorMap> sample(size_t i) const override { return TensorMap{{"X", samples_.at(i)}}; }
-
- private:
-  std::vector<Tensor> samples_;
-};
 
 // W4A4 table with min/max activation parameters.
 QuantTable quantTable(const Model& m, const Dataset& calib) {
@@ -145,7 +128,7 @@ struct Run {
 Run reconstruct(bool quantize_activations, uint64_t seed) {
   if (std::getenv("VITQ_RECON_DEBUG")) setLogLevel(spdlog::level::debug);
   Model m = makeModel();
-  RandomDataset calib(128, 7);
+  test::NormalDataset calib(128, {1, 16, 6, 6}, 7);
   const QuantTable table = quantTable(m, calib);
   const auto blocks = bridgeReconstructionBlocks(*m.graph);
   REQUIRE(blocks.size() == 1);
@@ -202,7 +185,7 @@ TEST_CASE("learned rounding lowers the W4 block error against nearest rounding o
   CHECK(rep.loss_after < 0.9 * rep.loss_before);  // on the cached samples
 
   Model reference = makeModel();
-  RandomDataset calib(128, 7);
+  test::NormalDataset calib(128, {1, 16, 6, 6}, 7);
   const QuantTable table = quantTable(reference, calib);
   // The written weights lie on their grid: quantizing them again changes nothing.
   for (const Value* v : table.values()) {
@@ -211,7 +194,7 @@ TEST_CASE("learned rounding lowers the W4 block error against nearest rounding o
     const Tensor& w = r.model.graph->findValue(v->name())->initializer();
     CHECK(fakeQuantizeTensor(w, q.params, q.spec).bitwiseEqual(w));
   }
-  RandomDataset unseen(32, 99);
+  test::NormalDataset unseen(32, {1, 16, 6, 6}, 99);
   const double learned = outputMse(reference, r.model, unseen);
   const double nearest = outputMse(reference, nearestWeights(table, reference), unseen);
   INFO("held-out output MSE: nearest " << nearest << ", learned " << learned);

@@ -11,12 +11,16 @@
 namespace vitq {
 namespace {
 
-bool excluded(const Node& node, const QuantOptions& options) {
-  for (const auto& pattern : options.exclude) {
-    if (pattern == node.opType()) return true;
-    if (!node.name().empty() && fnmatch(pattern.c_str(), node.name().c_str(), 0) == 0) return true;
+// Why \p node stays float by the options' choice, or "" if it does not.
+std::string exclusionReason(const Node& node, const QuantOptions& options) {
+  for (const auto& name : options.float_nodes) {
+    if (name == node.name()) return "kept in float by the budget search";
   }
-  return false;
+  for (const auto& pattern : options.exclude) {
+    if (pattern == node.opType()) return "excluded by the user";
+    if (!node.name().empty() && fnmatch(pattern.c_str(), node.name().c_str(), 0) == 0) return "excluded by the user";
+  }
+  return "";
 }
 
 bool isFloatActivation(const Value* v) {
@@ -46,14 +50,26 @@ QuantTable planQuantization(const Graph& graph, const QuantOptions& options, Qua
   act.bits = options.activation_bits;
   act.is_signed = options.activation_symmetric;
   act.symmetric = options.activation_symmetric;
-  auto addActivation = [&](const Value* v) {
-    if (!table.has(v)) table.set(v, TensorQuant{QuantRoleOfValue::kActivation, act, {}, nullptr, nullptr});
+  auto layerBits = [&options](const Node& node, int fallback) {
+    for (const auto& [name, bits] : options.layer_bits) {
+      if (name == node.name()) return std::max(bits, fallback);
+    }
+    return fallback;
+  };
+  auto addActivation = [&](const Value* v, int bits) {
+    if (TensorQuant* q = table.find(v)) {
+      q->spec.bits = std::max(q->spec.bits, bits);
+      return;
+    }
+    QuantSpec spec = act;
+    spec.bits = bits;
+    table.set(v, TensorQuant{QuantRoleOfValue::kActivation, spec, {}, nullptr, nullptr});
   };
   for (const auto& node : graph.nodes()) {
     if (quantRole(*node) != QuantRole::kCompute) continue;
     ++s.compute_nodes;
-    if (excluded(*node, options)) {
-      s.excluded.push_back(node->describe() + ": excluded by the user");
+    if (const std::string why = exclusionReason(*node, options); !why.empty()) {
+      s.excluded.push_back(node->describe() + ": " + why);
       continue;
     }
     const Value* x = node->input(0);
@@ -67,16 +83,17 @@ QuantTable planQuantization(const Graph& graph, const QuantOptions& options, Qua
       continue;
     }
     ++s.quantized_nodes;
-    if (isFloatActivation(x)) addActivation(x);
+    const int act_bits = layerBits(*node, options.activation_bits);
+    if (isFloatActivation(x)) addActivation(x, act_bits);
     if (isFloatConstant(w)) {
       if (!table.has(w)) {
         QuantSpec ws;
-        ws.bits = options.weight_bits;
+        ws.bits = std::min(layerBits(*node, options.weight_bits), options.max_weight_bits);
         ws.axis = weightAxis(*node, w->initializer());
         table.set(w, TensorQuant{QuantRoleOfValue::kWeight, ws, {}, nullptr, nullptr});
       }
     } else if (isFloatActivation(w)) {
-      addActivation(w);  // activation x activation MatMul (attention)
+      addActivation(w, act_bits);  // activation x activation MatMul (attention)
     }
     const Value* b = node->input(2);
     const bool has_bias = (node->is("Conv") || node->is("ConvTranspose") || node->is("Gemm")) && isFloatConstant(b) &&
@@ -88,7 +105,7 @@ QuantTable planQuantization(const Graph& graph, const QuantOptions& options, Qua
       bs.axis = 0;
       table.set(b, TensorQuant{QuantRoleOfValue::kBias, bs, {}, x, w});
     }
-    if (node->output(0) && node->output(0)->type().dtype != DataType::kInt64) addActivation(node->output(0));
+    if (node->output(0) && node->output(0)->type().dtype != DataType::kInt64) addActivation(node->output(0), act_bits);
   }
   return table;
 }

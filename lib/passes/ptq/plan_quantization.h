@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ir/graph.h"
@@ -18,6 +19,11 @@ struct QuantOptions {
   int activation_bits = 8;
   bool activation_symmetric = false;  // default: uint8 asymmetric activations
   std::vector<std::string> exclude;   // node name globs or op types kept in float
+  // Mixed precision: node name -> at least this many bits for its weight and for the activations it
+  // reads and writes (an activation shared by several layers gets the most any of them asks for).
+  std::vector<std::pair<std::string, int>> layer_bits;
+  std::vector<std::string> float_nodes;  // exact node names kept in float (the budget search's choice)
+  int max_weight_bits = 8;  // 7 keeps ONNX Runtime's u8s8 kernels exact on CPUs without VNNI
 };
 
 struct QuantPlanSummary {

@@ -113,21 +113,22 @@ Status setActivationParams(QuantTable& table, const CalibrationResult& calib, co
 
 }  // namespace
 
-StatusOr<PipelineReport> quantizeModel(Model& model, const Dataset& calib, const PipelineOptions& o) {
+StatusOr<QuantTable> calibrateQuantTable(Model& model, const Dataset& calib, const PipelineOptions& o,
+                                         const std::unordered_map<const Value*, QuantParams>& reparam_params,
+                                         PipelineReport& report) {
   auto log = logger("vitq.quantize");
   Graph& g = *model.graph;
-  PipelineReport report;
-  std::unordered_map<const Value*, QuantParams> fixed;
-  if (o.ln_reparam) {
-    VITQ_ASSIGN_OR_RETURN(fixed, reparameterizeLayerNorms(model, calib, o, report));
-    log->info("reparameterized {} LayerNorm outputs to per-tensor scales", report.reparameterized.size());
-  }
-  if (o.stop_after_reparam) return report;
-
   QuantTable table = planQuantization(g, o.quant, &report.plan);
   for (const Value* v : table.values()) {
     TensorQuant& q = *table.find(v);
     if (o.inputs_8bit && q.role == QuantRoleOfValue::kActivation && v->isGraphInput()) q.spec.bits = 8;
+  }
+  // The reparameterization's parameters fit the base bits; a value that mixed precision raised
+  // is calibrated like any other.
+  std::unordered_map<const Value*, QuantParams> fixed;
+  for (const auto& [v, params] : reparam_params) {
+    const TensorQuant* q = table.find(v);
+    if (q && q->spec.bits == o.quant.activation_bits) fixed.emplace(v, params);
   }
   if (o.log_softmax) report.log_softmax = markLogSoftmax(g, table);
   VITQ_RETURN_IF_ERROR(computeWeightParams(table));
@@ -147,6 +148,22 @@ StatusOr<PipelineReport> quantizeModel(Model& model, const Dataset& calib, const
   report.calibration_samples = stats.samples;
   log->info("calibrated {} values on {} samples", stats.stats.size(), stats.samples);
   VITQ_RETURN_IF_ERROR(setActivationParams(table, stats, o, fixed));
+  return table;
+}
+
+StatusOr<PreparedQuantization> prepareQuantization(Model& model, const Dataset& calib, const PipelineOptions& o) {
+  auto log = logger("vitq.quantize");
+  Graph& g = *model.graph;
+  PreparedQuantization prepared;
+  PipelineReport& report = prepared.report;
+  std::unordered_map<const Value*, QuantParams> fixed;
+  if (o.ln_reparam) {
+    VITQ_ASSIGN_OR_RETURN(fixed, reparameterizeLayerNorms(model, calib, o, report));
+    log->info("reparameterized {} LayerNorm outputs to per-tensor scales", report.reparameterized.size());
+  }
+  if (o.stop_after_reparam) return prepared;
+  VITQ_ASSIGN_OR_RETURN(prepared.table, calibrateQuantTable(model, calib, o, fixed, report));
+  QuantTable& table = prepared.table;
   if (o.bridge_reconstruction) {
     ReconstructionOptions r = o.reconstruction;
     r.threads = o.threads;
@@ -159,8 +176,14 @@ StatusOr<PipelineReport> quantizeModel(Model& model, const Dataset& calib, const
     VITQ_ASSIGN_OR_RETURN(report.noisy_bias, applyNoisyBias(model, table, calib, noisy));
     log->info("noisy bias searched on {} activations", report.noisy_bias.size());
   }
-  VITQ_ASSIGN_OR_RETURN(report.materialized, materializeQdq(g, table));
-  return report;
+  return prepared;
+}
+
+StatusOr<PipelineReport> quantizeModel(Model& model, const Dataset& calib, const PipelineOptions& o) {
+  VITQ_ASSIGN_OR_RETURN(PreparedQuantization prepared, prepareQuantization(model, calib, o));
+  if (o.stop_after_reparam) return prepared.report;
+  VITQ_ASSIGN_OR_RETURN(prepared.report.materialized, materializeQdq(*model.graph, prepared.table));
+  return prepared.report;
 }
 
 }  // namespace vitq

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "calib/dataset.h"
@@ -43,6 +44,22 @@ struct PipelineReport {
   std::vector<NoisyBiasSite> noisy_bias;
   std::vector<BlockReconstructionReport> reconstructed;
 };
+
+/// The quantization decided but not yet written into the graph: the table holds every value's
+/// parameters and points into \p model's graph (reparameterized, noise-biased, reconstructed).
+struct PreparedQuantization {
+  QuantTable table;
+  PipelineReport report;
+};
+
+/// Everything quantizeModel does short of materializing the QDQ nodes.
+StatusOr<PreparedQuantization> prepareQuantization(Model& model, const Dataset& calib, const PipelineOptions& options);
+
+/// Plans the quantization of \p model's graph as it is and calibrates every planned activation
+/// (\p fixed: activations whose parameters are already decided). No graph rewrite.
+StatusOr<QuantTable> calibrateQuantTable(Model& model, const Dataset& calib, const PipelineOptions& options,
+                                         const std::unordered_map<const Value*, QuantParams>& fixed,
+                                         PipelineReport& report);
 
 /// Rewrites \p model in place into its quantized (QDQ) form, calibrating on \p calib.
 StatusOr<PipelineReport> quantizeModel(Model& model, const Dataset& calib, const PipelineOptions& options);

@@ -1,0 +1,91 @@
+#include "vitq/quantization_inputs.h"
+
+#include <map>
+
+#include "core/logging.h"
+#include "onnx_io/importer.h"
+#include "onnx_io/opset_upgrade.h"
+#include "passes/canonicalize/fold_batchnorm.h"
+#include "passes/canonicalize/name_nodes.h"
+#include "pattern/match_utils.h"
+#include "quant/op_rules.h"
+
+namespace vitq::cli {
+namespace {
+
+// Rank of every float node output on one run of the model.
+StatusOr<std::map<std::string, int64_t>> observeRanks(const Model& model, const TensorMap& feeds, int threads) {
+  struct RankHooks : ExecHooks {
+    std::map<std::string, int64_t> ranks;
+    Status afterNode(const Node& node, const std::vector<const Tensor*>&, std::vector<Tensor>& outputs) override {
+      for (size_t i = 0; i < node.numOutputs(); ++i) {
+        if (node.output(i) && outputs[i].dtype() == DataType::kFloat) ranks[node.output(i)->name()] = outputs[i].rank();
+      }
+      return Status::ok();
+    }
+  } hooks;
+  VITQ_ASSIGN_OR_RETURN(Executor exec, Executor::create(*model.graph, model.opsetVersion(""), {threads}));
+  VITQ_RETURN_IF_ERROR(exec.run(feeds, &hooks).status());
+  return hooks.ranks;
+}
+
+}  // namespace
+
+std::vector<std::string> judgedLayerValues(const Graph& graph) {
+  std::vector<std::string> names;
+  for (const auto& node : graph.nodes()) {
+    if (quantRole(*node) != QuantRole::kCompute || !node->output(0)) continue;
+    const Value* out = node->output(0);
+    if (const Node* add = soleUser(out); node->is("MatMul") && add && add->is("Add")) {
+      const Value* other = otherOperand(add, out);
+      if (other && other->isConstant()) out = add->output(0);
+    }
+    names.push_back(out->name());
+  }
+  return names;
+}
+
+StatusOr<QuantizationInputs> loadQuantizationInputs(const std::string& model_path, const std::string& data_path,
+                                                    const SampleSplit& split, int threads) {
+  QuantizationInputs in;
+  VITQ_ASSIGN_OR_RETURN(in.original, loadModel(model_path));
+  const Model& loaded = in.original;
+  std::vector<const Value*> loaded_inputs;
+  for (const Value* v : loaded.graph->inputs()) {
+    if (!v->isInitializer()) loaded_inputs.push_back(v);
+  }
+  VITQ_ASSIGN_OR_RETURN(in.data, openNpyDataset(data_path, loaded_inputs));
+  const size_t total = in.data->size();
+  if (total == 0) return invalidArgument("the calibration data '" + data_path + "' holds no samples");
+  if (split.holdout >= total) {
+    return invalidArgument("--holdout " + std::to_string(split.holdout) + " leaves no calibration samples: '" +
+                           data_path + "' holds " + std::to_string(total));
+  }
+  const size_t calib_pool = total - split.holdout;
+  const size_t calib_count = split.calib_samples ? std::min(split.calib_samples, calib_pool) : calib_pool;
+  in.calib = std::make_unique<DatasetSlice>(*in.data, 0, calib_count);
+  if (split.holdout) {
+    const size_t n = split.eval_samples ? std::min(split.eval_samples, split.holdout) : split.holdout;
+    in.eval = std::make_unique<DatasetSlice>(*in.data, calib_pool, n);
+  } else {
+    in.eval = std::make_unique<DatasetSlice>(*in.data, 0, split.eval_samples ? split.eval_samples : calib_count);
+  }
+  // Per-channel DequantizeLinear needs opset 13; older models are converted first, with the
+  // value ranks seen on one real sample (the converter needs some that inference cannot find).
+  std::map<std::string, int64_t> ranks;
+  if (loaded.opsetVersion("") < 13) {
+    VITQ_ASSIGN_OR_RETURN(TensorMap first, in.data->sample(0));
+    VITQ_ASSIGN_OR_RETURN(ranks, observeRanks(loaded, first, threads));
+  }
+  VITQ_ASSIGN_OR_RETURN(in.reference, upgradeOpset(loaded, 13, ranks));
+  VITQ_ASSIGN_OR_RETURN(in.working, upgradeOpset(loaded, 13, ranks));
+  // Float-equivalent canonicalization on both, so that layer and node names match.
+  foldBatchNorms(*in.reference.graph);
+  const size_t folded = foldBatchNorms(*in.working.graph);
+  nameUnnamedNodes(*in.reference.graph);
+  nameUnnamedNodes(*in.working.graph);
+  logger("vitq.quantize")->info("folded {} BatchNormalization nodes into their Conv", folded);
+  return in;
+}
+
+}  // namespace vitq::cli

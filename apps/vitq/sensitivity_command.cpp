@@ -1,0 +1,115 @@
+// `vitq sensitivity MODEL --data DATA [--recipe R --wbits N --abits N] [--report R.json|R.md]`:
+// calibrates once, then ranks every quantized layer (and activation quantizer) by the end-to-end
+// error of quantizing only it, and of quantizing all but it. Writes no model.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "core/logging.h"
+#include "passes/mixed/sensitivity.h"
+#include "passes/ptq/materialize_qdq.h"
+#include "passes/ptq/recipes.h"
+#include "report/accuracy_report.h"
+#include "vitq/commands.h"
+#include "vitq/quantization_inputs.h"
+#include "report/report_writer.h"
+
+namespace vitq::cli {
+namespace {
+
+struct Options {
+  std::string model, data, report, recipe = "minmax";
+  int wbits = 8, abits = 8, threads = 1, top = 15;
+  size_t calib_samples = 0, eval_samples = 0, holdout = 0;
+  bool reduce_range = false, no_all_but = false, no_activations = false;
+};
+
+// The ranking's head as a Markdown table for the terminal.
+std::string rankingMarkdown(const nlohmann::json& s, int top) {
+  std::string md = "## Most sensitive layers (output SQNR when only the layer is quantized)\n\n"
+                   "| rank | node | op | only: SQNR dB | only: top-1 | all but: SQNR dB | all but: top-1 |\n"
+                   "|---|---|---|---|---|---|---|\n";
+  auto cell = [](const nlohmann::json& row, const char* key) {
+    if (!row.contains(key)) return std::string("-");
+    char text[32];
+    std::snprintf(text, sizeof text, "%.4g", row[key].get<double>());
+    return std::string(text);
+  };
+  for (const auto& row : s["layers"]) {
+    if (row["rank"].get<int>() > top) break;
+    md += "| " + row["rank"].dump() + " | " + row["node"].get<std::string>() + " | " + row["op"].get<std::string>() +
+          " | " + cell(row, "only_sqnr_db") + " | " + cell(row, "only_top1_agreement") + " | " +
+          cell(row, "all_but_sqnr_db") + " | " + cell(row, "all_but_top1_agreement") + " |\n";
+  }
+  return md;
+}
+
+Status runSensitivity(const Options& o) {
+  const auto start = std::chrono::steady_clock::now();
+  PipelineOptions po;
+  VITQ_RETURN_IF_ERROR(applyRecipe(o.recipe, po));
+  po.quant.weight_bits = o.wbits;
+  po.quant.activation_bits = o.abits;
+  if (o.reduce_range) po.quant.max_weight_bits = 7;
+  po.threads = o.threads;
+  // Sensitivity compares plain configurations; learned rounding and noise belong to the final run.
+  po.noisy_bias = false;
+  po.bridge_reconstruction = false;
+  VITQ_ASSIGN_OR_RETURN(QuantizationInputs in,
+                        loadQuantizationInputs(o.model, o.data, {o.calib_samples, o.eval_samples, o.holdout}, o.threads));
+  VITQ_ASSIGN_OR_RETURN(PreparedQuantization prepared, prepareQuantization(in.working, *in.calib, po));
+  const std::vector<QuantUnit> units = quantUnits(*in.working.graph, prepared.table);
+  VITQ_ASSIGN_OR_RETURN(ConfigEvaluator evaluator,
+                        ConfigEvaluator::create(in.reference, in.working, *in.eval, o.threads));
+  SensitivityOptions so;
+  so.layers_all_but = !o.no_all_but;
+  so.activations = !o.no_activations;
+  VITQ_ASSIGN_OR_RETURN(SensitivityResult result, analyzeSensitivity(units, prepared.table, evaluator, so));
+
+  // The fully quantized model's accuracy report carries the ranking.
+  VITQ_ASSIGN_OR_RETURN(Model quantized, cloneModel(in.working));
+  VITQ_ASSIGN_OR_RETURN(QuantTable table, remapTable(prepared.table, *quantized.graph));
+  VITQ_RETURN_IF_ERROR(materializeQdq(*quantized.graph, table).status());
+  VITQ_ASSIGN_OR_RETURN(nlohmann::json report, compareModels(in.reference, quantized, *in.eval,
+                                                             judgedLayerValues(*in.reference.graph), {0, o.threads}));
+  report["model"] = o.model;
+  report["recipe"] = {{"name", o.recipe}, {"weight_bits", o.wbits}, {"activation_bits", o.abits},
+                      {"calibration_samples", prepared.report.calibration_samples}, {"reduce_range", o.reduce_range}};
+  report["sensitivity"] = sensitivityJson(result, units, prepared.table);
+  report["sensitivity"]["samples"] = evaluator.samples();
+  report["sensitivity"]["evaluations"] = evaluator.evaluations();
+  report["sensitivity"]["seconds"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!o.report.empty()) VITQ_RETURN_IF_ERROR(writeReportFile(report, o.report));
+  std::cout << "# vitq sensitivity: " << o.model << "\n\nrecipe " << o.recipe << ", W" << o.wbits << "A" << o.abits
+            << ", " << units.size() << " layers, " << evaluator.evaluations() << " evaluations on "
+            << evaluator.samples() << " samples in " << report["sensitivity"]["seconds"].get<double>() << " s\n\n"
+            << rankingMarkdown(report["sensitivity"], o.top);
+  return Status::ok();
+}
+
+}  // namespace
+
+void addSensitivityCommand(CLI::App& app, CommandAction& action) {
+  auto o = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand("sensitivity", "Rank layers by how much quantizing them hurts the output");
+  cmd->add_option("model", o->model, "Float ONNX model")->required();
+  cmd->add_option("--data", o->data, "Samples: folder of .npy samples, or one .npy batch")->required();
+  cmd->add_option("--recipe", o->recipe, "Recipe whose quantizers are measured (default minmax)");
+  cmd->add_option("--wbits", o->wbits, "Weight bits (2 to 8)")->check(CLI::Range(2, 8));
+  cmd->add_option("--abits", o->abits, "Activation bits (2 to 8)")->check(CLI::Range(2, 8));
+  cmd->add_flag("--reduce-range", o->reduce_range, "7-bit weights (as vitq quantize --reduce-range)");
+  cmd->add_option("--calib-samples", o->calib_samples, "Use only the first N samples for calibration");
+  cmd->add_option("--eval-samples", o->eval_samples, "Samples each configuration is scored on (default: calibration's)");
+  cmd->add_option("--holdout", o->holdout, "The last N samples score configurations; the rest calibrate");
+  cmd->add_flag("--no-all-but", o->no_all_but, "Skip the all-but-this-layer runs (halves the time)");
+  cmd->add_flag("--no-activations", o->no_activations, "Skip ranking the activation quantizers alone");
+  cmd->add_option("--top", o->top, "Rows of the ranking printed (default 15)")->check(CLI::Range(1, 100000));
+  cmd->add_option("--report", o->report, "Write the full report: .json, .md or .html");
+  cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));
+  cmd->callback([o, &action] {
+    action = [o]() { return runSensitivity(*o); };
+  });
+}
+
+}  // namespace vitq::cli

@@ -1,0 +1,47 @@
+// Scores a quantization configuration end to end: the model with the configuration's QDQ nodes
+// against the float reference on a fixed set of samples (loaded once, reference outputs cached).
+// Sensitivity analysis and the budget search evaluate hundreds of configurations this way.
+#pragma once
+
+#include <vector>
+
+#include "calib/dataset.h"
+#include "ir/graph.h"
+#include "quant/quant_table.h"
+
+namespace vitq {
+
+/// Agreement of the quantized model with the float one on the first output.
+struct ConfigMetrics {
+  double sqnr_db = 0;
+  double cosine = 0;
+  double top1_agreement = -1;  // < 0: the output has no class dimension
+};
+
+class ConfigEvaluator {
+ public:
+  /// \p reference: the float model whose outputs are the truth; \p prepared: the float model the
+  /// tables are keyed on (the reference after float-equivalent rewrites).
+  static StatusOr<ConfigEvaluator> create(const Model& reference, const Model& prepared, const Dataset& samples,
+                                          int threads);
+
+  /// \p table (keyed on prepared's values) materialized into a copy of prepared, then scored.
+  StatusOr<ConfigMetrics> evaluate(const QuantTable& table) const;
+  /// A finished model, scored the same way.
+  StatusOr<ConfigMetrics> evaluateModel(const Model& model) const;
+
+  size_t samples() const { return feeds_.size(); }
+  size_t evaluations() const { return evaluations_; }
+
+ private:
+  ConfigEvaluator(const Model& prepared, int threads) : prepared_(&prepared), threads_(threads) {}
+
+  const Model* prepared_;
+  int threads_;
+  std::string output_;  // the first output's name
+  std::vector<TensorMap> feeds_;
+  std::vector<Tensor> reference_;
+  mutable size_t evaluations_ = 0;
+};
+
+}  // namespace vitq
