@@ -77,12 +77,17 @@ StatusOr<MixedPrecisionPlan> planMixedPrecision(const Model& reference, const Mo
   for (size_t u = 0; u < units.size(); ++u) {
     const int level = found.levels[u];
     if (level == 0) continue;
-    if (level == kFloatLevel) plan.float_nodes.push_back(units[u].node);
-    else plan.layer_bits.emplace_back(units[u].node, bits[static_cast<size_t>(level - 1)]);
-    kept.push_back({{"node", units[u].node}, {"op", units[u].op}, {"from", levelName(0, bits, options.quant)},
-                    {"to", levelName(level, bits, options.quant)}, {"rank", rank_of[u]},
-                    {"why", "sensitivity rank " + std::to_string(rank_of[u]) + " of " + std::to_string(units.size()) +
-                                "; the budget fails with it at any lower precision"}});
+    nlohmann::json entry{{"node", units[u].node}, {"op", units[u].op}, {"from", levelName(0, bits, options.quant)},
+                         {"to", levelName(level, bits, options.quant)}, {"rank", rank_of[u]},
+                         {"why", "sensitivity rank " + std::to_string(rank_of[u]) + " of " +
+                                     std::to_string(units.size()) + "; the budget fails with it at any lower precision"}};
+    if (level == kFloatLevel) {
+      plan.float_nodes.push_back(units[u].node);
+    } else {
+      plan.layer_bits.emplace_back(units[u].node, bits[static_cast<size_t>(level - 1)]);
+      entry["layer_bits"] = plan.layer_bits.back().second;  // as --layer-bits NODE=BITS
+    }
+    kept.push_back(entry);
   }
   nlohmann::json steps = nlohmann::json::array();
   for (const auto& s : found.steps) {
