@@ -18,5 +18,6 @@ void addRunCommand(CLI::App& app, CommandAction& action);
 void addBenchCommand(CLI::App& app, CommandAction& action);
 void addQuantizeCommand(CLI::App& app, CommandAction& action);
 void addSensitivityCommand(CLI::App& app, CommandAction& action);
+void addReportCommand(CLI::App& app, CommandAction& action);
 
 }  // namespace vitq::cli

@@ -37,4 +37,21 @@ StatusOr<std::vector<std::string>> trippedGates(const std::vector<Gate>& gates, 
   return tripped;
 }
 
+StatusOr<std::vector<Gate>> parseGates(const std::vector<std::string>& texts) {
+  std::vector<Gate> gates;
+  for (const auto& text : texts) {
+    VITQ_ASSIGN_OR_RETURN(Gate g, parseGate(text));
+    gates.push_back(g);
+  }
+  return gates;
+}
+
+Status enforceGates(const std::vector<Gate>& gates, const nlohmann::json& summary) {
+  VITQ_ASSIGN_OR_RETURN(auto tripped, trippedGates(gates, summary));
+  if (tripped.empty()) return Status::ok();
+  std::string why;
+  for (const auto& t : tripped) why += (why.empty() ? "" : "; ") + t;
+  return Status(StatusCode::kGateFailed, "accuracy gate failed: " + why);
+}
+
 }  // namespace vitq::cli

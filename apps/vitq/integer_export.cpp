@@ -28,7 +28,7 @@ Status runIntegerExport(const Model& reference, Model& quantized, const Dataset&
   ImportOptions import;
   import.inline_functions = true;
   VITQ_ASSIGN_OR_RETURN(Model runnable, importModel(exportModel(quantized), std::filesystem::path(a.output).parent_path(), import));
-  VITQ_ASSIGN_OR_RETURN(nlohmann::json report, compareModels(reference, runnable, eval, {}, {0, a.threads}));
+  VITQ_ASSIGN_OR_RETURN(nlohmann::json report, compareModels(reference, runnable, eval, {}, {0, a.threads, a.labels}));
   report["model"] = a.model;
   report["output_model"] = a.output;
   report["recipe"] = {{"name", a.recipe}, {"format", "integer"}, {"weight_bits", a.wbits}, {"activation_bits", a.abits},

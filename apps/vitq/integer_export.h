@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "calib/dataset.h"
 #include "core/status.h"
@@ -13,6 +14,7 @@ namespace vitq::cli {
 struct IntegerExportArgs {
   std::string model, output, report, recipe;
   int wbits = 8, abits = 8, threads = 1;
+  std::vector<int64_t> labels;  // of the evaluation samples (--labels), may be empty
 };
 
 Status runIntegerExport(const Model& reference, Model& quantized, const Dataset& calib, const Dataset& eval,

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   cli::addBenchCommand(app, action);
   cli::addQuantizeCommand(app, action);
   cli::addSensitivityCommand(app, action);
+  cli::addReportCommand(app, action);
 
   try {
     app.parse(argc, argv);

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "calib/labels.h"
 #include "core/logging.h"
 #include "onnx_io/importer.h"
 #include "onnx_io/opset_upgrade.h"
@@ -67,6 +68,7 @@ StatusOr<QuantizationInputs> loadQuantizationInputs(const std::string& model_pat
   if (split.holdout) {
     const size_t n = split.eval_samples ? std::min(split.eval_samples, split.holdout) : split.holdout;
     in.eval = std::make_unique<DatasetSlice>(*in.data, calib_pool, n);
+    in.eval_begin = calib_pool;
   } else {
     in.eval = std::make_unique<DatasetSlice>(*in.data, 0, split.eval_samples ? split.eval_samples : calib_count);
   }
@@ -86,6 +88,13 @@ StatusOr<QuantizationInputs> loadQuantizationInputs(const std::string& model_pat
   nameUnnamedNodes(*in.working.graph);
   logger("vitq.quantize")->info("folded {} BatchNormalization nodes into their Conv", folded);
   return in;
+}
+
+StatusOr<std::vector<int64_t>> evalLabels(const QuantizationInputs& in, const std::string& path) {
+  if (path.empty()) return std::vector<int64_t>{};
+  VITQ_ASSIGN_OR_RETURN(std::vector<int64_t> all, readLabels(path, in.data->size()));
+  const auto first = all.begin() + static_cast<std::ptrdiff_t>(in.eval_begin);
+  return std::vector<int64_t>(first, first + static_cast<std::ptrdiff_t>(in.eval->size()));
 }
 
 }  // namespace vitq::cli

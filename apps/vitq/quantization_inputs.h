@@ -26,7 +26,12 @@ struct QuantizationInputs {
   std::unique_ptr<Dataset> data;
   std::unique_ptr<Dataset> calib;  // slices of data
   std::unique_ptr<Dataset> eval;
+  size_t eval_begin = 0;  // index in data of eval's first sample
 };
+
+/// The labels of the evaluation samples from \p path (one per sample of the whole data), or none
+/// when \p path is empty.
+StatusOr<std::vector<int64_t>> evalLabels(const QuantizationInputs& in, const std::string& path);
 
 /// The value each compute layer is judged by in reports: its output, or for a MatMul its bias
 /// Add's output (reparameterizations move part of the bias into the MatMul; only the sum is kept).

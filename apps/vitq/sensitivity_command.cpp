@@ -71,7 +71,7 @@ Status runSensitivity(const Options& o) {
   VITQ_ASSIGN_OR_RETURN(QuantTable table, remapTable(prepared.table, *quantized.graph));
   VITQ_RETURN_IF_ERROR(materializeQdq(*quantized.graph, table).status());
   VITQ_ASSIGN_OR_RETURN(nlohmann::json report, compareModels(in.reference, quantized, *in.eval,
-                                                             judgedLayerValues(*in.reference.graph), {0, o.threads}));
+                                                             judgedLayerValues(*in.reference.graph), {0, o.threads, {}}));
   report["model"] = o.model;
   report["recipe"] = {{"name", o.recipe}, {"weight_bits", o.wbits}, {"activation_bits", o.abits},
                       {"calibration_samples", prepared.report.calibration_samples}, {"reduce_range", o.reduce_range}};

@@ -30,6 +30,22 @@ class CaptureHooks : public ExecHooks {
   const std::unordered_set<std::string>& names_;
 };
 
+// Top-1 accuracy of one output against one label per sample.
+struct LabelScore {
+  size_t correct = 0, total = 0;
+  Status add(const Tensor& scores, int64_t label, size_t sample) {
+    if (scores.dtype() != DataType::kFloat || scores.rank() < 1 || scores.numel() != scores.shape().back()) {
+      return invalidArgument("labels need one row of class scores per sample; sample " + std::to_string(sample) +
+                             " gives " + shapeToString(scores.shape()));
+    }
+    const float* p = scores.data<float>();
+    correct += (std::max_element(p, p + scores.numel()) - p) == label ? 1 : 0;
+    ++total;
+    return Status::ok();
+  }
+  double accuracy() const { return total ? static_cast<double>(correct) / static_cast<double>(total) : 0.0; }
+};
+
 double round3(double v) { return std::isfinite(v) ? std::round(v * 1000.0) / 1000.0 : v; }
 
 }  // namespace
@@ -79,6 +95,11 @@ StatusOr<json> compareModels(const Model& reference, const Model& quantized, con
   std::map<std::string, ErrorStats> outputs, layers;
   const size_t n = options.max_samples ? std::min(options.max_samples, data.size()) : data.size();
   if (n == 0) return invalidArgument("no samples to compare on");
+  if (!options.labels.empty() && options.labels.size() < n) {
+    return invalidArgument(std::to_string(options.labels.size()) + " labels for " + std::to_string(n) + " samples");
+  }
+  const std::string first_output = reference.graph->outputs().empty() ? "" : reference.graph->outputs()[0]->name();
+  LabelScore ref_score, q_score;
   for (size_t i = 0; i < n; ++i) {
     VITQ_ASSIGN_OR_RETURN(TensorMap feeds, data.sample(i));
     CaptureHooks ref_hooks(names), q_hooks(names);
@@ -87,6 +108,10 @@ StatusOr<json> compareModels(const Model& reference, const Model& quantized, con
     for (const auto& [name, t] : ref_out) {
       auto it = q_out.find(name);
       if (it != q_out.end()) outputs[name].add(t, it->second, true);
+    }
+    if (!options.labels.empty()) {
+      VITQ_RETURN_IF_ERROR(ref_score.add(ref_out[first_output], options.labels[i], i));
+      VITQ_RETURN_IF_ERROR(q_score.add(q_out[first_output], options.labels[i], i));
     }
     for (const auto& [name, t] : ref_hooks.captured) {
       auto it = q_hooks.captured.find(name);
@@ -126,6 +151,13 @@ StatusOr<json> compareModels(const Model& reference, const Model& quantized, con
     report["summary"]["output_sqnr_db"] = outs[0]["sqnr_db"];
     report["summary"]["output_cosine"] = outs[0]["cosine"];
     if (outs[0].contains("top1_agreement")) report["summary"]["top1_agreement"] = outs[0]["top1_agreement"];
+  }
+  if (!options.labels.empty()) {
+    const double drop = 100.0 * (ref_score.accuracy() - q_score.accuracy());
+    report["accuracy"] = {{"output", first_output}, {"samples", n}, {"float_top1", ref_score.accuracy()},
+                          {"quantized_top1", q_score.accuracy()}, {"top1_drop", drop}};
+    report["summary"]["top1_accuracy"] = q_score.accuracy();
+    report["summary"]["top1_drop"] = drop;
   }
   return report;
 }

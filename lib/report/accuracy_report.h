@@ -29,6 +29,9 @@ struct ErrorStats {
 struct CompareOptions {
   size_t max_samples = 0;  // 0: all
   int threads = 1;
+  /// Class of each sample (same order as the data): adds top-1 accuracy of both models on the
+  /// first output (one row per sample) and the drop, in points, to the report.
+  std::vector<int64_t> labels;
 };
 
 /// Runs both graphs on \p data and compares; \p layer_values names the values compared per layer.

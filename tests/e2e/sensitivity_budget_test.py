@@ -105,6 +105,8 @@ def check_budget(vitq, tmp):
     check(all(by_name[n].input[1] in initializers and n not in produced_by for n in floats),
           f"the {len(floats)} float layers read float weights")
 
+    check_report_command(vitq, tmp, out, x, ref, got)
+
     first = min(kept, key=lambda k: k["rank"])
     rest = [k for k in kept if k is not first]
     lowered = vitq_json(vitq, ["quantize", MODEL] + COMMON + flags + level_flags(rest) +
@@ -112,6 +114,23 @@ def check_budget(vitq, tmp):
     lowered_drop = 100.0 * (1.0 - lowered["summary"]["top1_agreement"])
     check(lowered_drop > BUDGET,
           f"with {first['node']} back at W4A4 the budget fails: {lowered_drop:.2f} points")
+
+
+def check_report_command(vitq, tmp, quantized, x, ref, got):
+    """`vitq report` of the written model with labels: accuracies equal ONNX Runtime's, gates work."""
+    labels = np.load(DATA.replace("calib_x", "calib_y"))[-HOLDOUT:]
+    args = ["report", MODEL, quantized, "--data", DATA, "--labels", DATA.replace("calib_x", "calib_y"),
+            "--holdout", str(HOLDOUT), "--threads", "1"]
+    r = vitq_json(vitq, args, os.path.join(tmp, "report.json"))
+    acc = r.get("accuracy", {})
+    ort_float, ort_quant = float(np.mean(ref == labels)), float(np.mean(got == labels))
+    check(acc.get("samples") == HOLDOUT and acc.get("float_top1") == ort_float,
+          f"vitq report: float top-1 {acc.get('float_top1')} = ONNX Runtime {ort_float}")
+    check(abs(acc.get("quantized_top1", -1) - ort_quant) <= 1.0 / HOLDOUT,
+          f"vitq report: quantized top-1 {acc.get('quantized_top1')} ~ ONNX Runtime {ort_quant}")
+    gated = subprocess.run([vitq, "-q"] + args + ["--fail-if", f"top1_drop>{r['summary']['top1_drop'] - 0.01}"],
+                           capture_output=True, text=True)
+    check(gated.returncode == 3 and "top1_drop" in gated.stderr, "--fail-if top1_drop trips with exit 3")
 
 
 def main():
