@@ -7,6 +7,7 @@
 #include "core/logging.h"
 #include "passes/ptq/scale_reparam.h"
 #include "quant/math/clip_range.h"
+#include "quant/math/entropy_range.h"
 #include "quant/math/quantize.h"
 #include "quant/math/range_search.h"
 
@@ -106,6 +107,7 @@ Status setActivationParams(QuantTable& table, const CalibrationResult& calib, co
     std::pair<float, float> range{s.min, s.max};
     if (o.activation_range == RangeMethod::kPercentile) range = percentileRange(s, o.percentile);
     if (o.activation_range == RangeMethod::kMse) range = mseUniformRange(histogramOf(s), q.spec);
+    if (o.activation_range == RangeMethod::kEntropy) range = klDivergenceRange(histogramOf(s), q.spec);
     q.params = paramsFromRanges({range.first}, {range.second}, q.spec);
   }
   return Status::ok();

@@ -16,7 +16,7 @@
 
 namespace vitq {
 
-enum class RangeMethod { kMinMax, kPercentile, kMse };
+enum class RangeMethod { kMinMax, kPercentile, kMse, kEntropy };
 
 struct PipelineOptions {
   QuantOptions quant;

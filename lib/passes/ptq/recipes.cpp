@@ -3,7 +3,7 @@
 namespace vitq {
 
 const std::vector<std::string>& recipeNames() {
-  static const std::vector<std::string> names = {"minmax", "percentile", "mse", "repq-vit", "q-hyvit", "i-vit"};
+  static const std::vector<std::string> names = {"minmax", "percentile", "entropy", "mse", "repq-vit", "q-hyvit", "i-vit"};
   return names;
 }
 
@@ -19,6 +19,9 @@ Status applyRecipe(const std::string& recipe, PipelineOptions& o) {
     o.activation_range = RangeMethod::kMinMax;
   } else if (name == "percentile") {
     o.activation_range = RangeMethod::kPercentile;
+  } else if (name == "entropy") {
+    // KL-divergence activation ranges (TensorRT, ONNX Runtime's Entropy calibrator); weights min/max.
+    o.activation_range = RangeMethod::kEntropy;
   } else if (name == "mse") {
     o.activation_range = RangeMethod::kMse;
     o.weight_mse = true;

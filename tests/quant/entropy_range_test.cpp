@@ -1,0 +1,74 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "quant/math/entropy_range.h"
+
+namespace vitq {
+namespace {
+
+struct Histogram {
+  std::vector<uint64_t> counts;
+  float lo, hi;
+  HistogramView view() const { return {counts.data(), counts.size(), lo, hi}; }
+};
+
+Histogram histogramOf(const std::vector<float>& xs, size_t bins) {
+  Histogram h{std::vector<uint64_t>(bins, 0), *std::min_element(xs.begin(), xs.end()),
+              *std::max_element(xs.begin(), xs.end())};
+  for (float x : xs) {
+    const auto b = static_cast<size_t>((x - h.lo) / (h.hi - h.lo) * static_cast<float>(bins));
+    ++h.counts[std::min(b, bins - 1)];
+  }
+  return h;
+}
+
+QuantSpec uint8Spec(int bits) {
+  QuantSpec spec;
+  spec.bits = bits;
+  spec.is_signed = false;
+  spec.symmetric = false;
+  return spec;
+}
+
+TEST_CASE("entropy calibration clips rare outliers and keeps the bulk", "[range][entropy]") {
+  std::mt19937 gen(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> xs;
+  for (int i = 0; i < 200000; ++i) xs.push_back(normal(gen));
+  for (int i = 0; i < 10; ++i) xs.push_back(i % 2 ? 40.0f : -40.0f);  // rare spikes
+  const Histogram h = histogramOf(xs, 2048);
+  const auto [lo, hi] = klDivergenceRange(h.view(), uint8Spec(8));
+  INFO("range [" << lo << ", " << hi << "]");
+  CHECK(hi < 10.0f);
+  CHECK(hi > 2.5f);
+  CHECK(lo < -2.5f);
+  CHECK(lo > -10.0f);
+  // Fewer levels clip harder.
+  const auto [lo4, hi4] = klDivergenceRange(h.view(), uint8Spec(4));
+  CHECK(hi4 < hi);
+  CHECK(lo4 > lo);
+}
+
+TEST_CASE("entropy calibration keeps a uniform range whole", "[range][entropy]") {
+  std::mt19937 gen(5);
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  std::vector<float> xs;
+  for (int i = 0; i < 100000; ++i) xs.push_back(uniform(gen));
+  const Histogram h = histogramOf(xs, 2048);
+  const auto [lo, hi] = klDivergenceRange(h.view(), uint8Spec(8));
+  CHECK(lo == h.lo);  // one-signed data: the zero end stays
+  CHECK(hi > 0.95f * h.hi);
+}
+
+TEST_CASE("entropy calibration with fewer bins than levels keeps the observed range", "[range][entropy]") {
+  const std::vector<uint64_t> counts(128, 1);
+  const auto [lo, hi] = klDivergenceRange({counts.data(), counts.size(), -1.0f, 2.0f}, uint8Spec(8));
+  CHECK(lo == -1.0f);
+  CHECK(hi == 2.0f);
+}
+
+}  // namespace
+}  // namespace vitq
