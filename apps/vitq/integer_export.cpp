@@ -9,6 +9,7 @@
 #include "onnx_io/importer.h"
 #include "passes/lower/integer_lowering.h"
 #include "report/accuracy_report.h"
+#include "report/report_writer.h"
 
 namespace vitq::cli {
 
@@ -37,13 +38,7 @@ Status runIntegerExport(const Model& reference, Model& quantized, const Dataset&
                                 {"activation_matmuls", lr.activation_matmuls}, {"shiftmax", lr.shiftmax},
                                 {"shiftgelu", lr.shiftgelu}, {"layernorms", lr.layernorms},
                                 {"residual_adds", lr.residual_adds}, {"requantizers", lr.requantizers}};
-  if (!a.report.empty()) {
-    const std::string ext = std::filesystem::path(a.report).extension().string();
-    if (ext != ".json" && ext != ".md") return invalidArgument("--report '" + a.report + "': .json or .md");
-    AtomicFile file(a.report);
-    VITQ_RETURN_IF_ERROR(file.write(ext == ".json" ? report.dump(2) + "\n" : accuracyMarkdown(report)));
-    VITQ_RETURN_IF_ERROR(file.commit());
-  }
+  if (!a.report.empty()) VITQ_RETURN_IF_ERROR(writeReportFile(report, a.report));
   std::cout << "# vitq quantize: " << a.model << " -> " << a.output << " (integer, I-ViT)\n\n"
             << "W" << a.wbits << "A" << a.abits << " (residual stream " << lo.residual_bits << "-bit): " << lr.linear
             << " linear, " << lr.convolutions << " conv, " << lr.activation_matmuls << " activation MatMuls, "

@@ -10,6 +10,7 @@
 #include "passes/ptq/recipes.h"
 #include "report/accuracy_report.h"
 #include "report/report_writer.h"
+#include "vitq/report_output.h"
 #include "vitq/commands.h"
 #include "vitq/gates.h"
 #include "vitq/integer_export.h"
@@ -90,6 +91,7 @@ Status runQuantize(const Options& o) {
   }
   po.stop_after_reparam = !o.stop_after.empty();
   VITQ_ASSIGN_OR_RETURN(std::vector<Gate> gates, parseGates(o.fail_if));
+  if (!o.report.empty()) VITQ_RETURN_IF_ERROR(checkReportPath(o.report));
   VITQ_ASSIGN_OR_RETURN(QuantizationInputs in,
                         loadQuantizationInputs(o.model, o.data, {o.calib_samples, o.eval_samples, o.holdout}, o.threads));
   const Model& reference = in.reference;
@@ -161,7 +163,7 @@ Status runQuantize(const Options& o) {
                             {"weights", ms.weights}, {"biases", ms.biases},
                             {"reparameterized_layernorms", pr.reparameterized},
                             {"log_softmax_quantizers", ms.log_quantizers}};
-  if (!o.report.empty()) VITQ_RETURN_IF_ERROR(writeReportFile(report, o.report));
+  VITQ_RETURN_IF_ERROR(writeReport(report, o.report, {reference, quantized, *in.eval, o.threads}));
   std::cout << "# vitq quantize: " << o.model << " -> " << o.output << "\n\n"
             << "recipe " << o.recipe << ", W" << o.wbits << "A" << o.abits << ", " << plan.quantized_nodes << " of "
             << plan.compute_nodes << " compute nodes quantized, " << pr.calibration_samples << " calibration samples\n\n"

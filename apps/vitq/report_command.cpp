@@ -6,6 +6,7 @@
 #include "onnx_io/importer.h"
 #include "report/accuracy_report.h"
 #include "report/report_writer.h"
+#include "vitq/report_output.h"
 #include "vitq/commands.h"
 #include "vitq/gates.h"
 #include "vitq/quantization_inputs.h"
@@ -22,6 +23,7 @@ struct Options {
 
 Status runReport(const Options& o) {
   VITQ_ASSIGN_OR_RETURN(std::vector<Gate> gates, parseGates(o.fail_if));
+  if (!o.report.empty()) VITQ_RETURN_IF_ERROR(checkReportPath(o.report));
   VITQ_ASSIGN_OR_RETURN(QuantizationInputs in,
                         loadQuantizationInputs(o.reference, o.data, {0, o.eval_samples, o.holdout}, o.threads));
   VITQ_ASSIGN_OR_RETURN(Model quantized, loadModel(o.quantized));
@@ -31,7 +33,7 @@ Status runReport(const Options& o) {
                                                              judgedLayerValues(*in.reference.graph), compare));
   report["model"] = o.reference;
   report["output_model"] = o.quantized;
-  if (!o.report.empty()) VITQ_RETURN_IF_ERROR(writeReportFile(report, o.report));
+  VITQ_RETURN_IF_ERROR(writeReport(report, o.report, {in.reference, quantized, *in.eval, o.threads}));
   std::cout << "# vitq report: " << o.quantized << " against " << o.reference << "\n\n" << accuracyMarkdown(report);
   return enforceGates(gates, report["summary"]);
 }

@@ -13,6 +13,7 @@
 #include "vitq/commands.h"
 #include "vitq/quantization_inputs.h"
 #include "report/report_writer.h"
+#include "vitq/report_output.h"
 
 namespace vitq::cli {
 namespace {
@@ -46,6 +47,7 @@ std::string rankingMarkdown(const nlohmann::json& s, int top) {
 
 Status runSensitivity(const Options& o) {
   const auto start = std::chrono::steady_clock::now();
+  if (!o.report.empty()) VITQ_RETURN_IF_ERROR(checkReportPath(o.report));
   PipelineOptions po;
   VITQ_RETURN_IF_ERROR(applyRecipe(o.recipe, po));
   po.quant.weight_bits = o.wbits;
@@ -80,7 +82,7 @@ Status runSensitivity(const Options& o) {
   report["sensitivity"]["evaluations"] = evaluator.evaluations();
   report["sensitivity"]["seconds"] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!o.report.empty()) VITQ_RETURN_IF_ERROR(writeReportFile(report, o.report));
+  VITQ_RETURN_IF_ERROR(writeReport(report, o.report, {in.reference, quantized, *in.eval, o.threads}));
   std::cout << "# vitq sensitivity: " << o.model << "\n\nrecipe " << o.recipe << ", W" << o.wbits << "A" << o.abits
             << ", " << units.size() << " layers, " << evaluator.evaluations() << " evaluations on "
             << evaluator.samples() << " samples in " << report["sensitivity"]["seconds"].get<double>() << " s\n\n"

@@ -1,0 +1,24 @@
+// Writing the --report file of quantize, sensitivity and report: the HTML page also shows the
+// activation histograms of the most damaged layers, measured here on the evaluation samples.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "calib/dataset.h"
+#include "ir/graph.h"
+
+namespace vitq::cli {
+
+struct ReportModels {
+  const Model& reference;
+  const Model& quantized;
+  const Dataset& eval;
+  int threads = 1;
+};
+
+/// Writes \p report to \p path (nothing when \p path is empty) in the format of its extension.
+Status writeReport(nlohmann::json report, const std::string& path, const ReportModels& models);
+
+}  // namespace vitq::cli
