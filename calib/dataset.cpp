@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "calib/npy_io.h"
+#include "calib/npz_io.h"
 
 namespace vitq {
 namespace fs = std::filesystem;
@@ -55,28 +56,57 @@ class FolderPerSampleDataset : public Dataset {
   std::vector<const Value*> inputs_;
 };
 
-// One .npy holding a batch: kept in memory (it is one file), sliced along dim 0.
-class BatchFileDataset : public Dataset {
+// Whole batches in memory (one .npy, or the arrays of one .npz), one per input, sliced along dim 0.
+class BatchDataset : public Dataset {
  public:
-  BatchFileDataset(Tensor batch, const Value* input, std::string source)
-      : batch_(std::move(batch)), input_(input), source_(std::move(source)) {}
-  size_t size() const override { return static_cast<size_t>(batch_.dim(0)); }
+  struct Input {
+    const Value* value;
+    Tensor batch;
+    std::string source;  // names the array in errors
+  };
+  explicit BatchDataset(std::vector<Input> inputs) : inputs_(std::move(inputs)) {}
+  size_t size() const override { return static_cast<size_t>(inputs_.at(0).batch.dim(0)); }
   StatusOr<TensorMap> sample(size_t index) const override {
-    Shape shape = batch_.shape();
-    shape[0] = 1;
-    Tensor one(batch_.dtype(), shape);
-    const size_t bytes = one.byteSize();
-    std::memcpy(one.rawData(), static_cast<const char*>(batch_.rawData()) + index * bytes, bytes);
-    VITQ_ASSIGN_OR_RETURN(Tensor conformed,
-                          conformSample(std::move(one), *input_, source_ + "[" + std::to_string(index) + "]"));
-    return TensorMap{{input_->name(), std::move(conformed)}};
+    TensorMap feeds;
+    for (const Input& in : inputs_) {
+      Shape shape = in.batch.shape();
+      shape[0] = 1;
+      Tensor one(in.batch.dtype(), shape);
+      const size_t bytes = one.byteSize();
+      std::memcpy(one.rawData(), static_cast<const char*>(in.batch.rawData()) + index * bytes, bytes);
+      VITQ_ASSIGN_OR_RETURN(feeds[in.value->name()],
+                            conformSample(std::move(one), *in.value, in.source + "[" + std::to_string(index) + "]"));
+    }
+    return feeds;
   }
 
  private:
-  Tensor batch_;
-  const Value* input_;
-  std::string source_;
+  std::vector<Input> inputs_;
 };
+
+// The arrays of an .npz matched to the model inputs: by name, or the only array for a one-input model.
+StatusOr<std::vector<BatchDataset::Input>> matchArrays(const fs::path& path, const std::vector<const Value*>& inputs) {
+  VITQ_ASSIGN_OR_RETURN(auto arrays, readNpz(path));
+  std::vector<BatchDataset::Input> matched;
+  for (const Value* input : inputs) {
+    auto it = std::find_if(arrays.begin(), arrays.end(), [&](const auto& a) { return a.first == input->name(); });
+    if (it == arrays.end() && inputs.size() == 1 && arrays.size() == 1) it = arrays.begin();
+    if (it == arrays.end()) {
+      std::string names;
+      for (const auto& a : arrays) names += (names.empty() ? "" : ", ") + a.first;
+      return invalidArgument("'" + path.string() + "' has no array for input '" + input->name() + "' (it has: " +
+                             names + ")");
+    }
+    matched.push_back({input, it->second, path.string() + ":" + it->first});
+  }
+  for (const auto& m : matched) {
+    if (m.batch.rank() == 0 || m.batch.dim(0) != matched[0].batch.dim(0)) {
+      return invalidArgument("'" + path.string() + "': the arrays must hold the same number of samples (dim 0); " +
+                             m.source + " has shape " + shapeToString(m.batch.shape()));
+    }
+  }
+  return matched;
+}
 
 }  // namespace
 
@@ -117,10 +147,20 @@ StatusOr<std::unique_ptr<Dataset>> openNpyDataset(const fs::path& path, const st
   if (!fs::exists(path, ec)) return notFound("data path '" + path.string() + "' does not exist");
   if (inputs.empty()) return invalidArgument("the model has no inputs to feed");
   if (fs::is_regular_file(path, ec)) {
-    if (inputs.size() != 1) return invalidArgument("one .npy batch file can only feed a one-input model");
-    VITQ_ASSIGN_OR_RETURN(Tensor batch, readNpy(path));
-    if (batch.rank() == 0 || batch.dim(0) == 0) return invalidArgument("'" + path.string() + "' holds no samples");
-    return std::unique_ptr<Dataset>(new BatchFileDataset(std::move(batch), inputs[0], path.string()));
+    std::vector<BatchDataset::Input> batches;
+    if (path.extension() == ".npz") {
+      VITQ_ASSIGN_OR_RETURN(batches, matchArrays(path, inputs));
+    } else {
+      if (inputs.size() != 1) {
+        return invalidArgument("one .npy batch file can only feed a one-input model; use an .npz with one array per input");
+      }
+      VITQ_ASSIGN_OR_RETURN(Tensor batch, readNpy(path));
+      batches.push_back({inputs[0], std::move(batch), path.string()});
+    }
+    if (batches[0].batch.rank() == 0 || batches[0].batch.dim(0) == 0) {
+      return invalidArgument("'" + path.string() + "' holds no samples");
+    }
+    return std::unique_ptr<Dataset>(new BatchDataset(std::move(batches)));
   }
   std::unique_ptr<Dataset> ds;
   if (inputs.size() == 1) {
