@@ -19,5 +19,6 @@ void addBenchCommand(CLI::App& app, CommandAction& action);
 void addQuantizeCommand(CLI::App& app, CommandAction& action);
 void addSensitivityCommand(CLI::App& app, CommandAction& action);
 void addReportCommand(CLI::App& app, CommandAction& action);
+void addPassesCommand(CLI::App& app, CommandAction& action);
 
 }  // namespace vitq::cli

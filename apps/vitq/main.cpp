@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   cli::addQuantizeCommand(app, action);
   cli::addSensitivityCommand(app, action);
   cli::addReportCommand(app, action);
+  cli::addPassesCommand(app, action);
 
   try {
     app.parse(argc, argv);

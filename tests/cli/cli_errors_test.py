@@ -100,6 +100,22 @@ def main():
         expect(vitq, ["--version"], 0, "vitq 0.", "--version")
         for sub in ("inspect", "convert"):
             expect(vitq, [sub, "--help"], 0, "Usage", f"{sub} --help")
+        samples = os.path.join(d, "x.npy")
+        np.save(samples, np.ones((2, 1, 4), dtype=np.float32))
+        quantize = ["quantize", good, "--data", samples, "-o", out]
+        expect(vitq, quantize + ["--report", os.path.join(d, "r.txt")], 2, ".json, .md or .html",
+               "report extension refused before any work", [good], [out])
+        expect(vitq, quantize + ["--budget", "top1>3"], 2, "expected top1_drop<=POINTS", "bad --budget", [good], [out])
+        expect(vitq, quantize + ["--layer-bits", "add0=9"], 2, "NODE=BITS with BITS from 2 to 8", "bad --layer-bits",
+               [good], [out])
+        listed = subprocess.run([vitq, "passes"], capture_output=True, text=True).stdout
+        unknown = subprocess.run([vitq] + quantize + ["--recipe", "nope"], capture_output=True, text=True).stderr
+        names = unknown.split("available: ")[-1].split(", each")[0].split(",")
+        names = [n.strip().split(" ")[0] for n in names if n.strip()]
+        missing = [n for n in names if f"  {n}: " not in listed]
+        print(("ok   " if names and not missing else "FAIL ") + f"vitq passes lists the {len(names)} recipes {missing}")
+        if not names or missing:
+            failures.append("vitq passes")
         expect(vitq, ["convert", good, "-o", out], 0, "", "a good conversion", [good])
     print(f"{len(failures)} failed" if failures else "all CLI error cases passed")
     sys.exit(1 if failures else 0)

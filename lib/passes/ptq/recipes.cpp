@@ -1,10 +1,46 @@
 #include "passes/ptq/recipes.h"
 
+#include <utility>
+
 namespace vitq {
 
 const std::vector<std::string>& recipeNames() {
   static const std::vector<std::string> names = {"minmax", "percentile", "entropy", "mse", "repq-vit", "q-hyvit", "i-vit"};
   return names;
+}
+
+std::string recipeSummary(const std::string& name) {
+  static const std::vector<std::pair<std::string, std::string>> summaries = {
+      {"minmax", "observed min/max ranges; weights per channel, activations per tensor"},
+      {"percentile", "activation ranges keeping --percentile of a histogram's mass"},
+      {"entropy", "KL-divergence activation ranges (TensorRT, ONNX Runtime Entropy)"},
+      {"mse", "ranges and weight clipping minimizing the squared quantization error"},
+      {"repq-vit", "mse + post-LayerNorm scale reparameterization + log-sqrt2 post-Softmax quantizers"},
+      {"q-hyvit", "repq-vit + AdaRound reconstruction of the conv/transformer bridge blocks"},
+      {"i-vit", "symmetric activations; with --format integer: integer-only Shiftmax, ShiftGELU, I-LayerNorm"},
+  };
+  for (const auto& [n, text] : summaries) {
+    if (n == name) return text;
+  }
+  return "";
+}
+
+const std::vector<std::pair<std::string, std::string>>& pipelinePasses() {
+  static const std::vector<std::pair<std::string, std::string>> passes = {
+      {"upgrade-opset", "models below opset 13 are converted (per-channel DequantizeLinear needs 13)"},
+      {"fold-batchnorm", "BatchNormalization after Conv folded into the Conv's weight and bias"},
+      {"name-nodes", "unnamed nodes get <OpType>_<n> names (--layer-bits, reports)"},
+      {"budget-search", "--budget: per-layer precision chosen on a copy (running the passes below) by sensitivity and greedy search"},
+      {"ln-reparam", "repq-vit: per-channel post-LayerNorm ranges folded into LayerNorm and the next linear layer"},
+      {"plan", "what is quantized: compute layers' inputs, outputs, weights and biases (--exclude, --layer-bits)"},
+      {"calibrate", "activation statistics over the calibration samples; ranges by the recipe's method"},
+      {"log-softmax", "repq-vit: log-sqrt2 quantizers on attention probabilities"},
+      {"bridge-reconstruction", "q-hyvit: learned rounding of the bridge blocks' weights"},
+      {"noisy-bias", "+noisy: fixed noise before activation quantizers, compensated in the next layer's bias"},
+      {"materialize-qdq", "the only pass that writes QuantizeLinear/DequantizeLinear"},
+      {"integer-lowering", "--format integer: integer-only ops and dyadic requantizers (i-vit)"},
+  };
+  return passes;
 }
 
 Status applyRecipe(const std::string& recipe, PipelineOptions& o) {

@@ -1,0 +1,23 @@
+// `vitq passes`: the recipes and the passes of `vitq quantize`, in the order they run.
+#include <iostream>
+
+#include "passes/ptq/recipes.h"
+#include "vitq/commands.h"
+
+namespace vitq::cli {
+
+void addPassesCommand(CLI::App& app, CommandAction& action) {
+  auto* cmd = app.add_subcommand("passes", "List the recipes and the passes of vitq quantize");
+  cmd->callback([&action] {
+    action = [] {
+      std::cout << "Recipes (--recipe NAME, each also as NAME+noisy):\n";
+      for (const auto& name : recipeNames()) std::cout << "  " << name << ": " << recipeSummary(name) << "\n";
+      std::cout << "\nPasses of vitq quantize, in order:\n";
+      int i = 0;
+      for (const auto& [name, what] : pipelinePasses()) std::cout << "  " << ++i << ". " << name << ": " << what << "\n";
+      return Status::ok();
+    };
+  });
+}
+
+}  // namespace vitq::cli
