@@ -1,5 +1,7 @@
 #include "calib/calibration_session.h"
 
+#include "core/progress.h"
+
 #include <algorithm>
 #include <unordered_map>
 
@@ -47,7 +49,10 @@ StatusOr<CalibrationResult> calibrate(const Graph& graph, int64_t opset, const D
   ObservingHooks hooks(by_value);
   for (int pass = 0; pass < passes; ++pass) {
     for (auto& [name, obs] : owned) obs->beginPass(pass);
-    for (size_t i = 0; i < data.size(); ++i) {
+    Progress progress(passes > 1 ? "calibrating, pass " + std::to_string(pass + 1) + "/" + std::to_string(passes)
+                                 : std::string("calibrating"),
+                      data.size());
+    for (size_t i = 0; i < data.size(); ++i, progress.advance()) {
       VITQ_ASSIGN_OR_RETURN(TensorMap feeds, data.sample(i));
       for (const Value* in : observed_inputs) {
         auto it = feeds.find(in->name());

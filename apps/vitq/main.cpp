@@ -5,6 +5,7 @@
 #include <new>
 
 #include "core/logging.h"
+#include "core/progress.h"
 #include "vitq/commands.h"
 #include "vitq/exit_codes.h"
 
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
     return cli::kExitBadInput;
   }
 
+  setProgressAllowed(!quiet);
   setLogLevel(quiet ? spdlog::level::err
               : verbosity >= 2 ? spdlog::level::debug
               : verbosity == 1 ? spdlog::level::info

@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/progress.h"
 #include "exec/executor.h"
 
 namespace vitq {
@@ -100,7 +101,8 @@ StatusOr<json> compareModels(const Model& reference, const Model& quantized, con
   }
   const std::string first_output = reference.graph->outputs().empty() ? "" : reference.graph->outputs()[0]->name();
   LabelScore ref_score, q_score;
-  for (size_t i = 0; i < n; ++i) {
+  Progress progress("comparing with float", n);
+  for (size_t i = 0; i < n; ++i, progress.advance()) {
     VITQ_ASSIGN_OR_RETURN(TensorMap feeds, data.sample(i));
     CaptureHooks ref_hooks(names), q_hooks(names);
     VITQ_ASSIGN_OR_RETURN(TensorMap ref_out, ref_exec.run(feeds, &ref_hooks));

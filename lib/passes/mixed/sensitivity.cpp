@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/logging.h"
+#include "core/progress.h"
 
 namespace vitq {
 namespace {
@@ -29,6 +30,10 @@ StatusOr<SensitivityResult> analyzeSensitivity(const std::vector<QuantUnit>& uni
   SensitivityResult result;
   const std::vector<const QuantTable*> rungs{&table};
   VITQ_ASSIGN_OR_RETURN(result.all_quantized, evaluator.evaluate(composeTable(units, UnitLevels(units.size(), 0), rungs)));
+  size_t activations = 0;
+  for (const Value* v : table.values()) activations += table.find(v)->role == QuantRoleOfValue::kActivation ? 1 : 0;
+  Progress progress("sensitivity",
+                    units.size() * (options.layers_all_but ? 2 : 1) + (options.activations ? activations : 0));
   for (size_t u = 0; u < units.size(); ++u) {
     UnitSensitivity s;
     s.unit = u;
@@ -36,11 +41,13 @@ StatusOr<SensitivityResult> analyzeSensitivity(const std::vector<QuantUnit>& uni
     if (units[u].weight) mine.push_back(units[u].weight);
     if (units[u].bias) mine.push_back(units[u].bias);
     VITQ_ASSIGN_OR_RETURN(s.only, evaluator.evaluate(selectEntries(table, mine)));
+    progress.advance();
     if (options.layers_all_but) {
       UnitLevels levels(units.size(), 0);
       levels[u] = kFloatLevel;
       VITQ_ASSIGN_OR_RETURN(s.all_but, evaluator.evaluate(composeTable(units, levels, rungs)));
       s.has_all_but = true;
+      progress.advance();
     }
     log->info("layer {}/{} {}: only {:.2f} dB", u + 1, units.size(), units[u].node, s.only.sqnr_db);
     result.layers.push_back(s);
@@ -53,6 +60,7 @@ StatusOr<SensitivityResult> analyzeSensitivity(const std::vector<QuantUnit>& uni
     for (const Value* v : table.values()) {
       if (table.find(v)->role != QuantRoleOfValue::kActivation) continue;
       VITQ_ASSIGN_OR_RETURN(ConfigMetrics m, evaluator.evaluate(selectEntries(table, {v})));
+      progress.advance();
       result.activations.emplace_back(v, m);
     }
     std::stable_sort(result.activations.begin(), result.activations.end(),
