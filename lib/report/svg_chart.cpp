@@ -7,7 +7,7 @@
 namespace vitq {
 namespace {
 
-constexpr int kLabelWidth = 360;
+constexpr int kLabelWidth = 300;
 constexpr int kBarWidth = 420;
 constexpr int kRowHeight = 16;
 
@@ -43,28 +43,37 @@ std::string formatNumber(double value) {
 }
 
 std::string svgBarChart(const std::vector<Bar>& bars, const std::string& unit) {
-  double top = 0;
+  // Bars grow from a zero line: right for positive values, left for negative ones.
+  double top = 0, bottom = 0;
   for (const auto& b : bars) {
-    if (std::isfinite(b.value)) top = std::max(top, b.value);
+    if (!std::isfinite(b.value)) continue;
+    top = std::max(top, b.value);
+    bottom = std::min(bottom, b.value);
   }
+  const double span = top - bottom > 0 ? top - bottom : 1.0;
+  const double zero_x = kLabelWidth + (-bottom / span) * kBarWidth;
   const int height = static_cast<int>(bars.size()) * kRowHeight + 4;
   const int width = kLabelWidth + kBarWidth + 90;
   std::string svg = "<svg class=\"bars\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(width) +
                     "\" height=\"" + std::to_string(height) + "\" role=\"img\">\n";
+  if (bottom < 0) {
+    svg += "<line x1=\"" + fixed(zero_x, 1) + "\" x2=\"" + fixed(zero_x, 1) + "\" y1=\"0\" y2=\"" +
+           std::to_string(height) + "\" stroke=\"#8a93a3\"/>\n";
+  }
   for (size_t i = 0; i < bars.size(); ++i) {
     const Bar& b = bars[i];
     const int y = static_cast<int>(i) * kRowHeight + 2;
-    const double fraction = std::isfinite(b.value) && top > 0 ? std::max(0.0, b.value) / top : 0.0;
+    const double end_x = std::isfinite(b.value) ? zero_x + b.value / span * kBarWidth : zero_x;
+    const double left = std::min(zero_x, end_x), right = std::max(zero_x, end_x);
     const std::string label = b.label.size() > 58 ? "..." + b.label.substr(b.label.size() - 55) : b.label;
     svg += "<text x=\"" + std::to_string(kLabelWidth - 6) + "\" y=\"" + std::to_string(y + 12) +
            "\" text-anchor=\"end\"><title>" + escapeHtml(b.label) + "</title>" + escapeHtml(label) + "</text>";
-    svg += "<rect class=\"bar" + std::string(b.highlight ? " worst" : "") + "\" x=\"" + std::to_string(kLabelWidth) +
-           "\" y=\"" + std::to_string(y + 2) + "\" width=\"" + fixed(fraction * kBarWidth, 1) + "\" height=\"" +
+    svg += "<rect class=\"bar" + std::string(b.highlight ? " worst" : "") + "\" x=\"" + fixed(left, 1) + "\" y=\"" +
+           std::to_string(y + 2) + "\" width=\"" + fixed(right - left, 1) + "\" height=\"" +
            std::to_string(kRowHeight - 4) + "\" data-key=\"" + escapeHtml(b.key) + "\" data-value=\"" +
            escapeHtml(b.exact) + "\"/>";
-    svg += "<text x=\"" + std::to_string(kLabelWidth + static_cast<int>(fraction * kBarWidth) + 4) + "\" y=\"" +
-           std::to_string(y + 12) + "\">" + formatNumber(b.value) + (std::isfinite(b.value) ? " " + unit : "") +
-           "</text>\n";
+    svg += "<text x=\"" + fixed(std::max(right, zero_x) + 4, 1) + "\" y=\"" + std::to_string(y + 12) + "\">" +
+           formatNumber(b.value) + (std::isfinite(b.value) ? " " + unit : "") + "</text>\n";
   }
   return svg + "</svg>\n";
 }
