@@ -33,7 +33,7 @@ Status runReport(const Options& o) {
                                                              judgedLayerValues(*in.reference.graph), compare));
   report["model"] = o.reference;
   report["output_model"] = o.quantized;
-  VITQ_RETURN_IF_ERROR(writeReport(report, o.report, {in.reference, quantized, *in.eval, o.threads}));
+  VITQ_RETURN_IF_ERROR(writeReport(report, o.report, {in.reference, quantized, *in.eval, o.threads, &in.original}));
   std::cout << "# vitq report: " << o.quantized << " against " << o.reference << "\n\n" << accuracyMarkdown(report);
   return enforceGates(gates, report["summary"]);
 }

@@ -16,9 +16,11 @@ struct ReportModels {
   const Model& quantized;
   const Dataset& eval;
   int threads = 1;
+  const Model* original = nullptr;  // the float model as loaded: the report's model_summary
 };
 
-/// Writes \p report to \p path (nothing when \p path is empty) in the format of its extension.
+/// Writes \p report to \p path (nothing when \p path is empty) in the format of its extension,
+/// with a model_summary of the original model.
 Status writeReport(nlohmann::json report, const std::string& path, const ReportModels& models);
 
 }  // namespace vitq::cli

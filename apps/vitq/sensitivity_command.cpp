@@ -82,7 +82,7 @@ Status runSensitivity(const Options& o) {
   report["sensitivity"]["evaluations"] = evaluator.evaluations();
   report["sensitivity"]["seconds"] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  VITQ_RETURN_IF_ERROR(writeReport(report, o.report, {in.reference, quantized, *in.eval, o.threads}));
+  VITQ_RETURN_IF_ERROR(writeReport(report, o.report, {in.reference, quantized, *in.eval, o.threads, &in.original}));
   std::cout << "# vitq sensitivity: " << o.model << "\n\nrecipe " << o.recipe << ", W" << o.wbits << "A" << o.abits
             << ", " << units.size() << " layers, " << evaluator.evaluations() << " evaluations on "
             << evaluator.samples() << " samples in " << report["sensitivity"]["seconds"].get<double>() << " s\n\n"

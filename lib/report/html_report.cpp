@@ -62,6 +62,41 @@ std::string header(const json& r) {
   return h;
 }
 
+std::string modelSummary(const json& r) {
+  if (!r.contains("model_summary")) return "";
+  const json& m = r["model_summary"];
+  std::string h = "<h2>Model</h2>\n<table>";
+  h += "<tr><th>nodes</th><td class=\"r\">" + num(r, "/model_summary/nodes") + "</td></tr>";
+  if (m.contains("parameters")) {
+    h += "<tr><th>parameters</th><td class=\"r\">" + num(r, "/model_summary/parameters/count") + " (" +
+         num(r, "/model_summary/parameters/bytes") + " bytes)</td></tr>";
+  }
+  for (const char* key : {"inputs", "outputs"}) {
+    std::string cells;
+    for (const auto& io : m.value(key, json::array())) {
+      cells += (cells.empty() ? "" : "<br>") + text(io.value("name", json(""))) + ": " + text(io.value("dtype", json(""))) +
+               " " + text(io.value("shape", json::array()));
+    }
+    h += "<tr><th>" + std::string(key) + "</th><td>" + cells + "</td></tr>";
+  }
+  if (m.contains("quantizable")) {
+    h += "<tr><th>quantizable layers</th><td>" + num(r, "/model_summary/quantizable/count") + " " +
+         text(m["quantizable"].value("by_op", json::object())) + "</td></tr>";
+  }
+  if (m.contains("transformer_structures")) {
+    std::string cells;
+    for (const auto& [kind, count] : m["transformer_structures"].items()) {
+      cells += (cells.empty() ? "" : ", ") + num(r, "/model_summary/transformer_structures/" + kind) + " " + escapeHtml(kind);
+    }
+    h += "<tr><th>transformer structures</th><td>" + cells + "</td></tr>";
+  }
+  std::string ops;
+  for (const auto& op : m.value("top_ops", json::array())) {
+    ops += (ops.empty() ? "" : ", ") + text(op.value("op", json(""))) + " " + op.value("count", json(0)).dump();
+  }
+  return h + "<tr><th>most used ops</th><td>" + ops + "</td></tr></table>\n";
+}
+
 std::string summary(const json& r) {
   std::string h = "<h2>End to end</h2>\n<div class=\"cards\">";
   const json& s = r.value("summary", json::object());
@@ -260,7 +295,7 @@ std::string embeddedJson(const json& r) {
 
 std::string renderHtmlReport(const json& report) {
   return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>vitq report</title>\n<style>" +
-         std::string(kStyle) + "</style></head><body>\n" + header(report) + summary(report) + budget(report) +
+         std::string(kStyle) + "</style></head><body>\n" + header(report) + modelSummary(report) + summary(report) + budget(report) +
          layers(report) + histograms(report) + sensitivity(report) + passes(report) +
          "<script type=\"application/json\" id=\"report-data\">" + embeddedJson(report) + "</script>\n</body></html>\n";
 }
