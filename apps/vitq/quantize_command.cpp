@@ -91,6 +91,10 @@ Status runQuantize(const Options& o) {
   }
   po.stop_after_reparam = !o.stop_after.empty();
   VITQ_ASSIGN_OR_RETURN(std::vector<Gate> gates, parseGates(o.fail_if));
+  if (o.format == "integer" && (!o.budget.empty() || !o.layer_bits.empty())) {
+    return invalidArgument("--budget and --layer-bits choose per-layer precision in QDQ models; --format integer "
+                           "keeps one width for the whole integer graph");
+  }
   if (!o.report.empty()) VITQ_RETURN_IF_ERROR(checkReportPath(o.report));
   VITQ_ASSIGN_OR_RETURN(QuantizationInputs in,
                         loadQuantizationInputs(o.model, o.data, {o.calib_samples, o.eval_samples, o.holdout}, o.threads));
