@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <optional>
 #include <iostream>
+#include <limits>
 
 #include "calib/dataset.h"
 #include "core/logging.h"
@@ -96,6 +97,10 @@ Status runQuantize(const Options& o) {
                            "keeps one width for the whole integer graph");
   }
   if (!o.report.empty()) VITQ_RETURN_IF_ERROR(checkReportPath(o.report));
+  std::optional<Budget> budget;
+  if (!o.budget.empty()) {
+    VITQ_ASSIGN_OR_RETURN(budget, parseBudget(o.budget));
+  }
   VITQ_ASSIGN_OR_RETURN(QuantizationInputs in,
                         loadQuantizationInputs(o.model, o.data, {o.calib_samples, o.eval_samples, o.holdout}, o.threads));
   const Model& reference = in.reference;
@@ -107,9 +112,8 @@ Status runQuantize(const Options& o) {
                             {o.model, o.output, o.report, o.recipe, o.wbits, o.abits, o.threads, compare.labels});
   }
   std::optional<MixedPrecisionPlan> mixed;
-  if (!o.budget.empty()) {
-    VITQ_ASSIGN_OR_RETURN(Budget budget, parseBudget(o.budget));
-    VITQ_ASSIGN_OR_RETURN(mixed, planMixedPrecision(reference, quantized, *in.calib, *in.eval, po, budget));
+  if (budget) {
+    VITQ_ASSIGN_OR_RETURN(mixed, planMixedPrecision(reference, quantized, *in.calib, *in.eval, po, *budget));
     applyPlan(*mixed, po);
   }
   VITQ_ASSIGN_OR_RETURN(PipelineReport pr, quantizeModel(quantized, *in.calib, po));
@@ -153,14 +157,17 @@ Status runQuantize(const Options& o) {
   if (mixed) {
     report["sensitivity"] = mixed->sensitivity;
     report["budget"] = mixed->budget;
-    VITQ_ASSIGN_OR_RETURN(Budget budget, parseBudget(o.budget));
+    // The written model's figures on the evaluation samples (an identical output has SQNR null: +inf).
     const nlohmann::json& summary = report["summary"];
+    auto number = [&summary](const char* key, double missing) {
+      return summary.contains(key) && summary[key].is_number() ? summary[key].get<double>() : missing;
+    };
     ConfigMetrics final_metrics;
-    final_metrics.sqnr_db = summary.value("output_sqnr_db", 0.0);
-    final_metrics.cosine = summary.value("output_cosine", 0.0);
-    final_metrics.top1_agreement = summary.value("top1_agreement", -1.0);
-    report["budget"]["final"] = {{"budget_value", budget.value(final_metrics)}};
-    report["budget"]["met"] = budget.holds(final_metrics);
+    final_metrics.sqnr_db = number("output_sqnr_db", std::numeric_limits<double>::infinity());
+    final_metrics.cosine = number("output_cosine", 0.0);
+    final_metrics.top1_agreement = number("top1_agreement", -1.0);
+    report["budget"]["final"] = {{"budget_value", budget->value(final_metrics)}};
+    report["budget"]["met"] = budget->holds(final_metrics);
   }
   report["quantization"] = {{"compute_nodes", plan.compute_nodes}, {"quantized_nodes", plan.quantized_nodes},
                             {"kept_float", plan.excluded}, {"quantize_nodes", ms.quantize_nodes},
