@@ -1,0 +1,281 @@
+// The state and the node-emitting helpers that the I-ViT integer lowering's op lowerings share
+// (integer_lowering.cpp runs the pass; integer_lowering_linear.cpp and
+// integer_lowering_nonlinear.cpp lower the ops). Internal to lib/passes/lower.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "calib/calibration_session.h"
+#include "passes/lower/integer_lowering.h"
+#include "pattern/transformer_patterns.h"
+
+namespace vitq::integer_lowering_detail {
+
+// Integer codes standing for a float value: value ≈ codes · scale[c] along `axis`.
+struct Rep {
+  Value* v = nullptr;               // int32 (or int64 when is64) codes, the float value's shape
+  std::vector<double> scale;        // one, or one per channel along axis
+  int64_t axis = -1;                // channel axis (absolute) when per-channel
+  std::vector<int64_t> chan_shape;  // shape of a per-channel constant broadcasting along axis
+  int64_t bound = 0;                // largest |code|
+  bool is64 = false;
+  bool acc = false;                 // a linear accumulator that can still take a bias
+  bool perChannel() const { return scale.size() > 1 || axis >= 0; }
+};
+
+inline int bitlen(uint64_t v) { return v == 0 ? 0 : 64 - __builtin_clzll(v); }
+inline int64_t qmaxOf(int bits) { return (int64_t{1} << (bits - 1)) - 1; }
+
+inline bool isShapeOp(const Node& n) {
+  static const std::set<std::string> ops = {"Reshape", "Transpose", "Gather",  "Flatten", "Squeeze",
+                                            "Unsqueeze", "Slice",   "Expand",  "Identity", "Tile"};
+  return n.domain().empty() && ops.count(n.opType()) > 0;
+}
+
+// The attributes of \p from on \p to (graph attributes aside: the ops lowered here have none).
+inline void copyAttrs(const Node& from, Node* to) {
+  for (const auto& [name, a] : from.attrs()) {
+    Attribute c;
+    c.kind = a.kind;
+    c.f = a.f;
+    c.i = a.i;
+    c.s = a.s;
+    c.t = a.t;
+    c.floats = a.floats;
+    c.ints = a.ints;
+    c.strings = a.strings;
+    c.tensors = a.tensors;
+    c.doc_string = a.doc_string;
+    to->attrs().set(name, std::move(c));
+  }
+}
+
+class Lowering {
+ public:
+  Lowering(Model& model, const IntegerLoweringOptions& o, const CalibrationResult& stats)
+      : model_(model), g_(*model.graph), o_(o), stats_(stats) {}
+
+  Status run(IntegerLoweringReport& report);
+
+ private:
+  // ---- helpers that emit nodes --------------------------------------------------------------
+  Value* node(const std::string& op, const std::vector<Value*>& in, DataType out_type, const std::string& hint,
+              const std::string& domain = "") {
+    Node* n = g_.addNode(op, in, 1, domain);
+    n->setName(uniqueNodeName(hint + "/" + op));
+    g_.renameValue(n->output(0), g_.uniqueName(hint + "/" + op + "_out"));
+    n->output(0)->type().dtype = out_type;
+    last_ = n;
+    return n->output(0);
+  }
+  std::string uniqueNodeName(const std::string& hint) {
+    if (node_names_.empty()) {
+      for (const auto& n : g_.nodes()) node_names_.insert(n->name());
+    }
+    std::string name = hint;
+    for (int i = 1; node_names_.count(name); ++i) name = hint + "_" + std::to_string(i);
+    node_names_.insert(name);
+    return name;
+  }
+  Value* cast(Value* x, DataType to, const std::string& hint) {
+    Value* y = node("Cast", {x}, to, hint);
+    last_->attrs().set("to", Attribute::makeInt(static_cast<int64_t>(to)));
+    return y;
+  }
+  Value* i64(const std::vector<int64_t>& v, const std::vector<int64_t>& shape, const std::string& hint) {
+    return g_.addInitializer(g_.uniqueName(hint), Tensor::fromVector<int64_t>(v, shape));
+  }
+  Value* i64s(int64_t v, const std::string& hint) { return i64({v}, {}, hint); }
+
+  double absmax(const Value* v) const {
+    auto it = stats_.stats.find(v->name());
+    if (it == stats_.stats.end()) return 0;
+    return std::max(std::fabs(it->second.min), std::fabs(it->second.max));
+  }
+  double scaleFor(const Value* v, int bits) const {
+    const double a = absmax(v);
+    return a > 0 ? a / static_cast<double>(qmaxOf(bits)) : 1.0;
+  }
+
+  // Dyadic requantization of \p r to one scale \p target, clipped to signed \p bits; int32 codes.
+  StatusOr<Value*> requant(const Rep& r, double target, int bits, const std::string& hint) {
+    const int64_t qmax = qmaxOf(bits);
+    if (!r.perChannel() && !r.is64 && std::fabs(r.scale[0] / target - 1.0) < 1e-12 && r.bound <= qmax) return r.v;
+    // |x m| < 2^61, so that x m + 2^(c-1) + 2^62 is positive and below 2^63.
+    const int mb = std::min(30, 61 - bitlen(static_cast<uint64_t>(r.bound)));
+    if (mb < 8) return internalError("requantizer '" + hint + "': input bound too large");
+    std::vector<int64_t> mult, half, div, offset;
+    for (double s : r.scale) {
+      const double M = s / target;
+      int e = 0;
+      const double f = std::frexp(std::fabs(M), &e);
+      int64_t m = static_cast<int64_t>(std::floor(std::ldexp(f, mb) + 0.5));
+      if (m == (int64_t{1} << mb)) {
+        m >>= 1;
+        ++e;
+      }
+      int shift = mb - e;
+      if (M == 0 || shift > 62) {
+        m = 0;
+        shift = 1;
+      }
+      if (shift < 1) return internalError("requantizer '" + hint + "': multiplier " + std::to_string(M) + " too large");
+      mult.push_back(M < 0 ? -m : m);
+      half.push_back((int64_t{1} << (shift - 1)) + (int64_t{1} << 62));
+      div.push_back(int64_t{1} << shift);
+      offset.push_back(int64_t{1} << (62 - shift));
+    }
+    const std::vector<int64_t> shape = r.perChannel() ? r.chan_shape : std::vector<int64_t>{};
+    Value* x = r.is64 ? r.v : cast(r.v, DataType::kInt64, hint);
+    Value* p = node("Mul", {x, i64(mult, shape, hint + "_m")}, DataType::kInt64, hint);
+    p = node("Add", {p, i64(half, shape, hint + "_half")}, DataType::kInt64, hint);
+    // floor(v / 2^c) = (v + 2^62) / 2^c - 2^(62-c), the division on a positive value (Div truncates).
+    p = node("Div", {p, i64(div, shape, hint + "_2pow")}, DataType::kInt64, hint);
+    p = node("Sub", {p, i64(offset, shape, hint + "_offset")}, DataType::kInt64, hint);
+    p = node("Clip", {p, i64s(-qmax, hint + "_lo"), i64s(qmax, hint + "_hi")}, DataType::kInt64, hint);
+    ++requantizers_;
+    return cast(p, DataType::kInt32, hint);
+  }
+  StatusOr<Rep> requantRep(const Rep& r, double target, int bits, const std::string& hint) {
+    VITQ_ASSIGN_OR_RETURN(Value * v, requant(r, target, bits, hint));
+    Rep out;
+    out.v = v;
+    out.scale = {target};
+    out.bound = qmaxOf(bits);
+    if (v == r.v) out = r;
+    return out;
+  }
+
+  // int8-range codes of a linear/attention input: its own scale if already narrow and per-tensor.
+  StatusOr<Rep> narrowInput(const Value* fv, const Rep& r, const std::string& hint) {
+    const int bits = o_.activation_bits;
+    if (!r.perChannel() && !r.is64 && r.bound <= qmaxOf(bits)) return r;
+    return requantRep(r, scaleFor(fv, bits), bits, hint);
+  }
+
+  // Codes of a float value computed from constants only (an initializer, or shape ops on one).
+  StatusOr<Value*> constantCodes(Value* fv, double scale, int bits, const std::string& hint) {
+    const int64_t qmax = qmaxOf(bits);
+    if (fv->isConstant()) {
+      const Tensor& t = fv->initializer();
+      if (t.dtype() != DataType::kFloat) return unsupported("constant '" + fv->name() + "' is not float");
+      Tensor q(DataType::kInt32, t.shape());
+      for (int64_t i = 0; i < t.numel(); ++i) {
+        const double c = std::nearbyint(static_cast<double>(t.data<float>()[i]) / scale);
+        q.data<int32_t>()[i] = static_cast<int32_t>(std::clamp<double>(c, -qmax, qmax));
+      }
+      return g_.addInitializer(g_.uniqueName(fv->name() + "_codes"), std::move(q));
+    }
+    Node* p = fv->producer();
+    if (!p || !isShapeOp(*p) || !p->input(0)) return unsupported("value '" + fv->name() + "' has no integer form");
+    VITQ_ASSIGN_OR_RETURN(Value * in, constantCodes(p->input(0), scale, bits, hint));
+    return cloneOn(*p, in, hint);
+  }
+
+  // Copy of a shape op \p n reading \p data instead of its first input; int32 output.
+  Value* cloneOn(const Node& n, Value* data, const std::string& hint) {
+    std::vector<Value*> ins = n.inputs();
+    ins[0] = data;
+    Value* y = node(n.opType(), ins, data->type().dtype, hint);
+    copyAttrs(n, last_);
+    return y;
+  }
+
+  bool hasRep(const Value* v) const { return v && reps_.count(v) > 0; }
+  // Float values computed from constants only (initializers, shape ops over them).
+  bool isConstantLike(const Value* v) const {
+    if (!v) return false;
+    if (v->isConstant()) return true;
+    return pending_.count(v) > 0;
+  }
+
+  // Do all readers of \p v (through shape ops) take 8-bit inputs (linear, Softmax, GELU)?
+  bool feedsNarrowOnly(const Value* v, int depth = 0) const {
+    if (depth > 16) return false;
+    for (const Use& u : v->uses()) {
+      const Node& n = *u.user;
+      if (n.is("Shape")) continue;
+      if (isShapeOp(n) && u.index == 0) {
+        if (!feedsNarrowOnly(n.output(0), depth + 1)) return false;
+        continue;
+      }
+      if (n.is("MatMul") || n.is("Gemm") || n.is("Conv") || n.is("Softmax")) continue;
+      if (gelu_input_.count(v)) continue;
+      return false;
+    }
+    return true;
+  }
+
+  StatusOr<Tensor> weightCodes(const Tensor& w, int64_t channels, int64_t axis_stride, bool channel_last,
+                               std::vector<double>& scales) {
+    // Symmetric per output channel: s = absmax / qmax; channel of element i is (i / stride) % C.
+    const int64_t qmax = qmaxOf(o_.weight_bits);
+    scales.assign(static_cast<size_t>(channels), 0.0);
+    const float* x = w.data<float>();
+    auto chan = [&](int64_t i) { return channel_last ? i % channels : (i / axis_stride) % channels; };
+    for (int64_t i = 0; i < w.numel(); ++i) {
+      double& s = scales[static_cast<size_t>(chan(i))];
+      s = std::max(s, static_cast<double>(std::fabs(x[i])));
+    }
+    for (double& s : scales) s = s > 0 ? s / static_cast<double>(qmax) : 1.0;
+    Tensor q(DataType::kInt8, w.shape());
+    for (int64_t i = 0; i < w.numel(); ++i) {
+      const double c = std::nearbyint(x[i] / scales[static_cast<size_t>(chan(i))]);
+      q.data<int8_t>()[i] = static_cast<int8_t>(std::clamp<double>(c, -qmax, qmax));
+    }
+    return q;
+  }
+
+  Value* biasCodes(const Tensor& b, const std::vector<double>& scale, const std::vector<int64_t>& shape,
+                   const std::string& hint, int64_t& max_abs) {
+    std::vector<int32_t> codes;
+    max_abs = 0;
+    for (int64_t i = 0; i < b.numel(); ++i) {
+      const double c = std::nearbyint(b.data<float>()[i] / scale[static_cast<size_t>(i) % scale.size()]);
+      codes.push_back(static_cast<int32_t>(std::clamp<double>(c, -2147483647.0, 2147483647.0)));
+      max_abs = std::max<int64_t>(max_abs, std::llabs(codes.back()));
+    }
+    return g_.addInitializer(g_.uniqueName(hint + "_bias_codes"), Tensor::fromVector<int32_t>(codes, shape));
+  }
+
+  // ---- op lowerings -------------------------------------------------------------------------
+  Status lowerInput(Value* x);
+  Status lowerConv(Node& n);
+  Status lowerMatMul(Node& n);
+  Status lowerGemm(Node& n);
+  Status lowerAdd(Node& n);
+  Status lowerScale(Node& n);
+  Status lowerSoftmax(Node& n);
+  Status lowerGelu(const GeluMatch& m);
+  Status lowerLayerNorm(const LayerNormMatch& m);
+  Status lowerShapeOp(Node& n);
+  Status lowerConcat(Node& n);
+  Status lowerRelu(Node& n);
+  Status lowerSilu(Node& n, const Node& sig);
+  Status lowerClip(Node& n);
+  Status lowerGlobalAveragePool(Node& n);
+  Status lowerOutput(size_t index);
+
+  Model& model_;
+  Graph& g_;
+  IntegerLoweringOptions o_;
+  const CalibrationResult& stats_;
+  Node* last_ = nullptr;
+  std::unordered_map<const Value*, Rep> reps_;
+  std::unordered_set<const Value*> pending_;
+  std::unordered_set<const Value*> gelu_input_;
+  int requantizers_ = 0;
+  std::unordered_set<std::string> node_names_;
+  IntegerLoweringReport* report_ = nullptr;
+};
+
+/// The Sigmoid of a SiLU Mul(x, Sigmoid(x)), or null.
+const Node* siluSigmoid(const Node& mul);
+
+}  // namespace vitq::integer_lowering_detail
