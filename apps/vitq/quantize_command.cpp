@@ -178,7 +178,7 @@ Status runQuantize(const Options& o) {
   std::cout << "# vitq quantize: " << o.model << " -> " << o.output << "\n\n"
             << "recipe " << o.recipe << ", W" << o.wbits << "A" << o.abits << ", " << plan.quantized_nodes << " of "
             << plan.compute_nodes << " compute nodes quantized, " << pr.calibration_samples << " calibration samples\n\n"
-            << accuracyMarkdown(report);
+            << accuracyMarkdown(report, 10);
   if (mixed && !report["budget"]["met"].get<bool>()) {
     return Status(StatusCode::kGateFailed, "--budget " + o.budget + " is not met by the written model (" +
                                                report["budget"]["final"]["budget_value"].dump() + ")");

@@ -2,7 +2,6 @@
 // calibrates once, then ranks every quantized layer (and activation quantizer) by the end-to-end
 // error of quantizing only it, and of quantizing all but it. Writes no model.
 #include <chrono>
-#include <cstdio>
 #include <iostream>
 
 #include "core/logging.h"
@@ -10,6 +9,7 @@
 #include "passes/ptq/materialize_qdq.h"
 #include "passes/ptq/recipes.h"
 #include "report/accuracy_report.h"
+#include "report/section_markdown.h"
 #include "vitq/commands.h"
 #include "vitq/quantization_inputs.h"
 #include "report/report_writer.h"
@@ -24,26 +24,6 @@ struct Options {
   size_t calib_samples = 0, eval_samples = 0, holdout = 0;
   bool reduce_range = false, no_all_but = false, no_activations = false;
 };
-
-// The ranking's head as a Markdown table for the terminal.
-std::string rankingMarkdown(const nlohmann::json& s, int top) {
-  std::string md = "## Most sensitive layers (output SQNR when only the layer is quantized)\n\n"
-                   "| rank | node | op | only: SQNR dB | only: top-1 | all but: SQNR dB | all but: top-1 |\n"
-                   "|---|---|---|---|---|---|---|\n";
-  auto cell = [](const nlohmann::json& row, const char* key) {
-    if (!row.contains(key)) return std::string("-");
-    char text[32];
-    std::snprintf(text, sizeof text, "%.4g", row[key].get<double>());
-    return std::string(text);
-  };
-  for (const auto& row : s["layers"]) {
-    if (row["rank"].get<int>() > top) break;
-    md += "| " + row["rank"].dump() + " | " + row["node"].get<std::string>() + " | " + row["op"].get<std::string>() +
-          " | " + cell(row, "only_sqnr_db") + " | " + cell(row, "only_top1_agreement") + " | " +
-          cell(row, "all_but_sqnr_db") + " | " + cell(row, "all_but_top1_agreement") + " |\n";
-  }
-  return md;
-}
 
 Status runSensitivity(const Options& o) {
   const auto start = std::chrono::steady_clock::now();
@@ -86,7 +66,7 @@ Status runSensitivity(const Options& o) {
   std::cout << "# vitq sensitivity: " << o.model << "\n\nrecipe " << o.recipe << ", W" << o.wbits << "A" << o.abits
             << ", " << units.size() << " layers, " << evaluator.evaluations() << " evaluations on "
             << evaluator.samples() << " samples in " << report["sensitivity"]["seconds"].get<double>() << " s\n\n"
-            << rankingMarkdown(report["sensitivity"], o.top);
+            << sensitivityMarkdown(report["sensitivity"], static_cast<size_t>(o.top));
   return Status::ok();
 }
 

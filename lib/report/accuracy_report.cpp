@@ -9,6 +9,7 @@
 
 #include "core/progress.h"
 #include "exec/executor.h"
+#include "report/section_markdown.h"
 
 namespace vitq {
 namespace {
@@ -164,7 +165,7 @@ StatusOr<json> compareModels(const Model& reference, const Model& quantized, con
   return report;
 }
 
-std::string accuracyMarkdown(const json& r) {
+std::string accuracyMarkdown(const json& r, size_t sensitivity_rows) {
   std::ostringstream os;
   auto num = [](const json& v) {
     if (v.is_null()) return std::string("-");
@@ -188,6 +189,9 @@ std::string accuracyMarkdown(const json& r) {
       }
     }
   }
+  if (r.contains("accuracy")) os << labelledAccuracyMarkdown(r["accuracy"]);
+  if (r.contains("budget")) os << budgetMarkdown(r["budget"]);
+  if (r.contains("sensitivity")) os << sensitivityMarkdown(r["sensitivity"], sensitivity_rows);
   return os.str();
 }
 

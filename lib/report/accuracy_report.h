@@ -38,6 +38,8 @@ struct CompareOptions {
 StatusOr<nlohmann::json> compareModels(const Model& reference, const Model& quantized, const Dataset& data,
                                        const std::vector<std::string>& layer_values, const CompareOptions& options);
 
-std::string accuracyMarkdown(const nlohmann::json& report);
+/// The report as Markdown: outputs, most damaged layers, and the optional sections (labelled
+/// accuracy, budget, the first \p sensitivity_rows of the sensitivity ranking).
+std::string accuracyMarkdown(const nlohmann::json& report, size_t sensitivity_rows = static_cast<size_t>(-1));
 
 }  // namespace vitq

@@ -84,7 +84,7 @@ def main():
     parser.add_argument("--screenshot", default=os.path.join(REPO, "scripts", "report_screenshot.sh"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        for ext in ("json", "html"):
+        for ext in ("json", "html", "md"):
             proc = subprocess.run([args.vitq, "-q", "quantize", MODEL, "-o", os.path.join(tmp, f"q_{ext}.onnx"),
                                    "--report", os.path.join(tmp, f"r.{ext}")] + ARGS, capture_output=True, text=True)
             if proc.returncode != 0:
@@ -93,6 +93,14 @@ def main():
             report = json.load(f)
         with open(os.path.join(tmp, "r.html"), encoding="utf-8") as f:
             page_text = f.read()
+        with open(os.path.join(tmp, "r.md"), encoding="utf-8") as f:
+            markdown = f.read()
+        ranked_rows = [line for line in markdown.splitlines() if re.match(r"\| \d+ \| ", line)]
+        check(f"### Budget {report['budget']['expression']}" in markdown and
+              all(k["node"] in markdown for k in report["budget"]["kept"]) and
+              len(ranked_rows) == len(report["sensitivity"]["layers"]) and
+              f"labelled samples: float {report['accuracy']['float_top1']:.4g}" in markdown,
+              f"the Markdown report has the budget, the {len(ranked_rows)}-row ranking and the labelled accuracy")
         page = Page()
         page.feed(page_text)
         embedded = json.loads(page.data)
