@@ -6,6 +6,7 @@
 
 #include "core/logging.h"
 #include "core/progress.h"
+#include "ir/memory_limit.h"
 #include "vitq/commands.h"
 #include "vitq/exit_codes.h"
 
@@ -51,6 +52,9 @@ int main(int argc, char** argv) {
     const Status status = action ? action() : internalError("no subcommand action");
     if (!status.isOk()) std::fprintf(stderr, "vitq: error: %s\n", status.message().c_str());
     return cli::exitCodeFor(status);
+  } catch (const TensorTooLarge& e) {  // a size the model or data asked for, outside a kernel
+    std::fprintf(stderr, "vitq: error: a tensor %s\n", e.what());
+    return cli::kExitBadInput;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "vitq: error: out of memory\n");
     return cli::kExitInternal;

@@ -14,20 +14,44 @@
 namespace vitq::cli {
 namespace {
 
-// Rank of every float node output on one run of the model.
-StatusOr<std::map<std::string, int64_t>> observeRanks(const Model& model, const TensorMap& feeds, int threads) {
-  struct RankHooks : ExecHooks {
-    std::map<std::string, int64_t> ranks;
+// What one run of the model shows of its node outputs: the element type of each, and the rank of
+// the float ones (the opset converter needs ranks that inference cannot find).
+struct RunTypes {
+  std::map<std::string, DataType> dtypes;
+  std::map<std::string, int64_t> float_ranks;
+};
+
+StatusOr<RunTypes> observeRunTypes(const Model& model, const TensorMap& feeds, int threads) {
+  struct TypeHooks : ExecHooks {
+    RunTypes seen;
     Status afterNode(const Node& node, const std::vector<const Tensor*>&, std::vector<Tensor>& outputs) override {
       for (size_t i = 0; i < node.numOutputs(); ++i) {
-        if (node.output(i) && outputs[i].dtype() == DataType::kFloat) ranks[node.output(i)->name()] = outputs[i].rank();
+        if (!node.output(i)) continue;
+        seen.dtypes[node.output(i)->name()] = outputs[i].dtype();
+        if (outputs[i].dtype() == DataType::kFloat) seen.float_ranks[node.output(i)->name()] = outputs[i].rank();
       }
       return Status::ok();
     }
   } hooks;
   VITQ_ASSIGN_OR_RETURN(Executor exec, Executor::create(*model.graph, model.opsetVersion(""), {threads}));
   VITQ_RETURN_IF_ERROR(exec.run(feeds, &hooks).status());
-  return hooks.ranks;
+  return hooks.seen;
+}
+
+// Shape inference is skipped for opsets newer than the linked onnx knows; the quantization plan
+// and the calibration both need every activation's element type.
+bool hasUntypedValues(const Graph& graph) {
+  for (const Value* v : graph.values()) {
+    if (v->producer() && v->type().dtype == DataType::kUndefined) return true;
+  }
+  return false;
+}
+
+void fillUntypedValues(Graph& graph, const std::map<std::string, DataType>& dtypes) {
+  for (Value* v : graph.values()) {
+    auto it = dtypes.find(v->name());
+    if (v->type().dtype == DataType::kUndefined && it != dtypes.end()) v->type().dtype = it->second;
+  }
 }
 
 }  // namespace
@@ -74,13 +98,18 @@ StatusOr<QuantizationInputs> loadQuantizationInputs(const std::string& model_pat
   }
   // Per-channel DequantizeLinear needs opset 13; older models are converted first, with the
   // value ranks seen on one real sample (the converter needs some that inference cannot find).
-  std::map<std::string, int64_t> ranks;
-  if (loaded.opsetVersion("") < 13) {
+  RunTypes seen;
+  const bool untyped = hasUntypedValues(*loaded.graph);
+  if (loaded.opsetVersion("") < 13 || untyped) {
     VITQ_ASSIGN_OR_RETURN(TensorMap first, in.data->sample(0));
-    VITQ_ASSIGN_OR_RETURN(ranks, observeRanks(loaded, first, threads));
+    VITQ_ASSIGN_OR_RETURN(seen, observeRunTypes(loaded, first, threads));
   }
-  VITQ_ASSIGN_OR_RETURN(in.reference, upgradeOpset(loaded, 13, ranks));
-  VITQ_ASSIGN_OR_RETURN(in.working, upgradeOpset(loaded, 13, ranks));
+  VITQ_ASSIGN_OR_RETURN(in.reference, upgradeOpset(loaded, 13, seen.float_ranks));
+  VITQ_ASSIGN_OR_RETURN(in.working, upgradeOpset(loaded, 13, seen.float_ranks));
+  if (untyped) {
+    fillUntypedValues(*in.reference.graph, seen.dtypes);
+    fillUntypedValues(*in.working.graph, seen.dtypes);
+  }
   // Float-equivalent canonicalization on both, so that layer and node names match.
   foldBatchNorms(*in.reference.graph);
   const size_t folded = foldBatchNorms(*in.working.graph);

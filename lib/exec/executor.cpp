@@ -7,6 +7,7 @@
 #include <map>
 
 #include "exec/kernel_registry.h"
+#include "ir/memory_limit.h"
 
 namespace vitq {
 
@@ -30,6 +31,13 @@ StatusOr<Executor> Executor::create(const Graph& graph, int64_t opset, ExecOptio
     if (!kernel) {
       return unsupported("node " + node->describe() + ": op " + (node->domain().empty() ? "" : node->domain() + ".") +
                          node->opType() + " is not supported by vitq's executor");
+    }
+    // Before opset 7, `broadcast` with `axis` aligned the second operand at that axis; the kernels
+    // broadcast the numpy way only (the same where no axis is given), so that model would run
+    // with another meaning.
+    if (opset < 7 && node->attrs().has("broadcast") && node->attrs().has("axis")) {
+      return unsupported("node " + node->describe() + ": broadcasting along 'axis' (ai.onnx opset " +
+                         std::to_string(opset) + ") is not supported; upgrade the model to opset 7 or newer");
     }
     if (!node->subgraphs().empty()) {
       return unsupported("node " + node->describe() + ": ops with subgraphs are not supported by vitq's executor");
@@ -102,6 +110,20 @@ Status Executor::checkFeed(const Value& input, const Tensor& tensor) const {
   return Status::ok();
 }
 
+namespace {
+
+// A kernel whose output would not fit in memory (a shape computed from hostile data) becomes an
+// error naming the node instead of an exception that unwinds past the graph.
+Status runKernel(const KernelFn& kernel, KernelContext& ctx) {
+  try {
+    return kernel(ctx);
+  } catch (const TensorTooLarge& e) {
+    return ctx.error(std::string("its output ") + e.what());
+  }
+}
+
+}  // namespace
+
 StatusOr<TensorMap> Executor::run(const TensorMap& feeds, ExecHooks* hooks) const {
   std::vector<Tensor> slots(static_cast<size_t>(num_slots_));
   std::vector<bool> present(static_cast<size_t>(num_slots_), false);
@@ -133,7 +155,7 @@ StatusOr<TensorMap> Executor::run(const TensorMap& feeds, ExecHooks* hooks) cons
     }
     ctx.outputs.resize(step.outputs.size());
     const auto t0 = std::chrono::steady_clock::now();
-    Status status = (*step.kernel)(ctx);
+    Status status = runKernel(*step.kernel, ctx);
     if (options_.profile) {
       if (node_ms_.size() != steps_.size()) node_ms_.assign(steps_.size(), 0.0);
       node_ms_[static_cast<size_t>(&step - steps_.data())] +=

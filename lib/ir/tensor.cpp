@@ -7,6 +7,8 @@
 #include <limits>
 #include <new>
 
+#include "ir/memory_limit.h"
+
 namespace vitq {
 namespace {
 
@@ -25,6 +27,7 @@ void keepLargeBlocksInHeap() {
 
 std::shared_ptr<uint8_t> allocateAligned(size_t bytes) {
   keepLargeBlocksInHeap();
+  if (bytes > tensorByteLimit()) throw TensorTooLarge(bytes);
   // Round up so that aligned_alloc's size is a multiple of the alignment; never allocate 0.
   const size_t padded = ((bytes + kAlignment - 1) / kAlignment + 1) * kAlignment;
   void* p = std::aligned_alloc(kAlignment, padded);

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "ir/schema_check.h"
+
 namespace vitq {
 namespace {
 
@@ -13,33 +15,6 @@ bool isAncestorOrSelf(const Graph* maybe_ancestor, const Graph* graph) {
     if (g == maybe_ancestor) return true;
   }
   return false;
-}
-
-Status checkArity(const Node& node, int64_t opset) {
-  if (opset <= 0 || !node.domain().empty()) return Status::ok();
-  const auto* schema = ONNX_NAMESPACE::OpSchemaRegistry::Schema(node.opType(), static_cast<int>(opset), "");
-  if (!schema) return Status::ok();  // unknown to this onnx: the executor decides later
-  // Trailing omitted inputs/outputs do not count.
-  auto present = [](const std::vector<Value*>& vs) {
-    size_t n = vs.size();
-    while (n > 0 && vs[n - 1] == nullptr) --n;
-    return static_cast<int>(n);
-  };
-  const int ins = present(node.inputs());
-  const int outs = present(node.outputs());
-  if (ins < schema->min_input() || ins > schema->max_input()) {
-    return invalidModel("node " + node.describe() + " has " + std::to_string(ins) +
-                        " inputs; opset " + std::to_string(opset) + " allows " +
-                        std::to_string(schema->min_input()) + " to " +
-                        std::to_string(schema->max_input()));
-  }
-  if (outs < schema->min_output() || outs > schema->max_output()) {
-    return invalidModel("node " + node.describe() + " has " + std::to_string(outs) +
-                        " outputs; opset " + std::to_string(opset) + " allows " +
-                        std::to_string(schema->min_output()) + " to " +
-                        std::to_string(schema->max_output()));
-  }
-  return Status::ok();
 }
 
 class GraphVerifier {
@@ -130,7 +105,7 @@ class GraphVerifier {
                             "' does not name the node as its producer");
       }
     }
-    VITQ_RETURN_IF_ERROR(checkArity(node, options_.onnx_opset));
+    VITQ_RETURN_IF_ERROR(checkAgainstSchema(node, options_.onnx_opset));
     for (const Graph* sub : node.subgraphs()) {
       if (sub->parent() != &graph_) {
         return invalidModel("subgraph of node " + node.describe() + " has the wrong parent");

@@ -35,6 +35,9 @@ void installHandlersOnce() {
     std::signal(SIGINT, removeTempsAndReraise);
     std::signal(SIGTERM, removeTempsAndReraise);
     std::signal(SIGHUP, removeTempsAndReraise);
+    // Past a file size limit (ulimit -f) the kernel sends SIGXFSZ, which kills the process with
+    // the temporary still on disk; ignored, write() fails with EFBIG and the error path cleans up.
+    std::signal(SIGXFSZ, SIG_IGN);
   });
 }
 
@@ -86,8 +89,10 @@ Status AtomicFile::write(const std::string& bytes) {
     }
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    return ioError("writing '" + destination_.string() + "' failed: " + std::strerror(errno));
+  const bool synced = ::fsync(fd) == 0;
+  const int sync_errno = errno;
+  if (::close(fd) != 0 || !synced) {
+    return ioError("writing '" + destination_.string() + "' failed: " + std::strerror(synced ? errno : sync_errno));
   }
   ::chmod(temp_path_.c_str(), 0644);
   return Status::ok();
@@ -100,6 +105,16 @@ Status AtomicFile::commit() {
   }
   track(temp_path_, false);
   temp_path_.clear();
+  return Status::ok();
+}
+
+Status checkDestinationFolder(const std::filesystem::path& destination) {
+  const auto dir = destination.has_parent_path() ? destination.parent_path() : std::filesystem::path(".");
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return notFound("output folder '" + dir.string() + "' does not exist");
+  if (::access(dir.c_str(), W_OK) != 0) {
+    return ioError("output folder '" + dir.string() + "' is not writable: " + std::strerror(errno));
+  }
   return Status::ok();
 }
 

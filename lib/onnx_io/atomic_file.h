@@ -1,6 +1,7 @@
 // AtomicFile: write to "<dir>/.<name>.tmp-XXXXXX", fsync, then rename over the destination on
 // commit(). A destroyed, uncommitted AtomicFile removes its temporary file, and temporaries are
-// also removed if the process is interrupted (SIGINT/SIGTERM), so no partial output is left.
+// also removed if the process is interrupted (SIGINT/SIGTERM/SIGHUP), so no partial output is left;
+// SIGXFSZ (a file size limit) is ignored so that it surfaces as a write error.
 #pragma once
 
 #include <filesystem>
@@ -26,5 +27,9 @@ class AtomicFile {
   std::filesystem::path destination_;
   std::string temp_path_;
 };
+
+/// Checks before any work that \p destination's folder exists and is writable (the write itself can
+/// still fail later: a full disk, a file size limit, a read-only view that access() does not see).
+Status checkDestinationFolder(const std::filesystem::path& destination);
 
 }  // namespace vitq

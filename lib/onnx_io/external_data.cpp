@@ -28,8 +28,8 @@ StatusOr<fs::path> confineToFolder(const std::string& location, const fs::path& 
   return resolved;
 }
 
-StatusOr<std::string> readExternalData(const onnx::TensorProto& proto, const fs::path& model_dir,
-                                       size_t expected_bytes) {
+StatusOr<ExternalSpan> locateExternalData(const onnx::TensorProto& proto, const fs::path& model_dir,
+                                          size_t expected_bytes) {
   const std::string label = "tensor '" + proto.name() + "'";
   std::string location;
   int64_t offset = 0;
@@ -59,14 +59,17 @@ StatusOr<std::string> readExternalData(const onnx::TensorProto& proto, const fs:
     return invalidModel(label + ": external data file '" + location + "' has " + std::to_string(file_size) +
                         " bytes; the tensor needs " + std::to_string(expected_bytes) + " at offset " + std::to_string(offset));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return ioError(label + ": cannot open '" + path.string() + "'");
-  in.seekg(offset);
-  std::string bytes(expected_bytes, '\0');
-  if (expected_bytes && !in.read(bytes.data(), static_cast<std::streamsize>(expected_bytes))) {
-    return ioError(label + ": short read from '" + path.string() + "'");
+  return ExternalSpan{label, path, static_cast<uint64_t>(offset), expected_bytes};
+}
+
+Status readExternalSpan(const ExternalSpan& span, void* destination) {
+  std::ifstream in(span.path, std::ios::binary);
+  if (!in) return ioError(span.label + ": cannot open '" + span.path.string() + "'");
+  in.seekg(static_cast<std::streamoff>(span.offset));
+  if (span.bytes && !in.read(static_cast<char*>(destination), static_cast<std::streamsize>(span.bytes))) {
+    return ioError(span.label + ": short read from '" + span.path.string() + "'");
   }
-  return bytes;
+  return Status::ok();
 }
 
 }  // namespace vitq

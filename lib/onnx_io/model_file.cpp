@@ -14,6 +14,26 @@ namespace vitq {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// Parses a whole ModelProto and checks that it is one: protobuf accepts many byte strings that
+// are not models (any empty message parses).
+StatusOr<onnx::ModelProto> parseModelStream(google::protobuf::io::ZeroCopyInputStream& raw, const std::string& file) {
+  onnx::ModelProto proto;
+  google::protobuf::io::CodedInputStream coded(&raw);
+  coded.SetTotalBytesLimit(INT_MAX);
+  if (!proto.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage()) {
+    return invalidModel(file + " is not a valid ONNX model: protobuf parsing failed (truncated or not an ONNX file)");
+  }
+  if (proto.ir_version() <= 0) {
+    return invalidModel(file + " is not an ONNX model: it has no ir_version");
+  }
+  if (!proto.has_graph()) return invalidModel(file + " is not a usable ONNX model: it has no graph");
+  return proto;
+}
+
+}  // namespace
+
 StatusOr<onnx::ModelProto> readModelProto(const fs::path& path) {
   const std::string file = "'" + path.string() + "'";
   std::error_code ec;
@@ -27,23 +47,16 @@ StatusOr<onnx::ModelProto> readModelProto(const fs::path& path) {
   }
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ioError("cannot open " + file + ": " + std::strerror(errno));
-  onnx::ModelProto proto;
-  bool parsed = false;
-  {
-    google::protobuf::io::FileInputStream raw(fd);
-    google::protobuf::io::CodedInputStream coded(&raw);
-    coded.SetTotalBytesLimit(INT_MAX);
-    parsed = proto.ParseFromCodedStream(&coded) && coded.ConsumedEntireMessage();
-  }
+  google::protobuf::io::FileInputStream raw(fd);
+  auto proto = parseModelStream(raw, file);
   ::close(fd);
-  if (!parsed) {
-    return invalidModel(file + " is not a valid ONNX model: protobuf parsing failed (truncated or not an ONNX file)");
-  }
-  if (proto.ir_version() <= 0) {
-    return invalidModel(file + " is not an ONNX model: it has no ir_version");
-  }
-  if (!proto.has_graph()) return invalidModel(file + " is not a usable ONNX model: it has no graph");
   return proto;
+}
+
+StatusOr<onnx::ModelProto> parseModelProto(const void* data, size_t size, const std::string& label) {
+  if (size > static_cast<size_t>(INT_MAX)) return unsupported(label + " is larger than 2 GB");
+  google::protobuf::io::ArrayInputStream raw(data, static_cast<int>(size));
+  return parseModelStream(raw, label);
 }
 
 StatusOr<std::string> serializeModelProto(const onnx::ModelProto& proto) {

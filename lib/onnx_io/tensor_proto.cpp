@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "ir/memory_limit.h"
 #include "onnx_io/external_data.h"
 
 namespace vitq {
@@ -111,9 +112,7 @@ bool hasTypedData(const onnx::TensorProto& p) {
          p.double_data_size() || p.uint64_data_size();
 }
 
-}  // namespace
-
-StatusOr<Tensor> tensorFromProto(const onnx::TensorProto& proto, const TensorSource& source) {
+StatusOr<Tensor> decodeTensor(const onnx::TensorProto& proto, const TensorSource& source) {
   if (!isKnownDataType(proto.data_type())) {
     return invalidModel(tensorLabel(proto) + " has unknown data type code " + std::to_string(proto.data_type()));
   }
@@ -127,10 +126,9 @@ StatusOr<Tensor> tensorFromProto(const onnx::TensorProto& proto, const TensorSou
   if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
     if (!source.allow_external) return unsupported(tensorLabel(proto) + " uses external data, which is not allowed here");
     if (dtype == DataType::kString) return invalidModel(tensorLabel(proto) + ": string tensors cannot use external data");
-    const size_t want = storageBytes(dtype, count);
-    VITQ_ASSIGN_OR_RETURN(std::string bytes, readExternalData(proto, source.model_dir, want));
+    VITQ_ASSIGN_OR_RETURN(ExternalSpan span, locateExternalData(proto, source.model_dir, storageBytes(dtype, count)));
     Tensor t(dtype, shape);
-    if (want) std::memcpy(t.rawData(), bytes.data(), want);
+    VITQ_RETURN_IF_ERROR(readExternalSpan(span, t.rawData()));
     return t;
   }
   if (proto.has_raw_data()) {
@@ -147,6 +145,19 @@ StatusOr<Tensor> tensorFromProto(const onnx::TensorProto& proto, const TensorSou
     return invalidModel(tensorLabel(proto) + " of shape " + shapeToString(shape) + " has no data");
   }
   return fromTypedFields(proto, dtype, shape, count);
+}
+
+}  // namespace
+
+StatusOr<Tensor> tensorFromProto(const onnx::TensorProto& proto, const TensorSource& source) {
+  // Every size is checked against the data the proto carries before anything is allocated; a
+  // shape that passes those checks (external data in a sparse file) can still ask for more than
+  // the machine has, which the Tensor refuses.
+  try {
+    return decodeTensor(proto, source);
+  } catch (const TensorTooLarge& e) {
+    return invalidModel(tensorLabel(proto) + " " + e.what());
+  }
 }
 
 void tensorToProto(const Tensor& tensor, onnx::TensorProto* proto) {

@@ -10,7 +10,7 @@ namespace vitq {
 
 Status checkReportPath(const std::string& path) {
   const std::string ext = std::filesystem::path(path).extension().string();
-  if (ext == ".json" || ext == ".md" || ext == ".html") return Status::ok();
+  if (ext == ".json" || ext == ".md" || ext == ".html") return checkDestinationFolder(path).withContext("--report");
   return invalidArgument("--report '" + path + "': the format follows the extension, .json, .md or .html");
 }
 

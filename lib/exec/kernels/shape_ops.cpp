@@ -323,7 +323,9 @@ Status tileKernel(KernelContext& ctx) {
   std::vector<std::vector<int64_t>> maps(repeats.size());
   for (size_t d = 0; d < repeats.size(); ++d) {
     if (repeats[d] < 0) return ctx.error("negative repeat");
-    shape[d] = x.shape()[d] * repeats[d];
+    if (__builtin_mul_overflow(x.shape()[d], repeats[d], &shape[d])) {
+      return ctx.error("repeats " + shapeToString(repeats) + " overflow the shape " + shapeToString(x.shape()));
+    }
   }
   VITQ_RETURN_IF_ERROR(checkShape(ctx, shape));
   for (size_t d = 0; d < repeats.size(); ++d) {
@@ -447,17 +449,17 @@ Status rangeKernel(KernelContext& ctx) {
       return;
     }
     const double n = std::ceil((static_cast<double>(limit) - static_cast<double>(start)) / static_cast<double>(delta));
-    const int64_t count = std::max<int64_t>(0, static_cast<int64_t>(n));
-    if (count > (int64_t{1} << 32)) {
+    if (!std::isfinite(n) || n > static_cast<double>(int64_t{1} << 32)) {  // converting those is undefined
       bad = true;
       return;
     }
+    const int64_t count = std::max<int64_t>(0, static_cast<int64_t>(n));
     y = Tensor(dt, {count});
     T* out = y.data<T>();
     for (int64_t i = 0; i < count; ++i) out[i] = static_cast<T>(start + static_cast<T>(i) * delta);
   });
   if (!ok) return ctx.error(unsupportedType(dt));
-  if (bad) return ctx.error("delta is zero or the range is too long");
+  if (bad) return ctx.error("delta is zero, or the range is too long or not a number");
   ctx.setOutput(0, std::move(y));
   return Status::ok();
 }

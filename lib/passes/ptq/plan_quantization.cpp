@@ -123,7 +123,10 @@ Status computeWeightParams(QuantTable& table) {
     std::vector<float> lo(static_cast<size_t>(channels), 0.0f), hi(static_cast<size_t>(channels), 0.0f);
     const float* p = w.data<float>();
     for (int64_t i = 0; i < w.numel(); ++i) {
-      if (!std::isfinite(p[i])) return invalidArgument("weight '" + v->name() + "' contains NaN or Inf");
+      if (!std::isfinite(p[i])) {
+        return invalidArgument("weight '" + v->name() + "' contains " + (std::isnan(p[i]) ? "NaN" : "Inf") +
+                               " at element " + std::to_string(i) + "; it cannot be quantized (--exclude its layer)");
+      }
       const size_t c = axis >= 0 ? static_cast<size_t>((i / inner) % channels) : 0;
       lo[c] = std::min(lo[c], p[i]);
       hi[c] = std::max(hi[c], p[i]);

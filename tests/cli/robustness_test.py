@@ -1,0 +1,461 @@
+#!/usr/bin/env python3
+"""Hostile and broken inputs and conditions (docs/robustness.md): for each, vitq must exit with the
+documented code and a message naming the file/node/tensor, never crash, never modify its input,
+never leave an output or temporary file behind, and stay small in memory when a model declares
+absurd sizes. Each case prints `ok NAME` or `FAIL NAME`; the names are the rows of the table."""
+import argparse
+import hashlib
+import os
+import resource
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hostile_models as hm  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VIT = os.path.join(REPO, "tests", "data", "models", "fmnist_vit_op17.onnx")
+VIT_DATA = os.path.join(REPO, "data", "fashion_mnist", "calib_x.npy")
+RSS_LIMIT_MB = 200
+failures = []
+ran = []
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def report(name, problems, detail=""):
+    ran.append(name)
+    print(("ok   " if not problems else "FAIL ") + f"{name}: {detail}", flush=True)
+    if problems:
+        failures.append(name)
+        print("     " + "; ".join(problems), flush=True)
+
+
+def temporaries(folder):
+    return [n for n in os.listdir(folder) if ".tmp-" in n]
+
+
+def run_vitq(vitq, args, preexec=None, timeout=300):
+    """Runs vitq under /usr/bin/time; returns (exit code, stderr+stdout, peak RSS in MB)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, vitq] + args, capture_output=True,
+                              text=True, preexec_fn=preexec, timeout=timeout)
+        lines = [ln for ln in rss.read().splitlines() if ln.strip().isdigit()]
+    peak = int(lines[-1]) / 1024 if lines else float("nan")
+    # /usr/bin/time reports a signal death as exit 128+N after "Command terminated by signal N".
+    return proc.returncode, proc.stderr + proc.stdout, peak
+
+
+def expect(vitq, name, args, code, message, protect=(), outputs=(), rss_mb=None, preexec=None):
+    """One case: exit `code`, `message` in the output, `protect`ed files unchanged, none of
+    `outputs` (nor temporaries beside them) left, peak RSS under `rss_mb`."""
+    before = {p: sha(p) for p in protect}
+    for p in outputs:
+        if os.path.exists(p):
+            os.remove(p)
+    folders = {os.path.dirname(p) for p in outputs}
+    got, text, peak = run_vitq(vitq, args, preexec)
+    problems = []
+    if got != code:
+        problems.append(f"exit {got}, expected {code}")
+    if "Command terminated by signal" in text or "Assertion" in text or "internal error" in text:
+        problems.append("crashed")
+    if message and message not in text:
+        problems.append(f"message lacks {message!r}")
+    problems += [f"{p} was modified" for p in protect if sha(p) != before[p]]
+    problems += [f"{p} was left behind" for p in outputs if os.path.exists(p)]
+    problems += [f"temporary {t} left in {f}" for f in folders if os.path.isdir(f) for t in temporaries(f)]
+    if rss_mb is not None and not peak < rss_mb:
+        problems.append(f"peak RSS {peak:.0f} MB, limit {rss_mb} MB")
+    last = text.strip().splitlines()[-1] if text.strip() else ""
+    report(name, problems, f"exit {got}, {peak:.0f} MB: {last[:160]}")
+    return text
+
+
+class Workspace:
+    """A temporary folder with a good model, calibration data and an output path."""
+
+    def __init__(self, root):
+        self.root = root
+        os.makedirs(root)
+        self.good = self.save(hm.linear(), "good.onnx")
+        self.data = self.npy(np.random.default_rng(0).uniform(-1, 1, (8, 4)), "calib.npy")
+        self.out = os.path.join(root, "out", "out.onnx")
+        os.makedirs(os.path.dirname(self.out))
+
+    def path(self, name):
+        return os.path.join(self.root, name)
+
+    def save(self, model, name):
+        path = self.path(name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(model if isinstance(model, bytes) else model.SerializeToString())
+        return path
+
+    def npy(self, array, name, dtype=np.float32):
+        path = self.path(name)
+        np.save(path, np.asarray(array, dtype=dtype))
+        return path
+
+    def raw(self, data, name):
+        path = self.path(name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def quantize(self, model, data=None, out=None):
+        return ["quantize", model, "--data", data or self.data, "-o", out or self.out]
+
+
+def model_file_cases(vitq, ws):
+    good_bytes = open(ws.good, "rb").read()
+    expect(vitq, "empty_file", ["inspect", ws.raw(b"", "empty.onnx")], 2, "is empty")
+    for cut in (1, len(good_bytes) // 2, len(good_bytes) - 1):
+        path = ws.raw(good_bytes[:cut], f"truncated_{cut}.onnx")
+        expect(vitq, f"truncated_model_{cut}_bytes", ["convert", path, "-o", ws.out], 2, path, [path], [ws.out])
+    rng = np.random.default_rng(1)
+    for seed in range(8):
+        path = ws.raw(rng.bytes(int(rng.integers(1, 4096))), f"random_{seed}.onnx")
+        expect(vitq, f"random_bytes_{seed}", ws.quantize(path), 2, path, [path], [ws.out])
+    text = ws.raw(b"this is not a model\n" * 10, "notes.onnx")
+    expect(vitq, "text_file", ["inspect", text], 2, "notes.onnx")
+    os.makedirs(ws.path("folder.onnx"))
+    expect(vitq, "folder_as_model", ["inspect", ws.path("folder.onnx")], 2, "is not a regular file")
+    absurd = ws.save(hm.absurd_length_prefix(), "absurd_length.onnx")
+    expect(vitq, "absurd_length_prefix", ["convert", absurd, "-o", ws.out], 2, "protobuf parsing failed",
+           [absurd], [ws.out], rss_mb=RSS_LIMIT_MB)
+    deep = ws.save(hm.deeply_nested_bytes(5000), "deep.onnx")
+    expect(vitq, "nesting_past_protobuf_limit", ["inspect", deep], 2, "protobuf parsing failed")
+    nested = ws.save(hm.nested_subgraphs(30), "nested30.onnx")
+    expect(vitq, "nested_subgraphs_30_levels", ["convert", nested, "-o", ws.out], 0, "", [nested])
+    os.remove(ws.out)
+
+
+def tensor_cases(vitq, ws):
+    huge = ws.save(hm.with_initializer(hm.declared_tensor([100000, 100000, 10])), "huge_no_data.onnx")
+    expect(vitq, "huge_dims_no_data_400GB", ws.quantize(huge), 2, "tensor 'w' of shape [100000,100000,10] has no data",
+           [huge], [ws.out], rss_mb=RSS_LIMIT_MB)
+    short = ws.save(hm.with_initializer(hm.declared_tensor([100000, 100000, 10], raw=b"\0" * 64)), "huge_short.onnx")
+    expect(vitq, "huge_dims_short_raw_data", ws.quantize(short), 2, "tensor 'w' holds 64 bytes",
+           [short], [ws.out], rss_mb=RSS_LIMIT_MB)
+    overflow = ws.save(hm.with_initializer(hm.declared_tensor([1 << 32, 1 << 32, 1 << 32])), "overflow.onnx")
+    expect(vitq, "element_count_overflows_int64", ["inspect", overflow], 2, "tensor 'w': shape [4294967296",
+           rss_mb=RSS_LIMIT_MB)
+    negative = ws.save(hm.with_initializer(hm.declared_tensor([4, -4])), "negative.onnx")
+    expect(vitq, "negative_dim", ["inspect", negative], 2, "negative dimension")
+    wrong = ws.save(hm.with_initializer(hm.declared_tensor([4, 4], raw=b"\0" * 12)), "wrong_raw.onnx")
+    expect(vitq, "raw_data_wrong_length", ["convert", wrong, "-o", ws.out], 2, "tensor 'w' holds 12 bytes",
+           [wrong], [ws.out])
+    code99 = ws.save(hm.with_initializer(hm.declared_tensor([4], dtype=99, raw=b"\0" * 4)), "dtype99.onnx")
+    expect(vitq, "unknown_dtype_code", ["inspect", code99], 2, "unknown data type code 99")
+
+
+def external_data_cases(vitq, ws):
+    folder = ws.path("ext")
+    os.makedirs(folder)
+    ws.raw(b"\0" * 64, "secret.bin")
+    ws.raw(b"\0" * 64, "ext/w.bin")
+    ws.raw(b"\0" * 8, "ext/short.bin")
+
+    def ext(name, **kw):
+        return ws.save(hm.external_weights(**kw), f"ext/{name}.onnx")
+
+    expect(vitq, "external_data_ok", ["inspect", ext("ok", location="w.bin")], 0, "")
+    expect(vitq, "external_outside_folder", ["inspect", ext("escape", location="../secret.bin")], 2,
+           "leaves the model's folder")
+    expect(vitq, "external_absolute_path", ["inspect", ext("absolute", location=ws.path("secret.bin"))], 2,
+           "is absolute")
+    os.symlink(ws.path("secret.bin"), os.path.join(folder, "link.bin"))
+    expect(vitq, "external_symlink_escape", ["inspect", ext("link", location="link.bin")], 2,
+           "leaves the model's folder")
+    expect(vitq, "external_missing_file", ws.quantize(ext("missing", location="nothere.bin")), 2,
+           "'nothere.bin' not found", outputs=[ws.out])
+    expect(vitq, "external_length_mismatch", ["inspect", ext("length", location="w.bin", length="12")], 2,
+           "external data length 12 does not match")
+    expect(vitq, "external_file_too_short", ["inspect", ext("short", location="short.bin")], 2, "has 8 bytes")
+    expect(vitq, "external_offset_past_end", ["inspect", ext("offset", location="w.bin", offset="60")], 2,
+           "at offset 60")
+    expect(vitq, "external_offset_not_a_number", ["inspect", ext("nan", location="w.bin", offset="abc")], 2,
+           "not a number")
+    expect(vitq, "external_offset_out_of_range", ["inspect", ext("big", location="w.bin", offset="9" * 30)], 2,
+           "not a number")
+    dims = [100000, 100000, 10]
+    claimed = ext("huge_claim", location="short.bin", length=str(4 * 10**11), dims=dims)
+    expect(vitq, "external_huge_length_claim_400GB", ws.quantize(claimed), 2, "has 8 bytes", [claimed], [ws.out],
+           rss_mb=RSS_LIMIT_MB)
+    # A sparse file really as long as the claim: only the memory check can refuse it.
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    rows = -(-4 * ram // (4 * 1000 * 1000))
+    sparse = os.path.join(folder, "sparse.bin")
+    with open(sparse, "wb") as f:
+        f.truncate(4 * rows * 1000 * 1000)
+    backed = ext("huge_sparse", location="sparse.bin", length=None, dims=[rows, 1000, 1000])
+    expect(vitq, "external_huge_sparse_file", ws.quantize(backed), 2, "more than this machine's memory",
+           [backed], [ws.out], rss_mb=RSS_LIMIT_MB)
+    os.remove(sparse)
+
+
+def graph_cases(vitq, ws):
+    cases = [
+        ("dangling_input", hm.dangling_input(), "input 'ghost' is never produced"),
+        ("output_never_produced", hm.output_never_produced(), "graph output 'nowhere' is never produced"),
+        ("cycle", hm.cycle(), "cycle"),
+        ("self_loop", hm.self_loop(), "node 'loop0' (Add) uses its own output"),
+        ("duplicate_value_name", hm.duplicate_output(), "value 'y' is produced twice"),
+        ("duplicate_initializer", hm.duplicate_initializer(), "initializer 'w' is declared twice"),
+        ("duplicate_graph_input", hm.duplicate_input(), "graph input 'x' is declared twice"),
+        ("no_opset_import", hm.no_opset(), "imports no opset"),
+        ("op_newer_than_model_opset", hm.op_newer_than_opset(),
+         "node 'ln0' (LayerNormalization): LayerNormalization does not exist in ai.onnx opset 13"),
+        ("wrong_arity", hm.wrong_arity(), "node 'matmul_one_input' (MatMul) has 1 inputs; opset 13 allows 2 to 2"),
+        ("wrong_attribute_type", hm.wrong_attribute_type(),
+         "node 'transpose0' (Transpose): attribute 'perm' is float; Transpose takes INTS"),
+    ]
+    for name, model, message in cases:
+        path = ws.save(model, f"{name}.onnx")
+        expect(vitq, name, ["convert", path, "-o", ws.out], 2, message, [path], [ws.out])
+    # Models that import but that the executor cannot run: refused before calibration, by node.
+    runtime = [
+        ("unknown_op", hm.unknown_op(), "node 'frob0'"),
+        ("unknown_domain", hm.unknown_op("com.example"), "com.example.Frobnicate is not supported"),
+        ("mixed_dtypes", hm.mixed_dtypes(), "node 'add_mixed'"),
+        ("huge_runtime_tensor", hm.huge_runtime_tensor(), "node 'fill0'"),
+        ("overflowing_tile", hm.overflowing_tile(), "node 'tile0'"),
+        ("nan_range_limit", hm.nan_range(), "node 'range0'"),
+    ]
+    for name, model, message in runtime:
+        path = ws.save(model, f"{name}.onnx")
+        expect(vitq, name, ws.quantize(path), 2, message, [path], [ws.out], rss_mb=RSS_LIMIT_MB)
+    legacy = ws.save(hm.legacy_axis_broadcast(), "legacy_axis_broadcast.onnx")
+    expect(vitq, "legacy_axis_broadcast", ["run", legacy], 2, "node 'add_axis' (Add): broadcasting along 'axis'")
+    # Opsets newer than onnx's shape inference knows: types come from a run; past vitq's newest, a warning.
+    for name, model, message in (("opset_18_types_from_a_run", hm.opset(18), ""),
+                                 ("opset_newer_than_vitq_knows", hm.opset(99), "opset 99 is newer than")):
+        path = ws.save(model, f"{name}.onnx")
+        expect(vitq, name, ws.quantize(path), 0, message, [path])
+        report(f"{name}_output_written", [] if os.path.exists(ws.out) else ["no output"])
+
+
+def weight_value_cases(vitq, ws):
+    for label, bad in (("nan", np.nan), ("inf", np.inf)):
+        w = np.ones((4, 4), np.float32)
+        w[2, 1] = bad
+        path = ws.save(hm.linear(w=w), f"{label}_weights.onnx")
+        expect(vitq, f"{label}_weights", ws.quantize(path), 2,
+               f"weight 'w' contains {'NaN' if label == 'nan' else 'Inf'} at element 9", [path], [ws.out])
+
+
+def calibration_cases(vitq, ws):
+    rng = np.random.default_rng(2)
+    samples = rng.uniform(-1, 1, (4, 4))
+    for label, bad, message in (("nan", np.nan, "contains NaN"), ("inf", -np.inf, "contains Inf")):
+        broken = samples.copy()
+        broken[3, 2] = bad
+        data = ws.npy(broken, f"{label}_samples.npy")
+        expect(vitq, f"calibration_{label}", ws.quantize(ws.good, data), 2, message, [data], [ws.out])
+    cases = [
+        ("calibration_wrong_shape", ws.npy(rng.uniform(-1, 1, (4, 5)), "shape.npy"), "has shape [1,5]"),
+        ("calibration_wrong_dtype", ws.npy(np.ones((4, 4)), "dtype.npy", np.int32), "holds int32"),
+        ("calibration_empty_batch", ws.npy(np.ones((0, 4)), "zero.npy"), "holds no samples"),
+        ("calibration_truncated_npy", ws.raw(open(ws.data, "rb").read()[:100], "cut.npy"), "is truncated"),
+        ("calibration_not_npy", ws.raw(b"x" * 64, "bad.npy"), "is not a .npy file"),
+        ("calibration_huge_declared_shape",
+         ws.raw(b"\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000, 10), }"
+                .ljust(128, b" ") + b"\0" * 64, "huge.npy"), "needs 400000000000"),
+    ]
+    os.makedirs(ws.path("no_samples"))
+    cases.append(("calibration_empty_folder", ws.path("no_samples"), "holds no samples"))
+    cases.append(("calibration_missing", ws.path("nothere.npy"), "does not exist"))
+    for name, data, message in cases:
+        expect(vitq, name, ws.quantize(ws.good, data), 2, message, [ws.good], [ws.out], rss_mb=RSS_LIMIT_MB)
+
+
+def qdq_scales(path):
+    model = onnx.load(path)
+    inits = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
+    return [inits[n.input[1]] for n in model.graph.node if n.op_type == "QuantizeLinear"]
+
+
+def ort_run(path, x):
+    """The model's own QDQ semantics: ORT's fused u8s8 kernels saturate on CPUs without VNNI when
+    activations sit at 255, exactly what a constant activation gives (docs/robustness.md)."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
+
+def zero_range_cases(vitq, ws):
+    """Constant activations and all-zero weights: a zero-width range still gives a finite, positive
+    scale, ONNX Runtime runs the result and it reproduces the float model."""
+    x = np.random.default_rng(3).uniform(-1, 1, (1, 4)).astype(np.float32)
+    for name, model in (("zero_range_activation", hm.constant_activation()),
+                        ("all_zero_weights", hm.linear(w=np.zeros((4, 4), np.float32)))):
+        path = ws.save(model, f"{name}.onnx")
+        out = ws.path(f"{name}_q.onnx")
+        code, text, _ = run_vitq(vitq, ["-q"] + ws.quantize(path, out=out))
+        problems = [] if code == 0 else [f"exit {code}: {text.strip()[-200:]}"]
+        if code == 0:
+            scales = qdq_scales(out)
+            if not scales or not all(np.all(np.isfinite(s)) and np.all(s > 0) for s in scales):
+                problems.append(f"scales {scales}")
+            want, got = ort_run(path, x), ort_run(out, x)
+            if not np.allclose(got, want, atol=0.02 * max(1.0, float(np.abs(want).max()))):
+                problems.append(f"quantized output {got} differs from float {want}")
+        report(name, problems, f"exit {code}")
+
+
+def output_path_cases(vitq, ws):
+    expect(vitq, "output_equals_input", ws.quantize(ws.good, out=ws.good), 2, "is the input model", [ws.good])
+    link = ws.path("link.onnx")
+    os.symlink(ws.good, link)
+    expect(vitq, "output_symlink_to_input", ["convert", ws.good, "-o", link], 2, "is the input model", [ws.good])
+    hard = ws.path("hard.onnx")
+    os.link(ws.good, hard)
+    expect(vitq, "output_hard_link_to_input", ["convert", ws.good, "-o", hard], 2, "is the input model", [ws.good])
+    missing = ws.path("nodir/x.onnx")
+    expect(vitq, "output_folder_missing", ws.quantize(ws.good, out=missing), 2, "does not exist", [ws.good])
+    expect(vitq, "output_is_a_folder", ["convert", ws.good, "-o", ws.path("out")], 2, "is a folder; name a file", [ws.good])
+    # Unwritable: a read-only folder for an ordinary user; root ignores permissions, so it gets /proc.
+    locked = ws.path("locked")
+    os.makedirs(locked)
+    os.chmod(locked, stat.S_IRUSR | stat.S_IXUSR)
+    target = os.path.join(locked, "x.onnx") if os.geteuid() != 0 else "/proc/vitq-robustness.onnx"
+    expect(vitq, "output_folder_unwritable", ws.quantize(ws.good, out=target), 2, "cannot create a file in", [ws.good])
+    os.chmod(locked, stat.S_IRWXU)
+    report_path = ws.path("nodir/r.json")
+    expect(vitq, "report_folder_missing", ws.quantize(ws.good) + ["--report", report_path], 2, "does not exist",
+           [ws.good], [ws.out])
+
+
+def limit_file_size(limit):
+    def apply():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def disk_full_cases(vitq, ws):
+    big = ws.save(hm.with_initializer(hm.weights(np.ones((1024, 256)), "w")), "big.onnx")  # 1 MB of weights
+    # RLIMIT_FSIZE: the kernel sends SIGXFSZ past the limit; vitq must report EFBIG, not die of it.
+    expect(vitq, "file_size_limit_convert", ["convert", big, "-o", ws.out], 2, "File too large", [big], [ws.out],
+           preexec=limit_file_size(64 << 10))
+    expect(vitq, "file_size_limit_quantize", ws.quantize(ws.good), 2, "File too large", [ws.good], [ws.out],
+           preexec=limit_file_size(256))
+    # A full filesystem: a 64 KiB tmpfs in a private mount namespace, where the system allows one.
+    mnt = ws.path("small_fs")
+    os.makedirs(mnt)
+    script = (f'mount -t tmpfs -o size=64k vitq-test "{mnt}" || exit 99; "{vitq}" convert "{big}" -o "{mnt}/o.onnx"; '
+              f'code=$?; echo "left: $(ls -A "{mnt}")"; exit $code')
+    for prefix in (["unshare", "--user", "--map-root-user", "--mount"], ["unshare", "--mount"]):
+        proc = subprocess.run(prefix + ["sh", "-c", script], capture_output=True, text=True)
+        if proc.returncode != 99 and "Operation not permitted" not in proc.stderr:
+            break
+    if proc.returncode == 99 or "Operation not permitted" in proc.stderr:
+        print("skip full_tmpfs: no mount namespace for an unprivileged tmpfs here (file_size_limit_* cover it)")
+        return
+    problems = [] if proc.returncode == 2 else [f"exit {proc.returncode}"]
+    if "No space left on device" not in proc.stderr:
+        problems.append("message lacks 'No space left on device'")
+    if "left: \n" not in proc.stdout + "\n":
+        problems.append(f"files left: {proc.stdout.strip()}")
+    report("full_tmpfs", problems, proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "")
+
+
+def stopped(pid):
+    """True once the process is in the stopped state (SIGSTOP is delivered asynchronously)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "T"
+
+
+def leftovers(folder):
+    """Problems with what an interrupted run left: temporaries are never allowed; the model may be
+    there only if it was complete (renamed into place before the signal)."""
+    problems = [f"temporary {n} left behind" for n in temporaries(folder)]
+    for name in os.listdir(folder):
+        if ".tmp-" not in name:
+            try:
+                onnx.checker.check_model(onnx.load(os.path.join(folder, name)))
+            except Exception as e:  # noqa: BLE001 - any failure to load means a partial file
+                problems.append(f"{name} is not a complete model: {e}")
+    return problems
+
+
+def interrupt_cases(vitq, ws):
+    """SIGINT/SIGTERM during `vitq quantize`: while it calibrates, and inside the write window
+    (caught by polling for the temporary and stopping the process there)."""
+    out_dir = ws.path("interrupted")
+    os.makedirs(out_dir)
+    out = os.path.join(out_dir, "vit_q.onnx")
+    cmd = [vitq, "-q", "quantize", VIT, "--data", VIT_DATA, "--calib-samples", "64", "--eval-samples", "64", "-o", out]
+
+    def clear():
+        for n in os.listdir(out_dir):
+            os.remove(os.path.join(out_dir, n))
+
+    for sig, delay in ((signal.SIGINT, 0.3), (signal.SIGTERM, 0.3), (signal.SIGINT, 0.05)):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(delay)
+        proc.send_signal(sig)
+        proc.wait()
+        problems = [] if proc.returncode == -sig else [f"exit {proc.returncode}, expected death by {sig.name}"]
+        report(f"{sig.name.lower()}_after_{int(delay * 1000)}ms", problems + leftovers(out_dir),
+               f"exit {proc.returncode}, left {os.listdir(out_dir)}")
+        clear()
+    for attempt in range(20):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while proc.poll() is None and not temporaries(out_dir):
+            pass
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGSTOP)
+            while proc.poll() is None and not stopped(proc.pid):
+                pass
+            seen = temporaries(out_dir)
+            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signal.SIGCONT)
+            proc.wait()
+            if seen and proc.returncode == -signal.SIGINT:
+                report("sigint_while_writing", [n + " left behind" for n in os.listdir(out_dir)],
+                       f"stopped with {seen[0]} on disk, attempt {attempt + 1}")
+                return
+        proc.wait()
+        clear()
+    report("sigint_while_writing", ["never caught the write window in 20 runs"])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--vitq", required=True)
+    parser.add_argument("--only", help="run one group: files, tensors, external, graphs, weights, calibration, "
+                                       "zero_range, outputs, disk_full, interrupts")
+    args = parser.parse_args()
+    vitq = os.path.abspath(args.vitq)
+    groups = {"files": model_file_cases, "tensors": tensor_cases, "external": external_data_cases,
+              "graphs": graph_cases, "weights": weight_value_cases, "calibration": calibration_cases,
+              "zero_range": zero_range_cases, "outputs": output_path_cases, "disk_full": disk_full_cases,
+              "interrupts": interrupt_cases}
+    root = tempfile.mkdtemp(prefix="vitq-robustness-")
+    try:
+        for name, group in groups.items():
+            if args.only in (None, name):
+                group(vitq, Workspace(os.path.join(root, name)))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"{len(failures)} of {len(ran)} cases failed: {', '.join(failures)}" if failures
+          else f"all {len(ran)} robustness cases passed")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+// Library-level guarantees behind docs/robustness.md: sizes refused before allocation, kernel
+// overflows reported as errors naming the node, schema checks at import, and AtomicFile leaving
+// nothing behind on a file size limit or an interrupt.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "exec/executor.h"
+#include "ir/memory_limit.h"
+#include "onnx_io/atomic_file.h"
+#include "onnx_io/model_file.h"
+#include "support/graph_dsl.h"
+
+namespace vitq {
+namespace {
+
+namespace fs = std::filesystem;
+
+StatusOr<TensorMap> runOnce(const Model& model, TensorMap feeds) {
+  VITQ_ASSIGN_OR_RETURN(Executor exec, Executor::create(*model.graph, model.opsetVersion("")));
+  return exec.run(feeds);
+}
+
+TEST_CASE("a tensor larger than the machine's memory is refused before allocation", "[robustness]") {
+  const int64_t rows = static_cast<int64_t>(tensorByteLimit() / 4 / 1024) + 1;  // one row past the limit
+  REQUIRE_THROWS_AS(Tensor(DataType::kFloat, {rows, 1024}), TensorTooLarge);
+  REQUIRE_THROWS_WITH(Tensor(DataType::kFloat, {rows, 1024}), Catch::Contains("more than this machine's memory"));
+  REQUIRE_NOTHROW(Tensor(DataType::kFloat, {1024, 1024}));
+}
+
+TEST_CASE("a kernel asked for a huge output fails naming the node", "[robustness][exec]") {
+  const Model m = test::parseModel(R"ONNX(
+<ir_version: 8, opset_import: ["" : 13]>
+agraph (float[1] X) => (float[1] Y) <int64[2] S = {1048576, 524288}> {
+  Big = ConstantOfShape(S)
+  Y = Add(X, X)
+}
+)ONNX");
+  auto out = runOnce(m, {{"X", Tensor::fromVector<float>({1.0f}, {1})}});
+  REQUIRE_FALSE(out.isOk());
+  CHECK_THAT(out.status().message(), Catch::Contains("(ConstantOfShape): its output needs"));
+}
+
+TEST_CASE("Tile repeats that overflow int64 are an error, not undefined behaviour", "[robustness][exec]") {
+  const Model m = test::parseModel(R"ONNX(
+<ir_version: 8, opset_import: ["" : 13]>
+agraph (float[2] X) => (float[N] Y) <int64[1] R = {4611686018427387904}> {
+  Y = Tile(X, R)
+}
+)ONNX");
+  auto out = runOnce(m, {{"X", Tensor::fromVector<float>({1.0f, 2.0f}, {2})}});
+  REQUIRE_FALSE(out.isOk());
+  CHECK_THAT(out.status().message(), Catch::Contains("overflow the shape [2]"));
+}
+
+TEST_CASE("Range with a NaN or infinite limit is an error", "[robustness][exec]") {
+  const Model m = test::parseModel(R"ONNX(
+<ir_version: 8, opset_import: ["" : 13]>
+agraph (float Start, float Limit, float Delta) => (float[N] Y) {
+  Y = Range(Start, Limit, Delta)
+}
+)ONNX");
+  for (float limit : {std::nanf(""), INFINITY, -INFINITY}) {
+    auto out = runOnce(m, {{"Start", Tensor::fromVector<float>({0.0f}, {})},
+                           {"Limit", Tensor::fromVector<float>({limit}, {})},
+                           {"Delta", Tensor::fromVector<float>({1.0f}, {})}});
+    REQUIRE_FALSE(out.isOk());
+    CHECK_THAT(out.status().message(), Catch::Contains("not a number"));
+  }
+}
+
+TEST_CASE("import checks ops and attributes against the model's opset", "[robustness][import]") {
+  auto later_op = test::tryImport(R"ONNX(
+<ir_version: 8, opset_import: ["" : 13]>
+agraph (float[1, 4] X, float[4] G) => (float[1, 4] Y) {
+  Y = LayerNormalization(X, G)
+}
+)ONNX");
+  REQUIRE_FALSE(later_op.isOk());
+  CHECK_THAT(later_op.status().message(), Catch::Contains("does not exist in ai.onnx opset 13") &&
+                                              Catch::Contains("added in opset 17"));
+  auto float_perm = test::tryImport(R"ONNX(
+<ir_version: 8, opset_import: ["" : 13]>
+agraph (float[1, 4] X) => (float[4, 1] Y) {
+  Y = Transpose <perm = 1.5> (X)
+}
+)ONNX");
+  REQUIRE_FALSE(float_perm.isOk());
+  CHECK_THAT(float_perm.status().message(), Catch::Contains("attribute 'perm' is float; Transpose takes INTS"));
+}
+
+TEST_CASE("model bytes are checked to be a model, whatever protobuf accepts", "[robustness][import]") {
+  CHECK_THAT(parseModelProto("", 0, "x").status().message(), Catch::Contains("no ir_version"));
+  const std::string only_version("\x08\x08", 2);
+  CHECK_THAT(parseModelProto(only_version.data(), only_version.size(), "x").status().message(),
+             Catch::Contains("no graph"));
+  const std::string cut("\x08\x08\x3a\x80\x80\x80\x80\x80\x80\x80\x80\x40", 12);  // graph claims 2^62 bytes
+  CHECK_THAT(parseModelProto(cut.data(), cut.size(), "x").status().message(),
+             Catch::Contains("protobuf parsing failed"));
+}
+
+// Runs \p child in a forked process and returns its wait status.
+template <typename Fn>
+int inChild(Fn child) {
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    child();
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return status;
+}
+
+bool folderIsEmpty(const fs::path& dir) { return fs::directory_iterator(dir) == fs::directory_iterator(); }
+
+TEST_CASE("a file size limit is a write error, and the temporary is removed", "[robustness][atomic]") {
+  const fs::path dir = test::makeTempDir("vitq-fsize");
+  const int status = inChild([&] {
+    const rlimit limit{4096, 4096};
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+    Status written;
+    {
+      AtomicFile file(dir / "big.bin");  // destroyed before _exit, as in a failing command
+      written = file.write(std::string(1 << 20, 'x'));
+    }
+    ::_exit(!written.isOk() && written.message().find("File too large") != std::string::npos ? 0 : 3);
+  });
+  REQUIRE(WIFEXITED(status));  // not killed by SIGXFSZ
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(folderIsEmpty(dir));
+}
+
+TEST_CASE("SIGINT between write and commit removes the temporary", "[robustness][atomic]") {
+  const fs::path dir = test::makeTempDir("vitq-sigint");
+  const int status = inChild([&] {
+    AtomicFile file(dir / "model.onnx");
+    if (!file.write("partial").isOk()) ::_exit(3);
+    ::raise(SIGINT);
+    ::_exit(4);  // not reached: the handler re-raises with the default action
+  });
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGINT);
+  CHECK(folderIsEmpty(dir));
+}
+
+TEST_CASE("an output folder is checked before any work", "[robustness][atomic]") {
+  const fs::path dir = test::makeTempDir("vitq-folder");
+  CHECK(checkDestinationFolder(dir / "x.onnx").isOk());
+  CHECK_THAT(checkDestinationFolder(dir / "missing" / "x.onnx").message(), Catch::Contains("does not exist"));
+}
+
+}  // namespace
+}  // namespace vitq
