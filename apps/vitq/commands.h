@@ -20,5 +20,7 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action);
 void addSensitivityCommand(CLI::App& app, CommandAction& action);
 void addReportCommand(CLI::App& app, CommandAction& action);
 void addPassesCommand(CLI::App& app, CommandAction& action);
+void addCalibrateCommand(CLI::App& app, CommandAction& action);
+void addMergeStatsCommand(CLI::App& app, CommandAction& action);
 
 }  // namespace vitq::cli

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   cli::addInspectCommand(app, action);
   cli::addRunCommand(app, action);
   cli::addBenchCommand(app, action);
+  cli::addCalibrateCommand(app, action);
+  cli::addMergeStatsCommand(app, action);
   cli::addQuantizeCommand(app, action);
   cli::addSensitivityCommand(app, action);
   cli::addReportCommand(app, action);

@@ -6,6 +6,8 @@
 #include <limits>
 
 #include "calib/dataset.h"
+#include "calib/stats_file.h"
+#include "onnx_io/model_fingerprint.h"
 #include "core/logging.h"
 #include "onnx_io/exporter.h"
 #include "passes/ptq/recipes.h"
@@ -42,6 +44,7 @@ struct Options {
   std::vector<std::string> layer_bits;
   size_t holdout = 0;
   std::string labels;
+  std::string stats;
 };
 
 // "NODE=BITS" from --layer-bits; the name may itself contain '='.
@@ -57,6 +60,21 @@ StatusOr<std::pair<std::string, int>> parseLayerBits(const std::string& text) {
   } catch (const std::exception&) {
     return invalidArgument(why);
   }
+}
+
+// Statistics saved by `vitq calibrate` for this very model, as a calibration result.
+StatusOr<CalibrationResult> loadSavedStats(const std::string& path, const Model& model, const std::string& model_path) {
+  VITQ_ASSIGN_OR_RETURN(CalibrationStats stats, readStatsFile(path));
+  VITQ_ASSIGN_OR_RETURN(std::string fingerprint, modelFingerprint(model));
+  VITQ_RETURN_IF_ERROR(checkStatsBelongTo(stats, fingerprint, path, model_path));
+  if (!stats.complete()) {
+    logger("vitq.quantize")->warn("statistics '{}' cover {} of {} shards; merge them all with vitq merge-stats", path,
+                                  stats.shards.size(), stats.shards.front().count);
+  }
+  CalibrationResult saved;
+  saved.samples = stats.samples();
+  saved.stats = std::move(stats.values);
+  return saved;
 }
 
 Status runQuantize(const Options& o) {
@@ -96,6 +114,11 @@ Status runQuantize(const Options& o) {
     return invalidArgument("--budget and --layer-bits choose per-layer precision in QDQ models; --format integer "
                            "keeps one width for the whole integer graph");
   }
+  if (!o.stats.empty() && (po.ln_reparam || po.noisy_bias || po.bridge_reconstruction || o.format == "integer")) {
+    return invalidArgument("--stats: recipe '" + o.recipe + "' (format " + o.format +
+                           ") rewrites the graph from the data itself; saved statistics serve minmax, percentile, "
+                           "entropy and mse in QDQ format");
+  }
   if (!o.report.empty()) VITQ_RETURN_IF_ERROR(checkReportPath(o.report));
   std::optional<Budget> budget;
   if (!o.budget.empty()) {
@@ -105,6 +128,12 @@ Status runQuantize(const Options& o) {
                         loadQuantizationInputs(o.model, o.data, {o.calib_samples, o.eval_samples, o.holdout}, o.threads));
   const Model& reference = in.reference;
   Model& quantized = in.working;
+  CalibrationResult saved;
+  if (!o.stats.empty()) {
+    VITQ_ASSIGN_OR_RETURN(saved, loadSavedStats(o.stats, in.original, o.model));
+    po.precomputed_stats = &saved;
+    po.precomputed_source = o.stats;
+  }
   CompareOptions compare{0, o.threads, {}};
   VITQ_ASSIGN_OR_RETURN(compare.labels, evalLabels(in, o.labels));  // checked before the long part
   if (o.format == "integer") {
@@ -129,6 +158,7 @@ Status runQuantize(const Options& o) {
   report["recipe"] = {{"name", o.recipe}, {"weight_bits", o.wbits}, {"activation_bits", o.abits},
                       {"calibration_samples", pr.calibration_samples}};
   if (o.recipe == "percentile") report["recipe"]["percentile"] = o.percentile;
+  if (!o.stats.empty()) report["recipe"]["statistics"] = o.stats;
   if (po.ln_reparam) report["recipe"]["ln_reparam"] = {{"reference_scale", po.median_scale ? "median" : "mean"}};
   report["recipe"]["log_softmax"] = po.log_softmax;
   report["recipe"]["reduce_range"] = o.reduce_range;
@@ -232,6 +262,9 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
                   "The last N samples are for evaluation (report, --budget) only, never calibration");
   cmd->add_option("--labels", o->labels,
                   "Class of each sample (.npy of integers, DATA's order): the report adds top-1 accuracy and top1_drop");
+  cmd->add_option("--stats", o->stats,
+                  "Activation statistics saved by vitq calibrate (and merge-stats) instead of calibrating on --data; "
+                  "--data then feeds only the report");
   cmd->add_option("--report", o->report, "Write the report: .json or .md");
   cmd->add_option("--fail-if", o->fail_if, "Exit 3 when a gate holds, e.g. sqnr_min_db<15 (repeatable)");
   cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));

@@ -113,7 +113,36 @@ Status setActivationParams(QuantTable& table, const CalibrationResult& calib, co
   return Status::ok();
 }
 
+// The saved statistics of the activations \p wanted, which must all be there.
+StatusOr<CalibrationResult> selectStats(const Graph& g, const CalibrationResult& saved, const std::string& source,
+                                        const std::function<bool(const Value&)>& wanted) {
+  CalibrationResult chosen;
+  chosen.samples = saved.samples;
+  for (const Value* v : g.values()) {
+    if (v->isConstant() || !wanted(*v)) continue;
+    auto it = saved.stats.find(v->name());
+    if (it == saved.stats.end()) {
+      return invalidArgument("statistics file '" + source + "' has none for activation '" + v->name() +
+                             "' (calibrated with other placement options, e.g. --exclude?)");
+    }
+    chosen.stats.insert(*it);
+  }
+  return chosen;
+}
+
 }  // namespace
+
+StatusOr<CalibrationResult> collectActivationStats(const Model& model, const Dataset& calib, const PipelineOptions& o,
+                                                   int bins) {
+  const Graph& g = *model.graph;
+  const QuantTable table = planQuantization(g, o.quant, nullptr);
+  auto wanted = [&table](const Value& v) {
+    const TensorQuant* q = table.find(&v);
+    return q && q->role == QuantRoleOfValue::kActivation;
+  };
+  auto observer = [bins](const Value&) { return makeHistogramObserver(bins); };
+  return calibrate(g, model.opsetVersion(""), calib, observer, wanted, {o.threads});
+}
 
 StatusOr<QuantTable> calibrateQuantTable(Model& model, const Dataset& calib, const PipelineOptions& o,
                                          const std::unordered_map<const Value*, QuantParams>& reparam_params,
@@ -145,8 +174,12 @@ StatusOr<QuantTable> calibrateQuantTable(Model& model, const Dataset& calib, con
     const bool log_quant = table.find(&v)->spec.scheme == QuantScheme::kLogSqrt2;
     return o.activation_range == RangeMethod::kMinMax && !log_quant ? makeMinMaxObserver() : makeHistogramObserver();
   };
-  VITQ_ASSIGN_OR_RETURN(CalibrationResult stats,
-                        calibrate(g, model.opsetVersion(""), calib, observer, wanted, {o.threads}));
+  CalibrationResult stats;
+  if (o.precomputed_stats) {
+    VITQ_ASSIGN_OR_RETURN(stats, selectStats(g, *o.precomputed_stats, o.precomputed_source, wanted));
+  } else {
+    VITQ_ASSIGN_OR_RETURN(stats, calibrate(g, model.opsetVersion(""), calib, observer, wanted, {o.threads}));
+  }
   report.calibration_samples = stats.samples;
   log->info("calibrated {} values on {} samples", stats.stats.size(), stats.samples);
   VITQ_RETURN_IF_ERROR(setActivationParams(table, stats, o, fixed));

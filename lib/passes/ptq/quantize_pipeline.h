@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "calib/calibration_session.h"
 #include "calib/dataset.h"
 #include "ir/graph.h"
 #include "passes/ptq/block_reconstruction.h"
@@ -33,6 +34,9 @@ struct PipelineOptions {
   bool bridge_reconstruction = false;  // Q-HyViT: learned rounding of the bridge blocks' weights
   ReconstructionOptions reconstruction;
   int threads = 1;
+  // Saved statistics (`vitq calibrate`) used instead of observing the calibration data.
+  const CalibrationResult* precomputed_stats = nullptr;
+  std::string precomputed_source;  // names them in errors
 };
 
 struct PipelineReport {
@@ -51,6 +55,11 @@ struct PreparedQuantization {
   QuantTable table;
   PipelineReport report;
 };
+
+/// Histograms (and min/max) of every activation the options would quantize in \p model, for a
+/// statistics file: enough for any range method afterwards.
+StatusOr<CalibrationResult> collectActivationStats(const Model& model, const Dataset& calib, const PipelineOptions& options,
+                                                   int bins);
 
 /// Everything quantizeModel does short of materializing the QDQ nodes.
 StatusOr<PreparedQuantization> prepareQuantization(Model& model, const Dataset& calib, const PipelineOptions& options);
