@@ -29,16 +29,17 @@ extern "C" void removeTempsAndReraise(int sig) {
   std::raise(sig);
 }
 
-void installHandlersOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    std::signal(SIGINT, removeTempsAndReraise);
-    std::signal(SIGTERM, removeTempsAndReraise);
-    std::signal(SIGHUP, removeTempsAndReraise);
-    // Past a file size limit (ulimit -f) the kernel sends SIGXFSZ, which kills the process with
-    // the temporary still on disk; ignored, write() fails with EFBIG and the error path cleans up.
-    std::signal(SIGXFSZ, SIG_IGN);
-  });
+// Installed before every write, not once: a library or test harness may have replaced them since.
+// A signal the process was told to ignore (nohup, background jobs) stays ignored.
+void installHandlers() {
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    struct sigaction current {};
+    if (::sigaction(sig, nullptr, &current) == 0 && current.sa_handler == SIG_IGN) continue;
+    std::signal(sig, removeTempsAndReraise);
+  }
+  // Past a file size limit (ulimit -f) the kernel sends SIGXFSZ, which kills the process with
+  // the temporary still on disk; ignored, write() fails with EFBIG and the error path cleans up.
+  std::signal(SIGXFSZ, SIG_IGN);
 }
 
 void track(const std::string& path, bool live) {
@@ -68,7 +69,7 @@ AtomicFile::~AtomicFile() {
 }
 
 Status AtomicFile::write(const std::string& bytes) {
-  installHandlersOnce();
+  installHandlers();
   const auto dir = destination_.has_parent_path() ? destination_.parent_path() : std::filesystem::path(".");
   std::string tmpl = (dir / ("." + destination_.filename().string() + ".tmp-XXXXXX")).string();
   const int fd = ::mkstemp(tmpl.data());
