@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <exception>
 #include <new>
+#include <string>
 
 #include "core/logging.h"
 #include "core/progress.h"
@@ -19,6 +20,12 @@ int main(int argc, char** argv) {
   bool quiet = false;
   app.add_flag("-v,--verbose", verbosity, "More log output on stderr (repeat for debug)");
   app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
+  // Options from a TOML file, one [subcommand] table each (docs/config.md); keys it does not know
+  // are errors, so that a typo in a CI recipe fails loudly. Subcommands pass options they do not
+  // know up to here, so --config and -q may also follow the subcommand.
+  app.set_config("--config", "", "Read options from a TOML file: [quantize] recipe = \"repq-vit\" ... (docs/config.md)");
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  app.fallthrough();
 
   cli::CommandAction action;
   cli::addConvertCommand(app, action);
@@ -41,7 +48,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "vitq: error: %s\nRun 'vitq --help' for usage.\n", e.what());
+    const bool from_config = dynamic_cast<const CLI::ConfigError*>(&e) || dynamic_cast<const CLI::FileError*>(&e);
+    const std::string where = from_config ? "config file '" + app.get_config_ptr()->as<std::string>() + "': " : "";
+    std::fprintf(stderr, "vitq: error: %s%s\nRun 'vitq --help' for usage.\n", where.c_str(), e.what());
     return cli::kExitBadInput;
   }
 
