@@ -3,6 +3,7 @@
 #include <map>
 
 #include "calib/labels.h"
+#include "calib/open_dataset.h"
 #include "core/logging.h"
 #include "onnx_io/importer.h"
 #include "onnx_io/opset_upgrade.h"
@@ -71,7 +72,8 @@ std::vector<std::string> judgedLayerValues(const Graph& graph) {
 }
 
 StatusOr<QuantizationInputs> loadQuantizationInputs(const std::string& model_path, const std::string& data_path,
-                                                    const SampleSplit& split, int threads) {
+                                                    const SampleSplit& split, int threads,
+                                                    const std::string& preprocess) {
   QuantizationInputs in;
   VITQ_ASSIGN_OR_RETURN(in.original, loadModel(model_path));
   const Model& loaded = in.original;
@@ -79,7 +81,7 @@ StatusOr<QuantizationInputs> loadQuantizationInputs(const std::string& model_pat
   for (const Value* v : loaded.graph->inputs()) {
     if (!v->isInitializer()) loaded_inputs.push_back(v);
   }
-  VITQ_ASSIGN_OR_RETURN(in.data, openNpyDataset(data_path, loaded_inputs));
+  VITQ_ASSIGN_OR_RETURN(in.data, openDataset(data_path, loaded_inputs, preprocess));
   const size_t total = in.data->size();
   if (total == 0) return invalidArgument("the calibration data '" + data_path + "' holds no samples");
   if (split.holdout >= total) {

@@ -37,7 +37,9 @@ StatusOr<std::vector<int64_t>> evalLabels(const QuantizationInputs& in, const st
 /// Add's output (reparameterizations move part of the bias into the MatMul; only the sum is kept).
 std::vector<std::string> judgedLayerValues(const Graph& graph);
 
+/// \p preprocess: the `--preprocess` declaration for image data (empty for .npy/.npz data).
 StatusOr<QuantizationInputs> loadQuantizationInputs(const std::string& model_path, const std::string& data_path,
-                                                    const SampleSplit& split, int threads);
+                                                    const SampleSplit& split, int threads,
+                                                    const std::string& preprocess = "");
 
 }  // namespace vitq::cli

@@ -45,6 +45,7 @@ struct Options {
   size_t holdout = 0;
   std::string labels;
   std::string stats;
+  std::string preprocess;
 };
 
 // "NODE=BITS" from --layer-bits; the name may itself contain '='.
@@ -125,7 +126,8 @@ Status runQuantize(const Options& o) {
     VITQ_ASSIGN_OR_RETURN(budget, parseBudget(o.budget));
   }
   VITQ_ASSIGN_OR_RETURN(QuantizationInputs in,
-                        loadQuantizationInputs(o.model, o.data, {o.calib_samples, o.eval_samples, o.holdout}, o.threads));
+                        loadQuantizationInputs(o.model, o.data, {o.calib_samples, o.eval_samples, o.holdout}, o.threads,
+                                               o.preprocess));
   const Model& reference = in.reference;
   Model& quantized = in.working;
   CalibrationResult saved;
@@ -222,7 +224,11 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
   auto o = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("quantize", "Calibrate and quantize a model; write QDQ ONNX and an accuracy report");
   cmd->add_option("model", o->model, "Float ONNX model")->required();
-  cmd->add_option("--data", o->data, "Calibration data: folder of .npy samples, or one .npy batch")->required();
+  cmd->add_option("--data", o->data, "Calibration data: folder of .npy samples or images, one .npy batch, or an .npz")
+      ->required();
+  cmd->add_option("--preprocess", o->preprocess,
+                  "How images in --data become the input: a preset (ppocr-rec, ppocr-cls, ppocr-det, "
+                  "fashion-mnist, imagenet) and/or key=value items (docs/cli.md)");
   cmd->add_option("-o,--output", o->output, "Quantized ONNX model to write")->required();
   cmd->add_option("--recipe", o->recipe, "minmax (default), percentile, mse, repq-vit or q-hyvit (docs/recipes.md)");
   cmd->add_option("--format", o->format, "qdq (default) or integer: integer-only ONNX (--recipe i-vit, docs/recipes.md)")

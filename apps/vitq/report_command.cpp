@@ -15,7 +15,7 @@ namespace vitq::cli {
 namespace {
 
 struct Options {
-  std::string reference, quantized, data, labels, report;
+  std::string reference, quantized, data, labels, report, preprocess;
   size_t eval_samples = 0, holdout = 0;
   std::vector<std::string> fail_if;
   int threads = 1;
@@ -25,7 +25,8 @@ Status runReport(const Options& o) {
   VITQ_ASSIGN_OR_RETURN(std::vector<Gate> gates, parseGates(o.fail_if));
   if (!o.report.empty()) VITQ_RETURN_IF_ERROR(checkReportPath(o.report));
   VITQ_ASSIGN_OR_RETURN(QuantizationInputs in,
-                        loadQuantizationInputs(o.reference, o.data, {0, o.eval_samples, o.holdout}, o.threads));
+                        loadQuantizationInputs(o.reference, o.data, {0, o.eval_samples, o.holdout}, o.threads,
+                                               o.preprocess));
   VITQ_ASSIGN_OR_RETURN(Model quantized, loadModel(o.quantized));
   CompareOptions compare{0, o.threads, {}};
   VITQ_ASSIGN_OR_RETURN(compare.labels, evalLabels(in, o.labels));
@@ -45,7 +46,10 @@ void addReportCommand(CLI::App& app, CommandAction& action) {
   auto* cmd = app.add_subcommand("report", "Accuracy report of a quantized model against its float original");
   cmd->add_option("float_model", o->reference, "Float ONNX model")->required();
   cmd->add_option("quantized_model", o->quantized, "Quantized ONNX model (any QDQ or integer model)")->required();
-  cmd->add_option("--data", o->data, "Samples: folder of .npy samples, or one .npy batch")->required();
+  cmd->add_option("--data", o->data, "Samples: folder of .npy samples or images, one .npy batch, or an .npz")->required();
+  cmd->add_option("--preprocess", o->preprocess,
+                  "How images in --data become the input: a preset (ppocr-rec, ppocr-cls, ppocr-det, "
+                  "fashion-mnist, imagenet) and/or key=value items (docs/cli.md)");
   cmd->add_option("--labels", o->labels, "Class of each sample (.npy of integers): adds top-1 accuracy and top1_drop");
   cmd->add_option("--eval-samples", o->eval_samples, "Use only the first N samples (default: all)");
   cmd->add_option("--holdout", o->holdout, "Score only the last N samples");

@@ -19,7 +19,7 @@ namespace vitq::cli {
 namespace {
 
 struct Options {
-  std::string model, data, report, recipe = "minmax";
+  std::string model, data, report, recipe = "minmax", preprocess;
   int wbits = 8, abits = 8, threads = 1, top = 15;
   size_t calib_samples = 0, eval_samples = 0, holdout = 0;
   bool reduce_range = false, no_all_but = false, no_activations = false;
@@ -38,7 +38,8 @@ Status runSensitivity(const Options& o) {
   po.noisy_bias = false;
   po.bridge_reconstruction = false;
   VITQ_ASSIGN_OR_RETURN(QuantizationInputs in,
-                        loadQuantizationInputs(o.model, o.data, {o.calib_samples, o.eval_samples, o.holdout}, o.threads));
+                        loadQuantizationInputs(o.model, o.data, {o.calib_samples, o.eval_samples, o.holdout}, o.threads,
+                                               o.preprocess));
   VITQ_ASSIGN_OR_RETURN(PreparedQuantization prepared, prepareQuantization(in.working, *in.calib, po));
   const std::vector<QuantUnit> units = quantUnits(*in.working.graph, prepared.table);
   VITQ_ASSIGN_OR_RETURN(ConfigEvaluator evaluator,
@@ -76,7 +77,10 @@ void addSensitivityCommand(CLI::App& app, CommandAction& action) {
   auto o = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("sensitivity", "Rank layers by how much quantizing them hurts the output");
   cmd->add_option("model", o->model, "Float ONNX model")->required();
-  cmd->add_option("--data", o->data, "Samples: folder of .npy samples, or one .npy batch")->required();
+  cmd->add_option("--data", o->data, "Samples: folder of .npy samples or images, one .npy batch, or an .npz")->required();
+  cmd->add_option("--preprocess", o->preprocess,
+                  "How images in --data become the input: a preset (ppocr-rec, ppocr-cls, ppocr-det, "
+                  "fashion-mnist, imagenet) and/or key=value items (docs/cli.md)");
   cmd->add_option("--recipe", o->recipe, "Recipe whose quantizers are measured (default minmax)");
   cmd->add_option("--wbits", o->wbits, "Weight bits (2 to 8)")->check(CLI::Range(2, 8));
   cmd->add_option("--abits", o->abits, "Activation bits (2 to 8)")->check(CLI::Range(2, 8));
