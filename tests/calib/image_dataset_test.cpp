@@ -166,6 +166,11 @@ TEST_CASE("hostile image files are clear errors naming the file", "[calib][image
                                            "': 60000x60000 pixels is past vitq's image limit (at most 16384 a "
                                            "side and 67108864 pixels)");
   }
+  SECTION("a progressive JPEG of 568 scans is refused past 500 (each scan re-reads the image)") {
+    test::writeManyScanJpeg(dir / "scans.jpg", 16, 16);
+    CHECK(errorOf(dir / "scans.jpg") == "'" + (dir / "scans.jpg").string() +
+                                            "': corrupt or unsupported JPEG: more than 500 progressive scans");
+  }
   SECTION("corrupt data: a flipped byte in a PNG's pixels, garbage after a JPEG's signature") {
     std::string bad = png;
     bad[png.find("IDAT") + 40] ^= 0x55;

@@ -24,6 +24,10 @@ void writePng(const std::filesystem::path& path, const PngSpec& spec, const std:
 void writeJpeg(const std::filesystem::path& path, int width, int height, int components,
                const std::vector<uint8_t>& pixels, int quality = 95);
 
+/// A valid progressive color JPEG of \p width x \p height coded in 568 scans (every AC coefficient
+/// of every component alone, in three successive-approximation steps): past vitq's scan limit.
+void writeManyScanJpeg(const std::filesystem::path& path, int width, int height);
+
 /// A PNG signature, an IHDR claiming \p width x \p height (8-bit RGB, valid CRC) and the start of
 /// an IDAT chunk: what a reader sees before it must decide whether to allocate the pixels.
 std::string pngHeaderClaiming(uint32_t width, uint32_t height);
