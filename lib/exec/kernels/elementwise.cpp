@@ -6,6 +6,7 @@
 
 #include "exec/kernel_registry.h"
 #include "exec/kernels/broadcast.h"
+#include "exec/kernels/vector_math.h"
 
 namespace vitq {
 namespace {
@@ -395,15 +396,29 @@ Status preluKernel(KernelContext& ctx) {
   return Status::ok();
 }
 
+// A unary op with a vectorized float form (vector_math.h) and a libm double form.
+template <typename F>
+void addUnaryVectorized(KernelRegistry& r, const char* op, void (*vectorized)(const float*, float*, int64_t),
+                        F scalar) {
+  r.add(op, [vectorized, scalar](KernelContext& ctx) {
+    const Tensor& x = ctx.input(0);
+    if (x.dtype() != DataType::kFloat) return unaryFloat(ctx, scalar);
+    Tensor y(DataType::kFloat, x.shape());
+    vectorized(x.data<float>(), y.data<float>(), x.numel());
+    ctx.setOutput(0, std::move(y));
+    return Status::ok();
+  });
+}
+
 }  // namespace
 
 void registerElementwiseKernels(KernelRegistry& r) {
   addUnaryFloat(r, "Sqrt", [](auto x) { return std::sqrt(x); });
-  addUnaryFloat(r, "Exp", [](auto x) { return std::exp(x); });
+  addUnaryVectorized(r, "Exp", vec::exp, [](auto x) { return std::exp(x); });
   addUnaryFloat(r, "Log", [](auto x) { return std::log(x); });
-  addUnaryFloat(r, "Erf", [](auto x) { return std::erf(x); });
-  addUnaryFloat(r, "Tanh", [](auto x) { return std::tanh(x); });
-  addUnaryFloat(r, "Sigmoid", [](auto x) { return sigmoid(x); });
+  addUnaryVectorized(r, "Erf", vec::erf, [](auto x) { return std::erf(x); });
+  addUnaryVectorized(r, "Tanh", vec::tanh, [](auto x) { return std::tanh(x); });
+  addUnaryVectorized(r, "Sigmoid", vec::sigmoid, [](auto x) { return sigmoid(x); });
   addUnaryFloat(r, "Reciprocal", [](auto x) { return reciprocal(x); });
   addUnaryFloat(r, "Floor", [](auto x) { return std::floor(x); });
   addUnaryFloat(r, "Ceil", [](auto x) { return std::ceil(x); });

@@ -6,6 +6,7 @@
 
 #include "exec/kernel_registry.h"
 #include "exec/kernels/kernel_utils.h"
+#include "exec/kernels/vector_math.h"
 
 namespace vitq {
 namespace {
@@ -45,6 +46,14 @@ Status softmaxKernel(KernelContext& ctx, SoftmaxKind kind) {
     }
     // exp in float (fast, vectorizable), the sum in double.
     double sum = 0;
+    if (kind == SoftmaxKind::kSoftmax && inner == 1) {  // a contiguous row: SIMD exp
+      for (int64_t j = 0; j < len; ++j) dst[j] = src[j] - mx;
+      vec::exp(dst, dst, len);
+      for (int64_t j = 0; j < len; ++j) sum += dst[j];
+      const float inv = static_cast<float>(1.0 / sum);
+      for (int64_t j = 0; j < len; ++j) dst[j] *= inv;
+      continue;
+    }
     for (int64_t j = 0; j < len; ++j) {
       const float e = std::exp(src[j * inner] - mx);
       if (kind == SoftmaxKind::kSoftmax) dst[j * inner] = e;
