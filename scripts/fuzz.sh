@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Builds a libFuzzer harness with clang, AddressSanitizer and UBSan in build-fuzz/ and runs it for
 # SECONDS (default 60) from its seed corpus (tests/fuzz/corpus/ for the importer,
-# tests/fuzz/stats_corpus/ for the statistics reader). New inputs go to build-fuzz/corpus-TARGET;
+# tests/fuzz/stats_corpus/ for the statistics reader, tests/fuzz/image_corpus/ for the PNG/JPEG
+# decoders). New inputs go to build-fuzz/corpus-TARGET;
 # a crash is written to build-fuzz/crash-* and the script exits non-zero.
-# Usage: scripts/fuzz.sh [importer|stats] [SECONDS] [extra libFuzzer flags...]
+# Usage: scripts/fuzz.sh [importer|stats|image] [SECONDS] [extra libFuzzer flags...]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 target="${1:-importer}"
 case "$target" in
   importer) seeds="$root/tests/fuzz/corpus" ;;
   stats) seeds="$root/tests/fuzz/stats_corpus" ;;
-  *) echo "usage: $0 [importer|stats] [SECONDS] [libFuzzer flags...]" >&2; exit 2 ;;
+  image) seeds="$root/tests/fuzz/image_corpus" ;;
+  *) echo "usage: $0 [importer|stats|image] [SECONDS] [libFuzzer flags...]" >&2; exit 2 ;;
 esac
 seconds="${2:-60}"
 shift $(( $# < 2 ? $# : 2 ))

@@ -15,7 +15,7 @@ namespace vitq::cli {
 namespace {
 
 struct Options {
-  std::string model, data, output, shard = "0/1";
+  std::string model, data, output, shard = "0/1", preprocess;
   std::vector<std::string> exclude;
   size_t calib_samples = 0, holdout = 0;
   int bins = 2048, threads = 1;
@@ -45,7 +45,7 @@ Status runCalibrate(const Options& o) {
   VITQ_ASSIGN_OR_RETURN(StatsShard shard, parseShard(o.shard));
   VITQ_RETURN_IF_ERROR(checkOutputPath(o.model, o.output));
   VITQ_ASSIGN_OR_RETURN(QuantizationInputs in,
-                        loadQuantizationInputs(o.model, o.data, {o.calib_samples, 0, o.holdout}, o.threads));
+                        loadQuantizationInputs(o.model, o.data, {o.calib_samples, 0, o.holdout}, o.threads, o.preprocess));
   // Contiguous, near-equal slices: shard i of N takes samples [i*n/N, (i+1)*n/N).
   const size_t n = in.calib->size();
   shard.first_sample = shard.index * n / shard.count;
@@ -79,6 +79,7 @@ void addCalibrateCommand(CLI::App& app, CommandAction& action) {
   auto* cmd = app.add_subcommand("calibrate", "Observe activations on calibration data and save their statistics");
   cmd->add_option("model", o->model, "Float ONNX model")->required();
   cmd->add_option("--data", o->data, "Calibration data (as for vitq quantize)")->required();
+  cmd->add_option("--preprocess", o->preprocess, "How images in --data become the input (docs/cli.md, Image data)");
   cmd->add_option("-o,--output", o->output, "Statistics file to write (JSON, docs/stats-format.md)")->required();
   cmd->add_option("--shard", o->shard, "I/N: only the I-th of N contiguous slices of the samples (default 0/1)");
   cmd->add_option("--calib-samples", o->calib_samples, "Use only the first N samples");

@@ -1,4 +1,5 @@
 #include "onnx_io/importer.h"
+#include "onnx_io/guarded_schemas.h"
 
 #include "onnx_io/function_inlining.h"
 
@@ -294,7 +295,7 @@ std::optional<InferredTypes> inferShapes(const onnx::ModelProto& proto) {
   }
   try {
     onnx::ShapeInferenceOptions options{/*check_type=*/false, /*error_mode=*/0, /*enable_data_propagation=*/true};
-    onnx::shape_inference::InferShapes(copy, onnx::OpSchemaRegistry::Instance(), options);
+    onnx::shape_inference::InferShapes(copy, guardedSchemaRegistry(), options);
   } catch (const std::exception& e) {
     logger("vitq.import")->debug("shape inference stopped: {}", e.what());
     return std::nullopt;

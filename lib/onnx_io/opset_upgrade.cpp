@@ -1,4 +1,5 @@
 #include "onnx_io/opset_upgrade.h"
+#include "onnx_io/guarded_schemas.h"
 
 #include <onnx/shape_inference/implementation.h>
 #include <onnx/version_converter/convert.h>
@@ -30,7 +31,7 @@ StatusOr<Model> upgradeOpset(const Model& model, int64_t target, const std::map<
     try {
       // Some adapters (Softmax 12 -> 13) need the input ranks: infer shapes first.
       onnx::ShapeInferenceOptions options{false, 0, true};
-      onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(), options);
+      onnx::shape_inference::InferShapes(proto, guardedSchemaRegistry(), options);
       proto = onnx::version_conversion::ConvertVersion(proto, static_cast<int>(target));
     } catch (const std::exception& e) {
       return unsupported("cannot convert the model from opset " + std::to_string(current) + " to " +

@@ -150,6 +150,14 @@ def wrong_attribute_type():
     return _model(nodes, [_io("x")], [_io("y", shape=(4, 1))])
 
 
+def conv_weight_rank_mismatch():
+    """A Conv whose weight (rank 5) does not match its input (rank 4): ONNX 1.12's shape inference
+    read past the input's dims on this and crashed (found by the importer fuzzer)."""
+    w = numpy_helper.from_array(np.ones((2, 1, 3, 3, 1), np.float32), "w")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="conv_rank5")]
+    return _model(nodes, [_io("x", shape=(1, 1, 4, 4))], [_io("y", shape=(1, 2, 2, 2))], [w])
+
+
 def mixed_dtypes():
     """Add of a float input and an int64 initializer: no ONNX op takes both."""
     k = numpy_helper.from_array(np.ones((1, 4), np.int64), "k")

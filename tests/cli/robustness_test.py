@@ -241,6 +241,10 @@ def graph_cases(vitq, ws):
         expect(vitq, name, ws.quantize(path), 2, message, [path], [ws.out], rss_mb=RSS_LIMIT_MB)
     legacy = ws.save(hm.legacy_axis_broadcast(), "legacy_axis_broadcast.onnx")
     expect(vitq, "legacy_axis_broadcast", ["run", legacy], 2, "node 'add_axis' (Add): broadcasting along 'axis'")
+    # Shapes ONNX's own shape inference trusted and crashed on (the importer fuzzer's finding).
+    conv = ws.save(hm.conv_weight_rank_mismatch(), "conv_weight_rank_mismatch.onnx")
+    expect(vitq, "conv_weight_rank_mismatch", ["run", conv], 2,
+           "node 'conv_rank5' (Conv): input [1,1,4,4] and weight [2,1,3,3,1] are not N-d convolution shapes", [conv])
     # Opsets newer than onnx's shape inference knows: types come from a run; past vitq's newest, a warning.
     for name, model, message in (("opset_18_types_from_a_run", hm.opset(18), ""),
                                  ("opset_newer_than_vitq_knows", hm.opset(99), "opset 99 is newer than")):
