@@ -1,6 +1,7 @@
 #include "passes/canonicalize/fold_batchnorm.h"
 
 #include <cmath>
+#include <vector>
 
 #include "pattern/match_utils.h"
 
@@ -61,7 +62,12 @@ bool foldOne(Graph& g, Node* conv) {
 
 size_t foldBatchNorms(Graph& graph) {
   size_t folded = 0;
-  for (Node* node : graph.nodeList()) folded += foldOne(graph, node) ? 1 : 0;
+  // Convs first: folding erases BatchNorm nodes, which a snapshot of all nodes would still visit.
+  std::vector<Node*> convs;
+  for (Node* node : graph.nodeList()) {
+    if (node->is("Conv")) convs.push_back(node);
+  }
+  for (Node* conv : convs) folded += foldOne(graph, conv) ? 1 : 0;
   return folded;
 }
 

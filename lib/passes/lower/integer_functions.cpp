@@ -100,7 +100,10 @@ class Body {
 std::vector<int64_t> powers(int64_t base, int count, int64_t minus = 0) {
   std::vector<int64_t> p;
   int64_t v = 1;
-  for (int i = 0; i < count; ++i, v *= base) p.push_back(v - minus);
+  for (int i = 0; i < count; ++i) {
+    p.push_back(v - minus);
+    if (i + 1 < count) v *= base;  // not past the last power: base^count may overflow int64
+  }
   return p;
 }
 
