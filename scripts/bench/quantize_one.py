@@ -75,11 +75,14 @@ def main():
                     "an opset-13 conversion for older opsets")
     ap.add_argument("--result")
     ap.add_argument("--bits", type=int, choices=[8, 4], default=8, help="ORT methods: W8A8 (int8) or W4A4 (int4)")
+    ap.add_argument("--calib-limit", type=int, help="calibration samples (default: the registry's)")
     args = ap.parse_args()
     import onnxruntime as ort
     entry = registry.BY_ID[args.id]
     src = args.src or registry.path(entry["model"])
     names = [i.name for i in ort.InferenceSession(src, providers=["CPUExecutionProvider"]).get_inputs()]
+    if args.calib_limit:
+        entry = dict(entry, calib_limit=args.calib_limit)
     feeds = registry.calib_feeds(entry, names)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     t0 = time.perf_counter()
