@@ -36,8 +36,11 @@ void writePng(const std::filesystem::path& path, const PngSpec& spec, const std:
   std::fclose(f);
 }
 
-void writeJpeg(const std::filesystem::path& path, int width, int height, int components,
-               const std::vector<uint8_t>& pixels, int quality) {
+namespace {
+
+// Baseline JPEG at \p quality, or with libjpeg's default quality and the given progressive scans.
+void encodeJpeg(const std::filesystem::path& path, int width, int height, int components,
+                const std::vector<uint8_t>& pixels, int quality, const std::vector<jpeg_scan_info>* scans) {
   FILE* f = std::fopen(path.c_str(), "wb");
   if (!f) throw std::runtime_error("cannot write " + path.string());
   jpeg_compress_struct cinfo;
@@ -50,7 +53,12 @@ void writeJpeg(const std::filesystem::path& path, int width, int height, int com
   cinfo.input_components = components;
   cinfo.in_color_space = components == 1 ? JCS_GRAYSCALE : JCS_RGB;
   jpeg_set_defaults(&cinfo);
-  jpeg_set_quality(&cinfo, quality, TRUE);
+  if (scans) {
+    cinfo.scan_info = scans->data();
+    cinfo.num_scans = static_cast<int>(scans->size());
+  } else {
+    jpeg_set_quality(&cinfo, quality, TRUE);
+  }
   jpeg_start_compress(&cinfo, TRUE);
   while (cinfo.next_scanline < cinfo.image_height) {
     JSAMPROW row = const_cast<JSAMPROW>(pixels.data() + static_cast<size_t>(cinfo.next_scanline) * width * components);
@@ -59,6 +67,13 @@ void writeJpeg(const std::filesystem::path& path, int width, int height, int com
   jpeg_finish_compress(&cinfo);
   jpeg_destroy_compress(&cinfo);
   std::fclose(f);
+}
+
+}  // namespace
+
+void writeJpeg(const std::filesystem::path& path, int width, int height, int components,
+               const std::vector<uint8_t>& pixels, int quality) {
+  encodeJpeg(path, width, height, components, pixels, quality, nullptr);
 }
 
 void writeManyScanJpeg(const std::filesystem::path& path, int width, int height) {
@@ -73,28 +88,7 @@ void writeManyScanJpeg(const std::filesystem::path& path, int width, int height)
   }
   std::vector<uint8_t> pixels(static_cast<size_t>(width) * height * 3);
   for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>((i * 37) ^ (i >> 5));
-  FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) throw std::runtime_error("cannot write " + path.string());
-  jpeg_compress_struct cinfo;
-  jpeg_error_mgr err;
-  cinfo.err = jpeg_std_error(&err);
-  jpeg_create_compress(&cinfo);
-  jpeg_stdio_dest(&cinfo, f);
-  cinfo.image_width = static_cast<JDIMENSION>(width);
-  cinfo.image_height = static_cast<JDIMENSION>(height);
-  cinfo.input_components = 3;
-  cinfo.in_color_space = JCS_RGB;
-  jpeg_set_defaults(&cinfo);
-  cinfo.scan_info = scans.data();
-  cinfo.num_scans = static_cast<int>(scans.size());
-  jpeg_start_compress(&cinfo, TRUE);
-  while (cinfo.next_scanline < cinfo.image_height) {
-    JSAMPROW row = pixels.data() + static_cast<size_t>(cinfo.next_scanline) * width * 3;
-    jpeg_write_scanlines(&cinfo, &row, 1);
-  }
-  jpeg_finish_compress(&cinfo);
-  jpeg_destroy_compress(&cinfo);
-  std::fclose(f);
+  encodeJpeg(path, width, height, 3, pixels, 0, &scans);
 }
 
 namespace {
