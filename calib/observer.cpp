@@ -40,6 +40,9 @@ class MinMaxObserver : public Observer {
     stats_.min = stats_.count ? std::min(stats_.min, lo) : lo;
     stats_.max = stats_.count ? std::max(stats_.max, hi) : hi;
     stats_.count += t.numel();
+    stats_.sample_min_sum += lo;
+    stats_.sample_max_sum += hi;
+    ++stats_.observations;
     if (axis_) VITQ_RETURN_IF_ERROR(observeChannels(t));
     return Status::ok();
   }

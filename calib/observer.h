@@ -18,6 +18,11 @@ struct TensorStats {
   float min = 0.0f;
   float max = 0.0f;
   int64_t count = 0;                // elements observed
+  // Sums of each observed tensor's own min and max (one tensor per calibration sample), for
+  // ranges averaged over samples (NNCF's MEAN_MINMAX) rather than taken at the extremes.
+  double sample_min_sum = 0.0;
+  double sample_max_sum = 0.0;
+  int64_t observations = 0;
   std::vector<float> channel_min;   // per channel along `axis` when asked for
   std::vector<float> channel_max;
   int64_t axis = -1;

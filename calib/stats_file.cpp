@@ -43,14 +43,37 @@ class Reader {
     return static_cast<size_t>(n);
   }
 
-  StatusOr<float> finite(const json& object, const std::string& key, const std::string& where) const {
+  StatusOr<double> finiteDouble(const json& object, const std::string& key, const std::string& where) const {
     VITQ_ASSIGN_OR_RETURN(const json* v, member(object, key, where));
     if (!v->is_number()) return error(where + "." + key, "is not a number");
     const double d = v->get<double>();
-    if (!std::isfinite(d) || std::fabs(d) > std::numeric_limits<float>::max()) {
-      return error(where + "." + key, "is not a finite float");
-    }
+    if (!std::isfinite(d)) return error(where + "." + key, "is not finite");
+    return d;
+  }
+
+  StatusOr<float> finite(const json& object, const std::string& key, const std::string& where) const {
+    VITQ_ASSIGN_OR_RETURN(const double d, finiteDouble(object, key, where));
+    if (std::fabs(d) > std::numeric_limits<float>::max()) return error(where + "." + key, "is not a finite float");
     return static_cast<float>(d);
+  }
+
+  // Optional (files written before they existed lack them): the sums of every sample's own
+  // min and max, which must lie within [min, max] on average.
+  Status sampleRanges(const json& j, const std::string& where, TensorStats& s) const {
+    if (!j.contains("observations")) return Status::ok();
+    VITQ_ASSIGN_OR_RETURN(size_t n, count(j, "observations", where));
+    VITQ_ASSIGN_OR_RETURN(const double min_sum, finiteDouble(j, "sample_min_sum", where));
+    VITQ_ASSIGN_OR_RETURN(const double max_sum, finiteDouble(j, "sample_max_sum", where));
+    const double tolerance = 1e-5 * (std::fabs(static_cast<double>(s.min)) + std::fabs(static_cast<double>(s.max)));
+    if (n > 0 && (min_sum / static_cast<double>(n) < s.min - tolerance || max_sum / static_cast<double>(n) > s.max + tolerance ||
+                  min_sum / static_cast<double>(n) > max_sum / static_cast<double>(n))) {
+      return error(where, "has per-sample ranges outside [min, max]");
+    }
+    if (n > static_cast<size_t>(s.count)) return error(where, "has more observations than elements");
+    s.observations = static_cast<int64_t>(n);
+    s.sample_min_sum = min_sum;
+    s.sample_max_sum = max_sum;
+    return Status::ok();
   }
 
   StatusOr<StatsShard> shard(const json& j, const std::string& where) const {
@@ -94,6 +117,7 @@ class Reader {
       return error(where, "histogram holds " + std::to_string(total) + " elements but count says " +
                               std::to_string(elements));
     }
+    VITQ_RETURN_IF_ERROR(sampleRanges(j, where, s));
     return s;
   }
 
@@ -162,7 +186,9 @@ std::string statsToJson(const CalibrationStats& stats) {
   json values = json::object();
   for (const auto& [name, s] : stats.values) {
     values[name] = {{"min", s.min},           {"max", s.max},           {"count", s.count},
-                    {"hist_min", s.hist_min}, {"hist_max", s.hist_max}, {"histogram", s.histogram}};
+                    {"hist_min", s.hist_min}, {"hist_max", s.hist_max}, {"histogram", s.histogram},
+                    {"observations", s.observations}, {"sample_min_sum", s.sample_min_sum},
+                    {"sample_max_sum", s.sample_max_sum}};
   }
   doc["values"] = std::move(values);
   return doc.dump(1) + "\n";

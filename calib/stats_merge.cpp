@@ -37,6 +37,9 @@ TensorStats mergeTensorStats(const std::vector<const TensorStats*>& parts, int b
     merged.min = first ? p->min : std::min(merged.min, p->min);
     merged.max = first ? p->max : std::max(merged.max, p->max);
     merged.count += p->count;
+    merged.sample_min_sum += p->sample_min_sum;
+    merged.sample_max_sum += p->sample_max_sum;
+    merged.observations += p->observations;
     first = false;
   }
   merged.hist_min = merged.min;

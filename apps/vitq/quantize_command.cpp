@@ -32,6 +32,8 @@ struct Options {
   size_t calib_samples = 0, eval_samples = 0;
   std::vector<std::string> exclude, fail_if;
   bool no_ln_reparam = false, no_log_softmax = false, median_scale = false, reduce_range = false;
+  std::string placement = "integer";
+  double smooth_alpha = -1;  // negative: no smoothing
   uint64_t noise_seed = 0;
   std::string noise_dist = "uniform";
   int noise_steps = 50;
@@ -88,6 +90,8 @@ Status runQuantize(const Options& o) {
   po.quant.activation_bits = o.abits;
   po.quant.exclude = o.exclude;
   if (o.reduce_range) po.quant.max_weight_bits = 7;
+  po.quant.quantize_outputs = o.placement == "integer";
+  if (o.smooth_alpha >= 0) po.smooth_alpha = o.smooth_alpha;
   for (const auto& text : o.layer_bits) {
     VITQ_ASSIGN_OR_RETURN(auto lb, parseLayerBits(text));
     po.quant.layer_bits.push_back(lb);
@@ -115,7 +119,7 @@ Status runQuantize(const Options& o) {
     return invalidArgument("--budget and --layer-bits choose per-layer precision in QDQ models; --format integer "
                            "keeps one width for the whole integer graph");
   }
-  if (!o.stats.empty() && (po.ln_reparam || po.noisy_bias || po.bridge_reconstruction || o.format == "integer")) {
+  if (!o.stats.empty() && (po.ln_reparam || po.smooth_alpha || po.noisy_bias || po.bridge_reconstruction || o.format == "integer")) {
     return invalidArgument("--stats: recipe '" + o.recipe + "' (format " + o.format +
                            ") rewrites the graph from the data itself; saved statistics serve minmax, percentile, "
                            "entropy and mse in QDQ format");
@@ -164,6 +168,15 @@ Status runQuantize(const Options& o) {
   if (po.ln_reparam) report["recipe"]["ln_reparam"] = {{"reference_scale", po.median_scale ? "median" : "mean"}};
   report["recipe"]["log_softmax"] = po.log_softmax;
   report["recipe"]["reduce_range"] = o.reduce_range;
+  report["recipe"]["placement"] = o.placement;
+  if (po.smooth_alpha) {
+    nlohmann::json smoothed = nlohmann::json::array();
+    for (const auto& s : pr.smoothed) {
+      smoothed.push_back({{"activation", s.input}, {"consumers", s.consumers}, {"min_scale", s.min_scale},
+                          {"max_scale", s.max_scale}});
+    }
+    report["recipe"]["smooth_quant"] = {{"alpha", *po.smooth_alpha}, {"smoothed", smoothed}};
+  }
   if (po.noisy_bias) {
     report["recipe"]["noisy_bias"] = {{"seed", o.noise_seed}, {"distribution", o.noise_dist},
                                       {"amplitude_steps", o.noise_steps}, {"layers", o.noise_layers}};
@@ -252,6 +265,14 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--seed", o->seed, "q-hyvit: seed of the reconstruction's sample draws (default 0)");
   cmd->add_flag("--reduce-range", o->reduce_range,
                "7-bit weights (int8 container): exact in ONNX Runtime on x86 CPUs without VNNI");
+  cmd->add_option("--smooth-quant", o->smooth_alpha,
+                  "SmoothQuant before calibration with this migration strength alpha (0 to 1; 0.5 in the paper, "
+                  "NNCF 0.95): outlier channels of linear layers' inputs move into their weights")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--placement", o->placement,
+                  "integer: quantize compute layers' inputs and outputs, so that ONNX Runtime runs them with integer "
+                  "kernels (default); inputs: their inputs only, one rounding per layer, layers run in float")
+      ->check(CLI::IsMember({"integer", "inputs"}));
   cmd->add_option("--stop-after", o->stop_after, "reparam: write the float model after the reparameterization");
   cmd->add_option("--percentile", o->percentile, "Percentile of the range kept by --recipe percentile")
       ->check(CLI::Range(90.0, 100.0));

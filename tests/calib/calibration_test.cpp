@@ -85,6 +85,10 @@ TEST_CASE("min/max observers, per tensor and per channel", "[calib][observer]") 
   CHECK(s.count == 8);
   CHECK(s.channel_min == std::vector<float>{-5, -2});
   CHECK(s.channel_max == std::vector<float>{3, 7});
+  // Each observation's own range, summed for ranges averaged over samples (mean-minmax).
+  CHECK(s.observations == 2);
+  CHECK(s.sample_min_sum == -2 + -5);
+  CHECK(s.sample_max_sum == 4 + 7);
   auto bad = makeMinMaxObserver();
   CHECK_FALSE(bad->observe(Tensor::fromVector<float>({1, INFINITY}, {2})).isOk());
 }

@@ -63,6 +63,9 @@ TEST_CASE("statistics files read back exactly", "[calib][stats]") {
   CHECK(a.max == b.max);
   CHECK(a.count == b.count);
   CHECK(a.histogram == b.histogram);
+  CHECK(b.observations == 20);
+  CHECK(a.sample_min_sum == b.sample_min_sum);
+  CHECK(a.sample_max_sum == b.sample_max_sum);
   CHECK(statsToJson(*back) == text);  // same statistics, same bytes
   CHECK(back->complete());
   CHECK(back->samples() == 20);
@@ -87,6 +90,9 @@ TEST_CASE("merged shards equal one run: min/max exactly, histograms within a bin
   CHECK(m.min == single.min);
   CHECK(m.max == single.max);
   CHECK(m.count == single.count);
+  CHECK(m.observations == 60);
+  CHECK(m.sample_min_sum == Approx(single.sample_min_sum).epsilon(1e-12));
+  CHECK(m.sample_max_sum == Approx(single.sample_max_sum).epsilon(1e-12));
   CHECK(merged->complete());
   CHECK(merged->samples() == 60);
   // Each part's bins are re-binned onto the union range, so at any edge the merged cumulative
@@ -169,6 +175,16 @@ TEST_CASE("corrupt statistics files are refused with the key at fault", "[calib]
   CHECK(message(edited("\"index\": 0", "\"index\": 5")) == "statistics file 's.json': shards[0] is shard 5 of 1");
   CHECK(message(edited("\"samples\": 4", "\"samples\": -4")) ==
         "statistics file 's.json': shards[0].samples is not a non-negative integer");
+  CHECK(message(edited("\"sample_max_sum\": ", "\"sample_max_sum\": 1e9, \"x\": ")) ==
+        "statistics file 's.json': values['act'] has per-sample ranges outside [min, max]");
+  // Files written before the per-sample ranges existed still read (they serve every other recipe).
+  std::string old = good;
+  const size_t at = old.find("\"observations\"");
+  REQUIRE(at != std::string::npos);
+  old.replace(at, old.find('\n', at) - at + 1, "");
+  auto back = statsFromJson(old, "s.json");
+  REQUIRE(back.isOk());
+  CHECK(back->values.at("act").observations == 0);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@ VIT = os.path.join(REPO, "tests", "data", "models", "fmnist_vit_op17.onnx")
 HYBRID = os.path.join(REPO, "tests", "data", "models", "fmnist_hybrid_op17.onnx")
 CASES = [
     (VIT, ["--recipe", "minmax"]),
+    (VIT, ["--recipe", "mean-minmax", "--placement", "inputs", "--smooth-quant", "0.8"]),
     (VIT, ["--recipe", "percentile"]),
     (VIT, ["--recipe", "entropy"]),
     (VIT, ["--recipe", "mse", "--wbits", "6", "--abits", "6"]),

@@ -9,6 +9,7 @@
 #include "passes/ptq/scale_reparam.h"
 #include "quant/math/quantize.h"
 #include "quant/math/range_search.h"
+#include "support/float_rewrite_checks.h"
 #include "support/graph_dsl.h"
 
 namespace vitq {
@@ -46,31 +47,10 @@ agraph (float[3, 4] X) => (float[3, 2] Y)
 }
 )ONNX";
 
-Tensor randomInput(const Shape& shape, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 2.0f);
-  Tensor x(DataType::kFloat, shape);
-  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = dist(rng);
-  return x;
-}
+using test::randomInput;
+using test::requireSameOutputs;
 
-TensorMap run(const Model& m, const Tensor& x) {
-  auto exec = Executor::create(*m.graph, m.opsetVersion(""));
-  REQUIRE(exec.isOk());
-  auto out = exec->run({{"X", x}});
-  REQUIRE(out.isOk());
-  return *out;
-}
-
-void requireSameOutputs(const TensorMap& a, const TensorMap& b) {
-  for (const auto& [name, t] : a) {
-    const Tensor& u = b.at(name);
-    REQUIRE(u.numel() == t.numel());
-    for (int64_t i = 0; i < t.numel(); ++i) {
-      CHECK(std::fabs(t.data<float>()[i] - u.data<float>()[i]) <= 1e-5f * std::max(1.0f, std::fabs(t.data<float>()[i])));
-    }
-  }
-}
+TensorMap run(const Model& m, const Tensor& x) { return test::runWithX(m, x); }
 
 TEST_CASE("channel transform folds exactly into a fused LayerNorm and its consumers", "[passes][repq]") {
   Model m = test::parseModel(kFusedLn);

@@ -93,4 +93,24 @@ void addToLinearBias(Graph& g, Node* n, const std::vector<float>& add) {
   appendAffine(g, y, "Add", b2);
 }
 
+int64_t linearInputChannels(const Node& n, const Value* x) {
+  if (n.input(0) != x || !isFloatConstant(n.input(1))) return -1;
+  const Tensor& w = n.input(1)->initializer();
+  if (w.rank() != 2) return -1;
+  if (n.is("MatMul")) return w.dim(0);
+  if (n.is("Gemm") && !n.attrs().intOr("transA", 0)) return n.attrs().intOr("transB", 0) ? w.dim(1) : w.dim(0);
+  return -1;
+}
+
+Tensor scaleLinearInputRows(const Node& n, const Tensor& w, const std::vector<float>& sigma) {
+  const bool trans = n.is("Gemm") && n.attrs().intOr("transB", 0);
+  Tensor out = w.clone();
+  float* p = out.data<float>();
+  const int64_t rows = w.dim(0), cols = w.dim(1);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) p[r * cols + c] *= sigma[static_cast<size_t>(trans ? c : r)];
+  }
+  return out;
+}
+
 }  // namespace vitq

@@ -23,4 +23,10 @@ void eraseIfUnused(Graph& g, Value* v);
 /// is updated in place (its Value, and any quantization decision keyed by it, stays).
 void addToLinearBias(Graph& g, Node* linear, const std::vector<float>& add);
 
+/// Input channels of a MatMul (input 0) or Gemm (A, transA = 0) reading \p x with a constant 2-D
+/// weight, or -1 when \p n is no such layer.
+int64_t linearInputChannels(const Node& n, const Value* x);
+/// \p w (the weight of \p n) with input channel c multiplied by sigma[c].
+Tensor scaleLinearInputRows(const Node& n, const Tensor& w, const std::vector<float>& sigma);
+
 }  // namespace vitq

@@ -105,7 +105,7 @@ QuantTable planQuantization(const Graph& graph, const QuantOptions& options, Qua
       bs.axis = 0;
       table.set(b, TensorQuant{QuantRoleOfValue::kBias, bs, {}, x, w});
     }
-    if (node->output(0) && node->output(0)->type().dtype != DataType::kInt64) addActivation(node->output(0), act_bits);
+    if (options.quantize_outputs && node->output(0) && node->output(0)->type().dtype != DataType::kInt64) addActivation(node->output(0), act_bits);
   }
   return table;
 }

@@ -23,6 +23,9 @@ struct QuantOptions {
   // reads and writes (an activation shared by several layers gets the most any of them asks for).
   std::vector<std::pair<std::string, int>> layer_bits;
   std::vector<std::string> float_nodes;  // exact node names kept in float (the budget search's choice)
+  // false: only the inputs of compute layers are quantized (NNCF's placement): one rounding per
+  // layer instead of two, but ONNX Runtime then runs the layers in float on dequantized inputs.
+  bool quantize_outputs = true;
   int max_weight_bits = 8;  // 7 keeps ONNX Runtime's u8s8 kernels exact on CPUs without VNNI
 };
 

@@ -105,6 +105,14 @@ Status setActivationParams(QuantTable& table, const CalibrationResult& calib, co
       continue;
     }
     std::pair<float, float> range{s.min, s.max};
+    if (o.activation_range == RangeMethod::kMeanMinMax) {
+      if (s.observations == 0) {
+        return invalidArgument("no per-sample ranges for '" + v->name() +
+                               "' (a statistics file written before they were recorded? rerun vitq calibrate)");
+      }
+      const auto n = static_cast<double>(s.observations);
+      range = {static_cast<float>(s.sample_min_sum / n), static_cast<float>(s.sample_max_sum / n)};
+    }
     if (o.activation_range == RangeMethod::kPercentile) range = percentileRange(s, o.percentile);
     if (o.activation_range == RangeMethod::kMse) range = mseUniformRange(histogramOf(s), q.spec);
     if (o.activation_range == RangeMethod::kEntropy) range = klDivergenceRange(histogramOf(s), q.spec);
@@ -172,7 +180,8 @@ StatusOr<QuantTable> calibrateQuantTable(Model& model, const Dataset& calib, con
   auto wanted = [&table, &fixed](const Value& v) { return table.has(&v) && !fixed.count(&v); };
   auto observer = [&table, &o](const Value& v) {
     const bool log_quant = table.find(&v)->spec.scheme == QuantScheme::kLogSqrt2;
-    return o.activation_range == RangeMethod::kMinMax && !log_quant ? makeMinMaxObserver() : makeHistogramObserver();
+    const bool min_max = o.activation_range == RangeMethod::kMinMax || o.activation_range == RangeMethod::kMeanMinMax;
+    return min_max && !log_quant ? makeMinMaxObserver() : makeHistogramObserver();
   };
   CalibrationResult stats;
   if (o.precomputed_stats) {
@@ -192,6 +201,13 @@ StatusOr<PreparedQuantization> prepareQuantization(Model& model, const Dataset& 
   PreparedQuantization prepared;
   PipelineReport& report = prepared.report;
   std::unordered_map<const Value*, QuantParams> fixed;
+  if (o.smooth_alpha) {
+    // Only the layers that will be quantized are smoothed (their weights are in the plan).
+    const QuantTable planned = planQuantization(g, o.quant, nullptr);
+    auto quantized = [&planned](const Node& n) { return planned.has(n.input(1)); };
+    VITQ_ASSIGN_OR_RETURN(report.smoothed, smoothActivations(model, calib, *o.smooth_alpha, quantized, o.threads));
+    log->info("smoothed {} activations into their readers' weights (alpha {})", report.smoothed.size(), *o.smooth_alpha);
+  }
   if (o.ln_reparam) {
     VITQ_ASSIGN_OR_RETURN(fixed, reparameterizeLayerNorms(model, calib, o, report));
     log->info("reparameterized {} LayerNorm outputs to per-tensor scales", report.reparameterized.size());

@@ -3,6 +3,7 @@
 // materialization, driven by one options struct that recipes fill (recipes.h).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -14,16 +15,20 @@
 #include "passes/ptq/materialize_qdq.h"
 #include "passes/ptq/noisy_bias.h"
 #include "passes/ptq/plan_quantization.h"
+#include "passes/ptq/smooth_quant.h"
 
 namespace vitq {
 
-enum class RangeMethod { kMinMax, kPercentile, kMse, kEntropy };
+// kMeanMinMax: each calibration sample's own min and max, averaged over the samples (NNCF's
+// default for activations), which keeps one unusual sample from setting the range.
+enum class RangeMethod { kMinMax, kMeanMinMax, kPercentile, kMse, kEntropy };
 
 struct PipelineOptions {
   QuantOptions quant;
   RangeMethod activation_range = RangeMethod::kMinMax;
   double percentile = 99.99;
   bool weight_mse = false;         // per-channel clipping search for weights, else min/max
+  std::optional<double> smooth_alpha;  // SmoothQuant migration strength, when smoothing
   bool ln_reparam = false;         // RepQ-ViT post-LayerNorm scale reparameterization
   bool log_softmax = false;        // RepQ-ViT log-sqrt2 quantizer for post-Softmax activations
   bool median_scale = false;       // DopQ-ViT: median instead of mean per-tensor reference scale
@@ -43,6 +48,7 @@ struct PipelineReport {
   QuantPlanSummary plan;
   MaterializeStats materialized;
   size_t calibration_samples = 0;
+  std::vector<SmoothReport> smoothed;        // activations smoothed into their readers' weights
   std::vector<std::string> reparameterized;  // LayerNorm outputs folded to per-tensor
   int log_softmax = 0;
   std::vector<NoisyBiasSite> noisy_bias;

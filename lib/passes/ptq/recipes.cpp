@@ -5,13 +5,14 @@
 namespace vitq {
 
 const std::vector<std::string>& recipeNames() {
-  static const std::vector<std::string> names = {"minmax", "percentile", "entropy", "mse", "repq-vit", "q-hyvit", "i-vit"};
+  static const std::vector<std::string> names = {"minmax", "mean-minmax", "percentile", "entropy", "mse", "repq-vit", "q-hyvit", "i-vit"};
   return names;
 }
 
 std::string recipeSummary(const std::string& name) {
   static const std::vector<std::pair<std::string, std::string>> summaries = {
       {"minmax", "observed min/max ranges; weights per channel, activations per tensor"},
+      {"mean-minmax", "activation ranges from each sample's min/max averaged over the samples (NNCF's default)"},
       {"percentile", "activation ranges keeping --percentile of a histogram's mass"},
       {"entropy", "KL-divergence activation ranges (TensorRT, ONNX Runtime Entropy)"},
       {"mse", "ranges and weight clipping minimizing the squared quantization error"},
@@ -53,6 +54,8 @@ Status applyRecipe(const std::string& recipe, PipelineOptions& o) {
   }
   if (name == "minmax") {
     o.activation_range = RangeMethod::kMinMax;
+  } else if (name == "mean-minmax") {
+    o.activation_range = RangeMethod::kMeanMinMax;
   } else if (name == "percentile") {
     o.activation_range = RangeMethod::kPercentile;
   } else if (name == "entropy") {

@@ -14,16 +14,6 @@ bool isFloatConstant(const Value* v) {
   return v && v->isConstant() && v->initializer().dtype() == DataType::kFloat;
 }
 
-// Input channels of a consumer's weight, or -1 when the consumer cannot absorb the transform.
-int64_t consumerChannels(const Node& n, const Value* x) {
-  if (n.input(0) != x || !isFloatConstant(n.input(1))) return -1;
-  const Tensor& w = n.input(1)->initializer();
-  if (w.rank() != 2) return -1;
-  if (n.is("MatMul")) return w.dim(0);
-  if (n.is("Gemm") && !n.attrs().intOr("transA", 0)) return n.attrs().intOr("transB", 0) ? w.dim(1) : w.dim(0);
-  return -1;
-}
-
 // A per-channel vector from a constant broadcast along the last axis (numel 1 or channels).
 bool channelVector(const Value* v, int64_t channels, float fill, std::vector<float>& out) {
   out.assign(static_cast<size_t>(channels), fill);
@@ -66,17 +56,6 @@ std::vector<float> biasDelta(const Node& n, const Tensor& w, const std::vector<f
   return result;
 }
 
-Tensor scaledWeight(const Node& n, const Tensor& w, const std::vector<float>& sigma) {
-  const bool trans = n.is("Gemm") && n.attrs().intOr("transB", 0);
-  Tensor out = w.clone();
-  float* p = out.data<float>();
-  const int64_t rows = w.dim(0), cols = w.dim(1);
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < cols; ++c) p[r * cols + c] *= sigma[static_cast<size_t>(trans ? c : r)];
-  }
-  return out;
-}
-
 }  // namespace
 
 std::vector<ChannelFoldSite> findChannelFoldSites(const Graph& graph) {
@@ -87,7 +66,7 @@ std::vector<ChannelFoldSite> findChannelFoldSites(const Graph& graph) {
     bool ok = true;
     for (Node* user : usersOf(m.output)) {
       if (user->is("Shape") || user->is("Size")) continue;  // read only the shape, which stays
-      const int64_t c = consumerChannels(*user, m.output);
+      const int64_t c = linearInputChannels(*user, m.output);
       if (c <= 0 || (site.channels && c != site.channels)) ok = false;
       site.channels = c;
       site.consumers.push_back(user);
@@ -115,7 +94,7 @@ StatusOr<Value*> foldChannelTransform(Graph& g, const ChannelFoldSite& site, con
   for (Node* n : site.consumers) {
     Value* w = n->input(1);
     const std::vector<float> add = biasDelta(*n, w->initializer(), delta);
-    Value* w2 = g.addInitializer(g.uniqueName(w->name() + "_reparam"), scaledWeight(*n, w->initializer(), sigma));
+    Value* w2 = g.addInitializer(g.uniqueName(w->name() + "_reparam"), scaleLinearInputRows(*n, w->initializer(), sigma));
     g.setInput(n, 1, w2);
     eraseIfUnused(g, w);
     addToLinearBias(g, n, add);
