@@ -34,6 +34,7 @@ struct Options {
   bool no_ln_reparam = false, no_log_softmax = false, median_scale = false, reduce_range = false;
   std::string placement = "integer";
   double smooth_alpha = -1;  // negative: no smoothing
+  bool bias_correction = false;
   uint64_t noise_seed = 0;
   std::string noise_dist = "uniform";
   int noise_steps = 50;
@@ -92,6 +93,7 @@ Status runQuantize(const Options& o) {
   if (o.reduce_range) po.quant.max_weight_bits = 7;
   po.quant.quantize_outputs = o.placement == "integer";
   if (o.smooth_alpha >= 0) po.smooth_alpha = o.smooth_alpha;
+  po.bias_correction = o.bias_correction;
   for (const auto& text : o.layer_bits) {
     VITQ_ASSIGN_OR_RETURN(auto lb, parseLayerBits(text));
     po.quant.layer_bits.push_back(lb);
@@ -119,10 +121,10 @@ Status runQuantize(const Options& o) {
     return invalidArgument("--budget and --layer-bits choose per-layer precision in QDQ models; --format integer "
                            "keeps one width for the whole integer graph");
   }
-  if (!o.stats.empty() && (po.ln_reparam || po.smooth_alpha || po.noisy_bias || po.bridge_reconstruction || o.format == "integer")) {
+  if (!o.stats.empty() && (po.ln_reparam || po.smooth_alpha || po.bias_correction || po.noisy_bias || po.bridge_reconstruction || o.format == "integer")) {
     return invalidArgument("--stats: recipe '" + o.recipe + "' (format " + o.format +
-                           ") rewrites the graph from the data itself; saved statistics serve minmax, percentile, "
-                           "entropy and mse in QDQ format");
+                           ") rewrites the graph from the data itself; saved statistics serve minmax, mean-minmax, "
+                           "percentile, entropy and mse in QDQ format");
   }
   if (!o.report.empty()) VITQ_RETURN_IF_ERROR(checkReportPath(o.report));
   std::optional<Budget> budget;
@@ -169,6 +171,13 @@ Status runQuantize(const Options& o) {
   report["recipe"]["log_softmax"] = po.log_softmax;
   report["recipe"]["reduce_range"] = o.reduce_range;
   report["recipe"]["placement"] = o.placement;
+  if (po.bias_correction) {
+    nlohmann::json layers = nlohmann::json::array();
+    for (const auto& b : pr.bias_corrected) {
+      layers.push_back({{"layer", b.layer}, {"max_shift", b.max_shift}, {"mean_shift", b.mean_shift}});
+    }
+    report["recipe"]["bias_correction"] = layers;
+  }
   if (po.smooth_alpha) {
     nlohmann::json smoothed = nlohmann::json::array();
     for (const auto& s : pr.smoothed) {
@@ -269,6 +278,9 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
                   "SmoothQuant before calibration with this migration strength alpha (0 to 1; 0.5 in the paper, "
                   "NNCF 0.95): outlier channels of linear layers' inputs move into their weights")
       ->check(CLI::Range(0.0, 1.0));
+  cmd->add_flag("--bias-correction", o->bias_correction,
+                "After calibration, each quantized layer's mean output shift per channel (float against quantized "
+                "input and weights, on the calibration data) is added to its bias");
   cmd->add_option("--placement", o->placement,
                   "integer: quantize compute layers' inputs and outputs, so that ONNX Runtime runs them with integer "
                   "kernels (default); inputs: their inputs only, one rounding per layer, layers run in float")

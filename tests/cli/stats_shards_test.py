@@ -109,6 +109,21 @@ def main():
                     for k in a if k in single["values"])
         check(a.keys() == b.keys() and worst <= 4, f"{recipe}: merged-shard scales within {worst:.2f} bins (<= 4)")
 
+    # mean-minmax: per-sample ranges summed per shard; one run's file gives the same bytes, merged
+    # shards the same scales up to the order of the float sums.
+    check(quantize(vitq, p("q_mmm.onnx"), "--recipe", "mean-minmax").returncode == 0, "quantize mean-minmax")
+    check(quantize(vitq, p("q1_mmm.onnx"), "--recipe", "mean-minmax", "--stats", p("single.json")).returncode == 0,
+          "quantize mean-minmax --stats single")
+    check(digest(p("q_mmm.onnx")) == digest(p("q1_mmm.onnx")),
+          "mean-minmax from a one-run statistics file == mean-minmax on the data (same bytes)")
+    check(quantize(vitq, p("qs_mmm.onnx"), "--recipe", "mean-minmax", "--stats", p("all.json")).returncode == 0,
+          "quantize mean-minmax --stats merged")
+    a, b = activation_scales(p("q_mmm.onnx")), activation_scales(p("qs_mmm.onnx"))
+    worst = max(abs(a[k] - b[k]) / a[k] for k in a)
+    check(a.keys() == b.keys() and worst <= 1e-5, f"mean-minmax: merged-shard scales within {worst:.1e} relative")
+    mm = activation_scales(p("q_minmax.onnx"))
+    check(any(b[k] < mm[k] * 0.999 for k in b if k in mm), "mean-minmax ranges are narrower than minmax somewhere")
+
     # Refusals: nothing written, inputs unchanged.
     before = digest(p("all.json"))
     refused(quantize(vitq, p("x.onnx"), "--stats", p("all.json"), model=VIT),
@@ -121,7 +136,7 @@ def main():
     refused(quantize(vitq, p("x.onnx"), "--stats", p("nothere.json")), ["nothere.json", "does not exist"],
             "missing stats", p("x.onnx"))
     refused(quantize(vitq, p("x.onnx"), "--stats", p("all.json"), "--recipe", "repq-vit"),
-            ["--stats", "repq-vit", "minmax, percentile, entropy and mse"], "stats with repq-vit", p("x.onnx"))
+            ["--stats", "repq-vit", "minmax, mean-minmax, percentile, entropy and mse"], "stats with repq-vit", p("x.onnx"))
     check(quantize(vitq, p("sub.onnx"), "--stats", p("all.json"), "--exclude", "Conv").returncode == 0,
           "statistics of more activations than quantize needs (--exclude Conv) are accepted")
     check(vitq_run(vitq, "calibrate", HYBRID, "--data", DATA, "--calib-samples", "8", "--exclude", "Conv", "-o",

@@ -221,6 +221,10 @@ StatusOr<PreparedQuantization> prepareQuantization(Model& model, const Dataset& 
     VITQ_ASSIGN_OR_RETURN(report.reconstructed, reconstructBlocks(model, table, calib, bridgeReconstructionBlocks(g), r));
     log->info("reconstructed {} bridge blocks", report.reconstructed.size());
   }
+  if (o.bias_correction) {
+    VITQ_ASSIGN_OR_RETURN(report.bias_corrected, correctBiases(model, table, calib, o.threads));
+    log->info("bias-corrected {} layers", report.bias_corrected.size());
+  }
   if (o.noisy_bias) {
     NoisyBiasOptions noisy = o.noisy;
     noisy.threads = o.threads;

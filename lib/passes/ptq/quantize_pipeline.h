@@ -11,6 +11,7 @@
 #include "calib/calibration_session.h"
 #include "calib/dataset.h"
 #include "ir/graph.h"
+#include "passes/ptq/bias_correction.h"
 #include "passes/ptq/block_reconstruction.h"
 #include "passes/ptq/materialize_qdq.h"
 #include "passes/ptq/noisy_bias.h"
@@ -34,6 +35,7 @@ struct PipelineOptions {
   bool median_scale = false;       // DopQ-ViT: median instead of mean per-tensor reference scale
   bool inputs_8bit = false;        // graph inputs keep 8 bits whatever --abits says
   bool stop_after_reparam = false; // leave the model float after the reparameterization
+  bool bias_correction = false;    // mean output shift of each quantized layer folded into its bias
   bool noisy_bias = false;         // NoisyQuant on the inputs of linear layers
   NoisyBiasOptions noisy;
   bool bridge_reconstruction = false;  // Q-HyViT: learned rounding of the bridge blocks' weights
@@ -51,6 +53,7 @@ struct PipelineReport {
   std::vector<SmoothReport> smoothed;        // activations smoothed into their readers' weights
   std::vector<std::string> reparameterized;  // LayerNorm outputs folded to per-tensor
   int log_softmax = 0;
+  std::vector<BiasCorrectionSite> bias_corrected;
   std::vector<NoisyBiasSite> noisy_bias;
   std::vector<BlockReconstructionReport> reconstructed;
 };
