@@ -38,6 +38,7 @@ TEST_CASE("fold-batchnorm leaves the outputs unchanged", "[passes][fold-batchnor
   CHECK(m.graph->numNodes() == 1);
   CHECK(m.graph->nodes().front()->opType() == "Conv");
   CHECK(m.graph->outputs()[0]->name() == "Y");
+  CHECK(m.graph->initializers().size() == 2);  // the folded weight and bias; BatchNorm's parameters are gone
   const Tensor after = run(m, x);
   for (int64_t i = 0; i < before.numel(); ++i) {
     const float a = before.data<float>()[i], b = after.data<float>()[i];

@@ -1,5 +1,6 @@
 #include "passes/canonicalize/fold_batchnorm.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -48,11 +49,17 @@ bool foldOne(Graph& g, Node* conv) {
   if (conv->numInputs() > 2) g.setInput(conv, 2, b2);
   else g.appendInput(conv, b2);
   const std::string bn_name = bn->output(0)->name();
+  const std::vector<Value*> bn_params = {bn->input(1), bn->input(2), bn->input(3), bn->input(4)};
   Value* conv_out = conv->output(0);
   g.replaceAllUsesWith(bn->output(0), conv_out);
   g.eraseNode(bn);
   g.renameValue(conv_out, bn_name);
-  for (Value* old : {w, b}) {
+  // Each value once: BatchNorm parameters may share one initializer.
+  std::vector<Value*> unused;
+  for (Value* v : {bn_params[0], bn_params[1], bn_params[2], bn_params[3], w, b}) {
+    if (std::find(unused.begin(), unused.end(), v) == unused.end()) unused.push_back(v);
+  }
+  for (Value* old : unused) {
     if (old && !old->hasUses() && !old->isGraphInput() && !g.isOutput(old)) g.eraseValue(old);
   }
   return true;
