@@ -32,6 +32,11 @@ VARIANTS = {
     "minmax+noisy": ["--recipe", "minmax+noisy"],
     "mse+noisy": ["--recipe", "mse+noisy"],
     "repq-vit+noisy": ["--recipe", "repq-vit+noisy"],
+    "minmax+bc": ["--recipe", "minmax", "--bias-correction"],
+    "inputs": ["--recipe", "minmax", "--placement", "inputs"],
+    # NNCF's pipeline for transformers: input-only placement, per-sample mean ranges, SmoothQuant
+    # 0.95, fast bias correction.
+    "nncf-like": ["--recipe", "mean-minmax", "--placement", "inputs", "--smooth-quant", "0.95", "--bias-correction"],
 }
 METRIC = {"fashion-mnist": ("top1", 100.0, "top-1 %"), "ppocr-rec": ("cer", 100.0, "CER %"),
           "ppocr-cls": ("accuracy", 100.0, "acc %"), "minilm": ("cosine_mean", 1.0, "cosine")}
