@@ -19,7 +19,8 @@ namespace vitq::cli {
 namespace {
 
 struct Options {
-  std::string model, data, report, recipe = "minmax", preprocess;
+  std::string model, data, report, recipe = "minmax", preprocess, placement = "integer";
+  double smooth_alpha = -1;  // negative: no smoothing
   int wbits = 8, abits = 8, threads = 1, top = 15;
   size_t calib_samples = 0, eval_samples = 0, holdout = 0;
   bool reduce_range = false, no_all_but = false, no_activations = false;
@@ -33,6 +34,8 @@ Status runSensitivity(const Options& o) {
   po.quant.weight_bits = o.wbits;
   po.quant.activation_bits = o.abits;
   if (o.reduce_range) po.quant.max_weight_bits = 7;
+  po.quant.quantize_outputs = o.placement == "integer";
+  if (o.smooth_alpha >= 0) po.smooth_alpha = o.smooth_alpha;
   po.threads = o.threads;
   // Sensitivity compares plain configurations; learned rounding and noise belong to the final run.
   po.noisy_bias = false;
@@ -85,6 +88,10 @@ void addSensitivityCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--wbits", o->wbits, "Weight bits (2 to 8)")->check(CLI::Range(2, 8));
   cmd->add_option("--abits", o->abits, "Activation bits (2 to 8)")->check(CLI::Range(2, 8));
   cmd->add_flag("--reduce-range", o->reduce_range, "7-bit weights (as vitq quantize --reduce-range)");
+  cmd->add_option("--placement", o->placement, "integer (default) or inputs, as for vitq quantize")
+      ->check(CLI::IsMember({"integer", "inputs"}));
+  cmd->add_option("--smooth-quant", o->smooth_alpha, "SmoothQuant alpha, as for vitq quantize")
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--calib-samples", o->calib_samples, "Use only the first N samples for calibration");
   cmd->add_option("--eval-samples", o->eval_samples, "Samples each configuration is scored on (default: calibration's)");
   cmd->add_option("--holdout", o->holdout, "The last N samples score configurations; the rest calibrate");
