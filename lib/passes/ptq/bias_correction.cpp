@@ -3,8 +3,6 @@
 #include <cmath>
 #include <map>
 #include <memory>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "calib/calibration_session.h"
 #include "exec/kernel_registry.h"
