@@ -1,5 +1,6 @@
 #include "passes/ptq/bias_correction.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <memory>
