@@ -65,8 +65,8 @@ class Reader {
     VITQ_ASSIGN_OR_RETURN(const double min_sum, finiteDouble(j, "sample_min_sum", where));
     VITQ_ASSIGN_OR_RETURN(const double max_sum, finiteDouble(j, "sample_max_sum", where));
     const double tolerance = 1e-5 * (std::fabs(static_cast<double>(s.min)) + std::fabs(static_cast<double>(s.max)));
-    if (n > 0 && (min_sum / static_cast<double>(n) < s.min - tolerance || max_sum / static_cast<double>(n) > s.max + tolerance ||
-                  min_sum / static_cast<double>(n) > max_sum / static_cast<double>(n))) {
+    const double mean_min = n ? min_sum / static_cast<double>(n) : 0.0, mean_max = n ? max_sum / static_cast<double>(n) : 0.0;
+    if (n > 0 && (mean_min < s.min - tolerance || mean_max > s.max + tolerance || mean_min > mean_max)) {
       return error(where, "has per-sample ranges outside [min, max]");
     }
     if (n > static_cast<size_t>(s.count)) return error(where, "has more observations than elements");

@@ -48,8 +48,10 @@ class DifferenceObserver : public Observer {
   DifferenceObserver(std::vector<Target*> targets, int64_t opset) : targets_(std::move(targets)), opset_(opset) {}
 
   Status observe(const Tensor& x) override {
+    // Every target reads the same value, so they share its quantizer: round once.
+    const TensorQuant& q = *targets_.front()->input_quant;
+    const Tensor xq = fakeQuantizeTensor(x, q.params, q.spec);
     for (Target* t : targets_) {
-      const Tensor xq = fakeQuantizeTensor(x, t->input_quant->params, t->input_quant->spec);
       VITQ_ASSIGN_OR_RETURN(Tensor exact, runLayer(*t->node, opset_, x, t->node->input(1)->initializer()));
       VITQ_ASSIGN_OR_RETURN(Tensor rounded, runLayer(*t->node, opset_, xq, t->weight_q));
       const int64_t axis = t->channel_axis < 0 ? exact.rank() - 1 : t->channel_axis;
