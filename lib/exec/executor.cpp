@@ -1,12 +1,11 @@
 #include "exec/executor.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <chrono>
 #include <map>
 
 #include "exec/kernel_registry.h"
+#include "exec/thread_scope.h"
 #include "ir/memory_limit.h"
 
 namespace vitq {
@@ -145,8 +144,7 @@ StatusOr<TensorMap> Executor::run(const TensorMap& feeds, ExecHooks* hooks) cons
     const Value* v = graph_->findValue(name);
     if (!v || !v->isGraphInput()) return invalidArgument("'" + name + "' is not an input of the model");
   }
-  const int previous_threads = omp_get_max_threads();
-  omp_set_num_threads(options_.threads);
+  const OmpThreadScope threads(options_.threads);
   for (const Step& step : steps_) {
     KernelContext ctx{*step.node, opset_, options_.threads, {}, {}};
     ctx.inputs.reserve(step.inputs.size());
@@ -162,10 +160,7 @@ StatusOr<TensorMap> Executor::run(const TensorMap& feeds, ExecHooks* hooks) cons
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     }
     if (status.isOk() && hooks) status = hooks->afterNode(*step.node, ctx.inputs, ctx.outputs);
-    if (!status.isOk()) {
-      omp_set_num_threads(previous_threads);
-      return status;
-    }
+    if (!status.isOk()) return status;
     for (size_t i = 0; i < step.outputs.size(); ++i) {
       if (step.outputs[i] >= 0) put(step.outputs[i], std::move(ctx.outputs[i]));
     }
@@ -174,7 +169,6 @@ StatusOr<TensorMap> Executor::run(const TensorMap& feeds, ExecHooks* hooks) cons
       present[static_cast<size_t>(s)] = false;
     }
   }
-  omp_set_num_threads(previous_threads);
   TensorMap out;
   for (const Value* v : graph_->outputs()) out[v->name()] = slots[static_cast<size_t>(slot_of_.at(v))];
   return out;

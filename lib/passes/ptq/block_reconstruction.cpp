@@ -1,7 +1,5 @@
 #include "passes/ptq/block_reconstruction.h"
 
-#include <omp.h>
-
 #include <chrono>
 #include <memory>
 #include <random>
@@ -10,6 +8,7 @@
 #include "autodiff/block_gradients.h"
 #include "core/logging.h"
 #include "exec/kernel_registry.h"
+#include "exec/thread_scope.h"
 #include "pattern/bridge_blocks.h"
 #include "quant/math/adaround.h"
 #include "quant/math/quantize.h"
@@ -129,19 +128,6 @@ ValueTensors weightTensors(const std::vector<LearnedWeight>& weights, int mode) 
   return out;
 }
 
-// Runs OpenMP regions (oneDNN's GEMM, the kernels) on one thread while alive, as Executor::run does
-// for its own thread count: the block tensors are small, and the optimization is sequential.
-class SingleThreadScope {
- public:
-  SingleThreadScope() : previous_(omp_get_max_threads()) { omp_set_num_threads(1); }
-  ~SingleThreadScope() { omp_set_num_threads(previous_); }
-  SingleThreadScope(const SingleThreadScope&) = delete;
-  SingleThreadScope& operator=(const SingleThreadScope&) = delete;
-
- private:
-  int previous_;
-};
-
 // Deterministic integer in [0, n) from the generator (no std::distribution: fixed across libraries).
 size_t drawIndex(std::mt19937_64& rng, size_t n) { return static_cast<size_t>(rng() % n); }
 
@@ -196,7 +182,8 @@ StatusOr<std::vector<BlockReconstructionReport>> reconstructBlocks(Model& model,
     }
   }
 
-  const SingleThreadScope single_thread;
+  // The block tensors are small and the optimization sequential: one thread for oneDNN and the kernels.
+  const OmpThreadScope single_thread(1);
   std::unordered_set<const Value*> done;
   for (size_t b = 0; b < blocks.size(); ++b) {
     const auto start = std::chrono::steady_clock::now();

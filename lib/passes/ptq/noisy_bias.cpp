@@ -8,6 +8,8 @@
 #include <unordered_set>
 
 #include "calib/calibration_session.h"
+#include "exec/gemm.h"
+#include "exec/thread_scope.h"
 #include "passes/ptq/linear_rewrite.h"
 #include "quant/math/quantize.h"
 
@@ -90,6 +92,14 @@ std::vector<float> baseNoise(size_t channels, float s, uint64_t seed, bool gauss
   return n;
 }
 
+// a b through the executor's GEMM (the search runs hundreds of these products).
+Matrix product(const Matrix& a, const Matrix& b) {
+  Matrix c(a.rows(), b.cols());
+  sgemm(false, false, a.rows(), b.cols(), a.cols(), 1.0f, a.data(), a.cols(), b.data(), b.cols(), 0.0f, c.data(),
+        c.cols());
+  return c;
+}
+
 // Sum over consumers of |(Q(X + N) - N) W^ - X W|^2, and the float outputs' energy.
 double outputError(const Matrix& x, const std::vector<float>& noise, const TensorQuant& q,
                    const std::vector<Consumer>& consumers, const std::vector<Matrix>& reference) {
@@ -103,7 +113,7 @@ double outputError(const Matrix& x, const std::vector<float>& noise, const Tenso
     }
   }
   double err = 0;
-  for (size_t k = 0; k < consumers.size(); ++k) err += (xq * consumers[k].w_hat - reference[k]).squaredNorm();
+  for (size_t k = 0; k < consumers.size(); ++k) err += (product(xq, consumers[k].w_hat) - reference[k]).squaredNorm();
   return err;
 }
 
@@ -136,6 +146,7 @@ Value* insertNoisyBias(Graph& g, Value* x, const std::vector<float>& noise,
 
 StatusOr<std::vector<NoisyBiasSite>> applyNoisyBias(Model& model, QuantTable& table, const Dataset& calib,
                                                     const NoisyBiasOptions& o) {
+  const OmpThreadScope threads(o.threads);
   Graph& g = *model.graph;
   std::vector<Site> sites = findSites(g, table, o.layers);
   std::vector<NoisyBiasSite> results;
@@ -151,11 +162,12 @@ StatusOr<std::vector<NoisyBiasSite>> applyNoisyBias(Model& model, QuantTable& ta
     const TensorStats& st = rows.stats.at(site.activation->name());
     const int64_t channels = st.row_width;
     if (channels != site.consumers.front().w.rows() || st.rows.empty()) continue;
-    const Eigen::Map<const Matrix> x(st.rows.data(), static_cast<Eigen::Index>(st.rows.size()) / channels, channels);
+    const Matrix x = Eigen::Map<const Matrix>(st.rows.data(), static_cast<Eigen::Index>(st.rows.size()) / channels,
+                                              channels);
     std::vector<Matrix> reference;
     double signal = 0;
     for (const auto& c : site.consumers) {
-      reference.push_back(x * c.w);
+      reference.push_back(product(x, c.w));
       signal += reference.back().squaredNorm();
     }
     TensorQuant& q = *table.find(site.activation);

@@ -5,6 +5,7 @@
 
 #include "calib/calibration_session.h"
 #include "core/logging.h"
+#include "exec/thread_scope.h"
 #include "passes/ptq/scale_reparam.h"
 #include "quant/math/clip_range.h"
 #include "quant/math/entropy_range.h"
@@ -196,6 +197,8 @@ StatusOr<QuantTable> calibrateQuantTable(Model& model, const Dataset& calib, con
 }
 
 StatusOr<PreparedQuantization> prepareQuantization(Model& model, const Dataset& calib, const PipelineOptions& o) {
+  // Every parallel region of the passes (Eigen's products included) runs on --threads threads.
+  const OmpThreadScope threads(o.threads);
   auto log = logger("vitq.quantize");
   Graph& g = *model.graph;
   PreparedQuantization prepared;
