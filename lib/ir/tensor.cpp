@@ -25,14 +25,14 @@ void keepLargeBlocksInHeap() {
   (void)done;
 }
 
-std::shared_ptr<uint8_t> allocateAligned(size_t bytes) {
+std::shared_ptr<uint8_t> allocateAligned(size_t bytes, bool zero_fill) {
   keepLargeBlocksInHeap();
   if (bytes > tensorByteLimit()) throw TensorTooLarge(bytes);
   // Round up so that aligned_alloc's size is a multiple of the alignment; never allocate 0.
   const size_t padded = ((bytes + kAlignment - 1) / kAlignment + 1) * kAlignment;
   void* p = std::aligned_alloc(kAlignment, padded);
   if (p == nullptr) throw std::bad_alloc();
-  std::memset(p, 0, padded);
+  if (zero_fill) std::memset(p, 0, padded);
   return std::shared_ptr<uint8_t>(static_cast<uint8_t*>(p), [](uint8_t* q) { std::free(q); });
 }
 
@@ -65,7 +65,9 @@ std::string shapeToString(const Shape& shape) {
   return s + "]";
 }
 
-Tensor::Tensor(DataType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+Tensor::Tensor(DataType dtype, Shape shape) : Tensor(dtype, std::move(shape), true) {}
+
+Tensor::Tensor(DataType dtype, Shape shape, bool zero_fill) : dtype_(dtype), shape_(std::move(shape)) {
   auto count = checkedElementCount(shape_);
   VITQ_CHECK(count.isOk()) << count.status().message();
   numel_ = *count;
@@ -76,11 +78,11 @@ Tensor::Tensor(DataType dtype, Shape shape) : dtype_(dtype), shape_(std::move(sh
     VITQ_CHECK(dataTypeBits(dtype_) > 0) << "tensor of dtype " << dataTypeName(dtype_);
     bytes_ = storageBytes(dtype_, numel_);
   }
-  buffer_ = allocateAligned(bytes_);
+  buffer_ = allocateAligned(bytes_, zero_fill);
 }
 
 Tensor Tensor::clone() const {
-  Tensor copy(dtype_, shape_);
+  Tensor copy(dtype_, shape_, false);
   if (bytes_) std::memcpy(copy.buffer_.get(), buffer_.get(), bytes_);
   if (strings_) *copy.strings_ = *strings_;
   return copy;

@@ -29,6 +29,9 @@ class Tensor {
   Tensor() : Tensor(DataType::kFloat, Shape{0}) {}
   /// Zero-filled tensor. The shape must be valid (use checkedElementCount on untrusted shapes).
   Tensor(DataType dtype, Shape shape);
+  /// A tensor whose contents are unspecified, for kernels that write every element (skips the
+  /// zero fill, a full pass over memory per kernel output). String tensors are still empty strings.
+  static Tensor uninitialized(DataType dtype, Shape shape) { return Tensor(dtype, std::move(shape), false); }
 
   DataType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
@@ -76,6 +79,8 @@ class Tensor {
   }
 
  private:
+  Tensor(DataType dtype, Shape shape, bool zero_fill);
+
   DataType dtype_;
   Shape shape_;
   int64_t numel_ = 0;

@@ -79,7 +79,7 @@ Status convKernel(KernelContext& ctx) {
   }
   Shape out_shape{g.batch, g.out_channels};
   out_shape.insert(out_shape.end(), g.out_spatial.begin(), g.out_spatial.end());
-  Tensor y(DataType::kFloat, out_shape);
+  Tensor y = Tensor::uninitialized(DataType::kFloat, out_shape);
   const int64_t ks = g.kernelSize(), is = g.inSpatialSize(), os = g.outSpatialSize();
   const int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
   if (g.group == g.in_channels && g.group == g.out_channels && g.in_spatial.size() == 2) {

@@ -19,7 +19,7 @@ Status unaryFloat(KernelContext& ctx, F f) {
   if (x.dtype() != DataType::kFloat && x.dtype() != DataType::kDouble) {
     return ctx.error(std::string("input type ") + dataTypeName(x.dtype()) + " is not supported (float or double)");
   }
-  Tensor y(x.dtype(), x.shape());
+  Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
   const int64_t n = x.numel();
   if (x.dtype() == DataType::kFloat) {
     const float* in = x.data<float>();
@@ -75,7 +75,7 @@ T mish(T x) { return x * std::tanh(softplus(x)); }
 
 template <typename TOut, typename TIn, typename F>
 Tensor binaryLoop(const Tensor& a, const Tensor& b, const Shape& out_shape, DataType out_type, F f) {
-  Tensor y(out_type, out_shape);
+  Tensor y = Tensor::uninitialized(out_type, out_shape);
   const TIn* pa = a.data<TIn>();
   const TIn* pb = b.data<TIn>();
   TOut* py = y.data<TOut>();

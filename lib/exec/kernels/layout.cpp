@@ -142,11 +142,12 @@ Tensor transposeTensor(const Tensor& x, const std::vector<int64_t>& perm) {
     out[i] = merged_in[static_cast<size_t>(group_pos[i])];
     st[i] = in_strides[static_cast<size_t>(group_pos[i])];
   }
-  Tensor y(x.dtype(), out_shape);
-  dispatchBySize(x.dtype(), [&](auto tag) {
+  Tensor y = Tensor::uninitialized(x.dtype(), out_shape);
+  const bool moved = dispatchBySize(x.dtype(), [&](auto tag) {
     using U = decltype(tag);
     transposeLoop<U>(rawAs<U>(x), rawAs<U>(y), out, st, x.numel());
   });
+  VITQ_CHECK(moved) << "transposeTensor: callers check the dtype first, got " << dataTypeName(x.dtype());
   return y;
 }
 

@@ -27,7 +27,7 @@ Status matmulKernel(KernelContext& ctx) {
   Shape out_shape = batch;
   if (!a_vec) out_shape.push_back(m);
   if (!b_vec) out_shape.push_back(n);
-  Tensor y(DataType::kFloat, out_shape);
+  Tensor y = Tensor::uninitialized(DataType::kFloat, out_shape);
   const float* a = a_in.data<float>();
   const float* b = b_in.data<float>();
   float* c = y.data<float>();
@@ -66,7 +66,7 @@ Status gemmKernel(KernelContext& ctx) {
   const int64_t m = ta ? a.dim(1) : a.dim(0), k = ta ? a.dim(0) : a.dim(1);
   const int64_t n = tb ? b.dim(0) : b.dim(1), kb = tb ? b.dim(1) : b.dim(0);
   if (k != kb) return ctx.error("inner dimensions differ: " + shapeToString(a.shape()) + " x " + shapeToString(b.shape()));
-  Tensor y(DataType::kFloat, {m, n});
+  Tensor y = Tensor::uninitialized(DataType::kFloat, {m, n});
   float* out = y.data<float>();
   float c_beta = 0.0f;
   if (ctx.hasInput(2) && beta != 0.0f) {

@@ -24,7 +24,7 @@ Status softmaxKernel(KernelContext& ctx, SoftmaxKind kind) {
   const int64_t outer = product(s, 0, static_cast<size_t>(axis));
   const int64_t len = legacy ? product(s, static_cast<size_t>(axis), s.size()) : s.empty() ? 1 : s[static_cast<size_t>(axis)];
   const int64_t inner = legacy ? 1 : product(s, static_cast<size_t>(axis) + 1, s.size());
-  Tensor y(DataType::kFloat, s);
+  Tensor y = Tensor::uninitialized(DataType::kFloat, s);
   const float* in = x.data<float>();
   float* out = y.data<float>();
 #pragma omp parallel for schedule(static) if (outer * inner > 256)
@@ -99,7 +99,7 @@ Status layerNormKernel(KernelContext& ctx) {
   std::vector<float> gamma, beta;
   VITQ_RETURN_IF_ERROR(broadcastParam(1, gamma, 1.0f));
   VITQ_RETURN_IF_ERROR(broadcastParam(2, beta, 0.0f));
-  Tensor y(DataType::kFloat, x.shape());
+  Tensor y = Tensor::uninitialized(DataType::kFloat, x.shape());
   Shape stat_shape = x.shape();
   for (size_t d = static_cast<size_t>(axis); d < stat_shape.size(); ++d) stat_shape[d] = 1;
   Tensor mean_t(DataType::kFloat, stat_shape), inv_t(DataType::kFloat, stat_shape);

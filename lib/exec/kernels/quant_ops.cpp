@@ -163,7 +163,8 @@ Status quantizeKernel(KernelContext& ctx) {
   for (float s : scale) {
     if (!(s != 0.0f) || !std::isfinite(s)) return ctx.error("scale must be finite and non-zero");
   }
-  Tensor y(out_type, x.shape());
+  // 4-bit outputs are packed two to a byte by OR-ing nibbles into zeroed bytes.
+  Tensor y = dataTypeBits(out_type) < 8 ? Tensor(out_type, x.shape()) : Tensor::uninitialized(out_type, x.shape());
   void* out = y.rawData();
   // Per-tensor float -> 8-bit, the QDQ activation case: a plain loop the compiler vectorizes.
   auto perTensor8 = [&](auto tag) {
@@ -217,7 +218,7 @@ Status dequantizeKernel(KernelContext& ctx) {
   VITQ_ASSIGN_OR_RETURN(std::vector<int32_t> zp, readZeroPoints(ctx, 2, scale_t.numel(), zp_type));
   if (zp_type != x.dtype()) return ctx.error("zero point type differs from the input type");
   if (p.kind == ParamLayout::kTensor) p.inner = x.numel();
-  Tensor y(DataType::kFloat, x.shape());
+  Tensor y = Tensor::uninitialized(DataType::kFloat, x.shape());
   float* out = y.data<float>();
   const void* in = x.rawData();
   if (p.kind == ParamLayout::kTensor && (x.dtype() == DataType::kUInt8 || x.dtype() == DataType::kInt8)) {
