@@ -42,6 +42,9 @@ Status matmulKernel(KernelContext& ctx) {
   }
   const auto a_strides = broadcastStrides(a_batch, batch);
   const auto b_strides = broadcastStrides(b_batch, batch);
+  // Batched products (attention heads) are small: one per thread beats splitting each one, and
+  // each is then computed as with one thread (same bits for any thread count).
+#pragma omp parallel for schedule(static) if (batches > 1 && ctx.threads > 1)
   for (int64_t i = 0; i < batches; ++i) {
     int64_t ai = 0, bi = 0, rem = i;
     for (size_t d = batch.size(); d-- > 0;) {
