@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds vitq, prepares the CI subset of models and data, and runs the whole test suite
 # (C++ unit tests, conformance, CLI tests, ONNX Runtime cross-checks, evaluation suite), then the
-# sanitizer build (ASan + UBSan) running the suite again, but four repeat-heavy tests (scripts/test_sanitizers.sh).
+# sanitizer build (ASan + UBSan) running the suite again, the heaviest tests on less data
+# (scripts/test_sanitizers.sh).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/build.sh"

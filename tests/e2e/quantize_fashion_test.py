@@ -5,7 +5,7 @@ calibration samples), then ONNX Runtime on the full 10k test set.
 Checks: ONNX Runtime fuses the QDQ groups into integer kernels (QLinearConv / QLinearMatMul /
 QGemm / MatMulInteger in its optimized graph); ORT top-1 within 0.5 point of FP32; ORT's logits
 agree with vitq's own execution of the exported model (top-1 agreement, max logit difference, on
-the first 1000 test images to keep the test short);
+the first 1000 test images to keep the test short, 250 with --quick for the sanitizer build);
 the report is valid JSON; --fail-if exits 3 when the gate holds; bad data exits 2.
 """
 import argparse
@@ -49,7 +49,10 @@ def logits(path, x, optimized=None):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--vitq", required=True)
-    vitq = parser.parse_args().vitq
+    parser.add_argument("--quick", action="store_true", help="vitq runs 250 images, not 1000 (sanitizer build)")
+    args = parser.parse_args()
+    vitq = args.vitq
+    run_images = 250 if args.quick else 1000
     x = np.load(os.path.join(DATA, "test_x.npy"))
     y = np.load(os.path.join(DATA, "test_y.npy"))
     calib = os.path.join(DATA, "calib_x.npy")
@@ -78,13 +81,13 @@ def main():
             acc_f, acc_q = (lf.argmax(1) == y).mean() * 100, (lq.argmax(1) == y).mean() * 100
             check(acc_f - acc_q <= 0.5, f"{name}: top-1 FP32 {acc_f:.2f} %, W8A8 in ORT {acc_q:.2f} % (drop {acc_f - acc_q:.2f})")
             xs = os.path.join(d, "x.npy")
-            np.save(xs, x[:1000])
+            np.save(xs, x[:run_images])
             run = subprocess.run([vitq, "-q", "run", q, "--input", xs, "--output-dir", d, "--threads", "1"],
                                  capture_output=True, text=True)
             check(run.returncode == 0, f"{name}: vitq runs its own export")
             if run.returncode == 0:
                 lv = np.load(os.path.join(d, "logits.npy"))
-                lq = lq[:1000]
+                lq = lq[:run_images]
                 agree = (lv.argmax(1) == lq.argmax(1)).mean()
                 print(f"     {name}: vitq vs ORT on the quantized model: top-1 agreement {agree * 100:.2f} %, "
                       f"max logit difference {np.abs(lv - lq).max():.4f}")

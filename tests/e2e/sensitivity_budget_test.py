@@ -6,7 +6,9 @@ Sensitivity: the ranking is ordered, its fully quantized metrics equal the repor
 two runs give the same report. Budget: the written model meets the budget on the held-out samples
 in vitq and in ONNX Runtime, layers kept in float have float weights in the file, and the budget
 fails when the most sensitive kept layer goes back to the base precision (the search kept no
-layer it did not need)."""
+layer it did not need).
+
+--quick (the sanitizer build): the same checks on 32 calibration and 32 held-out samples."""
 import argparse
 import json
 import os
@@ -24,10 +26,17 @@ from ort_cpu import vitq_weight_flags  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.path.join(REPO, "data", "fashion_mnist", "calib_x.npy")
 MODEL = os.path.join(REPO, "tests", "data", "models", "fmnist_vit_op17.onnx")
-HOLDOUT = 128
 BUDGET = 1.0  # points of top-1 disagreement with the float model
-COMMON = ["--data", DATA, "--calib-samples", "128", "--holdout", str(HOLDOUT), "--wbits", "4", "--abits", "4",
-          "--recipe", "minmax", "--threads", "1"]
+HOLDOUT = 128
+COMMON = []
+
+
+def set_samples(samples):
+    """Calibration and held-out sample counts (both `samples`) for every vitq command."""
+    global HOLDOUT, COMMON
+    HOLDOUT = samples
+    COMMON = ["--data", DATA, "--calib-samples", str(samples), "--holdout", str(samples), "--wbits", "4",
+              "--abits", "4", "--recipe", "minmax", "--threads", "1"]
 
 
 def vitq_json(vitq, args, report, expect=0):
@@ -136,7 +145,10 @@ def check_report_command(vitq, tmp, quantized, x, ref, got):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--vitq", required=True)
-    vitq = parser.parse_args().vitq
+    parser.add_argument("--quick", action="store_true", help="32 samples each (for the sanitizer build)")
+    args = parser.parse_args()
+    vitq = args.vitq
+    set_samples(32 if args.quick else 128)
     with tempfile.TemporaryDirectory() as tmp:
         check_sensitivity(vitq, tmp)
         check_budget(vitq, tmp)

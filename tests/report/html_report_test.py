@@ -20,8 +20,15 @@ from e2e_checks import check, exit_code  # noqa: E402
 
 DATA = os.path.join(REPO, "data", "fashion_mnist", "calib_x.npy")
 MODEL = os.path.join(REPO, "tests", "data", "models", "fmnist_vit_op17.onnx")
-ARGS = ["--data", DATA, "--labels", DATA.replace("calib_x", "calib_y"), "--calib-samples", "64", "--holdout", "64",
-        "--wbits", "6", "--abits", "6", "--recipe", "minmax", "--budget", "top1_drop<=1", "--threads", "1"]
+
+
+def quantize_args(samples):
+    """`samples` calibration and as many held-out samples."""
+    return ["--data", DATA, "--labels", DATA.replace("calib_x", "calib_y"), "--calib-samples", str(samples),
+            "--holdout", str(samples), "--wbits", "6", "--abits", "6", "--recipe", "minmax",
+            "--budget", "top1_drop<=1", "--threads", "1"]
+
+
 TIMING = {"seconds", "output_model"}  # timing, and the two runs write two models
 
 
@@ -82,11 +89,13 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--vitq", required=True)
     parser.add_argument("--screenshot", default=os.path.join(REPO, "scripts", "report_screenshot.sh"))
+    parser.add_argument("--quick", action="store_true", help="32 samples each (for the sanitizer build)")
     args = parser.parse_args()
+    quantize_flags = quantize_args(32 if args.quick else 64)
     with tempfile.TemporaryDirectory() as tmp:
         for ext in ("json", "html", "md"):
             proc = subprocess.run([args.vitq, "-q", "quantize", MODEL, "-o", os.path.join(tmp, f"q_{ext}.onnx"),
-                                   "--report", os.path.join(tmp, f"r.{ext}")] + ARGS, capture_output=True, text=True)
+                                   "--report", os.path.join(tmp, f"r.{ext}")] + quantize_flags, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise RuntimeError(proc.stderr)
         with open(os.path.join(tmp, "r.json")) as f:
