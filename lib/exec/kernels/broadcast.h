@@ -1,6 +1,7 @@
 // numpy-style broadcasting loops for elementwise kernels: out[i] = f(a[ia], b[ib] [, c[ic]]).
 #pragma once
 
+#include <algorithm>
 #include <vector>
 
 #include "exec/kernels/kernel_utils.h"
@@ -42,8 +43,13 @@ void forEachBroadcastRow(const Shape& out, const std::vector<Shape>& ins, Row&& 
   const int64_t rows = total / inner;
   int64_t steps[4] = {0, 0, 0, 0};
   for (size_t j = 0; j < k; ++j) steps[j] = st[j][rank - 1];
-#pragma omp parallel for schedule(static) if (total > 65536 && rows > 1)
-  for (int64_t r = 0; r < rows; ++r) {
+  // Long rows (same-shape operands merge into one) are cut into pieces so threads share them.
+  constexpr int64_t kPiece = 16384;
+  const int64_t pieces = inner > 4 * kPiece ? (inner + kPiece - 1) / kPiece : 1;
+  const int64_t piece_len = pieces > 1 ? kPiece : inner;
+#pragma omp parallel for schedule(static) if (total > 65536 && rows * pieces > 1)
+  for (int64_t rp = 0; rp < rows * pieces; ++rp) {
+    const int64_t r = rp / pieces, first = rp % pieces * piece_len;
     int64_t base[4] = {0, 0, 0, 0};
     int64_t rem = r;
     for (size_t d = rank - 1; d-- > 0;) {
@@ -51,7 +57,8 @@ void forEachBroadcastRow(const Shape& out, const std::vector<Shape>& ins, Row&& 
       rem /= dims[d];
       for (size_t j = 0; j < k; ++j) base[j] += idx * st[j][d];
     }
-    row(r * inner, base, steps, inner);
+    for (size_t j = 0; j < k; ++j) base[j] += first * steps[j];
+    row(r * inner + first, base, steps, std::min(piece_len, inner - first));
   }
 }
 

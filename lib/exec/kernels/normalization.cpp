@@ -1,5 +1,6 @@
 // Softmax family (Softmax, LogSoftmax, Hardmax), LayerNormalization, BatchNormalization (inference),
 // InstanceNormalization and LpNormalization.
+#include <Eigen/Core>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -12,6 +13,17 @@ namespace vitq {
 namespace {
 
 enum class SoftmaxKind { kSoftmax, kLogSoftmax, kHardmax };
+
+// One contiguous softmax row, every step vectorized: Eigen's max and float sum (a fixed order, so
+// the same bits for any thread count), SIMD exp.
+void softmaxRow(const float* src, float* dst, int64_t len) {
+  if (len == 0) return;
+  const float mx = Eigen::Map<const Eigen::ArrayXf>(src, len).maxCoeff();
+  for (int64_t j = 0; j < len; ++j) dst[j] = src[j] - mx;
+  vec::exp(dst, dst, len);
+  const float inv = 1.0f / Eigen::Map<const Eigen::ArrayXf>(dst, len).sum();
+  for (int64_t j = 0; j < len; ++j) dst[j] *= inv;
+}
 
 // Before opset 13 the input is coerced to 2-D at `axis` (default 1); since 13 the op runs along
 // one axis (default -1).
@@ -32,6 +44,10 @@ Status softmaxKernel(KernelContext& ctx, SoftmaxKind kind) {
     const int64_t o = oi / inner, i = oi % inner;
     const float* src = in + o * len * inner + i;
     float* dst = out + o * len * inner + i;
+    if (kind == SoftmaxKind::kSoftmax && inner == 1) {
+      softmaxRow(src, dst, len);
+      continue;
+    }
     float mx = -std::numeric_limits<float>::infinity();
     int64_t arg = 0;
     for (int64_t j = 0; j < len; ++j) {
@@ -44,16 +60,8 @@ Status softmaxKernel(KernelContext& ctx, SoftmaxKind kind) {
       for (int64_t j = 0; j < len; ++j) dst[j * inner] = j == arg ? 1.0f : 0.0f;
       continue;
     }
-    // exp in float (fast, vectorizable), the sum in double.
+    // exp in float, the sum in double.
     double sum = 0;
-    if (kind == SoftmaxKind::kSoftmax && inner == 1) {  // a contiguous row: SIMD exp
-      for (int64_t j = 0; j < len; ++j) dst[j] = src[j] - mx;
-      vec::exp(dst, dst, len);
-      for (int64_t j = 0; j < len; ++j) sum += dst[j];
-      const float inv = static_cast<float>(1.0 / sum);
-      for (int64_t j = 0; j < len; ++j) dst[j] *= inv;
-      continue;
-    }
     for (int64_t j = 0; j < len; ++j) {
       const float e = std::exp(src[j * inner] - mx);
       if (kind == SoftmaxKind::kSoftmax) dst[j * inner] = e;
@@ -76,7 +84,7 @@ Status layerNormKernel(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   if (x.dtype() != DataType::kFloat) return ctx.error("only float input is supported");
   VITQ_ASSIGN_OR_RETURN(int64_t axis, normalizeAxis(ctx, ctx.attrs().intOr("axis", -1), x.rank()));
-  const double eps = ctx.attrs().floatOr("epsilon", 1e-5f);
+  const float eps = ctx.attrs().floatOr("epsilon", 1e-5f);
   const int64_t outer = product(x.shape(), 0, static_cast<size_t>(axis));
   const int64_t len = product(x.shape(), static_cast<size_t>(axis), x.shape().size());
   const Shape inner_shape(x.shape().begin() + axis, x.shape().end());
@@ -105,21 +113,18 @@ Status layerNormKernel(KernelContext& ctx) {
   Tensor mean_t(DataType::kFloat, stat_shape), inv_t(DataType::kFloat, stat_shape);
   const float* in = x.data<float>();
   float* out = y.data<float>();
+  const Eigen::Map<const Eigen::ArrayXf> g(gamma.data(), len), b(beta.data(), len);
 #pragma omp parallel for schedule(static) if (outer > 16)
   for (int64_t o = 0; o < outer; ++o) {
-    const float* src = in + o * len;
-    double mean = 0;
-    for (int64_t j = 0; j < len; ++j) mean += src[j];
-    mean /= static_cast<double>(len);
-    double var = 0;
-    for (int64_t j = 0; j < len; ++j) var += (src[j] - mean) * (src[j] - mean);
-    var /= static_cast<double>(len);
-    const double inv = 1.0 / std::sqrt(var + eps);
-    for (int64_t j = 0; j < len; ++j) {
-      out[o * len + j] = static_cast<float>((src[j] - mean) * inv) * gamma[static_cast<size_t>(j)] + beta[static_cast<size_t>(j)];
-    }
-    mean_t.data<float>()[o] = static_cast<float>(mean);
-    inv_t.data<float>()[o] = static_cast<float>(inv);
+    // Two passes in float with Eigen's vectorized sums (a fixed order: the same bits for any
+    // thread count), as ONNX Runtime computes it.
+    const Eigen::Map<const Eigen::ArrayXf> row(in + o * len, len);
+    const float mean = row.sum() / static_cast<float>(len);
+    const float var = (row - mean).square().sum() / static_cast<float>(len);
+    const float inv = 1.0f / std::sqrt(var + eps);
+    Eigen::Map<Eigen::ArrayXf>(out + o * len, len) = (row - mean) * inv * g + b;
+    mean_t.data<float>()[o] = mean;
+    inv_t.data<float>()[o] = inv;
   }
   ctx.setOutput(0, std::move(y));
   if (ctx.node.numOutputs() > 1) ctx.setOutput(1, std::move(mean_t));
