@@ -116,8 +116,8 @@ Status layerNormKernel(KernelContext& ctx) {
   const Eigen::Map<const Eigen::ArrayXf> g(gamma.data(), len), b(beta.data(), len);
 #pragma omp parallel for schedule(static) if (outer > 16)
   for (int64_t o = 0; o < outer; ++o) {
-    // Two passes in float with Eigen's vectorized sums (a fixed order: the same bits for any
-    // thread count), as ONNX Runtime computes it.
+    // Mean, then variance, in float (ONNX Runtime also accumulates in float) with Eigen's
+    // vectorized sums: a fixed order, the same bits for any thread count.
     const Eigen::Map<const Eigen::ArrayXf> row(in + o * len, len);
     const float mean = row.sum() / static_cast<float>(len);
     const float var = (row - mean).square().sum() / static_cast<float>(len);
