@@ -22,6 +22,7 @@ Status runIntegerExport(const Model& reference, Model& quantized, const Dataset&
   lo.weight_bits = a.wbits;
   lo.activation_bits = a.abits;
   lo.threads = a.threads;
+  lo.mean_ranges = a.mean_ranges;
   VITQ_ASSIGN_OR_RETURN(IntegerLoweringReport lr, lowerToInteger(quantized, calib, lo));
   quantized.producer_name = "vitq";
   VITQ_RETURN_IF_ERROR(saveModel(quantized, a.output));
@@ -33,7 +34,8 @@ Status runIntegerExport(const Model& reference, Model& quantized, const Dataset&
   report["model"] = a.model;
   report["output_model"] = a.output;
   report["recipe"] = {{"name", a.recipe}, {"format", "integer"}, {"weight_bits", a.wbits}, {"activation_bits", a.abits},
-                      {"residual_bits", lo.residual_bits}, {"calibration_samples", lr.calibration_samples}};
+                      {"residual_bits", lo.residual_bits},
+                      {"ranges", a.mean_ranges ? "mean-minmax" : "minmax"}, {"calibration_samples", lr.calibration_samples}};
   report["integer_lowering"] = {{"linear", lr.linear}, {"convolutions", lr.convolutions},
                                 {"activation_matmuls", lr.activation_matmuls}, {"shiftmax", lr.shiftmax},
                                 {"shiftgelu", lr.shiftgelu}, {"layernorms", lr.layernorms},

@@ -13,6 +13,7 @@ namespace vitq::cli {
 
 struct IntegerExportArgs {
   std::string model, output, report, recipe;
+  bool mean_ranges = false;  // --ranges mean-minmax
   int wbits = 8, abits = 8, threads = 1;
   std::vector<int64_t> labels;  // of the evaluation samples (--labels), may be empty
 };

@@ -27,6 +27,7 @@ namespace {
 struct Options {
   std::string model, data, output, report, recipe = "minmax", stop_after;
   std::string format = "qdq";
+  std::string ranges;  // i-vit: minmax (default) or mean-minmax
   int wbits = 8, abits = 8, threads = 1;
   double percentile = 99.99;
   size_t calib_samples = 0, eval_samples = 0;
@@ -116,6 +117,11 @@ Status runQuantize(const Options& o) {
     return invalidArgument("--stop-after '" + o.stop_after + "': the only stage is 'reparam'");
   }
   po.stop_after_reparam = !o.stop_after.empty();
+  if (!o.ranges.empty() && o.recipe != "i-vit") {
+    return invalidArgument("--ranges chooses the activation ranges of --recipe i-vit; recipe '" + o.recipe +
+                           "' has its own (mean-minmax is also a recipe)");
+  }
+  if (o.ranges == "mean-minmax") po.activation_range = RangeMethod::kMeanMinMax;
   VITQ_ASSIGN_OR_RETURN(std::vector<Gate> gates, parseGates(o.fail_if));
   if (o.format == "integer" && (!o.budget.empty() || !o.layer_bits.empty())) {
     return invalidArgument("--budget and --layer-bits choose per-layer precision in QDQ models; --format integer "
@@ -146,7 +152,8 @@ Status runQuantize(const Options& o) {
   VITQ_ASSIGN_OR_RETURN(compare.labels, evalLabels(in, o.labels));  // checked before the long part
   if (o.format == "integer") {
     return runIntegerExport(reference, quantized, *in.calib, *in.eval,
-                            {o.model, o.output, o.report, o.recipe, o.wbits, o.abits, o.threads, compare.labels});
+                            {o.model, o.output, o.report, o.recipe, o.ranges == "mean-minmax", o.wbits, o.abits, o.threads,
+                             compare.labels});
   }
   std::optional<MixedPrecisionPlan> mixed;
   if (budget) {
@@ -166,6 +173,7 @@ Status runQuantize(const Options& o) {
   report["recipe"] = {{"name", o.recipe}, {"weight_bits", o.wbits}, {"activation_bits", o.abits},
                       {"calibration_samples", pr.calibration_samples}};
   if (o.recipe == "percentile") report["recipe"]["percentile"] = o.percentile;
+  if (o.recipe == "i-vit") report["recipe"]["ranges"] = o.ranges.empty() ? "minmax" : o.ranges;
   if (!o.stats.empty()) report["recipe"]["statistics"] = o.stats;
   if (po.ln_reparam) report["recipe"]["ln_reparam"] = {{"reference_scale", po.median_scale ? "median" : "mean"}};
   report["recipe"]["log_softmax"] = po.log_softmax;
@@ -255,6 +263,10 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--recipe", o->recipe, "minmax (default), percentile, mse, repq-vit or q-hyvit (docs/recipes.md)");
   cmd->add_option("--format", o->format, "qdq (default) or integer: integer-only ONNX (--recipe i-vit, docs/recipes.md)")
       ->check(CLI::IsMember({"qdq", "integer"}));
+  cmd->add_option("--ranges", o->ranges,
+                  "i-vit: activation ranges from the calibration samples: minmax (the observed extremes, I-ViT's; "
+                  "default) or mean-minmax (each sample's extremes averaged over the samples)")
+      ->check(CLI::IsMember({"minmax", "mean-minmax"}));
   cmd->add_flag("--no-ln-reparam", o->no_ln_reparam, "repq-vit without the post-LayerNorm reparameterization");
   cmd->add_flag("--no-log-softmax", o->no_log_softmax, "repq-vit without the log-sqrt2 post-Softmax quantizer");
   cmd->add_flag("--median-scale", o->median_scale, "Post-LayerNorm reference scale: median of the channels (DopQ-ViT)");

@@ -115,6 +115,9 @@ Status Lowering::run(IntegerLoweringReport& report) {
     else if (n->is("Relu")) st = lowerRelu(*n);
     else if (n->is("Clip")) st = lowerClip(*n);
     else if (n->is("GlobalAveragePool")) st = lowerGlobalAveragePool(*n);
+    else if (n->is("AveragePool")) st = lowerAveragePool(*n);
+    else if (n->is("HardSigmoid")) st = lowerHardSigmoid(*n);
+    else if (n->is("HardSwish")) st = lowerHardSwish(*n);
     else if (isShapeOp(*n)) st = lowerShapeOp(*n);
     else st = unsupported("node " + n->describe() + ": op " + n->opType() + " has no integer lowering");
     VITQ_RETURN_IF_ERROR(st);
@@ -161,9 +164,10 @@ StatusOr<IntegerLoweringReport> lowerToInteger(Model& model, const Dataset& cali
   report.calibration_samples = stats.samples;
   integer_lowering_detail::Lowering lowering(model, o, stats);
   VITQ_RETURN_IF_ERROR(lowering.run(report));
-  log->info("integer lowering: {} linear, {} conv, {} act matmuls, {} Shiftmax, {} ShiftGELU, {} I-LayerNorm, {} residual adds, {} requantizers",
-            report.linear, report.convolutions, report.activation_matmuls, report.shiftmax, report.shiftgelu,
-            report.layernorms, report.residual_adds, report.requantizers);
+  log->info("integer lowering: {} linear, {} conv, {} act matmuls, {} products, {} Shiftmax, {} ShiftGELU, {} I-LayerNorm, "
+            "{} residual adds, {} requantizers",
+            report.linear, report.convolutions, report.activation_matmuls, report.products, report.shiftmax,
+            report.shiftgelu, report.layernorms, report.residual_adds, report.requantizers);
   return report;
 }
 

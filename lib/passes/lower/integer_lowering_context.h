@@ -29,6 +29,7 @@ struct Rep {
   bool perChannel() const { return scale.size() > 1 || axis >= 0; }
 };
 
+inline constexpr int64_t kInt32Max = 2147483647;
 inline int bitlen(uint64_t v) { return v == 0 ? 0 : 64 - __builtin_clzll(v); }
 inline int64_t qmaxOf(int bits) { return (int64_t{1} << (bits - 1)) - 1; }
 
@@ -93,10 +94,20 @@ class Lowering {
   }
   Value* i64s(int64_t v, const std::string& hint) { return i64({v}, {}, hint); }
 
-  double absmax(const Value* v) const {
+  // The calibrated range of \p v (observed extremes, or each sample's averaged), widened to hold 0.
+  std::pair<double, double> range(const Value* v) const {
     auto it = stats_.stats.find(v->name());
-    if (it == stats_.stats.end()) return 0;
-    return std::max(std::fabs(it->second.min), std::fabs(it->second.max));
+    if (it == stats_.stats.end()) return {0.0, 0.0};
+    const TensorStats& t = it->second;
+    if (o_.mean_ranges && t.observations > 0) {
+      const double n = static_cast<double>(t.observations);
+      return {std::min(0.0, t.sample_min_sum / n), std::max(0.0, t.sample_max_sum / n)};
+    }
+    return {std::min(0.0f, t.min), std::max(0.0f, t.max)};
+  }
+  double absmax(const Value* v) const {
+    const auto [lo, hi] = range(v);
+    return std::max(-lo, hi);
   }
   double scaleFor(const Value* v, int bits) const {
     const double a = absmax(v);
@@ -105,8 +116,11 @@ class Lowering {
 
   // Dyadic requantization of \p r to one scale \p target, clipped to signed \p bits; int32 codes.
   StatusOr<Value*> requant(const Rep& r, double target, int bits, const std::string& hint) {
-    const int64_t qmax = qmaxOf(bits);
-    if (!r.perChannel() && !r.is64 && std::fabs(r.scale[0] / target - 1.0) < 1e-12 && r.bound <= qmax) return r.v;
+    return requant(r, target, -qmaxOf(bits), qmaxOf(bits), hint);
+  }
+  // The same clipped to [lo, hi] (lo <= 0 <= hi): an asymmetric range around a zero point.
+  StatusOr<Value*> requant(const Rep& r, double target, int64_t lo, int64_t hi, const std::string& hint) {
+    if (!r.perChannel() && !r.is64 && std::fabs(r.scale[0] / target - 1.0) < 1e-12 && r.bound <= std::min(-lo, hi)) return r.v;
     // |x m| < 2^61, so that x m + 2^(c-1) + 2^62 is positive and below 2^63.
     const int mb = std::min(30, 61 - bitlen(static_cast<uint64_t>(r.bound)));
     if (mb < 8) return internalError("requantizer '" + hint + "': input bound too large");
@@ -138,7 +152,7 @@ class Lowering {
     // floor(v / 2^c) = (v + 2^62) / 2^c - 2^(62-c), the division on a positive value (Div truncates).
     p = node("Div", {p, i64(div, shape, hint + "_2pow")}, DataType::kInt64, hint);
     p = node("Sub", {p, i64(offset, shape, hint + "_offset")}, DataType::kInt64, hint);
-    p = node("Clip", {p, i64s(-qmax, hint + "_lo"), i64s(qmax, hint + "_hi")}, DataType::kInt64, hint);
+    p = node("Clip", {p, i64s(lo, hint + "_lo"), i64s(hi, hint + "_hi")}, DataType::kInt64, hint);
     ++requantizers_;
     return cast(p, DataType::kInt32, hint);
   }
@@ -150,6 +164,47 @@ class Lowering {
     out.bound = qmaxOf(bits);
     if (v == r.v) out = r;
     return out;
+  }
+
+  // Per-tensor int32 codes of at most the residual stream's bits (the operands of an elementwise
+  // product or a HardSigmoid): the codes themselves when they already are.
+  StatusOr<Rep> residualInput(const Value* fv, const Rep& r, const std::string& hint) {
+    const int bits = o_.residual_bits;
+    if (!r.perChannel() && !r.is64 && r.bound <= qmaxOf(bits)) return r;
+    return requantRep(r, scaleFor(fv, bits), bits, hint);
+  }
+
+  // uint8 codes of a ConvInteger input (ONNX Runtime has only u8 x u8): narrow symmetric codes
+  // + 128; anything wider is requantized over its calibrated range, asymmetric, so that a
+  // mostly-positive activation (after ReLU, HardSwish) keeps every level: s = (hi - lo) / (2^b - 1),
+  // zero point round(-lo / s).
+  struct UnsignedCodes {
+    Value* v = nullptr;           // uint8
+    Value* zero_point = nullptr;  // uint8 scalar
+    double scale = 1;
+    int64_t bound = 0;            // largest |code - zero point|
+  };
+  StatusOr<UnsignedCodes> unsignedInput(const Value* fv, const Rep& r, const std::string& hint) {
+    const int bits = o_.activation_bits;
+    UnsignedCodes u;
+    int64_t zp = 128;
+    Value* codes = r.v;
+    if (!r.perChannel() && !r.is64 && r.bound <= qmaxOf(bits)) {
+      u.scale = r.scale[0];
+      u.bound = r.bound;
+    } else {
+      const auto [lo, hi] = range(fv);
+      const int64_t levels = (int64_t{1} << bits) - 1;
+      u.scale = hi > lo ? (hi - lo) / static_cast<double>(levels) : 1.0;
+      zp = std::clamp<int64_t>(static_cast<int64_t>(std::nearbyint(-lo / u.scale)), 0, levels);
+      VITQ_ASSIGN_OR_RETURN(codes, requant(r, u.scale, -zp, levels - zp, hint));
+      u.bound = std::max(zp, levels - zp);
+    }
+    Value* shifted = node("Add", {codes, g_.addInitializer(g_.uniqueName(hint + "_zp"), Tensor::fromVector<int32_t>({static_cast<int32_t>(zp)}, {}))},
+                          DataType::kInt32, hint);
+    u.v = cast(shifted, DataType::kUInt8, hint);
+    u.zero_point = g_.addInitializer(g_.uniqueName(hint + "_zero_point"), Tensor::fromVector<uint8_t>({static_cast<uint8_t>(zp)}, {}));
+    return u;
   }
 
   // int8-range codes of a linear/attention input: its own scale if already narrow and per-tensor.
@@ -260,6 +315,12 @@ class Lowering {
   Status lowerSilu(Node& n, const Node& sig);
   Status lowerClip(Node& n);
   Status lowerGlobalAveragePool(Node& n);
+  Status lowerAveragePool(Node& n);
+  Status lowerHardSigmoid(Node& n);
+  Status lowerHardSwish(Node& n);
+  Status lowerProduct(Node& n);
+  StatusOr<Rep> productCodes(const Value* a, const Rep& ra, const Value* b, const Rep& rb, const std::string& hint);
+  StatusOr<Rep> hardSigmoidCodes(const Node& n, double alpha, double beta, const std::string& hint);
   Status lowerOutput(size_t index);
 
   Model& model_;

@@ -27,26 +27,24 @@ Status Lowering::lowerConv(Node& n) {
   Value* w = n.input(1);
   if (!w || !w->isConstant() || !hasRep(n.input(0))) return unsupported("node " + n.describe() + ": needs a constant weight");
   const std::string hint = n.name().empty() ? n.output(0)->name() : n.name();
-  VITQ_ASSIGN_OR_RETURN(Rep x, narrowInput(n.input(0), reps_.at(n.input(0)), hint + "/in"));
+  VITQ_ASSIGN_OR_RETURN(UnsignedCodes x, unsignedInput(n.input(0), reps_.at(n.input(0)), hint + "/in"));
   const Tensor& wt = w->initializer();
   const int64_t M = wt.dim(0);
   std::vector<double> sw;
   VITQ_ASSIGN_OR_RETURN(Tensor wq, weightCodes(wt, M, wt.numel() / M, false, sw));
-  // ONNX Runtime's ConvInteger is uint8 x uint8: codes + 128 with zero point 128 (padding too).
+  // ONNX Runtime's ConvInteger is uint8 x uint8: weight codes + 128 with zero point 128; the
+  // input's zero point pads.
   Tensor wu(DataType::kUInt8, wt.shape());
   for (int64_t i = 0; i < wt.numel(); ++i) wu.data<uint8_t>()[i] = static_cast<uint8_t>(wq.data<int8_t>()[i] + 128);
   Value* wv = g_.addInitializer(g_.uniqueName(hint + "_weight_u8"), std::move(wu));
-  Value* zp = g_.addInitializer(g_.uniqueName(hint + "_zero_point"), Tensor::fromVector<uint8_t>({128}, {}));
-  Value* xu = cast(node("Add", {x.v, g_.addInitializer(g_.uniqueName(hint + "_128"), Tensor::fromVector<int32_t>({128}, {}))},
-                        DataType::kInt32, hint),
-                   DataType::kUInt8, hint);
-  Value* acc = node("ConvInteger", {xu, wv, zp, zp}, DataType::kInt32, hint);
+  Value* wzp = g_.addInitializer(g_.uniqueName(hint + "_weight_zero_point"), Tensor::fromVector<uint8_t>({128}, {}));
+  Value* acc = node("ConvInteger", {x.v, wv, x.zero_point, wzp}, DataType::kInt32, hint);
   copyAttrs(n, last_);
   Rep r;
   r.axis = 1;
   r.chan_shape = {M, 1, 1};
-  for (double s : sw) r.scale.push_back(x.scale[0] * s);
-  r.bound = qmaxOf(o_.activation_bits) * qmaxOf(o_.weight_bits) * (wt.numel() / M);
+  for (double s : sw) r.scale.push_back(x.scale * s);
+  r.bound = x.bound * qmaxOf(o_.weight_bits) * (wt.numel() / M);
   if (n.input(2)) {
     int64_t bmax = 0;
     Value* b = biasCodes(n.input(2)->initializer(), r.scale, {M, 1, 1}, hint, bmax);
@@ -151,9 +149,17 @@ Status Lowering::lowerAdd(Node& n) {
     const Rep& rx = reps_.at(x);
     const Tensor& ct = c->initializer();
     const int64_t C = static_cast<int64_t>(rx.scale.size());
-    if (ct.dtype() != DataType::kFloat || ct.rank() != 1 || rx.axis < 0 || rx.chan_shape.size() != 1 || ct.numel() != C) continue;
+    if (ct.dtype() != DataType::kFloat) continue;
+    // A scalar (PP-LCNet's learnable affine, HardSwish's + 3) rides on any accumulator; a vector
+    // only on one whose channels are its last axis.
+    const bool scalar = ct.numel() == 1;
+    if (!scalar && (ct.rank() != 1 || rx.axis < 0 || rx.chan_shape.size() != 1 || ct.numel() != C)) continue;
+    const Tensor per_channel = scalar ? Tensor::fromVector<float>(std::vector<float>(static_cast<size_t>(C), ct.data<float>()[0]),
+                                                                  {C})
+                                      : ct;
     int64_t bmax = 0;
-    Value* bc = biasCodes(ct, rx.scale, {C}, hint, bmax);
+    Value* bc = biasCodes(per_channel, rx.scale, rx.perChannel() ? rx.chan_shape : std::vector<int64_t>{}, hint, bmax);
+    if (rx.is64 || rx.bound + bmax > kInt32Max) continue;  // the int32 sum must not wrap
     Rep r = rx;
     r.v = node("Add", {rx.v, bc}, DataType::kInt32, hint);
     r.bound += bmax;
@@ -193,6 +199,7 @@ Status Lowering::lowerAdd(Node& n) {
 // Mul or Div by a positive constant scalar (the attention's 1/sqrt(d)): folded into the scale.
 Status Lowering::lowerScale(Node& n) {
   if (const Node* sig = siluSigmoid(n)) return lowerSilu(n, *sig);
+  if (n.is("Mul") && hasRep(n.input(0)) && hasRep(n.input(1))) return lowerProduct(n);
   Value* x = hasRep(n.input(0)) ? n.input(0) : n.input(1);
   Value* c = x == n.input(0) ? n.input(1) : n.input(0);
   if (!hasRep(x) || !c || !c->isConstant() || c->initializer().numel() != 1 || (n.is("Div") && x != n.input(0))) {
