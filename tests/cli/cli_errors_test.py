@@ -108,6 +108,8 @@ def main():
         expect(vitq, quantize + ["--budget", "top1>3"], 2, "expected top1_drop<=POINTS", "bad --budget", [good], [out])
         expect(vitq, quantize + ["--recipe", "i-vit", "--format", "integer", "--budget", "cosine>=0.9"], 2,
                "--format integer keeps one width", "--budget with --format integer", [good], [out])
+        expect(vitq, quantize + ["--recipe", "minmax", "--ranges", "mean-minmax"], 2,
+               "--ranges chooses the activation ranges of --recipe i-vit", "--ranges without i-vit", [good], [out])
         expect(vitq, quantize + ["--layer-bits", "add0=9"], 2, "NODE=BITS with BITS from 2 to 8", "bad --layer-bits",
                [good], [out])
         listed = subprocess.run([vitq, "passes"], capture_output=True, text=True).stdout
