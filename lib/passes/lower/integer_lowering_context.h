@@ -278,7 +278,10 @@ class Lowering {
       double& s = scales[static_cast<size_t>(chan(i))];
       s = std::max(s, static_cast<double>(std::fabs(x[i])));
     }
-    for (double& s : scales) s = s > 0 ? s / static_cast<double>(qmax) : 1.0;
+    // A channel of (all but) zero weights gets a scale of at least 2^-24 of the largest channel's,
+    // so that its bias codes stay finite.
+    const double floor_scale = *std::max_element(scales.begin(), scales.end()) * 0x1p-24;
+    for (double& s : scales) s = s > floor_scale ? s / static_cast<double>(qmax) : (floor_scale > 0 ? floor_scale / qmax : 1.0);
     Tensor q(DataType::kInt8, w.shape());
     for (int64_t i = 0; i < w.numel(); ++i) {
       const double c = std::nearbyint(x[i] / scales[static_cast<size_t>(chan(i))]);
@@ -287,16 +290,31 @@ class Lowering {
     return q;
   }
 
-  Value* biasCodes(const Tensor& b, const std::vector<double>& scale, const std::vector<int64_t>& shape,
-                   const std::string& hint, int64_t& max_abs) {
-    std::vector<int32_t> codes;
-    max_abs = 0;
+  // Adds the bias \p b (one float per scale of \p r, in channel order) to the accumulator \p r in
+  // codes at its scales. int32 while the sum fits; otherwise (a channel whose weights are all but
+  // zero has a tiny scale, so its bias has huge codes) the accumulator widens to int64.
+  void addBias(Rep& r, const Tensor& b, const std::string& hint) {
+    constexpr double kMaxCode = 1125899906842624.0;  // 2^50: bounds stay below 2^53 (requant needs < 2^53)
+    std::vector<int64_t> codes;
+    int64_t bmax = 0;
     for (int64_t i = 0; i < b.numel(); ++i) {
-      const double c = std::nearbyint(b.data<float>()[i] / scale[static_cast<size_t>(i) % scale.size()]);
-      codes.push_back(static_cast<int32_t>(std::clamp<double>(c, -2147483647.0, 2147483647.0)));
-      max_abs = std::max<int64_t>(max_abs, std::llabs(codes.back()));
+      const double c = std::nearbyint(b.data<float>()[i] / r.scale[static_cast<size_t>(i) % r.scale.size()]);
+      codes.push_back(static_cast<int64_t>(std::clamp(c, -kMaxCode, kMaxCode)));
+      bmax = std::max<int64_t>(bmax, std::llabs(codes.back()));
     }
-    return g_.addInitializer(g_.uniqueName(hint + "_bias_codes"), Tensor::fromVector<int32_t>(codes, shape));
+    const std::vector<int64_t> shape = r.perChannel() ? r.chan_shape : std::vector<int64_t>{};
+    const bool wide = r.is64 || r.bound + bmax > kInt32Max;
+    Value* bias;
+    if (wide) {
+      bias = i64(codes, shape, hint + "_bias_codes");
+      if (!r.is64) r.v = cast(r.v, DataType::kInt64, hint);
+    } else {
+      bias = g_.addInitializer(g_.uniqueName(hint + "_bias_codes"),
+                               Tensor::fromVector<int32_t>(std::vector<int32_t>(codes.begin(), codes.end()), shape));
+    }
+    r.v = node("Add", {r.v, bias}, wide ? DataType::kInt64 : DataType::kInt32, hint);
+    r.is64 = wide;
+    r.bound += bmax;
   }
 
   // ---- op lowerings -------------------------------------------------------------------------

@@ -45,13 +45,8 @@ Status Lowering::lowerConv(Node& n) {
   r.chan_shape = {M, 1, 1};
   for (double s : sw) r.scale.push_back(x.scale * s);
   r.bound = x.bound * qmaxOf(o_.weight_bits) * (wt.numel() / M);
-  if (n.input(2)) {
-    int64_t bmax = 0;
-    Value* b = biasCodes(n.input(2)->initializer(), r.scale, {M, 1, 1}, hint, bmax);
-    acc = node("Add", {acc, b}, DataType::kInt32, hint);
-    r.bound += bmax;
-  }
   r.v = acc;
+  if (n.input(2)) addBias(r, n.input(2)->initializer(), hint);
   r.acc = true;
   reps_[n.output(0)] = r;
   ++report_->convolutions;
@@ -126,10 +121,7 @@ Status Lowering::lowerGemm(Node& n) {
     if (!n.input(2)->isConstant()) return unsupported("node " + n.describe() + ": Gemm C must be constant");
     const Tensor& c = n.input(2)->initializer();
     if (c.numel() != N) return unsupported("node " + n.describe() + ": Gemm C must have N elements");
-    int64_t bmax = 0;
-    Value* b = biasCodes(c, r.scale, {N}, hint, bmax);
-    r.v = node("Add", {r.v, b}, DataType::kInt32, hint);
-    r.bound += bmax;
+    addBias(r, c, hint);
   }
   r.acc = true;
   reps_[n.output(0)] = r;
@@ -141,7 +133,7 @@ Status Lowering::lowerAdd(Node& n) {
   const std::string hint = n.name().empty() ? n.output(0)->name() : n.name();
   Value* a = n.input(0);
   Value* b = n.input(1);
-  // Bias of a linear accumulator: add its int32 codes at the accumulator's scale.
+  // Bias of a linear accumulator: add its codes at the accumulator's scales.
   for (int k = 0; k < 2; ++k) {
     Value* x = k == 0 ? a : b;
     Value* c = k == 0 ? b : a;
@@ -157,12 +149,8 @@ Status Lowering::lowerAdd(Node& n) {
     const Tensor per_channel = scalar ? Tensor::fromVector<float>(std::vector<float>(static_cast<size_t>(C), ct.data<float>()[0]),
                                                                   {C})
                                       : ct;
-    int64_t bmax = 0;
-    Value* bc = biasCodes(per_channel, rx.scale, rx.perChannel() ? rx.chan_shape : std::vector<int64_t>{}, hint, bmax);
-    if (rx.is64 || rx.bound + bmax > kInt32Max) continue;  // the int32 sum must not wrap
     Rep r = rx;
-    r.v = node("Add", {rx.v, bc}, DataType::kInt32, hint);
-    r.bound += bmax;
+    addBias(r, per_channel, hint);
     reps_[n.output(0)] = r;
     return Status::ok();
   }
