@@ -37,13 +37,15 @@ Status runIntegerExport(const Model& reference, Model& quantized, const Dataset&
                       {"residual_bits", lo.residual_bits},
                       {"ranges", a.mean_ranges ? "mean-minmax" : "minmax"}, {"calibration_samples", lr.calibration_samples}};
   report["integer_lowering"] = {{"linear", lr.linear}, {"convolutions", lr.convolutions},
-                                {"activation_matmuls", lr.activation_matmuls}, {"shiftmax", lr.shiftmax},
+                                {"activation_matmuls", lr.activation_matmuls}, {"products", lr.products},
+                                {"shiftmax", lr.shiftmax},
                                 {"shiftgelu", lr.shiftgelu}, {"layernorms", lr.layernorms},
                                 {"residual_adds", lr.residual_adds}, {"requantizers", lr.requantizers}};
   if (!a.report.empty()) VITQ_RETURN_IF_ERROR(writeReportFile(report, a.report));
   std::cout << "# vitq quantize: " << a.model << " -> " << a.output << " (integer, I-ViT)\n\n"
             << "W" << a.wbits << "A" << a.abits << " (residual stream " << lo.residual_bits << "-bit): " << lr.linear
             << " linear, " << lr.convolutions << " conv, " << lr.activation_matmuls << " activation MatMuls, "
+            << lr.products << " activation products, "
             << lr.shiftmax << " Shiftmax, " << lr.shiftgelu << " ShiftGELU, " << lr.layernorms << " I-LayerNorm, "
             << lr.residual_adds << " residual adds, " << lr.requantizers << " requantizers; "
             << lr.calibration_samples << " calibration samples\n\n"
