@@ -33,7 +33,7 @@ MODEL = os.path.join(REPO, "models", "ppocr", "ch_PP-OCRv4_rec_infer.onnx")
 CALIB = os.path.join(REPO, "data", "ppocr", "rec_calib", "x.npy")
 EVAL = os.path.join(REPO, "data", "ppocr", "rec_eval")
 KEYS = os.path.join(REPO, "models", "ppocr", "ppocr_keys_v1.txt")
-MAX_CER_RISE = 1.0  # points (measured 0.75 on the 100 CI lines, 0.92 on 300; docs/benchmarks.md "I-ViT")
+MAX_CER_RISE = 1.0  # points (measured 0.75 on the 100 CI lines, 0.86 on 300; docs/benchmarks.md "I-ViT")
 CHUNK = 25  # lines per run: the int64 intermediates of a 6625-class Shiftmax are large
 
 
