@@ -224,6 +224,59 @@ TEST_CASE("Einsum attention forms match a naive contraction", "[kernels]") {
       }
 }
 
+TEST_CASE("Depthwise Conv matches a naive loop: strides, dilation, uneven pads, partial column blocks", "[kernels]") {
+  struct Geometry {
+    int64_t h, w, kh, kw, sy, sx, dy, dx, pt, pl, pb, pr;
+  };
+  const Geometry cases[] = {{12, 80, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2},  {12, 37, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1},
+                            {9, 41, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1},   {7, 35, 3, 5, 1, 3, 2, 2, 0, 3, 2, 1},
+                            {6, 20, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0}};
+  const int64_t batch = 2, channels = 3;
+  for (const Geometry& c : cases) {
+    const int64_t oh = (c.h + c.pt + c.pb - c.dy * (c.kh - 1) - 1) / c.sy + 1;
+    const int64_t ow = (c.w + c.pl + c.pr - c.dx * (c.kw - 1) - 1) / c.sx + 1;
+    std::vector<float> x(static_cast<size_t>(batch * channels * c.h * c.w)), w(static_cast<size_t>(channels * c.kh * c.kw));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i));
+    for (size_t i = 0; i < w.size(); ++i) w[i] = std::cos(0.91f * static_cast<float>(i));
+    const std::vector<float> bias{0.5f, -1.0f, 0.25f};
+    auto ints = [](std::initializer_list<int64_t> v) {
+      std::string out;
+      for (int64_t i : v) out += (out.empty() ? "" : ", ") + std::to_string(i);
+      return "[" + out + "]";
+    };
+    const std::string attrs = "group = 3, kernel_shape = " + ints({c.kh, c.kw}) + ", strides = " + ints({c.sy, c.sx}) +
+                              ", dilations = " + ints({c.dy, c.dx}) + ", pads = " + ints({c.pt, c.pl, c.pb, c.pr});
+    auto out = run(model(13, "(float[2, 3, " + std::to_string(c.h) + ", " + std::to_string(c.w) + "] X, float[3, 1, " +
+                                 std::to_string(c.kh) + ", " + std::to_string(c.kw) + "] W, float[3] B) => (float Y)",
+                         "  Y = Conv <" + attrs + "> (X, W, B)"),
+                   13,
+                   {{"X", Tensor::fromVector(x, {batch, channels, c.h, c.w})},
+                    {"W", Tensor::fromVector(w, {channels, 1, c.kh, c.kw})},
+                    {"B", Tensor::fromVector(bias, {channels})}});
+    REQUIRE(out.isOk());
+    const Tensor& y = out->at("Y");
+    REQUIRE(y.shape() == Shape{batch, channels, oh, ow});
+    double worst = 0.0;
+    for (int64_t n = 0; n < batch; ++n)
+      for (int64_t ch = 0; ch < channels; ++ch)
+        for (int64_t oy = 0; oy < oh; ++oy)
+          for (int64_t ox = 0; ox < ow; ++ox) {
+            double acc = bias[static_cast<size_t>(ch)];
+            for (int64_t ky = 0; ky < c.kh; ++ky)
+              for (int64_t kx = 0; kx < c.kw; ++kx) {
+                const int64_t iy = oy * c.sy - c.pt + ky * c.dy, ix = ox * c.sx - c.pl + kx * c.dx;
+                if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w) continue;
+                acc += static_cast<double>(w[static_cast<size_t>((ch * c.kh + ky) * c.kw + kx)]) *
+                       x[static_cast<size_t>(((n * channels + ch) * c.h + iy) * c.w + ix)];
+              }
+            const float got = y.data<float>()[((n * channels + ch) * oh + oy) * ow + ox];
+            worst = std::max(worst, std::fabs(got - acc));
+          }
+    INFO("input " << c.h << "x" << c.w << " kernel " << c.kh << "x" << c.kw << " strides " << c.sy << "," << c.sx);
+    CHECK(worst < 1e-5);
+  }
+}
+
 TEST_CASE("kernels reject bad input with errors naming the node", "[kernels]") {
   SECTION("Gather index out of range") {
     auto out = run(model(13, "(float[3] X, int64[1] I) => (float Y)", "  Y = Gather(X, I)"), 13,
