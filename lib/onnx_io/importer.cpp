@@ -29,6 +29,12 @@ std::string unknownFieldsOf(const Message& msg) {
 
 using InferredTypes = std::unordered_map<std::string, onnx::TypeProto>;
 
+// Swapped out, not cleared: clear() keeps a buffer's capacity, so nothing would be freed.
+void freeTensorData(onnx::TensorProto* t) {
+  std::string().swap(*t->mutable_raw_data());
+  google::protobuf::RepeatedField<float>().Swap(t->mutable_float_data());
+}
+
 class GraphImporter {
  public:
   GraphImporter(const TensorSource& source, const InferredTypes& inferred, bool release_payloads)
@@ -211,9 +217,7 @@ class GraphImporter {
   // file's weights and vitq's never sit in memory twice (peak RSS at load).
   void release(const onnx::TensorProto& tp) const {
     if (!release_payloads_) return;
-    auto& owned = const_cast<onnx::TensorProto&>(tp);  // the proto is ours: see importModel(&&)
-    owned.clear_raw_data();
-    owned.clear_float_data();
+    freeTensorData(&const_cast<onnx::TensorProto&>(tp));  // the proto is ours: see loadModel
   }
 
   const TensorSource& source_;
@@ -237,8 +241,9 @@ bool shapeInferenceApplies(const onnx::ModelProto& proto) {
 constexpr size_t kInferenceDataLimit = 4096;
 
 void stripLargeData(onnx::TensorProto* t) {
-  if (t->raw_data().size() > kInferenceDataLimit) t->clear_raw_data();
-  if (t->float_data_size() * sizeof(float) > kInferenceDataLimit) t->clear_float_data();
+  if (t->raw_data().size() > kInferenceDataLimit || t->float_data_size() * sizeof(float) > kInferenceDataLimit) {
+    freeTensorData(t);
+  }
 }
 
 void stripGraph(onnx::GraphProto* g) {
