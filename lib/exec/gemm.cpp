@@ -4,6 +4,8 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
+#include <cstdlib>
 #include <vector>
 
 #include "core/check.h"
@@ -26,19 +28,66 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   VITQ_CHECK(status == dnnl_success) << "dnnl_sgemm failed with status " << static_cast<int>(status);
 }
 
+namespace {
+
+// Operands of an integer product with their zero points taken out, and how large their values get:
+// enough to bound every partial sum of C = A B.
+struct IntegerOperands {
+  std::vector<int32_t> a, b;  // row-major [m, k] and [k, n]
+  int64_t max_a = 0, max_b = 0;
+  int64_t max_row_sum = 0;  // max over rows i of sum_k |a_ik|
+  int64_t max_col_sum = 0;  // max over columns j of sum_k |b_kj|
+};
+
+template <typename TA, typename TB>
+IntegerOperands widen(int64_t m, int64_t n, int64_t k, const TA* a, int32_t a_zero, const TB* b, const int32_t* b_zero,
+                      bool b_zero_per_column) {
+  IntegerOperands op;
+  op.a.resize(static_cast<size_t>(m * k));
+  op.b.resize(static_cast<size_t>(k * n));
+  for (int64_t i = 0; i < m; ++i) {
+    int64_t row_sum = 0;
+    for (int64_t r = 0; r < k; ++r) {
+      const int32_t v = static_cast<int32_t>(a[i * k + r]) - a_zero;
+      op.a[static_cast<size_t>(i * k + r)] = v;
+      row_sum += std::abs(v);
+      op.max_a = std::max<int64_t>(op.max_a, std::abs(v));
+    }
+    op.max_row_sum = std::max(op.max_row_sum, row_sum);
+  }
+  std::vector<int64_t> col_sum(static_cast<size_t>(n), 0);
+  for (int64_t r = 0; r < k; ++r) {
+    for (int64_t j = 0; j < n; ++j) {
+      const int32_t v = static_cast<int32_t>(b[r * n + j]) - b_zero[b_zero_per_column ? j : 0];
+      op.b[static_cast<size_t>(r * n + j)] = v;
+      col_sum[static_cast<size_t>(j)] += std::abs(v);
+      op.max_b = std::max<int64_t>(op.max_b, std::abs(v));
+    }
+  }
+  for (int64_t v : col_sum) op.max_col_sum = std::max(op.max_col_sum, v);
+  return op;
+}
+
+}  // namespace
+
 template <typename TA, typename TB>
 void gemmInteger(int64_t m, int64_t n, int64_t k, const TA* a, int32_t a_zero, const TB* b, const int32_t* b_zero,
                  bool b_zero_per_column, int32_t* c) {
-  // Exact integer arithmetic: widen to int32 once, then an int32 Eigen product (no overflow for
-  // 8-bit inputs while k < 2^15).
-  using IntMat = Eigen::Matrix<int32_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  IntMat A(m, k), B(k, n);
-  for (int64_t i = 0; i < m * k; ++i) A.data()[i] = static_cast<int32_t>(a[i]) - a_zero;
-  for (int64_t r = 0; r < k; ++r) {
-    for (int64_t j = 0; j < n; ++j) {
-      B(r, j) = static_cast<int32_t>(b[r * n + j]) - b_zero[b_zero_per_column ? j : 0];
-    }
+  if (m == 0 || n == 0) return;
+  IntegerOperands op = widen(m, n, k, a, a_zero, b, b_zero, b_zero_per_column);
+  // Every partial sum of c_ij, in any order, is an integer of magnitude at most
+  // sum_k |a_ik| |b_kj|. Below 2^24 each one is a float exactly, so the float GEMM (several times
+  // faster than an int32 one) computes the same integers. The bound is taken both ways round.
+  const int64_t bound = std::min(op.max_row_sum * op.max_b, op.max_a * op.max_col_sum);
+  if (k > 0 && bound < (int64_t{1} << 24)) {
+    std::vector<float> af(op.a.begin(), op.a.end()), bf(op.b.begin(), op.b.end()), cf(static_cast<size_t>(m * n));
+    sgemm(false, false, m, n, k, 1.0f, af.data(), k, bf.data(), n, 0.0f, cf.data(), n);
+    for (int64_t i = 0; i < m * n; ++i) c[i] = static_cast<int32_t>(cf[static_cast<size_t>(i)]);
+    return;
   }
+  // Otherwise exact int32 arithmetic (no overflow for 8-bit inputs while k < 2^15).
+  using IntMat = Eigen::Matrix<int32_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  Eigen::Map<const IntMat> A(op.a.data(), m, k), B(op.b.data(), k, n);
   Eigen::Map<IntMat> C(c, m, n);
   C.noalias() = A * B;
 }

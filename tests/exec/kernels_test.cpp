@@ -5,8 +5,10 @@
 
 #include <cmath>
 #include <limits>
+#include <random>
 
 #include "exec/executor.h"
+#include "exec/gemm.h"
 #include "exec/kernel_registry.h"
 #include "support/graph_dsl.h"
 
@@ -275,6 +277,77 @@ TEST_CASE("Depthwise Conv matches a naive loop: strides, dilation, uneven pads, 
     INFO("input " << c.h << "x" << c.w << " kernel " << c.kh << "x" << c.kw << " strides " << c.sy << "," << c.sx);
     CHECK(worst < 1e-5);
   }
+}
+
+TEST_CASE("Integer GEMM is exact on its float path and on its int32 path", "[kernels]") {
+  // Small k keeps every partial sum under 2^24 (the float GEMM). k = 1500 with large same-sign
+  // values and no zero points reaches about 4.5e7, where floats are 4 apart (int32 arithmetic;
+  // a float GEMM would round). Both must equal an int64 reference exactly.
+  std::mt19937 rng(7);
+  for (const auto& [m, n, k] : {std::array<int64_t, 3>{37, 45, 60}, std::array<int64_t, 3>{9, 21, 1500}}) {
+    const bool large = k > 1000;
+    std::uniform_int_distribution<int> u8(large ? 200 : 0, 255), s8(large ? 100 : -128, 127);
+    std::vector<uint8_t> a(static_cast<size_t>(m * k));
+    std::vector<int8_t> b(static_cast<size_t>(k * n));
+    for (auto& v : a) v = static_cast<uint8_t>(u8(rng));
+    for (auto& v : b) v = static_cast<int8_t>(s8(rng));
+    std::vector<int32_t> b_zero(static_cast<size_t>(n));
+    for (auto& z : b_zero) z = large ? 0 : s8(rng) / 4;
+    const int32_t a_zero = large ? 0 : 131;
+    std::vector<int32_t> c(static_cast<size_t>(m * n));
+    gemmInteger<uint8_t, int8_t>(m, n, k, a.data(), a_zero, b.data(), b_zero.data(), true, c.data());
+    int64_t mismatches = 0;
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        int64_t want = 0;
+        for (int64_t r = 0; r < k; ++r) {
+          want += (int64_t{a[static_cast<size_t>(i * k + r)]} - a_zero) *
+                  (int64_t{b[static_cast<size_t>(r * n + j)]} - b_zero[static_cast<size_t>(j)]);
+        }
+        mismatches += c[static_cast<size_t>(i * n + j)] != want;
+      }
+    INFO("m " << m << " n " << n << " k " << k);
+    CHECK(mismatches == 0);
+  }
+}
+
+TEST_CASE("Depthwise ConvInteger equals an integer loop exactly", "[kernels]") {
+  // 5x5 depthwise, stride 2 in x, padding (padded taps read the zero point), per-channel weight
+  // zero points: the float fast path must give the integers an int64 loop gives.
+  const int64_t channels = 4, h = 6, w = 19;
+  std::vector<uint8_t> x(static_cast<size_t>(channels * h * w));
+  std::vector<int8_t> k(static_cast<size_t>(channels * 25));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<uint8_t>((i * 37 + 11) % 256);
+  for (size_t i = 0; i < k.size(); ++i) k[i] = static_cast<int8_t>(static_cast<int>((i * 53) % 256) - 128);
+  const std::vector<int8_t> kz{0, 3, -2, 5};
+  const uint8_t xz = 97;
+  auto out = run(model(13, "(uint8[1, 4, 6, 19] X, int8[4, 1, 5, 5] W, uint8 XZ, int8[4] WZ) => (int32 Y)",
+                       "  Y = ConvInteger <group = 4, kernel_shape = [5, 5], strides = [1, 2], pads = [2, 2, 2, 2]> "
+                       "(X, W, XZ, WZ)"),
+                 13,
+                 {{"X", Tensor::fromVector(x, {1, channels, h, w})},
+                  {"W", Tensor::fromVector(k, {channels, 1, 5, 5})},
+                  {"XZ", Tensor::fromVector<uint8_t>({xz}, {})},
+                  {"WZ", Tensor::fromVector(kz, {channels})}});
+  REQUIRE(out.isOk());
+  const Tensor& y = out->at("Y");
+  const int64_t oh = h, ow = (w + 4 - 5) / 2 + 1;
+  REQUIRE(y.shape() == Shape{1, channels, oh, ow});
+  int64_t mismatches = 0;
+  for (int64_t c = 0; c < channels; ++c)
+    for (int64_t oy = 0; oy < oh; ++oy)
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        int64_t want = 0;
+        for (int64_t ky = 0; ky < 5; ++ky)
+          for (int64_t kx = 0; kx < 5; ++kx) {
+            const int64_t iy = oy - 2 + ky, ix = ox * 2 - 2 + kx;
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+            want += (int64_t{x[static_cast<size_t>((c * h + iy) * w + ix)]} - xz) *
+                    (int64_t{k[static_cast<size_t>(c * 25 + ky * 5 + kx)]} - kz[static_cast<size_t>(c)]);
+          }
+        mismatches += y.data<int32_t>()[(c * oh + oy) * ow + ox] != want;
+      }
+  CHECK(mismatches == 0);
 }
 
 TEST_CASE("kernels reject bad input with errors naming the node", "[kernels]") {

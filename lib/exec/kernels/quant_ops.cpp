@@ -4,11 +4,14 @@
 // the zero point, saturated. Integer products run in int32 through gemmInteger; requantization
 // multiplies the int32 accumulator by (s_a * s_b / s_y) computed in float, as ONNX Runtime does,
 // so outputs are bit-exact with it.
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 #include "exec/gemm.h"
 #include "exec/kernel_registry.h"
+#include "exec/kernels/depthwise.h"
 #include "exec/kernels/im2col.h"
 #include "exec/kernels/layout.h"
 
@@ -344,6 +347,32 @@ StatusOr<Tensor> matmulInteger(const KernelContext& ctx, const Tensor& a, const 
   return y;
 }
 
+// Depthwise ConvInteger through the float depthwise kernel, when that is exact: every partial sum
+// of an output is an integer of magnitude at most taps * max|x - zx| * max|w - zw|, and below 2^24
+// each is a float exactly. Returns false (y untouched) when the bound does not hold.
+bool depthwiseInFloat(const ConvGeometry& g, const Tensor& x, const Tensor& w, int32_t zx,
+                      const std::vector<int32_t>& zw, Tensor& y) {
+  std::vector<float> xf(static_cast<size_t>(x.numel())), wf(static_cast<size_t>(w.numel()));
+  int64_t max_x = 0, max_w = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const int32_t v = readQ(x.dtype(), x.rawData(), i) - zx;
+    xf[static_cast<size_t>(i)] = static_cast<float>(v);
+    max_x = std::max<int64_t>(max_x, std::abs(v));
+  }
+  const int64_t taps = g.kernelSize();
+  for (int64_t i = 0; i < w.numel(); ++i) {
+    const int32_t v = readQ(w.dtype(), w.rawData(), i) - zw[zw.size() > 1 ? static_cast<size_t>(i / taps) : 0];
+    wf[static_cast<size_t>(i)] = static_cast<float>(v);
+    max_w = std::max<int64_t>(max_w, std::abs(v));
+  }
+  if (taps * max_x * max_w >= (int64_t{1} << 24)) return false;
+  std::vector<float> yf(static_cast<size_t>(y.numel()));
+  depthwise2d(g, xf.data(), wf.data(), nullptr, yf.data());
+  int32_t* out = y.data<int32_t>();
+  for (int64_t i = 0; i < y.numel(); ++i) out[i] = static_cast<int32_t>(yf[static_cast<size_t>(i)]);
+  return true;
+}
+
 // Integer convolution via im2col (padding with the input zero point, so padded taps contribute 0).
 StatusOr<Tensor> convInteger(const KernelContext& ctx, const Tensor& x, const Tensor& w, int32_t zx,
                              const std::vector<int32_t>& zw) {
@@ -357,6 +386,7 @@ StatusOr<Tensor> convInteger(const KernelContext& ctx, const Tensor& x, const Te
   Tensor y(DataType::kInt32, out);
   const int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
   const int64_t kdim = cg * g.kernelSize(), os = g.outSpatialSize(), is = g.inSpatialSize();
+  if (isDepthwise2d(g) && depthwiseInFloat(g, x, w, zx, zw, y)) return y;
   dispatch8(w.dtype(), x.dtype(), [&](auto tw, auto tx) {
     using TW = decltype(tw);
     using TX = decltype(tx);
