@@ -32,8 +32,10 @@ PPOCR_CALIB = os.path.join(REPO, "data", "ppocr", "rec_calib", "x.npy")
 
 
 def quantize(vitq, model, calib, out, *extra):
+    # The exported models are scored by the evaluation scripts; vitq's own report is not read, so it
+    # runs on 2 samples (it would otherwise re-run every calibration sample twice).
     proc = subprocess.run([vitq, "-q", "quantize", model, "--data", calib, "-o", out, "--threads", "1",
-                           *vitq_weight_flags(), *extra], capture_output=True, text=True)
+                           "--eval-samples", "2", *vitq_weight_flags(), *extra], capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"vitq quantize {model} {extra} failed:\n{proc.stderr}")
 
