@@ -39,17 +39,28 @@ VARIANTS = {
     "nncf-like": ["--recipe", "mean-minmax", "--placement", "inputs", "--smooth-quant", "0.95", "--bias-correction"],
 }
 METRIC = {"fashion-mnist": ("top1", 100.0, "top-1 %"), "ppocr-rec": ("cer", 100.0, "CER %"),
-          "ppocr-cls": ("accuracy", 100.0, "acc %"), "minilm": ("cosine_mean", 1.0, "cosine")}
+          "ppocr-cls": ("accuracy", 100.0, "acc %"), "minilm": ("cosine_mean", 1.0, "cosine"),
+          "ppocr-det": ("map_iou", 1.0, "map IoU vs FP32")}
+# Tasks whose metric compares with the FP32 model's outputs (evaluate.py --reference).
+AGAINST_FP32 = {"ppocr-det"}
 
 
-def evaluate(task, model, threads):
-    out = subprocess.run([sys.executable, registry.path("scripts/eval/evaluate.py"), "--task", task, "--model", model,
-                          "--threads", str(threads)], capture_output=True, text=True)
+def evaluate(task, model, threads, reference):
+    cmd = [sys.executable, registry.path("scripts/eval/evaluate.py"), "--task", task, "--model", model,
+           "--threads", str(threads)]
+    if task in AGAINST_FP32:
+        cmd += ["--reference", reference]
+    out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"evaluate.py failed on {model}: {out.stderr[-2000:]}")
     data = json.loads(out.stdout[out.stdout.index("{"):])
     key, factor, _ = METRIC[task]
     return data["metrics"][key] * factor
+
+
+def shown(task, value):
+    """Percentages with 2 decimals, unit-scale metrics (cosine, IoU) with 4."""
+    return f"{value:.2f}" if METRIC[task][1] == 100.0 else f"{value:.4f}"
 
 
 def parse_bits(text):
@@ -72,9 +83,10 @@ def main():
     results = []
     for mid in args.models.split(","):
         entry = registry.BY_ID[mid]
-        fp32 = evaluate(entry["task"], registry.path(entry["model"]), args.threads)
+        fp32_model = registry.path(entry["model"])
+        fp32 = evaluate(entry["task"], fp32_model, args.threads, fp32_model)
         results.append(dict(model=mid, bits="FP32", variant="-", metric=fp32, seconds=0.0))
-        print(f"{mid} FP32 {fp32:.2f}", flush=True)
+        print(f"{mid} FP32 {shown(entry['task'], fp32)}", flush=True)
         for bits in args.bits.split(","):
             wb, ab = parse_bits(bits)
             for variant in args.variants.split(","):
@@ -91,9 +103,9 @@ def main():
                 if proc.returncode != 0:
                     print(f"{mid} {bits} {variant}: vitq failed: {proc.stderr[-1000:]}", file=sys.stderr)
                     continue
-                metric = evaluate(entry["task"], dst, args.threads)
+                metric = evaluate(entry["task"], dst, args.threads, fp32_model)
                 results.append(dict(model=mid, bits=bits, variant=variant, metric=metric, seconds=seconds))
-                print(f"{mid} {bits} {variant}: {metric:.2f} ({seconds:.1f} s)", flush=True)
+                print(f"{mid} {bits} {variant}: {shown(entry['task'], metric)} ({seconds:.1f} s)", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
@@ -107,8 +119,9 @@ def main():
             cells = []
             for v in variants:
                 r = next((r for r in results if r["model"] == mid and r["bits"] == bits and r["variant"] == v), None)
-                cells.append(f"{r['metric']:.2f} ({r['seconds']:.0f} s)" if r else "failed")
-            print(f"| {mid} | {METRIC[entry['task']][2]} | {fp32:.2f} | {bits} | " + " | ".join(cells) + " |")
+                cells.append(f"{shown(entry['task'], r['metric'])} ({r['seconds']:.0f} s)" if r else "failed")
+            print(f"| {mid} | {METRIC[entry['task']][2]} | {shown(entry['task'], fp32)} | {bits} | " + " | ".join(cells) +
+                  " |")
 
 
 if __name__ == "__main__":
