@@ -11,7 +11,8 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
 /// C[m,n] = sum_k (A[m,k] - a_zero) * (B[k,n] - b_zero) in int32, row-major; A and B are int8 or
-/// uint8 (given as int32-widening accessors through the template), computed exactly in integers.
+/// uint8 (given as int32-widening accessors through the template), computed exactly (through the
+/// float GEMM where every partial sum provably fits 24 bits, else in int32).
 template <typename TA, typename TB>
 void gemmInteger(int64_t m, int64_t n, int64_t k, const TA* a, int32_t a_zero, const TB* b, const int32_t* b_zero,
                  bool b_zero_per_column, int32_t* c);

@@ -1,7 +1,7 @@
 // Quantization kernels: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, MatMulInteger,
 // ConvInteger, QLinearMatMul, QLinearConv. Rounding is the one ONNX and ONNX Runtime use: the
 // quotient x / scale in float, rounded half to even (nearbyint in the default rounding mode), plus
-// the zero point, saturated. Integer products run in int32 through gemmInteger; requantization
+// the zero point, saturated. Integer products are exact int32 sums through gemmInteger; requantization
 // multiplies the int32 accumulator by (s_a * s_b / s_y) computed in float, as ONNX Runtime does,
 // so outputs are bit-exact with it.
 #include <algorithm>
