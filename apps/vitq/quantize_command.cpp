@@ -34,6 +34,7 @@ struct Options {
   std::vector<std::string> exclude, fail_if;
   bool no_ln_reparam = false, no_log_softmax = false, median_scale = false, reduce_range = false;
   std::string placement = "integer";
+  std::string depthwise_inputs;  // per-tensor or per-channel; empty: the recipe's choice
   double smooth_alpha = -1;  // negative: no smoothing
   bool bias_correction = false;
   uint64_t noise_seed = 0;
@@ -93,6 +94,7 @@ Status runQuantize(const Options& o) {
   po.quant.exclude = o.exclude;
   if (o.reduce_range) po.quant.max_weight_bits = 7;
   po.quant.quantize_outputs = o.placement == "integer";
+  if (!o.depthwise_inputs.empty()) po.quant.depthwise_channel_inputs = o.depthwise_inputs == "per-channel";
   if (o.smooth_alpha >= 0) po.smooth_alpha = o.smooth_alpha;
   po.bias_correction = o.bias_correction;
   for (const auto& text : o.layer_bits) {
@@ -123,6 +125,10 @@ Status runQuantize(const Options& o) {
   }
   if (o.ranges == "mean-minmax") po.activation_range = RangeMethod::kMeanMinMax;
   VITQ_ASSIGN_OR_RETURN(std::vector<Gate> gates, parseGates(o.fail_if));
+  if (o.format == "integer" && o.depthwise_inputs == "per-channel") {
+    return invalidArgument("--depthwise-inputs per-channel is for QDQ models; --format integer gives every "
+                           "activation one scale");
+  }
   if (o.format == "integer" && (!o.budget.empty() || !o.layer_bits.empty())) {
     return invalidArgument("--budget and --layer-bits choose per-layer precision in QDQ models; --format integer "
                            "keeps one width for the whole integer graph");
@@ -179,6 +185,7 @@ Status runQuantize(const Options& o) {
   report["recipe"]["log_softmax"] = po.log_softmax;
   report["recipe"]["reduce_range"] = o.reduce_range;
   report["recipe"]["placement"] = o.placement;
+  report["recipe"]["depthwise_inputs"] = po.quant.depthwise_channel_inputs ? "per-channel" : "per-tensor";
   if (po.bias_correction) {
     nlohmann::json layers = nlohmann::json::array();
     for (const auto& b : pr.bias_corrected) {
@@ -297,6 +304,11 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
                   "integer: quantize compute layers' inputs and outputs, so that ONNX Runtime runs them with integer "
                   "kernels (default); inputs: their inputs only, one rounding per layer, layers run in float")
       ->check(CLI::IsMember({"integer", "inputs"}));
+  cmd->add_option("--depthwise-inputs", o->depthwise_inputs,
+                  "per-tensor or per-channel scales for the inputs of depthwise Convs (default: per-channel with "
+                  "--recipe q-hyvit, else per-tensor); per-channel ones fold into the weight scales, but ONNX "
+                  "Runtime then runs those Convs in float")
+      ->check(CLI::IsMember({"per-tensor", "per-channel"}));
   cmd->add_option("--stop-after", o->stop_after, "reparam: write the float model after the reparameterization");
   cmd->add_option("--percentile", o->percentile, "Percentile of the range kept by --recipe percentile")
       ->check(CLI::Range(90.0, 100.0));

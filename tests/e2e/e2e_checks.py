@@ -1,5 +1,9 @@
-"""What the end-to-end tests share: named checks that are all reported before the test fails, and
-running a model on a batch with ONNX Runtime (one thread)."""
+"""What the end-to-end tests share: named checks that are all reported before the test fails,
+running a model on a batch with ONNX Runtime (one thread), and scoring a model on its task with the
+evaluation script."""
+import json
+import os
+import subprocess
 import sys
 
 import numpy as np
@@ -28,3 +32,17 @@ def ort_run(path, x, batch=500):
     s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
     name = s.get_inputs()[0].name
     return np.concatenate([s.run(None, {name: x[i:i + batch]})[0] for i in range(0, len(x), batch)])
+
+
+EVALUATE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "scripts", "eval",
+                        "evaluate.py")
+
+
+def evaluate(task, model, reference, tmp):
+    """The task metrics of \p model in ONNX Runtime (scripts/eval/evaluate.py on the data in data/)."""
+    out = os.path.join(tmp, os.path.basename(model) + ".eval.json")
+    subprocess.run([sys.executable, EVALUATE, "--task", task, "--model", model, "--reference", reference, "--json", out],
+                   check=True, capture_output=True)
+    with open(out) as f:
+        result = json.load(f)
+    return result.get("metrics", result)

@@ -11,7 +11,6 @@ the evaluation scripts on the models as ONNX Runtime runs them (docs/benchmarks.
    convolutions as QLinearConv.
 """
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -19,12 +18,10 @@ import tempfile
 
 import numpy as np
 
-from e2e_checks import check, exit_code  # noqa: E402
+from e2e_checks import check, evaluate, exit_code  # noqa: E402
 from ort_cpu import vitq_weight_flags  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PY = sys.executable
-EVALUATE = os.path.join(REPO, "scripts", "eval", "evaluate.py")
 MINILM = os.path.join(REPO, "models", "minilm", "all-MiniLM-L6-v2.onnx")
 MINILM_DATA = os.path.join(REPO, "data", "minilm")
 PPOCR_REC = os.path.join(REPO, "models", "ppocr", "ch_PP-OCRv4_rec_infer.onnx")
@@ -38,15 +35,6 @@ def quantize(vitq, model, calib, out, *extra):
                            "--eval-samples", "2", *vitq_weight_flags(), *extra], capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"vitq quantize {model} {extra} failed:\n{proc.stderr}")
-
-
-def evaluate(task, model, reference, tmp):
-    out = os.path.join(tmp, os.path.basename(model) + ".eval.json")
-    subprocess.run([PY, EVALUATE, "--task", task, "--model", model, "--reference", reference, "--json", out],
-                   check=True, capture_output=True)
-    with open(out) as f:
-        result = json.load(f)
-    return result.get("metrics", result)
 
 
 def minilm_calibration(tmp):

@@ -60,6 +60,55 @@ Tensor quantizeConstant(const Tensor& w, const QuantParams& p, const QuantSpec& 
   return q;
 }
 
+// Rank of activation \p v: from its type, else from a Conv that reads it (same rank as its weight).
+StatusOr<int64_t> activationRank(const Value& v) {
+  if (v.type().hasRank()) return static_cast<int64_t>(v.type().dims->size());
+  for (const Use& use : v.uses()) {
+    const Value* w = use.user->is("Conv") ? use.user->input(1) : nullptr;
+    if (w && w->isConstant()) return w->initializer().rank();
+  }
+  return invalidArgument("activation '" + v.name() + "' is quantized per channel but its rank is unknown");
+}
+
+// The b-bit grid's span of each channel, as a tensor [C, 1, ..] that broadcasts along \p axis.
+Tensor channelBound(const QuantParams& p, int32_t code, int64_t axis, int64_t rank) {
+  std::vector<float> bound;
+  for (size_t c = 0; c < p.scale.size(); ++c) bound.push_back(static_cast<float>(code - p.zero_point[c]) * p.scale[c]);
+  Shape shape{static_cast<int64_t>(bound.size())};
+  for (int64_t d = axis + 1; d < rank; ++d) shape.push_back(1);
+  return Tensor::fromVector<float>(bound, shape);
+}
+
+// Narrow range in an 8-bit container: \p source clipped in float to exactly the b-bit grid's span
+// (Clip for one scale; Max and Min with per-channel bounds, since Clip takes scalars only).
+StatusOr<Value*> clipToGrid(Graph& graph, Value* source, const Value& v, const TensorQuant& q, Node* before,
+                            Node*& reader) {
+  const std::string base = v.name();
+  const QuantParams& p = q.params;
+  if (!p.perChannel()) {
+    const float s = p.scale[0];
+    const int32_t z = p.zero_point[0];
+    Value* lo = graph.addInitializer(base + "_clip_min", Tensor::fromVector<float>({(q.spec.qmin() - z) * s}, {}));
+    Value* hi = graph.addInitializer(base + "_clip_max", Tensor::fromVector<float>({(q.spec.qmax() - z) * s}, {}));
+    Node* clip = graph.addNode("Clip", {source, lo, hi}, 1, "", before);
+    clip->setName(graph.uniqueName(base + "_Clip"));
+    reader = clip;
+    clip->output(0)->type().dtype = DataType::kFloat;
+    return clip->output(0);
+  }
+  VITQ_ASSIGN_OR_RETURN(const int64_t rank, activationRank(v));
+  Value* lo = graph.addInitializer(base + "_clip_min", channelBound(p, q.spec.qmin(), p.axis, rank));
+  Value* hi = graph.addInitializer(base + "_clip_max", channelBound(p, q.spec.qmax(), p.axis, rank));
+  Node* floor = graph.addNode("Max", {source, lo}, 1, "", before);
+  floor->setName(graph.uniqueName(base + "_ClipMin"));
+  floor->output(0)->type().dtype = DataType::kFloat;
+  Node* ceiling = graph.addNode("Min", {floor->output(0), hi}, 1, "", before);
+  ceiling->setName(graph.uniqueName(base + "_ClipMax"));
+  ceiling->output(0)->type().dtype = DataType::kFloat;
+  reader = floor;
+  return ceiling->output(0);
+}
+
 }  // namespace
 
 StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table) {
@@ -77,9 +126,17 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table)
     QuantParams p;
     p.axis = 0;
     const int64_t n = cv->initializer().numel();
+    // A per-channel input (depthwise Conv): output channel c reads input channel c / multiplier.
+    const size_t in_channels = x->params.scale.size();
+    if (n % static_cast<int64_t>(in_channels) != 0) {
+      return internalError("bias '" + cv->name() + "': " + std::to_string(n) + " outputs do not divide among " +
+                           std::to_string(in_channels) + " per-channel input scales");
+    }
+    const int64_t multiplier = n / static_cast<int64_t>(in_channels);
     for (int64_t c = 0; c < n; ++c) {
       const float sw = w->params.scale[w->params.perChannel() ? static_cast<size_t>(c) : 0];
-      p.scale.push_back(x->params.scale[0] * sw);
+      const float sx = x->params.scale[x->params.perChannel() ? static_cast<size_t>(c / multiplier) : 0];
+      p.scale.push_back(sx * sw);
       p.zero_point.push_back(0);
     }
     bias_params.emplace_back(const_cast<Value*>(cv), p);
@@ -106,26 +163,22 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table)
       }
       const DataType type = containerType(q.spec);
       const int container_bits = 8;
-      if (q.spec.bits < container_bits) {
-        // Narrow range in an 8-bit container: clip in float to exactly the b-bit grid's span.
-        const float s = q.params.scale[0];
-        const int32_t z = q.params.zero_point[0];
-        Value* lo = graph.addInitializer(base + "_clip_min", Tensor::fromVector<float>({(q.spec.qmin() - z) * s}, {}));
-        Value* hi = graph.addInitializer(base + "_clip_max", Tensor::fromVector<float>({(q.spec.qmax() - z) * s}, {}));
-        Node* clip = graph.addNode("Clip", {source, lo, hi}, 1, "", before);
-        clip->setName(graph.uniqueName(base + "_Clip"));
-        if (!reader) reader = clip;
-        source = clip->output(0);
-        source->type().dtype = DataType::kFloat;
+      // A per-channel quantizer is clipped at every width: the clip saturates exactly where
+      // QuantizeLinear would, and keeps ONNX Runtime (1.20) from fusing a Conv before it into a
+      // QLinearConv, which takes only per-tensor output parameters and fails at run time.
+      if (q.spec.bits < container_bits || q.params.perChannel()) {
+        VITQ_ASSIGN_OR_RETURN(source, clipToGrid(graph, source, *v, q, before, reader));
       }
       Value* scale = graph.addInitializer(base + "_scale", scaleTensor(q.params));
       Value* zero = graph.addInitializer(base + "_zero_point", zeroPointTensor(q.params, type));
       Node* quant = graph.addNode("QuantizeLinear", {source, scale, zero}, 1, "", before);
       quant->setName(graph.uniqueName(base + "_QuantizeLinear"));
+      if (q.params.perChannel()) quant->attrs().set("axis", Attribute::makeInt(q.params.axis));
       graph.renameValue(quant->output(0), graph.uniqueName(base + "_quantized"));
       quant->output(0)->type().dtype = type;
       Node* dq = graph.addNode("DequantizeLinear", {quant->output(0), scale, zero}, 1, "", before);
       dq->setName(graph.uniqueName(base + "_DequantizeLinear"));
+      if (q.params.perChannel()) dq->attrs().set("axis", Attribute::makeInt(q.params.axis));
       graph.renameValue(dq->output(0), graph.uniqueName(base + "_dequantized"));
       dq->output(0)->type().dtype = DataType::kFloat;
       graph.redirectUsesExcept(v, dq->output(0), reader ? reader : quant);

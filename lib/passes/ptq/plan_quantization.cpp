@@ -40,7 +40,34 @@ int64_t weightAxis(const Node& node, const Tensor& w) {
   return w.rank() >= 2 ? w.rank() - 1 : -1;  // MatMul
 }
 
+// Switches the activations read by quantized depthwise Convs to per-channel scales where no other
+// quantized compute layer reads them (a 1x1 Conv or MatMul sums over channels, so its input needs
+// one scale) and the depthwise Conv's output is not quantized: ONNX Runtime (1.20) fuses
+// DequantizeLinear -> Conv -> QuantizeLinear into a QLinearConv without checking that the input
+// parameters are per-tensor, and that QLinearConv then fails at run time.
+void useChannelScalesForDepthwiseInputs(const Graph& graph, QuantTable& table) {
+  for (const auto& node : graph.nodes()) {
+    if (!isDepthwiseConv(*node) || !table.has(node->input(1)) || table.has(node->output(0))) continue;
+    const Value* x = node->input(0);
+    TensorQuant* q = table.find(x);
+    if (!q || q->role != QuantRoleOfValue::kActivation || q->spec.scheme != QuantScheme::kUniform) continue;
+    bool only_depthwise = true;
+    for (const Use& use : x->uses()) {
+      const Node& reader = *use.user;
+      if (quantRole(reader) != QuantRole::kCompute || !table.has(reader.input(1))) continue;
+      if (!isDepthwiseConv(reader) || use.index != 0 || table.has(reader.output(0))) only_depthwise = false;
+    }
+    if (only_depthwise) q->spec.axis = 1;
+  }
+}
+
 }  // namespace
+
+bool isDepthwiseConv(const Node& node) {
+  if (!node.is("Conv") || node.attrs().intOr("group", 1) <= 1) return false;
+  const Value* w = node.input(1);
+  return w && w->isConstant() && w->initializer().rank() >= 3 && w->initializer().dim(1) == 1;
+}
 
 QuantTable planQuantization(const Graph& graph, const QuantOptions& options, QuantPlanSummary* summary) {
   QuantTable table;
@@ -107,6 +134,7 @@ QuantTable planQuantization(const Graph& graph, const QuantOptions& options, Qua
     }
     if (options.quantize_outputs && node->output(0) && node->output(0)->type().dtype != DataType::kInt64) addActivation(node->output(0), act_bits);
   }
+  if (options.depthwise_channel_inputs) useChannelScalesForDepthwiseInputs(graph, table);
   return table;
 }
 

@@ -27,6 +27,12 @@ struct QuantOptions {
   // layer instead of two, but ONNX Runtime then runs the layers in float on dequantized inputs.
   bool quantize_outputs = true;
   int max_weight_bits = 8;  // 7 keeps ONNX Runtime's u8s8 kernels exact on CPUs without VNNI
+  // Q-HyViT's granularity rule: the input of a depthwise Conv gets one scale per channel (axis 1).
+  // Integer-friendly: output channel m reads only input channel m / multiplier, so that channel's
+  // input scale joins the weight's per-channel scale in the requantization multiplier. Only where
+  // the depthwise Conv's output is not quantized (ONNX Runtime cannot run such a Conv as
+  // QLinearConv), i.e. with quantize_outputs false.
+  bool depthwise_channel_inputs = false;
 };
 
 struct QuantPlanSummary {
@@ -37,6 +43,9 @@ struct QuantPlanSummary {
 
 /// Returns the table (specs only) and what was left out and why.
 QuantTable planQuantization(const Graph& graph, const QuantOptions& options, QuantPlanSummary* summary = nullptr);
+
+/// A Conv whose every output channel reads one input channel (weight [M, 1, k..], group = C).
+bool isDepthwiseConv(const Node& node);
 
 /// Fills weight and bias parameters from the constant data; activation parameters come from
 /// calibration (setActivationParams).

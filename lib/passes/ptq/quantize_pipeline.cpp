@@ -27,14 +27,28 @@ QuantSpec activationSpec(const PipelineOptions& o) {
   return spec;
 }
 
-// Per-channel parameters of one LayerNorm output from its per-channel histograms.
-QuantParams channelParams(const TensorStats& s, const QuantSpec& spec, bool mse, std::vector<bool>& degenerate) {
+// One channel's (or tensor's) range from its histogram by the recipe's method; min/max methods
+// keep the observed range (per-sample means exist per tensor only).
+std::pair<float, float> histogramRange(const HistogramView& view, const QuantSpec& spec, const PipelineOptions& o) {
+  switch (o.activation_range) {
+    case RangeMethod::kPercentile: return percentileRange(view, o.percentile);
+    case RangeMethod::kMse: return mseUniformRange(view, spec);
+    case RangeMethod::kEntropy: return klDivergenceRange(view, spec);
+    default: return {view.lo, view.hi};
+  }
+}
+
+// Per-channel parameters from per-channel statistics (histograms, or only min/max); \p degenerate
+// marks channels whose range is empty.
+QuantParams channelParams(const TensorStats& s, const QuantSpec& spec, const PipelineOptions& o,
+                          std::vector<bool>& degenerate) {
   std::vector<float> lo, hi;
   degenerate.clear();
+  const bool histograms = s.channel_bins > 0 && s.channel_histogram.size() == s.channel_min.size() * s.channel_bins;
   for (size_t c = 0; c < s.channel_min.size(); ++c) {
-    const HistogramView view{s.channel_histogram.data() + c * static_cast<size_t>(s.channel_bins),
-                             static_cast<size_t>(s.channel_bins), s.channel_min[c], s.channel_max[c]};
-    const auto range = mse ? mseUniformRange(view, spec) : std::make_pair(view.lo, view.hi);
+    const HistogramView view{histograms ? s.channel_histogram.data() + c * static_cast<size_t>(s.channel_bins) : nullptr,
+                             histograms ? static_cast<size_t>(s.channel_bins) : 0, s.channel_min[c], s.channel_max[c]};
+    const auto range = histograms ? histogramRange(view, spec, o) : std::make_pair(view.lo, view.hi);
     lo.push_back(range.first);
     hi.push_back(range.second);
     degenerate.push_back(!(std::max(range.second, 0.0f) > std::min(range.first, 0.0f)));
@@ -63,7 +77,9 @@ StatusOr<std::unordered_map<const Value*, QuantParams>> reparameterizeLayerNorms
     const TensorStats& s = stats.stats.at(name);
     if (static_cast<int64_t>(s.channel_min.size()) != site.channels) continue;
     std::vector<bool> degenerate;
-    const QuantParams pc = channelParams(s, spec, o.activation_range == RangeMethod::kMse, degenerate);
+    PipelineOptions ln = o;  // the LayerNorm channels: MSE ranges for repq-vit's mse base, else min/max
+    if (ln.activation_range != RangeMethod::kMse) ln.activation_range = RangeMethod::kMinMax;
+    const QuantParams pc = channelParams(s, spec, ln, degenerate);
     const RepqFactors f = repqFactors(pc, degenerate, o.median_scale);
     VITQ_ASSIGN_OR_RETURN(Value * out, foldChannelTransform(g, site, f.sigma, f.delta));
     fixed[out] = f.per_tensor;
@@ -105,6 +121,15 @@ Status setActivationParams(QuantTable& table, const CalibrationResult& calib, co
       q.params.zero_point = {0};
       continue;
     }
+    if (q.spec.axis >= 0) {  // per-channel (depthwise Conv inputs)
+      if (s.channel_min.empty() || s.axis != q.spec.axis) {
+        return invalidArgument("no per-channel statistics for '" + v->name() +
+                               "' (saved statistics are per tensor; calibrate on --data for per-channel inputs)");
+      }
+      std::vector<bool> degenerate;
+      q.params = channelParams(s, q.spec, o, degenerate);
+      continue;
+    }
     std::pair<float, float> range{s.min, s.max};
     if (o.activation_range == RangeMethod::kMeanMinMax) {
       if (s.observations == 0) {
@@ -113,10 +138,9 @@ Status setActivationParams(QuantTable& table, const CalibrationResult& calib, co
       }
       const auto n = static_cast<double>(s.observations);
       range = {static_cast<float>(s.sample_min_sum / n), static_cast<float>(s.sample_max_sum / n)};
+    } else if (o.activation_range != RangeMethod::kMinMax && !s.histogram.empty()) {
+      range = histogramRange(histogramOf(s), q.spec, o);
     }
-    if (o.activation_range == RangeMethod::kPercentile) range = percentileRange(s, o.percentile);
-    if (o.activation_range == RangeMethod::kMse) range = mseUniformRange(histogramOf(s), q.spec);
-    if (o.activation_range == RangeMethod::kEntropy) range = klDivergenceRange(histogramOf(s), q.spec);
     q.params = paramsFromRanges({range.first}, {range.second}, q.spec);
   }
   return Status::ok();
@@ -180,8 +204,10 @@ StatusOr<QuantTable> calibrateQuantTable(Model& model, const Dataset& calib, con
   }
   auto wanted = [&table, &fixed](const Value& v) { return table.has(&v) && !fixed.count(&v); };
   auto observer = [&table, &o](const Value& v) {
-    const bool log_quant = table.find(&v)->spec.scheme == QuantScheme::kLogSqrt2;
+    const QuantSpec& spec = table.find(&v)->spec;
+    const bool log_quant = spec.scheme == QuantScheme::kLogSqrt2;
     const bool min_max = o.activation_range == RangeMethod::kMinMax || o.activation_range == RangeMethod::kMeanMinMax;
+    if (spec.axis >= 0) return min_max ? makeMinMaxObserver(spec.axis) : makeChannelHistogramObserver(spec.axis, 512);
     return min_max && !log_quant ? makeMinMaxObserver() : makeHistogramObserver();
   };
   CalibrationResult stats;

@@ -17,7 +17,7 @@ std::string recipeSummary(const std::string& name) {
       {"entropy", "KL-divergence activation ranges (TensorRT, ONNX Runtime Entropy)"},
       {"mse", "ranges and weight clipping minimizing the squared quantization error"},
       {"repq-vit", "mse + post-LayerNorm scale reparameterization + log-sqrt2 post-Softmax quantizers"},
-      {"q-hyvit", "repq-vit + AdaRound reconstruction of the conv/transformer bridge blocks"},
+      {"q-hyvit", "repq-vit + per-channel depthwise Conv inputs + AdaRound reconstruction of the conv/transformer bridge blocks"},
       {"i-vit", "symmetric activations; with --format integer: integer-only Shiftmax, ShiftGELU, I-LayerNorm"},
   };
   for (const auto& [n, text] : summaries) {
@@ -75,9 +75,11 @@ Status applyRecipe(const std::string& recipe, PipelineOptions& o) {
     o.log_softmax = true;
     o.inputs_8bit = true;
   } else if (name == "q-hyvit") {
-    // Q-HyViT: the repq-vit parameters, then learned rounding of the bridge blocks' weights
-    // against their float outputs (passes/ptq/block_reconstruction.h).
+    // Q-HyViT: the repq-vit parameters, its code's granularity rule (depthwise Conv inputs per
+    // channel), then learned rounding of the bridge blocks' weights against their float outputs
+    // (passes/ptq/block_reconstruction.h).
     VITQ_RETURN_IF_ERROR(applyRecipe("repq-vit", o));
+    o.quant.depthwise_channel_inputs = true;
     o.bridge_reconstruction = true;
   } else if (name == "i-vit") {
     // I-ViT's quantizers: symmetric per-tensor activations (absmax / (2^(b-1) - 1)) from min/max
