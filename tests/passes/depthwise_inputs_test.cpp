@@ -1,8 +1,8 @@
 // Per-channel activation scales for depthwise Conv inputs (Q-HyViT's granularity rule): planned
-// only where every quantized reader is a depthwise Conv whose output is not quantized; exported as QuantizeLinear /
-// DequantizeLinear with axis 1 (and a per-channel clip to the narrow grid); the int32 bias scale is
-// the product of each output channel's input and weight scales; and the quantized model computes
-// exactly the per-channel fake-quantized convolution.
+// only where every quantized reader is a depthwise Conv whose output is not quantized; exported as
+// QuantizeLinear / DequantizeLinear with axis 1 in the other 8-bit type (and a per-channel clip to
+// the narrow grid); the int32 bias scale is the product of each output channel's input and weight
+// scales; and the quantized model computes exactly the per-channel fake-quantized convolution.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -121,6 +121,11 @@ TEST_CASE("Per-channel depthwise inputs export as axis-1 QDQ that computes the p
   REQUIRE(scale.numel() == 4);
   CHECK(q->input(0)->producer()->is("Min"));
   CHECK(nodeOf(g, "Clip") == nullptr);
+  // Stored as int8 (zero points shifted by 128), so that ONNX Runtime does not fuse it with a uint8
+  // quantizer into a QLinearConv.
+  CHECK(q->output(0)->type().dtype == DataType::kInt8);
+  const Tensor& zero = q->input(2)->initializer();
+  REQUIRE(zero.dtype() == DataType::kInt8);
 
   // Expected parameters from the calibration data: channel c of A is K[c] * X[c].
   const float k[4] = {0.05f, 1.0f, 8.0f, 0.3f};
@@ -139,6 +144,7 @@ TEST_CASE("Per-channel depthwise inputs export as axis-1 QDQ that computes the p
     sx[c] = (hi[c] - lo[c]) / 63.0f;
     zx[c] = static_cast<int32_t>(std::nearbyint(-lo[c] / sx[c]));
     CHECK(scale.data<float>()[c] == Approx(sx[c]).epsilon(1e-6));
+    CHECK(zero.data<int8_t>()[c] == zx[c] - 128);
   }
 
   // The bias: int32 on the scale s_x[c] s_w[c].

@@ -11,6 +11,20 @@ DataType containerType(const QuantSpec& spec) {
   return spec.is_signed ? DataType::kInt8 : DataType::kUInt8;
 }
 
+// A per-channel activation is stored in the other 8-bit type, its zero points shifted by 128 (the
+// same grid): ONNX Runtime (1.20) fuses DequantizeLinear -> Conv -> QuantizeLinear into a QLinearConv
+// when the types match, without checking that the parameters are per-tensor, and that node fails at
+// run time; with different input and output types it leaves the Conv in float.
+QuantParams containerParams(const TensorQuant& q, DataType& type) {
+  type = containerType(q.spec);
+  QuantParams p = q.params;
+  if (!p.perChannel()) return p;
+  const int32_t shift = type == DataType::kUInt8 ? -128 : 128;
+  type = type == DataType::kUInt8 ? DataType::kInt8 : DataType::kUInt8;
+  for (int32_t& z : p.zero_point) z += shift;
+  return p;
+}
+
 Tensor scaleTensor(const QuantParams& p) {
   if (p.perChannel()) return Tensor::fromVector<float>(p.scale, {static_cast<int64_t>(p.scale.size())});
   return Tensor::fromVector<float>({p.scale.at(0)}, {});
@@ -161,16 +175,14 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table)
         ++stats.log_quantizers;
         continue;
       }
-      const DataType type = containerType(q.spec);
+      DataType type;
+      const QuantParams stored = containerParams(q, type);
       const int container_bits = 8;
-      // A per-channel quantizer is clipped at every width: the clip saturates exactly where
-      // QuantizeLinear would, and keeps ONNX Runtime (1.20) from fusing a Conv before it into a
-      // QLinearConv, which takes only per-tensor output parameters and fails at run time.
-      if (q.spec.bits < container_bits || q.params.perChannel()) {
+      if (q.spec.bits < container_bits) {
         VITQ_ASSIGN_OR_RETURN(source, clipToGrid(graph, source, *v, q, before, reader));
       }
-      Value* scale = graph.addInitializer(base + "_scale", scaleTensor(q.params));
-      Value* zero = graph.addInitializer(base + "_zero_point", zeroPointTensor(q.params, type));
+      Value* scale = graph.addInitializer(base + "_scale", scaleTensor(stored));
+      Value* zero = graph.addInitializer(base + "_zero_point", zeroPointTensor(stored, type));
       Node* quant = graph.addNode("QuantizeLinear", {source, scale, zero}, 1, "", before);
       quant->setName(graph.uniqueName(base + "_QuantizeLinear"));
       if (q.params.perChannel()) quant->attrs().set("axis", Attribute::makeInt(q.params.axis));

@@ -42,9 +42,8 @@ int64_t weightAxis(const Node& node, const Tensor& w) {
 
 // Switches the activations read by quantized depthwise Convs to per-channel scales where no other
 // quantized compute layer reads them (a 1x1 Conv or MatMul sums over channels, so its input needs
-// one scale) and the depthwise Conv's output is not quantized: ONNX Runtime (1.20) fuses
-// DequantizeLinear -> Conv -> QuantizeLinear into a QLinearConv without checking that the input
-// parameters are per-tensor, and that QLinearConv then fails at run time.
+// one scale) and the depthwise Conv's output is not quantized: a quantized output (the integer
+// placement) is there for ONNX Runtime's QLinearConv, which takes per-tensor input parameters only.
 void useChannelScalesForDepthwiseInputs(const Graph& graph, QuantTable& table) {
   for (const auto& node : graph.nodes()) {
     if (!isDepthwiseConv(*node) || !table.has(node->input(1)) || table.has(node->output(0))) continue;

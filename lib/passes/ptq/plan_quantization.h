@@ -30,8 +30,8 @@ struct QuantOptions {
   // Q-HyViT's granularity rule: the input of a depthwise Conv gets one scale per channel (axis 1).
   // Integer-friendly: output channel m reads only input channel m / multiplier, so that channel's
   // input scale joins the weight's per-channel scale in the requantization multiplier. Only where
-  // the depthwise Conv's output is not quantized (ONNX Runtime cannot run such a Conv as
-  // QLinearConv), i.e. with quantize_outputs false.
+  // the depthwise Conv's output is not quantized, i.e. with quantize_outputs false (ONNX Runtime's
+  // QLinearConv, the point of quantized outputs, takes per-tensor inputs only).
   bool depthwise_channel_inputs = false;
 };
 
