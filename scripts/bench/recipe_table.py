@@ -37,6 +37,13 @@ VARIANTS = {
     # NNCF's pipeline for transformers: input-only placement, per-sample mean ranges, SmoothQuant
     # 0.95, fast bias correction.
     "nncf-like": ["--recipe", "mean-minmax", "--placement", "inputs", "--smooth-quant", "0.95", "--bias-correction"],
+    # Input-only placement with bias correction, depthwise inputs with one scale or per channel.
+    "minmax-in": ["--recipe", "minmax", "--placement", "inputs", "--bias-correction"],
+    "repq-vit-in": ["--recipe", "repq-vit", "--placement", "inputs", "--bias-correction", "--depthwise-inputs",
+                    "per-tensor"],
+    "repq-vit-in-dw": ["--recipe", "repq-vit", "--placement", "inputs", "--bias-correction", "--depthwise-inputs",
+                       "per-channel"],
+    "q-hyvit-in": ["--recipe", "q-hyvit", "--placement", "inputs", "--bias-correction"],
 }
 METRIC = {"fashion-mnist": ("top1", 100.0, "top-1 %"), "ppocr-rec": ("cer", 100.0, "CER %"),
           "ppocr-cls": ("accuracy", 100.0, "acc %"), "minilm": ("cosine_mean", 1.0, "cosine"),
