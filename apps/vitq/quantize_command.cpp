@@ -125,9 +125,14 @@ Status runQuantize(const Options& o) {
   }
   if (o.ranges == "mean-minmax") po.activation_range = RangeMethod::kMeanMinMax;
   VITQ_ASSIGN_OR_RETURN(std::vector<Gate> gates, parseGates(o.fail_if));
-  if (o.format == "integer" && o.depthwise_inputs == "per-channel") {
-    return invalidArgument("--depthwise-inputs per-channel is for QDQ models; --format integer gives every "
-                           "activation one scale");
+  if (o.depthwise_inputs == "per-channel" && (o.format == "integer" || o.placement == "integer")) {
+    return invalidArgument("--depthwise-inputs per-channel needs --placement inputs in QDQ format: the integer "
+                           "placement quantizes the depthwise Convs' outputs for ONNX Runtime's QLinearConv, which "
+                           "takes one input scale, and --format integer gives every activation one scale");
+  }
+  if (!o.stats.empty() && po.quant.depthwise_channel_inputs && o.placement == "inputs") {
+    return invalidArgument("--stats: saved statistics are per tensor; per-channel depthwise inputs (--recipe " +
+                           o.recipe + ") calibrate on --data (or pass --depthwise-inputs per-tensor)");
   }
   if (o.format == "integer" && (!o.budget.empty() || !o.layer_bits.empty())) {
     return invalidArgument("--budget and --layer-bits choose per-layer precision in QDQ models; --format integer "
@@ -240,6 +245,7 @@ Status runQuantize(const Options& o) {
   }
   report["quantization"] = {{"compute_nodes", plan.compute_nodes}, {"quantized_nodes", plan.quantized_nodes},
                             {"kept_float", plan.excluded}, {"quantize_nodes", ms.quantize_nodes},
+                            {"per_channel_activations", ms.per_channel_activations},
                             {"weights", ms.weights}, {"biases", ms.biases},
                             {"reparameterized_layernorms", pr.reparameterized},
                             {"log_softmax_quantizers", ms.log_quantizers}};

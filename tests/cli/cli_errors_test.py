@@ -110,6 +110,9 @@ def main():
                "--format integer keeps one width", "--budget with --format integer", [good], [out])
         expect(vitq, quantize + ["--recipe", "minmax", "--ranges", "mean-minmax"], 2,
                "--ranges chooses the activation ranges of --recipe i-vit", "--ranges without i-vit", [good], [out])
+        expect(vitq, quantize + ["--depthwise-inputs", "per-channel"], 2,
+               "--depthwise-inputs per-channel needs --placement inputs", "per-channel depthwise inputs, integer placement",
+               [good], [out])
         expect(vitq, quantize + ["--layer-bits", "add0=9"], 2, "NODE=BITS with BITS from 2 to 8", "bad --layer-bits",
                [good], [out])
         listed = subprocess.run([vitq, "passes"], capture_output=True, text=True).stdout

@@ -196,6 +196,7 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table)
       graph.redirectUsesExcept(v, dq->output(0), reader ? reader : quant);
       ++stats.quantize_nodes;
       ++stats.dequantize_nodes;
+      if (q.params.perChannel()) ++stats.per_channel_activations;
     } else if (q.role == QuantRoleOfValue::kWeight) {
       Tensor wq = quantizeConstant(v->initializer(), q.params, q.spec);
       Value* stored = graph.addInitializer(v->name() + "_quantized", std::move(wq));

@@ -22,6 +22,7 @@ struct MaterializeStats {
   int weights = 0;
   int biases = 0;
   int log_quantizers = 0;  // log-sqrt2 post-Softmax fake-quantizers (log_quant_export.h)
+  int per_channel_activations = 0;  // activation quantizers with one scale per channel (axis attribute)
 };
 
 StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table);
