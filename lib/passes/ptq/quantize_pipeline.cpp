@@ -29,9 +29,10 @@ QuantSpec activationSpec(const PipelineOptions& o) {
 
 // One channel's (or tensor's) range from its histogram by the recipe's method; min/max methods
 // keep the observed range (per-sample means exist per tensor only).
-std::pair<float, float> histogramRange(const HistogramView& view, const QuantSpec& spec, const PipelineOptions& o) {
-  switch (o.activation_range) {
-    case RangeMethod::kPercentile: return percentileRange(view, o.percentile);
+std::pair<float, float> histogramRange(const HistogramView& view, const QuantSpec& spec, RangeMethod method,
+                                       double percentile) {
+  switch (method) {
+    case RangeMethod::kPercentile: return percentileRange(view, percentile);
     case RangeMethod::kMse: return mseUniformRange(view, spec);
     case RangeMethod::kEntropy: return klDivergenceRange(view, spec);
     default: return {view.lo, view.hi};
@@ -40,7 +41,7 @@ std::pair<float, float> histogramRange(const HistogramView& view, const QuantSpe
 
 // Per-channel parameters from per-channel statistics (histograms, or only min/max); \p degenerate
 // marks channels whose range is empty.
-QuantParams channelParams(const TensorStats& s, const QuantSpec& spec, const PipelineOptions& o,
+QuantParams channelParams(const TensorStats& s, const QuantSpec& spec, RangeMethod method, double percentile,
                           std::vector<bool>& degenerate) {
   std::vector<float> lo, hi;
   degenerate.clear();
@@ -48,7 +49,7 @@ QuantParams channelParams(const TensorStats& s, const QuantSpec& spec, const Pip
   for (size_t c = 0; c < s.channel_min.size(); ++c) {
     const HistogramView view{histograms ? s.channel_histogram.data() + c * static_cast<size_t>(s.channel_bins) : nullptr,
                              histograms ? static_cast<size_t>(s.channel_bins) : 0, s.channel_min[c], s.channel_max[c]};
-    const auto range = histograms ? histogramRange(view, spec, o) : std::make_pair(view.lo, view.hi);
+    const auto range = histograms ? histogramRange(view, spec, method, percentile) : std::make_pair(view.lo, view.hi);
     lo.push_back(range.first);
     hi.push_back(range.second);
     degenerate.push_back(!(std::max(range.second, 0.0f) > std::min(range.first, 0.0f)));
@@ -77,9 +78,9 @@ StatusOr<std::unordered_map<const Value*, QuantParams>> reparameterizeLayerNorms
     const TensorStats& s = stats.stats.at(name);
     if (static_cast<int64_t>(s.channel_min.size()) != site.channels) continue;
     std::vector<bool> degenerate;
-    PipelineOptions ln = o;  // the LayerNorm channels: MSE ranges for repq-vit's mse base, else min/max
-    if (ln.activation_range != RangeMethod::kMse) ln.activation_range = RangeMethod::kMinMax;
-    const QuantParams pc = channelParams(s, spec, ln, degenerate);
+    // The LayerNorm channels: MSE ranges for repq-vit's mse base, else min/max.
+    const RangeMethod method = o.activation_range == RangeMethod::kMse ? RangeMethod::kMse : RangeMethod::kMinMax;
+    const QuantParams pc = channelParams(s, spec, method, o.percentile, degenerate);
     const RepqFactors f = repqFactors(pc, degenerate, o.median_scale);
     VITQ_ASSIGN_OR_RETURN(Value * out, foldChannelTransform(g, site, f.sigma, f.delta));
     fixed[out] = f.per_tensor;
@@ -127,7 +128,7 @@ Status setActivationParams(QuantTable& table, const CalibrationResult& calib, co
                                "' (saved statistics are per tensor; calibrate on --data for per-channel inputs)");
       }
       std::vector<bool> degenerate;
-      q.params = channelParams(s, q.spec, o, degenerate);
+      q.params = channelParams(s, q.spec, o.activation_range, o.percentile, degenerate);
       continue;
     }
     std::pair<float, float> range{s.min, s.max};
@@ -139,7 +140,7 @@ Status setActivationParams(QuantTable& table, const CalibrationResult& calib, co
       const auto n = static_cast<double>(s.observations);
       range = {static_cast<float>(s.sample_min_sum / n), static_cast<float>(s.sample_max_sum / n)};
     } else if (o.activation_range != RangeMethod::kMinMax && !s.histogram.empty()) {
-      range = histogramRange(histogramOf(s), q.spec, o);
+      range = histogramRange(histogramOf(s), q.spec, o.activation_range, o.percentile);
     }
     q.params = paramsFromRanges({range.first}, {range.second}, q.spec);
   }
