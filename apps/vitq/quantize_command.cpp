@@ -311,9 +311,9 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
                   "kernels (default); inputs: their inputs only, one rounding per layer, layers run in float")
       ->check(CLI::IsMember({"integer", "inputs"}));
   cmd->add_option("--depthwise-inputs", o->depthwise_inputs,
-                  "per-tensor or per-channel scales for the inputs of depthwise Convs (default: per-channel with "
-                  "--recipe q-hyvit, else per-tensor); per-channel ones fold into the weight scales, but ONNX "
-                  "Runtime then runs those Convs in float")
+                  "per-tensor or per-channel scales for the inputs of depthwise Convs, with --placement inputs "
+                  "(default: per-channel with --recipe q-hyvit, else per-tensor); per-channel ones fold into the "
+                  "weight scales, but ONNX Runtime then runs those Convs in float")
       ->check(CLI::IsMember({"per-tensor", "per-channel"}));
   cmd->add_option("--stop-after", o->stop_after, "reparam: write the float model after the reparameterization");
   cmd->add_option("--percentile", o->percentile, "Percentile of the range kept by --recipe percentile")

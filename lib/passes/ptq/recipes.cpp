@@ -17,7 +17,7 @@ std::string recipeSummary(const std::string& name) {
       {"entropy", "KL-divergence activation ranges (TensorRT, ONNX Runtime Entropy)"},
       {"mse", "ranges and weight clipping minimizing the squared quantization error"},
       {"repq-vit", "mse + post-LayerNorm scale reparameterization + log-sqrt2 post-Softmax quantizers"},
-      {"q-hyvit", "repq-vit + per-channel depthwise Conv inputs + AdaRound reconstruction of the conv/transformer bridge blocks"},
+      {"q-hyvit", "repq-vit + AdaRound reconstruction of the conv/transformer bridge blocks (+ per-channel depthwise Conv inputs with --placement inputs)"},
       {"i-vit", "symmetric activations; with --format integer: integer-only Shiftmax, ShiftGELU, I-LayerNorm"},
   };
   for (const auto& [n, text] : summaries) {
