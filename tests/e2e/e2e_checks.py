@@ -1,6 +1,6 @@
 """What the end-to-end tests share: named checks that are all reported before the test fails,
-running a model on a batch with ONNX Runtime (one thread), and scoring a model on its task with the
-evaluation script."""
+running a model on a batch with ONNX Runtime (one thread) or with `vitq run`, and scoring a model on
+its task with the evaluation script."""
 import json
 import os
 import subprocess
@@ -39,10 +39,24 @@ EVALUATE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.
 
 
 def evaluate(task, model, reference, tmp):
-    """The task metrics of \p model in ONNX Runtime (scripts/eval/evaluate.py on the data in data/)."""
+    """The task metrics of `model` in ONNX Runtime (scripts/eval/evaluate.py on the data in data/)."""
     out = os.path.join(tmp, os.path.basename(model) + ".eval.json")
     subprocess.run([sys.executable, EVALUATE, "--task", task, "--model", model, "--reference", reference, "--json", out],
                    check=True, capture_output=True)
     with open(out) as f:
         result = json.load(f)
     return result.get("metrics", result)
+
+
+def vitq_run(vitq, model, x, tmp):
+    """`vitq run` of a single-input, single-output model on the batch `x`: (output, "") or (None, stderr)."""
+    np.save(os.path.join(tmp, "vitq_run_input.npy"), x)
+    out_dir = os.path.join(tmp, "vitq_run")
+    os.makedirs(out_dir, exist_ok=True)
+    for name in os.listdir(out_dir):
+        os.remove(os.path.join(out_dir, name))
+    proc = subprocess.run([vitq, "-q", "run", model, "--input", os.path.join(tmp, "vitq_run_input.npy"),
+                           "--output-dir", out_dir], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return None, proc.stderr
+    return np.load(os.path.join(out_dir, os.listdir(out_dir)[0])), ""

@@ -26,7 +26,7 @@ import tempfile
 import numpy as np
 import onnx
 
-from e2e_checks import check, evaluate, exit_code, ort_run  # noqa: E402
+from e2e_checks import check, evaluate, exit_code, ort_run, vitq_run  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PPOCR_REC = os.path.join(REPO, "models", "ppocr", "ch_PP-OCRv4_rec_infer.onnx")
@@ -60,10 +60,11 @@ def main():
             quantize(args.vitq, out, "--depthwise-inputs", granularity)
             cer[granularity] = evaluate("ppocr-rec", out, PPOCR_REC, tmp)["cer"]
             print(f"ppocr-rec W6A6 repq-vit, depthwise inputs {granularity}: CER {100 * cer[granularity]:.2f} %")
-        bound = 0.01 if evaluation_lines() >= 300 else 0.015
+        lines = evaluation_lines()
+        bound = 0.01 if lines >= 300 else 0.015
         check(cer["per-channel"] <= fp32 + bound,
               f"W6A6 CER {100 * cer['per-channel']:.2f} % within {100 * bound:.1f} point(s) of FP32 {100 * fp32:.2f} % "
-              f"({evaluation_lines()} lines)")
+              f"({lines} lines)")
         check(cer["per-channel"] < cer["per-tensor"],
               f"per-channel depthwise inputs {100 * cer['per-channel']:.2f} % < one scale "
               f"{100 * cer['per-tensor']:.2f} %")
@@ -73,14 +74,9 @@ def main():
                 for n in onnx.load(out).graph.node if n.op_type == "QuantizeLinear"]
         check(axes.count(1) >= 10, f"{axes.count(1)} of {len(axes)} activation quantizers are per channel (axis 1)")
         x = np.load(os.path.join(REPO, "data", "ppocr", "rec_eval", "x.npy"))[:8]  # lines calibration never saw
-        np.save(os.path.join(tmp, "x.npy"), x)
-        run_dir = os.path.join(tmp, "run")
-        os.makedirs(run_dir)
-        proc = subprocess.run([args.vitq, "-q", "run", out, "--input", os.path.join(tmp, "x.npy"),
-                               "--output-dir", run_dir], capture_output=True, text=True)
-        check(proc.returncode == 0, "vitq runs the exported model" + proc.stderr[-300:])
-        if proc.returncode == 0:
-            mine = np.load(os.path.join(run_dir, os.listdir(run_dir)[0]))
+        mine, err = vitq_run(args.vitq, out, x, tmp)
+        check(mine is not None, "vitq runs the exported model" + err[-300:])
+        if mine is not None:
             theirs = ort_run(out, x, batch=1)
             agree = float((mine.argmax(-1) == theirs.argmax(-1)).mean())
             diff = float(np.abs(mine - theirs).max())

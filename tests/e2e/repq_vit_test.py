@@ -19,7 +19,7 @@ import tempfile
 
 import numpy as np
 
-from e2e_checks import check, exit_code, ort_run  # noqa: E402
+from e2e_checks import check, exit_code, ort_run, vitq_run  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FASHION = os.path.join(REPO, "data", "fashion_mnist")
@@ -69,13 +69,9 @@ def simulation_and_accuracy(vitq, tmp):
         if recipe == "repq-vit":
             check(report["quantization"]["log_softmax_quantizers"] > 0,
                   f"repq-vit exports {report['quantization']['log_softmax_quantizers']} log-sqrt2 quantizers")
-            np.save(os.path.join(tmp, "x.npy"), x[:200])
-            os.makedirs(os.path.join(tmp, "run"), exist_ok=True)
-            proc = subprocess.run([vitq, "-q", "run", out, "--input", os.path.join(tmp, "x.npy"),
-                                   "--output-dir", tmp + "/run"], capture_output=True, text=True)
-            check(proc.returncode == 0, "vitq runs the exported W4A4 repq-vit model" + proc.stderr[-300:])
-            if proc.returncode == 0:
-                mine = np.load(os.path.join(tmp, "run", os.listdir(os.path.join(tmp, "run"))[0]))
+            mine, err = vitq_run(vitq, out, x[:200], tmp)
+            check(mine is not None, "vitq runs the exported W4A4 repq-vit model" + err[-300:])
+            if mine is not None:
                 diff = float(np.abs(mine - logits[:200]).max())
                 agree = float((mine.argmax(1) == logits[:200].argmax(1)).mean())
                 check(agree >= 0.99 and diff < 0.5,

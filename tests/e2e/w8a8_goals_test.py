@@ -70,7 +70,7 @@ def minilm(vitq, tmp):
 
 
 def integer_convs(path, tmp):
-    """QLinearConv nodes in ONNX Runtime's optimized graph of \p path."""
+    """QLinearConv nodes in ONNX Runtime's optimized graph of `path`."""
     import onnx
     import onnxruntime as ort
     so = ort.SessionOptions()
