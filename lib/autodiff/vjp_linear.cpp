@@ -12,6 +12,7 @@
 #include "exec/gemm.h"
 #include "exec/kernels/im2col.h"
 #include "exec/kernels/kernel_utils.h"
+#include "exec/kernels/pool.h"
 
 namespace vitq {
 namespace {
@@ -142,12 +143,21 @@ Status convVjp(VjpContext& ctx) {
   return Status::ok();
 }
 
+// AveragePool is linear in its input: the pooling kernel's own geometry spreads the gradient back.
+Status averagePoolVjp(VjpContext& ctx) {
+  if (!ctx.wants(0)) return Status::ok();
+  VITQ_ASSIGN_OR_RETURN(Tensor gx, averagePoolBackward(ctx.forward, ctx.outputGrad(0)));
+  ctx.setInputGrad(0, std::move(gx));
+  return Status::ok();
+}
+
 }  // namespace
 
 void registerLinearVjps(VjpRegistry& r) {
   r.add("MatMul", matmulVjp);
   r.add("Gemm", gemmVjp);
   r.add("Conv", convVjp);
+  r.add("AveragePool", averagePoolVjp);
 }
 
 }  // namespace vitq

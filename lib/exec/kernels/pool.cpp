@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "exec/kernels/pool.h"
 #include "exec/kernel_registry.h"
 #include "exec/kernels/layout.h"
 
@@ -88,6 +89,18 @@ inline void tapRange(int64_t start, int64_t k, int64_t d, int64_t n, int64_t& k0
 
 enum class Kind { kMax, kAverage, kLp };
 
+// The forward average's divisor for a window (see poolLoop).
+int64_t averageCount(const PoolGeometry& g, bool count_include_pad, const int64_t starts[3], const int64_t taps[3]) {
+  if (!count_include_pad) return taps[0] * taps[1] * taps[2];
+  int64_t c = 1;
+  for (int j = 0; j < 3; ++j) {
+    int64_t a, b;
+    tapRange(starts[j] + g.pad_begin[j], g.kernel[j], g.dil[j], g.in[j] + g.pad_begin[j] + g.pad_end[j], a, b);
+    c *= b - a;
+  }
+  return c;
+}
+
 template <typename T>
 void poolLoop(const PoolGeometry& g, Kind kind, bool count_include_pad, double p, const T* src, T* dst,
               int64_t* indices, bool column_major) {
@@ -151,18 +164,9 @@ void poolLoop(const PoolGeometry& g, Kind kind, bool count_include_pad, double p
             d[at] = static_cast<T>(std::pow(acc, 1.0 / p));
             continue;
           }
-          int64_t count = (kz1 - kz0) * (ky1 - ky0) * (kx1 - kx0);
-          if (count_include_pad) {
-            // Taps inside the padded input [-pad_begin, in + pad_end) count, ceil_mode overhang not.
-            int64_t c = 1;
-            const int64_t starts[3] = {z0, y0, x0};
-            for (int j = 0; j < 3; ++j) {
-              int64_t a, b;
-              tapRange(starts[j] + g.pad_begin[j], g.kernel[j], g.dil[j], g.in[j] + g.pad_begin[j] + g.pad_end[j], a, b);
-              c *= b - a;
-            }
-            count = c;
-          }
+          // With count_include_pad, taps inside the padded input count, ceil_mode overhang not.
+          const int64_t starts[3] = {z0, y0, x0}, taps[3] = {kz1 - kz0, ky1 - ky0, kx1 - kx0};
+          const int64_t count = averageCount(g, count_include_pad, starts, taps);
           d[at] = static_cast<T>(count > 0 ? acc / static_cast<double>(count) : 0.0);
         }
       }
@@ -246,6 +250,51 @@ Status globalPoolKernel(KernelContext& ctx, Kind kind) {
 }
 
 }  // namespace
+
+StatusOr<Tensor> averagePoolBackward(const KernelContext& ctx, const Tensor& grad_y) {
+  const Tensor& x = ctx.input(0);
+  if (x.dtype() != DataType::kFloat) return ctx.error(unsupportedType(x.dtype()));
+  VITQ_ASSIGN_OR_RETURN(PoolGeometry g, poolGeometry(ctx, x.shape()));
+  if (grad_y.shape() != outputShape(g)) return ctx.error("output gradient has the wrong shape");
+  const bool count_include_pad = ctx.attrs().intOr("count_include_pad", 0) != 0;
+  Tensor gx(DataType::kFloat, x.shape());
+  float* dx = gx.data<float>();
+  std::fill(dx, dx + gx.numel(), 0.0f);
+  const float* dy = grad_y.data<float>();
+  const int64_t planes = g.batch * g.channels, in_plane = g.inPlane(), out_plane = g.outPlane();
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    float* s = dx + pl * in_plane;
+    const float* d = dy + pl * out_plane;
+    int64_t at = 0;
+    for (int64_t oz = 0; oz < g.out[0]; ++oz) {
+      const int64_t z0 = oz * g.stride[0] - g.pad_begin[0];
+      int64_t kz0, kz1;
+      tapRange(z0, g.kernel[0], g.dil[0], g.in[0], kz0, kz1);
+      for (int64_t oy = 0; oy < g.out[1]; ++oy) {
+        const int64_t y0 = oy * g.stride[1] - g.pad_begin[1];
+        int64_t ky0, ky1;
+        tapRange(y0, g.kernel[1], g.dil[1], g.in[1], ky0, ky1);
+        for (int64_t ox = 0; ox < g.out[2]; ++ox, ++at) {
+          const int64_t x0 = ox * g.stride[2] - g.pad_begin[2];
+          int64_t kx0, kx1;
+          tapRange(x0, g.kernel[2], g.dil[2], g.in[2], kx0, kx1);
+          const int64_t starts[3] = {z0, y0, x0}, taps[3] = {kz1 - kz0, ky1 - ky0, kx1 - kx0};
+          const int64_t count = averageCount(g, count_include_pad, starts, taps);
+          if (count <= 0) continue;
+          const float share = d[at] / static_cast<float>(count);
+          for (int64_t kz = kz0; kz < kz1; ++kz) {
+            for (int64_t ky = ky0; ky < ky1; ++ky) {
+              float* row = s + ((z0 + kz * g.dil[0]) * g.in[1] + (y0 + ky * g.dil[1])) * g.in[2] + x0;
+              for (int64_t kx = kx0; kx < kx1; ++kx) row[kx * g.dil[2]] += share;
+            }
+          }
+        }
+      }
+    }
+  }
+  return gx;
+}
+
 
 void registerPoolKernels(KernelRegistry& r) {
   r.add("GlobalAveragePool", [](KernelContext& ctx) { return globalPoolKernel(ctx, Kind::kAverage); });

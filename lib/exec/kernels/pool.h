@@ -1,0 +1,13 @@
+// Pooling kernels' geometry shared with their gradients (autodiff/vjp_movement.cpp).
+#pragma once
+
+#include "exec/kernel.h"
+
+namespace vitq {
+
+/// dL/dx of AveragePool (float, 1- to 3-d) from dL/dy: each output's gradient spread evenly over
+/// the inputs of its window, divided by the same count as the forward pass (count_include_pad).
+/// \p forward is the node's forward call (attributes and input x).
+StatusOr<Tensor> averagePoolBackward(const KernelContext& forward, const Tensor& grad_y);
+
+}  // namespace vitq
