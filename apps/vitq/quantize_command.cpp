@@ -43,7 +43,9 @@ struct Options {
   std::vector<std::string> noise_layers;
   int recon_iters = 400, recon_batch = 4;
   size_t recon_samples = 128;
-  float recon_lr = 0.1f;
+  float recon_lr = 0.1f, recon_drop = 0.0f;
+  std::string reconstruct;  // bridges, all or none; empty: the recipe's
+  int recon_block_layers = 2;
   uint64_t seed = 0;
   std::string budget;
   std::vector<std::string> layer_bits;
@@ -115,6 +117,11 @@ Status runQuantize(const Options& o) {
   po.reconstruction.batch = o.recon_batch;
   po.reconstruction.learning_rate = o.recon_lr;
   po.reconstruction.seed = o.seed;
+  po.reconstruction.drop_probability = o.recon_drop;
+  po.reconstruction_block_layers = o.recon_block_layers;
+  if (o.reconstruct == "none") po.reconstruct = Reconstruction::kNone;
+  if (o.reconstruct == "bridges") po.reconstruct = Reconstruction::kBridges;
+  if (o.reconstruct == "all") po.reconstruct = Reconstruction::kSequential;
   if (!o.stop_after.empty() && o.stop_after != "reparam") {
     return invalidArgument("--stop-after '" + o.stop_after + "': the only stage is 'reparam'");
   }
@@ -134,11 +141,16 @@ Status runQuantize(const Options& o) {
     return invalidArgument("--stats: saved statistics are per tensor; per-channel depthwise inputs (--recipe " +
                            o.recipe + ") calibrate on --data (or pass --depthwise-inputs per-tensor)");
   }
+  if (o.format == "integer" && !o.reconstruct.empty() && o.reconstruct != "none") {
+    return invalidArgument("--reconstruct " + o.reconstruct + " learns weight rounding for QDQ models; --format "
+                           "integer computes its own integer weights");
+  }
   if (o.format == "integer" && (!o.budget.empty() || !o.layer_bits.empty())) {
     return invalidArgument("--budget and --layer-bits choose per-layer precision in QDQ models; --format integer "
                            "keeps one width for the whole integer graph");
   }
-  if (!o.stats.empty() && (po.ln_reparam || po.smooth_alpha || po.bias_correction || po.noisy_bias || po.bridge_reconstruction || o.format == "integer")) {
+  if (!o.stats.empty() && (po.ln_reparam || po.smooth_alpha || po.bias_correction || po.noisy_bias ||
+                           po.reconstruct != Reconstruction::kNone || o.format == "integer")) {
     return invalidArgument("--stats: recipe '" + o.recipe + "' (format " + o.format +
                            ") rewrites the graph from the data itself; saved statistics serve minmax, mean-minmax, "
                            "percentile, entropy and mse in QDQ format");
@@ -217,9 +229,10 @@ Status runQuantize(const Options& o) {
     }
     report["noisy_bias"] = sites;
   }
-  if (po.bridge_reconstruction) {
-    report["recipe"]["reconstruction"] = {{"iterations", o.recon_iters}, {"samples", o.recon_samples},
-                                          {"batch", o.recon_batch}, {"learning_rate", o.recon_lr}, {"seed", o.seed}};
+  if (po.reconstruct != Reconstruction::kNone) {
+    report["recipe"]["reconstruction"] = {{"scope", po.reconstruct == Reconstruction::kBridges ? "bridges" : "all"}, {"iterations", o.recon_iters}, {"samples", o.recon_samples},
+                                          {"batch", o.recon_batch}, {"learning_rate", o.recon_lr}, {"seed", o.seed},
+                                          {"block_layers", o.recon_block_layers}, {"drop", o.recon_drop}};
     nlohmann::json blocks = nlohmann::json::array();
     for (const auto& b : pr.reconstructed) {
       blocks.push_back({{"block", b.name}, {"output", b.output}, {"weights", b.weights}, {"elements", b.elements},
@@ -289,14 +302,27 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--noise-steps", o->noise_steps, "+noisy: amplitude grid size over [0, 2) x N0 (default 50)")
       ->check(CLI::Range(2, 10000));
   cmd->add_option("--noise-layers", o->noise_layers, "+noisy: only inputs of these layers (op type or name glob)");
-  cmd->add_option("--recon-iters", o->recon_iters, "q-hyvit: Adam steps per bridge block (default 400)")
+  cmd->add_option("--reconstruct", o->reconstruct,
+                  "Learned rounding of the weights against the float model's block outputs: bridges (the "
+                  "conv/transformer bridge blocks, float inputs; q-hyvit's default), all (every block in order, "
+                  "fed by the quantized blocks before it: BRECQ) or none (the other recipes' default)")
+      ->check(CLI::IsMember({"bridges", "all", "none"}));
+  cmd->add_option("--recon-block-layers", o->recon_block_layers,
+                  "--reconstruct all: quantized layers per block, at least (blocks end where one tensor carries "
+                  "everything on; default 2)")
+      ->check(CLI::Range(1, 1000));
+  cmd->add_option("--recon-drop", o->recon_drop,
+                  "Reconstruction: probability that an activation element skips its quantizer during the "
+                  "optimization (QDrop; default 0)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--recon-iters", o->recon_iters, "Reconstruction: Adam steps per block (default 400)")
       ->check(CLI::Range(0, 1000000));
-  cmd->add_option("--recon-samples", o->recon_samples, "q-hyvit: calibration samples cached per block (default 128)")
+  cmd->add_option("--recon-samples", o->recon_samples, "Reconstruction: calibration samples cached per block (default 128)")
       ->check(CLI::Range(1, 1000000));
-  cmd->add_option("--recon-batch", o->recon_batch, "q-hyvit: samples per step (default 4)")->check(CLI::Range(1, 4096));
-  cmd->add_option("--recon-lr", o->recon_lr, "q-hyvit: Adam learning rate on the rounding variables (default 0.1)")
+  cmd->add_option("--recon-batch", o->recon_batch, "Reconstruction: samples per step (default 4)")->check(CLI::Range(1, 4096));
+  cmd->add_option("--recon-lr", o->recon_lr, "Reconstruction: Adam learning rate on the rounding variables (default 0.1)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--seed", o->seed, "q-hyvit: seed of the reconstruction's sample draws (default 0)");
+  cmd->add_option("--seed", o->seed, "Reconstruction: seed of the sample draws (default 0)");
   cmd->add_flag("--reduce-range", o->reduce_range,
                "7-bit weights (int8 container): exact in ONNX Runtime on x86 CPUs without VNNI");
   cmd->add_option("--smooth-quant", o->smooth_alpha,

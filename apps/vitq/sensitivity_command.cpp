@@ -39,7 +39,7 @@ Status runSensitivity(const Options& o) {
   po.threads = o.threads;
   // Sensitivity compares plain configurations; learned rounding and noise belong to the final run.
   po.noisy_bias = false;
-  po.bridge_reconstruction = false;
+  po.reconstruct = Reconstruction::kNone;
   VITQ_ASSIGN_OR_RETURN(QuantizationInputs in,
                         loadQuantizationInputs(o.model, o.data, {o.calib_samples, o.eval_samples, o.holdout}, o.threads,
                                                o.preprocess));

@@ -113,6 +113,9 @@ def main():
         expect(vitq, quantize + ["--depthwise-inputs", "per-channel"], 2,
                "--depthwise-inputs per-channel needs --placement inputs", "per-channel depthwise inputs, integer placement",
                [good], [out])
+        expect(vitq, quantize + ["--recipe", "i-vit", "--format", "integer", "--reconstruct", "all"], 2,
+               "--reconstruct all learns weight rounding for QDQ models", "--reconstruct with --format integer",
+               [good], [out])
         expect(vitq, quantize + ["--layer-bits", "add0=9"], 2, "NODE=BITS with BITS from 2 to 8", "bad --layer-bits",
                [good], [out])
         listed = subprocess.run([vitq, "passes"], capture_output=True, text=True).stdout

@@ -5,8 +5,6 @@
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
-#include <random>
-#include <sstream>
 
 #include "calib/calibration_session.h"
 #include "core/logging.h"
@@ -22,29 +20,12 @@
 namespace vitq {
 namespace {
 
-std::string floats(const std::string& name, const std::vector<int64_t>& shape, unsigned seed, float amp) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> dist(0.0f, amp);
-  int64_t n = 1;
-  std::ostringstream os;
-  os.precision(9);
-  os << "float[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    os << (i ? "," : "") << shape[i];
-    n *= shape[i];
-  }
-  os << "] " << name << " = {";
-  for (int64_t i = 0; i < n; ++i) os << (i ? ", " : "") << dist(gen);
-  os << "}";
-  return os.str();
-}
-
 // Conv features -> tokens -> LayerNorm -> linear, with a residual Add: one conv->transformer bridge.
 std::string bridgeModel() {
   return "<ir_version: 8, opset_import: [\"\" : 17]>\n"
          "agraph (float[1, 16, 6, 6] X) => (float[1, 36, 16] Y)\n<" +
-         floats("W1", {16, 16, 3, 3}, 1, 0.1f) + ", " + floats("B1", {16}, 2, 0.1f) + ", " +
-         floats("W2", {16, 16}, 3, 0.3f) + ", " + floats("B2", {16}, 4, 0.1f) +
+         test::normalInitializer("W1", {16, 16, 3, 3}, 1, 0.1f) + ", " + test::normalInitializer("B1", {16}, 2, 0.1f) + ", " +
+         test::normalInitializer("W2", {16, 16}, 3, 0.3f) + ", " + test::normalInitializer("B2", {16}, 4, 0.1f) +
          ", int64[3] S = {1, 16, 36}>\n{\n"
          "  C = Conv <pads = [1, 1, 1, 1]> (X, W1, B1)\n"
          "  R = Relu(C)\n"

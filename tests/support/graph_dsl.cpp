@@ -6,9 +6,28 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <random>
+#include <sstream>
 #include <vector>
 
 namespace vitq::test {
+
+std::string normalInitializer(const std::string& name, const std::vector<int64_t>& shape, unsigned seed, float amp) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> dist(0.0f, amp);
+  int64_t n = 1;
+  std::ostringstream os;
+  os.precision(9);
+  os << "float[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    os << (i ? "," : "") << shape[i];
+    n *= shape[i];
+  }
+  os << "] " << name << " = {";
+  for (int64_t i = 0; i < n; ++i) os << (i ? ", " : "") << dist(gen);
+  os << "}";
+  return os.str();
+}
 
 onnx::ModelProto parseProto(const std::string& text) {
   onnx::ModelProto proto;

@@ -3,7 +3,9 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "ir/graph.h"
 #include "onnx_io/importer.h"
@@ -16,6 +18,10 @@ onnx::ModelProto parseProto(const std::string& text);
 Model parseModel(const std::string& text, const ImportOptions& options = {});
 /// Parses and imports, returning the import status for error tests.
 StatusOr<Model> tryImport(const std::string& text, const ImportOptions& options = {});
+
+/// "float[d0,d1..] NAME = {...}" with normal values of standard deviation \p amp drawn with
+/// \p seed, for the initializer list of a test model.
+std::string normalInitializer(const std::string& name, const std::vector<int64_t>& shape, unsigned seed, float amp);
 
 /// A fresh empty directory under the system temp folder, removed at the end of the process.
 std::string makeTempDir(const std::string& prefix);

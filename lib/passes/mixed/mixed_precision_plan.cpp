@@ -41,7 +41,7 @@ StatusOr<MixedPrecisionPlan> planMixedPrecision(const Model& reference, const Mo
   const auto start = std::chrono::steady_clock::now();
   PipelineOptions plain = options;
   plain.noisy_bias = false;
-  plain.bridge_reconstruction = false;
+  plain.reconstruct = Reconstruction::kNone;
   VITQ_ASSIGN_OR_RETURN(Model search_model, cloneModel(working));
   VITQ_ASSIGN_OR_RETURN(PreparedQuantization base, prepareQuantization(search_model, calib, plain));
   const std::vector<int> bits = rungBits(options.quant);

@@ -6,48 +6,12 @@
 // s (q - z)), so materialize-qdq exports exactly the learned codes with the unchanged parameters.
 #pragma once
 
-#include <cstdint>
-#include <string>
 #include <vector>
 
 #include "calib/dataset.h"
-#include "ir/graph.h"
-#include "quant/quant_table.h"
+#include "passes/ptq/block_rounding.h"
 
 namespace vitq {
-
-struct ReconstructionOptions {
-  int iterations = 400;          // Adam steps per block
-  size_t samples = 128;          // calibration samples cached per block (the first N)
-  int batch = 4;                 // samples per step, drawn from the cache with the seed
-  float learning_rate = 0.1f;    // Adam on the rounding variables V (few steps: large)
-  float lambda = 0.01f;          // rounding regularizer weight
-  float warmup = 0.2f;           // fraction of steps without the regularizer
-  uint64_t seed = 0;
-  bool quantize_activations = true;  // fake-quantize the block's activations (straight-through)
-  int threads = 1;                   // for caching the float tensors (the optimization is single-threaded)
-};
-
-/// One unit: nodes of the graph in topological order, the non-constant values they read from
-/// outside, and the value whose error is minimized.
-struct ReconstructionBlock {
-  std::string name;
-  std::vector<const Node*> nodes;
-  std::vector<const Value*> inputs;
-  const Value* output = nullptr;
-};
-
-struct BlockReconstructionReport {
-  std::string name;
-  std::string output;
-  std::vector<std::string> weights;  // the weight values whose rounding was learned
-  int64_t elements = 0;              // their element count
-  int64_t flipped = 0;               // elements whose code differs from round-to-nearest
-  double loss_before = 0;            // output MSE vs float on the cached samples, nearest rounding
-  double loss_after = 0;             // ... with the learned rounding (never above loss_before)
-  bool kept_nearest = false;         // learned rounding was not better; nearest kept
-  double seconds = 0;
-};
 
 /// The bridge blocks of \p graph (pattern/bridge_blocks.h) as reconstruction units, named
 /// "<direction>: <start node> .. <output>".

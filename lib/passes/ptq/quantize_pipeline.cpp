@@ -245,11 +245,15 @@ StatusOr<PreparedQuantization> prepareQuantization(Model& model, const Dataset& 
   if (o.stop_after_reparam) return prepared;
   VITQ_ASSIGN_OR_RETURN(prepared.table, calibrateQuantTable(model, calib, o, fixed, report));
   QuantTable& table = prepared.table;
-  if (o.bridge_reconstruction) {
-    ReconstructionOptions r = o.reconstruction;
-    r.threads = o.threads;
+  ReconstructionOptions r = o.reconstruction;
+  r.threads = o.threads;
+  if (o.reconstruct == Reconstruction::kBridges) {
     VITQ_ASSIGN_OR_RETURN(report.reconstructed, reconstructBlocks(model, table, calib, bridgeReconstructionBlocks(g), r));
     log->info("reconstructed {} bridge blocks", report.reconstructed.size());
+  } else if (o.reconstruct == Reconstruction::kSequential) {
+    const auto blocks = sequentialReconstructionBlocks(g, table, o.reconstruction_block_layers);
+    VITQ_ASSIGN_OR_RETURN(report.reconstructed, reconstructSequentially(model, table, calib, blocks, r));
+    log->info("reconstructed {} blocks in sequence", report.reconstructed.size());
   }
   if (o.bias_correction) {
     VITQ_ASSIGN_OR_RETURN(report.bias_corrected, correctBiases(model, table, calib, o.threads));

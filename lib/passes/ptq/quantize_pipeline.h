@@ -13,6 +13,7 @@
 #include "ir/graph.h"
 #include "passes/ptq/bias_correction.h"
 #include "passes/ptq/block_reconstruction.h"
+#include "passes/ptq/sequential_reconstruction.h"
 #include "passes/ptq/materialize_qdq.h"
 #include "passes/ptq/noisy_bias.h"
 #include "passes/ptq/plan_quantization.h"
@@ -23,6 +24,9 @@ namespace vitq {
 // kMeanMinMax: each calibration sample's own min and max, averaged over the samples (NNCF's
 // default for activations), which keeps one unusual sample from setting the range.
 enum class RangeMethod { kMinMax, kMeanMinMax, kPercentile, kMse, kEntropy };
+
+// Which weights get learned rounding: none, the bridge blocks (Q-HyViT), or every block in order (BRECQ).
+enum class Reconstruction { kNone, kBridges, kSequential };
 
 struct PipelineOptions {
   QuantOptions quant;
@@ -38,8 +42,9 @@ struct PipelineOptions {
   bool bias_correction = false;    // mean output shift of each quantized layer folded into its bias
   bool noisy_bias = false;         // NoisyQuant on the inputs of linear layers
   NoisyBiasOptions noisy;
-  bool bridge_reconstruction = false;  // Q-HyViT: learned rounding of the bridge blocks' weights
+  Reconstruction reconstruct = Reconstruction::kNone;
   ReconstructionOptions reconstruction;
+  int reconstruction_block_layers = 2;  // kSequential: quantized layers per block, at least
   int threads = 1;
   // Saved statistics (`vitq calibrate`) used instead of observing the calibration data.
   const CalibrationResult* precomputed_stats = nullptr;

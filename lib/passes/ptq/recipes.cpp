@@ -80,7 +80,7 @@ Status applyRecipe(const std::string& recipe, PipelineOptions& o) {
     // (passes/ptq/block_reconstruction.h).
     VITQ_RETURN_IF_ERROR(applyRecipe("repq-vit", o));
     o.quant.depthwise_channel_inputs = true;
-    o.bridge_reconstruction = true;
+    o.reconstruct = Reconstruction::kBridges;
   } else if (name == "i-vit") {
     // I-ViT's quantizers: symmetric per-tensor activations (absmax / (2^(b-1) - 1)) from min/max
     // calibration, int8 per-channel weights. --format integer lowers the model to integer-only ops

@@ -1,0 +1,239 @@
+#include "passes/ptq/block_rounding.h"
+
+#include <chrono>
+#include <memory>
+
+#include "core/logging.h"
+#include "exec/kernel_registry.h"
+#include "quant/math/adaround.h"
+#include "quant/math/quantize.h"
+#include "quant/math/range_search.h"
+
+namespace vitq {
+namespace {
+
+struct LearnedWeight {
+  Value* value;
+  std::unique_ptr<AdaRoundWeight> rounding;
+  std::unique_ptr<Adam> adam;
+};
+
+enum class Rounding { kSoft, kLearned, kNearest };
+
+ValueTensors weightTensors(const std::vector<LearnedWeight>& weights, Rounding mode) {
+  ValueTensors out;
+  for (const auto& w : weights) {
+    out[w.value] = mode == Rounding::kSoft      ? w.rounding->soft()
+                   : mode == Rounding::kLearned ? w.rounding->hard()
+                                                : w.rounding->nearest();
+  }
+  return out;
+}
+
+// Deterministic integer in [0, n) from the generator (no std::distribution: fixed across libraries).
+size_t drawIndex(std::mt19937_64& rng, size_t n) { return static_cast<size_t>(rng() % n); }
+
+// QDrop's mix: each element of \p quantized takes \p raw's value with probability p.
+void dropQuantization(Tensor& quantized, const Tensor& raw, float p, std::mt19937_64& rng) {
+  if (quantized.dtype() != DataType::kFloat || p <= 0) return;
+  const uint64_t threshold = static_cast<uint64_t>(static_cast<double>(p) * 18446744073709551615.0);
+  float* q = quantized.data<float>();
+  const float* r = raw.data<float>();
+  for (int64_t i = 0; i < quantized.numel(); ++i) {
+    if (rng() < threshold) q[i] = r[i];
+  }
+}
+
+std::string label(const ReconstructionBlock& b, size_t position, size_t count) {
+  return "block " + std::to_string(position + 1) + "/" + std::to_string(count) + " '" + b.name + "'";
+}
+
+}  // namespace
+
+Tensor fakeQuantActivation(const Tensor& t, const TensorQuant& q) {
+  if (t.dtype() != DataType::kFloat) return t;
+  if (q.spec.scheme == QuantScheme::kLogSqrt2) {
+    Tensor out(DataType::kFloat, t.shape());
+    const float* src = t.data<float>();
+    float* dst = out.data<float>();
+    for (int64_t i = 0; i < t.numel(); ++i) dst[i] = logSqrt2FakeQuant(src[i], q.params.scale.at(0), q.spec.bits);
+    return out;
+  }
+  return fakeQuantizeTensor(t, q.params, q.spec);
+}
+
+const TensorQuant* BlockSamples::activationQuant(const Value* v) const {
+  if (!quantize_activations_) return nullptr;
+  const TensorQuant* q = table_.find(v);
+  return q && q->role == QuantRoleOfValue::kActivation && !q->params.scale.empty() ? q : nullptr;
+}
+
+void BlockSamples::addSample(const ValueTensors& recorded, Tensor target) {
+  ValueTensors in, raw;
+  for (const Value* v : block_.inputs) {
+    const Tensor& t = recorded.at(v);
+    const TensorQuant* q = activationQuant(v);
+    in[v] = q ? fakeQuantActivation(t, *q) : t;
+    if (q) raw[v] = t;
+  }
+  inputs_.push_back(std::move(in));
+  raw_inputs_.push_back(std::move(raw));
+  targets_.push_back(std::move(target));
+}
+
+StatusOr<ValueTensors> BlockSamples::forward(size_t i, const ValueTensors& weights, std::mt19937_64* drop,
+                                             float drop_probability, Tensor* raw_output) const {
+  ValueTensors tensors = inputs_.at(i);
+  if (drop) {
+    for (const auto& [v, raw] : raw_inputs_.at(i)) {
+      Tensor mixed = tensors.at(v).clone();
+      dropQuantization(mixed, raw, drop_probability, *drop);
+      tensors[v] = std::move(mixed);
+    }
+  }
+  for (const auto& [v, t] : weights) tensors[v] = t;
+  for (const Node* node : block_.nodes) {
+    const KernelFn* kernel = KernelRegistry::instance().find(node->domain(), node->opType());
+    if (!kernel) return unsupported("node " + node->describe() + ": op " + node->opType() + " has no kernel");
+    KernelContext ctx{*node, opset_, 1, {}, {}};
+    for (const Value* v : node->inputs()) {
+      const Tensor* t = nullptr;
+      if (v) {
+        auto it = tensors.find(v);
+        t = it != tensors.end() ? &it->second : v->isInitializer() ? &v->initializer() : nullptr;
+        if (!t) return invalidArgument("node " + node->describe() + ": no tensor for its input '" + v->name() + "'");
+      }
+      ctx.inputs.push_back(t);
+    }
+    ctx.outputs.resize(node->numOutputs());
+    VITQ_RETURN_IF_ERROR((*kernel)(ctx));
+    for (size_t k = 0; k < node->numOutputs(); ++k) {
+      const Value* o = node->output(k);
+      if (!o) continue;
+      const TensorQuant* q = activationQuant(o);
+      if (raw_output && o == block_.output) *raw_output = ctx.outputs[k];
+      if (!q) {
+        tensors[o] = std::move(ctx.outputs[k]);
+        continue;
+      }
+      Tensor quantized = fakeQuantActivation(ctx.outputs[k], *q);
+      if (drop) dropQuantization(quantized, ctx.outputs[k], drop_probability, *drop);
+      tensors[o] = std::move(quantized);
+    }
+  }
+  return tensors;
+}
+
+StatusOr<double> BlockSamples::loss(const ValueTensors& weights) const {
+  double sum = 0;
+  int64_t count = 0;
+  for (size_t i = 0; i < samples(); ++i) {
+    VITQ_ASSIGN_OR_RETURN(ValueTensors t, forward(i, weights));
+    const Tensor& y = t.at(block_.output);
+    const float* a = y.data<float>();
+    const float* b = targets_[i].data<float>();
+    for (int64_t k = 0; k < y.numel(); ++k) sum += static_cast<double>(a[k] - b[k]) * (a[k] - b[k]);
+    count += y.numel();
+  }
+  return count ? sum / static_cast<double>(count) : 0.0;
+}
+
+StatusOr<BlockReconstructionReport> learnBlockRounding(Graph& graph, int64_t opset, const QuantTable& table,
+                                                       const ReconstructionBlock& block, const BlockSamples& samples,
+                                                       const ReconstructionOptions& o, size_t position, size_t count,
+                                                       std::unordered_set<const Value*>& done) {
+  auto log = logger("vitq.reconstruct");
+  const auto start = std::chrono::steady_clock::now();
+  BlockReconstructionReport report;
+  report.name = block.name;
+  report.output = block.output->name();
+  std::vector<LearnedWeight> weights;
+  for (const Node* node : block.nodes) {
+    for (const Value* v : node->inputs()) {
+      const TensorQuant* q = v ? table.find(v) : nullptr;
+      if (!q || q->role != QuantRoleOfValue::kWeight || q->params.scale.empty() || !v->isConstant() || done.count(v) ||
+          q->spec.scheme != QuantScheme::kUniform || v->initializer().dtype() != DataType::kFloat) {
+        continue;
+      }
+      done.insert(v);
+      LearnedWeight w{const_cast<Value*>(v), std::make_unique<AdaRoundWeight>(v->initializer(), q->params, q->spec),
+                      nullptr};
+      w.adam = std::make_unique<Adam>(static_cast<size_t>(w.rounding->numel()), o.learning_rate);
+      report.weights.push_back(v->name());
+      report.elements += w.rounding->numel();
+      weights.push_back(std::move(w));
+    }
+  }
+  if (weights.empty()) {
+    log->info("{}: no quantized weights, skipped", label(block, position, count));
+    return report;
+  }
+  VITQ_ASSIGN_OR_RETURN(report.loss_before, samples.loss(weightTensors(weights, Rounding::kNearest)));
+
+  std::vector<const Value*> wrt;
+  for (const auto& w : weights) wrt.push_back(w.value);
+  std::mt19937_64 rng(o.seed + 0x9E3779B97F4A7C15ull * (position + 1));
+  std::mt19937_64 drop_rng(o.seed ^ (0xD1B54A32D192ED03ull * (position + 1)));
+  RoundingSchedule schedule;
+  schedule.total = o.iterations;
+  schedule.warmup = o.warmup;
+  const int batch = std::max(1, o.batch);
+  // The reconstruction term is the squared error relative to nearest rounding's (1 at the start),
+  // so that lambda weighs the rounding regularizer the same way whatever the block's scale.
+  const double rec_scale =
+      report.loss_before > 0 ? 1.0 / (report.loss_before * static_cast<double>(samples.target(0).numel())) : 1.0;
+  std::vector<float> grad_v;
+  for (int t = 0; t < o.iterations; ++t) {
+    const ValueTensors soft = weightTensors(weights, Rounding::kSoft);
+    std::vector<Tensor> grad_w;
+    for (const auto& w : weights) grad_w.emplace_back(DataType::kFloat, w.value->initializer().shape());
+    double rec = 0;
+    for (int k = 0; k < batch; ++k) {
+      const size_t i = drawIndex(rng, samples.samples());
+      VITQ_ASSIGN_OR_RETURN(ValueTensors fwd, samples.forward(i, soft, o.drop_probability > 0 ? &drop_rng : nullptr,
+                                                              o.drop_probability));
+      const Tensor& y = fwd.at(block.output);
+      const Tensor& target = samples.target(i);
+      // Per-sample sum of squared output errors, averaged over the batch (BRECQ's form), scaled.
+      Tensor g(DataType::kFloat, y.shape());
+      for (int64_t e = 0; e < y.numel(); ++e) {
+        const float d = y.data<float>()[e] - target.data<float>()[e];
+        rec += rec_scale * d * d / batch;
+        g.data<float>()[e] = static_cast<float>(2.0 * rec_scale * d / batch);
+      }
+      VITQ_ASSIGN_OR_RETURN(ValueTensors grads, blockGradients(graph, block.nodes, fwd, {{block.output, g}}, wrt, opset));
+      for (size_t w = 0; w < weights.size(); ++w) {
+        const Tensor& gw = grads.at(weights[w].value);
+        float* dst = grad_w[w].data<float>();
+        for (int64_t e = 0; e < gw.numel(); ++e) dst[e] += gw.data<float>()[e];
+      }
+    }
+    const float lambda = schedule.regularized(t) ? o.lambda : 0.0f;
+    double reg = 0;
+    for (size_t w = 0; w < weights.size(); ++w) {
+      reg += weights[w].rounding->gradient(grad_w[w], lambda, schedule.beta(t), grad_v);
+      weights[w].adam->step(weights[w].rounding->v(), grad_v);
+    }
+    if (o.iterations >= 4 && (t + 1) % (o.iterations / 4) == 0) {
+      log->debug("{} step {}/{}: reconstruction {:.6g}, rounding regularizer {:.6g}", label(block, position, count),
+                 t + 1, o.iterations, rec, reg);
+    }
+  }
+  ValueTensors hard = weightTensors(weights, Rounding::kLearned);
+  VITQ_ASSIGN_OR_RETURN(report.loss_after, samples.loss(hard));
+  if (!(report.loss_after < report.loss_before)) {
+    report.kept_nearest = true;
+    report.loss_after = report.loss_before;
+    hard = weightTensors(weights, Rounding::kNearest);
+  } else {
+    for (const auto& w : weights) report.flipped += w.rounding->flipped();
+  }
+  for (auto& w : weights) graph.setInitializer(w.value, hard.at(w.value));
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  log->info("{}: {} weights ({} elements), output MSE {:.6g} -> {:.6g}{}, {} codes changed, {:.1f} s",
+            label(block, position, count), weights.size(), report.elements, report.loss_before, report.loss_after,
+            report.kept_nearest ? " (nearest kept)" : "", report.flipped, report.seconds);
+  return report;
+}
+
+}  // namespace vitq

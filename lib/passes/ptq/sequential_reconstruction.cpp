@@ -1,0 +1,183 @@
+#include "passes/ptq/sequential_reconstruction.h"
+
+#include <limits>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/logging.h"
+#include "exec/thread_scope.h"
+
+namespace vitq {
+namespace {
+
+constexpr size_t kForever = std::numeric_limits<size_t>::max();
+
+std::string nodeLabel(const Node* n) { return n->name().empty() ? n->output(0)->name() : n->name(); }
+
+// Position of the last node reading each non-constant value (kForever for graph outputs).
+std::unordered_map<const Value*, size_t> lastUses(const Graph& graph, const std::vector<const Node*>& order) {
+  std::unordered_map<const Value*, size_t> last;
+  for (size_t i = 0; i < order.size(); ++i) {
+    for (const Value* v : order[i]->inputs()) {
+      if (v && !v->isConstant()) last[v] = i;
+    }
+  }
+  for (const Value* v : graph.outputs()) last[v] = kForever;
+  return last;
+}
+
+size_t quantizedWeights(const Node& node, const QuantTable& table) {
+  size_t count = 0;
+  for (const Value* v : node.inputs()) {
+    const TensorQuant* q = v ? table.find(v) : nullptr;
+    if (q && q->role == QuantRoleOfValue::kWeight && v->isConstant()) ++count;
+  }
+  return count;
+}
+
+// Keeps in \p state only the values read after position \p after.
+void dropDead(ValueTensors& state, const std::unordered_map<const Value*, size_t>& last, size_t after) {
+  for (auto it = state.begin(); it != state.end();) {
+    auto l = last.find(it->first);
+    it = l == last.end() || l->second <= after ? state.erase(it) : std::next(it);
+  }
+}
+
+}  // namespace
+
+std::vector<ReconstructionBlock> sequentialReconstructionBlocks(const Graph& graph, const QuantTable& table,
+                                                                int min_layers) {
+  std::vector<const Node*> order;
+  std::unordered_map<const Node*, size_t> position;
+  for (const auto& n : graph.nodes()) {
+    position[n.get()] = order.size();
+    order.push_back(n.get());
+  }
+  const auto last = lastUses(graph, order);
+  std::vector<ReconstructionBlock> blocks;
+  // Closes a block of nodes [begin, end) of the order at \p output.
+  auto close = [&](size_t begin, size_t end, const Value* output) {
+    ReconstructionBlock b;
+    b.nodes.assign(order.begin() + static_cast<std::ptrdiff_t>(begin), order.begin() + static_cast<std::ptrdiff_t>(end));
+    std::unordered_set<const Value*> produced, seen;
+    for (const Node* n : b.nodes) produced.insert(n->outputs().begin(), n->outputs().end());
+    for (const Node* n : b.nodes) {
+      for (const Value* v : n->inputs()) {
+        if (v && !v->isConstant() && !produced.count(v) && seen.insert(v).second) b.inputs.push_back(v);
+      }
+    }
+    b.output = output;
+    b.name = nodeLabel(b.nodes.front()) + " .. " + output->name();
+    blocks.push_back(std::move(b));
+  };
+  std::unordered_set<const Value*> live;
+  for (const Value* v : graph.inputs()) {
+    if (!v->isConstant() && last.count(v)) live.insert(v);
+  }
+  size_t begin = 0, layers = 0;
+  // The latest cut point of the open block: where it ends, and the value carried there. A block
+  // ends at the last cut before the next quantized layer, so activations follow their layer.
+  size_t cut_end = 0;
+  const Value* cut_value = nullptr;
+  for (size_t i = 0; i < order.size(); ++i) {
+    const Node* node = order[i];
+    const size_t node_layers = quantizedWeights(*node, table);
+    if (node_layers && cut_value && layers >= static_cast<size_t>(std::max(1, min_layers))) {
+      close(begin, cut_end, cut_value);
+      begin = cut_end;
+      layers = 0;
+      cut_value = nullptr;
+    }
+    layers += node_layers;
+    for (const Value* v : node->outputs()) {
+      if (v && last.count(v)) live.insert(v);
+    }
+    for (auto it = live.begin(); it != live.end();) it = last.at(*it) <= i ? live.erase(it) : std::next(it);
+    const Value* only_float = nullptr;
+    size_t floats = 0;
+    for (const Value* v : live) {
+      if (v->type().dtype == DataType::kFloat || v->type().dtype == DataType::kUndefined) {
+        ++floats;
+        only_float = v;
+      }
+    }
+    const Node* producer = only_float ? only_float->producer() : nullptr;
+    if (floats == 1 && producer && position.at(producer) >= begin) {
+      cut_end = i + 1;
+      cut_value = only_float;
+    }
+  }
+  if (layers > 0 && cut_value) {
+    // A remainder with too few layers joins the block before it (which then ends at this cut).
+    if (layers < static_cast<size_t>(std::max(1, min_layers)) && !blocks.empty()) {
+      begin -= blocks.back().nodes.size();
+      blocks.pop_back();
+    }
+    close(begin, cut_end, cut_value);
+  }
+  return blocks;
+}
+
+StatusOr<std::vector<BlockReconstructionReport>> reconstructSequentially(Model& model, const QuantTable& table,
+                                                                         const Dataset& calib,
+                                                                         const std::vector<ReconstructionBlock>& blocks,
+                                                                         const ReconstructionOptions& o) {
+  auto log = logger("vitq.reconstruct");
+  std::vector<BlockReconstructionReport> reports;
+  if (blocks.empty()) return reports;
+  Graph& graph = *model.graph;
+  const int64_t opset = model.opsetVersion("");
+  const size_t n = std::min(o.samples, calib.size());
+  if (n == 0) return invalidArgument("block reconstruction needs calibration samples");
+  std::vector<const Node*> order;
+  std::unordered_map<const Node*, size_t> position;
+  for (const auto& node : graph.nodes()) {
+    position[node.get()] = order.size();
+    order.push_back(node.get());
+  }
+  const auto last = lastUses(graph, order);
+
+  // What the float and the quantized model hold at the current cut, per sample: the graph inputs
+  // at first, then the values still to be read after each block.
+  std::vector<ValueTensors> float_state(n), quant_state(n);
+  for (size_t i = 0; i < n; ++i) {
+    VITQ_ASSIGN_OR_RETURN(TensorMap feeds, calib.sample(i));
+    for (const Value* v : graph.inputs()) {
+      auto it = feeds.find(v->name());
+      if (it != feeds.end()) float_state[i][v] = quant_state[i][v] = it->second;
+    }
+  }
+  const OmpThreadScope single_thread(1);
+  std::unordered_set<const Value*> done;
+  for (size_t b = 0; b < blocks.size(); ++b) {
+    const ReconstructionBlock& block = blocks[b];
+    log->debug("block {}/{} '{}': {} nodes, {} inputs", b + 1, blocks.size(), block.name, block.nodes.size(),
+               block.inputs.size());
+    const size_t end = position.at(block.nodes.back());
+    BlockSamples samples(block, table, opset, o.quantize_activations);
+    for (size_t i = 0; i < n; ++i) {
+      for (const Value* v : block.inputs) {
+        if (!float_state[i].count(v)) return internalError("block '" + block.name + "': input '" + v->name() + "' not carried");
+      }
+      VITQ_RETURN_IF_ERROR(runBlockForward(block.nodes, opset, float_state[i]));
+      samples.addSample(quant_state[i], float_state[i].at(block.output));
+      dropDead(float_state[i], last, end);
+    }
+    VITQ_ASSIGN_OR_RETURN(BlockReconstructionReport report,
+                          learnBlockRounding(graph, opset, table, block, samples, o, b, blocks.size(), done));
+    if (!report.weights.empty()) reports.push_back(std::move(report));
+    // The quantized model's values after this block, with the rounding just chosen (now in the
+    // graph's initializers); the block output unquantized, as the next block's quantizer reads it.
+    for (size_t i = 0; i < n; ++i) {
+      Tensor raw;
+      VITQ_ASSIGN_OR_RETURN(ValueTensors out, samples.forward(i, {}, nullptr, 0.0f, &raw));
+      for (auto& [v, t] : out) quant_state[i][v] = std::move(t);
+      quant_state[i][block.output] = raw;
+      dropDead(quant_state[i], last, end);
+    }
+  }
+  log->info("sequential reconstruction: {} blocks on {} samples", reports.size(), n);
+  return reports;
+}
+
+}  // namespace vitq
