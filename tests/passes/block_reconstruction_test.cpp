@@ -106,7 +106,7 @@ struct Run {
   std::vector<BlockReconstructionReport> reports;
 };
 
-Run reconstruct(bool quantize_activations, uint64_t seed) {
+Run reconstruct(bool quantize_activations, uint64_t seed, float drop = 0.0f) {
   if (std::getenv("VITQ_RECON_DEBUG")) setLogLevel(spdlog::level::debug);
   Model m = makeModel();
   test::NormalDataset calib(128, {1, 16, 6, 6}, 7);
@@ -120,6 +120,7 @@ Run reconstruct(bool quantize_activations, uint64_t seed) {
   o.learning_rate = 0.1f;
   o.seed = seed;
   o.quantize_activations = quantize_activations;
+  o.drop_probability = drop;
   auto reports = reconstructBlocks(m, table, calib, blocks, o);
   REQUIRE(reports.isOk());
   return {std::move(m), *reports};
@@ -193,6 +194,35 @@ TEST_CASE("reconstruction with fake-quantized activations improves and is determ
   }
   Run c = reconstruct(true, 6);  // another seed draws other batches
   CHECK(c.reports[0].loss_after != a.reports[0].loss_after);
+}
+
+TEST_CASE("QDrop: activations keep their unquantized values with the drop probability", "[reconstruct]") {
+  Model m = makeModel();
+  test::NormalDataset calib(8, {1, 16, 6, 6}, 7);
+  const QuantTable table = quantTable(m, calib);
+  const auto blocks = bridgeReconstructionBlocks(*m.graph);
+  REQUIRE(blocks.size() == 1);
+  const ReconstructionBlock& block = blocks[0];
+  BlockSamples quantized(block, table, 17, true), unquantized(block, table, 17, false);
+  auto feeds = calib.sample(0);
+  REQUIRE(feeds.isOk());
+  const ValueTensors recorded{{block.inputs.at(0), feeds->at("X")}};
+  quantized.addSample(recorded, Tensor());
+  unquantized.addSample(recorded, Tensor());
+  auto output = [&](const BlockSamples& s, float p) {
+    std::mt19937_64 rng(3);
+    auto r = s.forward(0, {}, p > 0 ? &rng : nullptr, p);
+    REQUIRE(r.isOk());
+    return r->at(block.output);
+  };
+  const Tensor exact = output(unquantized, 0.0f);
+  CHECK(output(quantized, 1.0f).bitwiseEqual(exact));  // every element dropped: float activations
+  const Tensor all = output(quantized, 0.0f);
+  const Tensor half = output(quantized, 0.5f);
+  CHECK_FALSE(all.bitwiseEqual(exact));
+  CHECK_FALSE(half.bitwiseEqual(exact));
+  CHECK_FALSE(half.bitwiseEqual(all));
+  CHECK(half.bitwiseEqual(output(quantized, 0.5f)));  // the same draws give the same mix
 }
 
 }  // namespace vitq

@@ -1,5 +1,6 @@
 #include "passes/ptq/block_rounding.h"
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 
@@ -36,11 +37,12 @@ size_t drawIndex(std::mt19937_64& rng, size_t n) { return static_cast<size_t>(rn
 // QDrop's mix: each element of \p quantized takes \p raw's value with probability p.
 void dropQuantization(Tensor& quantized, const Tensor& raw, float p, std::mt19937_64& rng) {
   if (quantized.dtype() != DataType::kFloat || p <= 0) return;
-  const uint64_t threshold = static_cast<uint64_t>(static_cast<double>(p) * 18446744073709551615.0);
+  // Compared with the generator's top 53 bits, so that p = 1 drops every element.
+  const uint64_t threshold = static_cast<uint64_t>(static_cast<double>(std::min(p, 1.0f)) * 9007199254740992.0);
   float* q = quantized.data<float>();
   const float* r = raw.data<float>();
   for (int64_t i = 0; i < quantized.numel(); ++i) {
-    if (rng() < threshold) q[i] = r[i];
+    if ((rng() >> 11) < threshold) q[i] = r[i];
   }
 }
 
