@@ -6,6 +6,7 @@
 //   Conv    per image and group, with the kernel's im2col columns X_col [cg*k, out]:
 //           dW += dY X_col^T, dX_col = W^T dY scattered back by the adjoint of im2col (the shared
 //           forEachTap index map), dB = dY summed over batch and space.
+#include <algorithm>
 #include <vector>
 
 #include "autodiff/vjp.h"
@@ -151,6 +152,25 @@ Status averagePoolVjp(VjpContext& ctx) {
   return Status::ok();
 }
 
+// GlobalAveragePool: every input of a (batch, channel) plane gets the plane's gradient / its size.
+Status globalAveragePoolVjp(VjpContext& ctx) {
+  if (!ctx.wants(0)) return Status::ok();
+  const Tensor& x = ctx.input(0);
+  if (x.rank() < 2) return ctx.error("input must be [N, C, ...]");
+  const int64_t planes = x.dim(0) * x.dim(1);
+  if (ctx.outputGrad(0).numel() != planes) return ctx.error("output gradient has the wrong size");
+  const int64_t plane = planes ? x.numel() / planes : 0;
+  Tensor gx(DataType::kFloat, x.shape());
+  const float* dy = ctx.outputGrad(0).data<float>();
+  float* dx = gx.data<float>();
+  for (int64_t p = 0; p < planes; ++p) {
+    const float share = dy[p] / static_cast<float>(plane);
+    std::fill(dx + p * plane, dx + (p + 1) * plane, share);
+  }
+  ctx.setInputGrad(0, std::move(gx));
+  return Status::ok();
+}
+
 }  // namespace
 
 void registerLinearVjps(VjpRegistry& r) {
@@ -158,6 +178,7 @@ void registerLinearVjps(VjpRegistry& r) {
   r.add("Gemm", gemmVjp);
   r.add("Conv", convVjp);
   r.add("AveragePool", averagePoolVjp);
+  r.add("GlobalAveragePool", globalAveragePoolVjp);
 }
 
 }  // namespace vitq

@@ -349,7 +349,7 @@ TEST_CASE("Gelu gradients, exact and tanh approximation", "[autodiff]") {
   SECTION("tanh") { unaryCase(20, "Y = Gelu <approximate = \"tanh\"> (X)", {3, 5}, -3, 3); }
 }
 
-TEST_CASE("AveragePool gradients: strided, padded, ceil_mode, count_include_pad", "[autodiff]") {
+TEST_CASE("AveragePool and GlobalAveragePool gradients: strided, padded, ceil_mode, count_include_pad", "[autodiff]") {
   SECTION("2x2 stride 2") { unaryCase(13, "Y = AveragePool <kernel_shape = [2, 2], strides = [2, 2]> (X)", {1, 2, 4, 6}, -1, 1); }
   SECTION("3x3 padded, pads excluded from the count") {
     unaryCase(13, "Y = AveragePool <kernel_shape = [3, 3], pads = [1, 1, 1, 1]> (X)", {2, 1, 4, 5}, -1, 1);
@@ -361,6 +361,7 @@ TEST_CASE("AveragePool gradients: strided, padded, ceil_mode, count_include_pad"
               {1, 2, 5, 5}, -1, 1);
   }
   SECTION("1-D") { unaryCase(13, "Y = AveragePool <kernel_shape = [3], strides = [2]> (X)", {1, 3, 9}, -1, 1); }
+  SECTION("GlobalAveragePool") { unaryCase(13, "Y = GlobalAveragePool (X)", {2, 3, 4, 5}, -1, 1); }
 }
 
 TEST_CASE("Movement gradients: Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Identity", "[autodiff]") {
@@ -563,7 +564,7 @@ TEST_CASE("Every op of the reconstruction blocks has a VJP", "[autodiff]") {
   for (const char* op : {"Conv", "MatMul", "Gemm", "Add", "Sub", "Mul", "Div", "Softmax", "LayerNormalization",
                          "ReduceMean", "Pow", "Sqrt", "Erf", "Tanh", "Sigmoid", "HardSigmoid", "HardSwish", "Relu",
                          "Clip", "Gelu", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Concat", "Slice",
-                         "Identity", "Split", "AveragePool"}) {
+                         "Identity", "Split", "AveragePool", "GlobalAveragePool"}) {
     INFO(op);
     CHECK(VjpRegistry::instance().find("", op) != nullptr);
   }
