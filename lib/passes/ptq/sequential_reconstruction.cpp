@@ -26,6 +26,20 @@ std::unordered_map<const Value*, size_t> lastUses(const Graph& graph, const std:
   return last;
 }
 
+// The graph's nodes in order, each node's position, and each value's last reader.
+struct NodeOrder {
+  std::vector<const Node*> order;
+  std::unordered_map<const Node*, size_t> position;
+  std::unordered_map<const Value*, size_t> last;
+  explicit NodeOrder(const Graph& graph) {
+    for (const auto& n : graph.nodes()) {
+      position[n.get()] = order.size();
+      order.push_back(n.get());
+    }
+    last = lastUses(graph, order);
+  }
+};
+
 size_t quantizedWeights(const Node& node, const QuantTable& table) {
   size_t count = 0;
   for (const Value* v : node.inputs()) {
@@ -47,13 +61,8 @@ void dropDead(ValueTensors& state, const std::unordered_map<const Value*, size_t
 
 std::vector<ReconstructionBlock> sequentialReconstructionBlocks(const Graph& graph, const QuantTable& table,
                                                                 int min_layers) {
-  std::vector<const Node*> order;
-  std::unordered_map<const Node*, size_t> position;
-  for (const auto& n : graph.nodes()) {
-    position[n.get()] = order.size();
-    order.push_back(n.get());
-  }
-  const auto last = lastUses(graph, order);
+  const NodeOrder nodes(graph);
+  const auto& [order, position, last] = nodes;
   std::vector<ReconstructionBlock> blocks;
   // Closes a block of nodes [begin, end) of the order at \p output.
   auto close = [&](size_t begin, size_t end, const Value* output) {
@@ -129,13 +138,8 @@ StatusOr<std::vector<BlockReconstructionReport>> reconstructSequentially(Model& 
   const int64_t opset = model.opsetVersion("");
   const size_t n = std::min(o.samples, calib.size());
   if (n == 0) return invalidArgument("block reconstruction needs calibration samples");
-  std::vector<const Node*> order;
-  std::unordered_map<const Node*, size_t> position;
-  for (const auto& node : graph.nodes()) {
-    position[node.get()] = order.size();
-    order.push_back(node.get());
-  }
-  const auto last = lastUses(graph, order);
+  const NodeOrder nodes(graph);
+  const auto& [order, position, last] = nodes;
 
   // What the float and the quantized model hold at the current cut, per sample: the graph inputs
   // at first, then the values still to be read after each block.
