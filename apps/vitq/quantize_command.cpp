@@ -230,7 +230,8 @@ Status runQuantize(const Options& o) {
     report["noisy_bias"] = sites;
   }
   if (po.reconstruct != Reconstruction::kNone) {
-    report["recipe"]["reconstruction"] = {{"scope", po.reconstruct == Reconstruction::kBridges ? "bridges" : "all"}, {"iterations", o.recon_iters}, {"samples", o.recon_samples},
+    const char* scope = po.reconstruct == Reconstruction::kBridges ? "bridges" : "all";
+    report["recipe"]["reconstruction"] = {{"scope", scope}, {"iterations", o.recon_iters}, {"samples", o.recon_samples},
                                           {"batch", o.recon_batch}, {"learning_rate", o.recon_lr}, {"seed", o.seed},
                                           {"block_layers", o.recon_block_layers}, {"drop", o.recon_drop}};
     nlohmann::json blocks = nlohmann::json::array();
