@@ -38,6 +38,7 @@ const std::vector<std::pair<std::string, std::string>>& pipelinePasses() {
       {"calibrate", "activation statistics over the calibration samples; ranges by the recipe's method"},
       {"log-softmax", "repq-vit: log-sqrt2 quantizers on attention probabilities"},
       {"bridge-reconstruction", "q-hyvit: learned rounding of the bridge blocks' weights"},
+      {"sequential-reconstruction", "--reconstruct all: learned rounding of every block in order, on the quantized model's own inputs (BRECQ)"},
       {"bias-correction", "--bias-correction: each quantized layer's mean output shift folded into its bias"},
       {"noisy-bias", "+noisy: fixed noise before activation quantizers, compensated in the next layer's bias"},
       {"materialize-qdq", "the only pass that writes QuantizeLinear/DequantizeLinear"},
