@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -68,6 +69,43 @@ TEST_CASE("entropy calibration with fewer bins than levels keeps the observed ra
   const auto [lo, hi] = klDivergenceRange({counts.data(), counts.size(), -1.0f, 2.0f}, uint8Spec(8));
   CHECK(lo == -1.0f);
   CHECK(hi == 2.0f);
+}
+
+TEST_CASE("entropy calibration's prefix-sum divergence equals the bin-by-bin definition", "[range][entropy]") {
+  // Histograms with empty runs, a spike at zero, long tails and clipped mass on either side.
+  std::mt19937 gen(11);
+  std::lognormal_distribution<double> heavy(2.0, 2.0);
+  std::bernoulli_distribution empty(0.3);
+  for (int trial = 0; trial < 20; ++trial) {
+    std::vector<double> counts(512);
+    for (double& c : counts) c = empty(gen) ? 0.0 : std::floor(1.0 + heavy(gen));
+    if (trial % 3 == 0) counts[200] += 1e6;  // a ReLU-like spike
+    if (trial % 4 == 1) std::fill(counts.begin() + 100, counts.begin() + 400, 0.0);  // a gap
+    for (size_t levels : {16u, 256u}) {
+      for (size_t first : {0u, 3u, 40u}) {
+        for (size_t last : {512u, 500u, 300u}) {
+          if (last - first < levels) continue;
+          const double direct = detail::windowDivergenceDirect(counts, first, last, levels);
+          const double prefixed = detail::windowDivergencePrefixed(counts, first, last, levels);
+          INFO("trial " << trial << " levels " << levels << " window [" << first << ", " << last << ")");
+          REQUIRE(std::isfinite(direct));
+          CHECK(prefixed == Approx(direct).epsilon(1e-9).margin(1e-12));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("entropy calibration of a nearly empty histogram matches the definition", "[range][entropy]") {
+  // Few non-empty bins: smoothing takes enough from each that the series is not used.
+  std::vector<double> counts(512, 0.0);
+  counts[10] = 1;
+  counts[300] = 2;
+  counts[511] = 1;
+  for (size_t last : {512u, 400u}) {
+    const double direct = detail::windowDivergenceDirect(counts, 0, last, 16);
+    CHECK(detail::windowDivergencePrefixed(counts, 0, last, 16) == Approx(direct).epsilon(1e-12));
+  }
 }
 
 }  // namespace

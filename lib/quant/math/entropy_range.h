@@ -3,6 +3,7 @@
 #pragma once
 
 #include <utility>
+#include <vector>
 
 #include "quant/math/range_search.h"
 #include "quant/quant_spec.h"
@@ -15,5 +16,13 @@ namespace vitq {
 /// into the 2^bits quantization levels and spread back over each level's non-empty bins; the range
 /// with the smallest KL(P || Q) wins.
 std::pair<float, float> klDivergenceRange(const HistogramView& h, const QuantSpec& spec);
+
+namespace detail {
+/// KL(P || Q) of the window [first, last) of \p counts quantized to \p levels levels, bin by bin
+/// (the definition; the search uses it for nearly empty windows).
+double windowDivergenceDirect(const std::vector<double>& counts, size_t first, size_t last, size_t levels);
+/// The same from prefix sums in O(levels), as the search computes it (tests compare the two).
+double windowDivergencePrefixed(const std::vector<double>& counts, size_t first, size_t last, size_t levels);
+}  // namespace detail
 
 }  // namespace vitq
