@@ -123,14 +123,15 @@ double windowDivergence(const std::vector<double>& counts, const PrefixSums& s, 
   const double tp = smoothingTake(p_zeros, width), tq = smoothingTake(q_zeros, width);
   if (tp > kSeriesTakeLimit) return detail::windowDivergenceDirect(counts, first, last, levels);
 
-  double sum = 0, log_q_front = std::log(kEps), log_q_back = std::log(kEps);
+  // The levels partition the window, so the p' log p' part is one run; only log q' is per level.
+  double sum = shiftedEntropySum(s, first, last, tp), log_q_front = std::log(kEps), log_q_back = std::log(kEps);
   for (size_t level = 0; level < levels; ++level) {
     const size_t b = first + level * width / levels, e = first + (level + 1) * width / levels;
     const double n = s.nonempty[e] - s.nonempty[b];
     if (n == 0) continue;
     const double mass = s.count[e] - s.count[b];
     const double log_q = std::log(mass / n - tq);
-    sum += shiftedEntropySum(s, b, e, tp) - (mass - n * tp) * log_q;
+    sum -= (mass - n * tp) * log_q;
     if (level == 0 && counts[front] > 0) log_q_front = log_q;
     if (level + 1 == levels && counts[back] > 0) log_q_back = log_q;
   }
