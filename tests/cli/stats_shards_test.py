@@ -97,11 +97,15 @@ def main():
               f"quantize {recipe} --stats merged")
         if recipe == "entropy":
             # The KL-divergence search jumps between local minima when a histogram moves by less
-            # than a bin, so entropy is judged end to end: the model output's SQNR.
+            # than a bin (single ranges move by up to 250 bins), so entropy is judged end to end:
+            # the model output's SQNR. Measured on this model: 24.6 dB on the data, 23.6-25.2 dB
+            # from 2, 3, 5 or 6 merged shards (minmax 29.9 dB; before the zero-bin fix of the KL
+            # search, 7.6 dB).
             for name, extra in (("q", []), ("qs", ["--stats", p("all.json")])):
                 quantize(vitq, p(f"{name}_e.onnx"), "--recipe", recipe, "--report", p(f"{name}_e.json"), *extra)
             sa, sb = (json.load(open(p(f"{n}_e.json")))["summary"]["output_sqnr_db"] for n in ("q", "qs"))
-            check(abs(sa - sb) <= 1.0, f"entropy: output SQNR {sb:.2f} dB from merged shards vs {sa:.2f} on the data")
+            check(sa > 20.0, f"entropy: output SQNR {sa:.2f} dB on the data (> 20)")
+            check(abs(sa - sb) <= 1.5, f"entropy: output SQNR {sb:.2f} dB from merged shards vs {sa:.2f} on the data")
             continue
         a, b = activation_scales(p(f"q_{recipe}.onnx")), activation_scales(p(f"qs_{recipe}.onnx"))
         # A scale is range / 255; the merged histogram moves a chosen range edge by a few bins.

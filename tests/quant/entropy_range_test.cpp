@@ -53,6 +53,23 @@ TEST_CASE("entropy calibration clips rare outliers and keeps the bulk", "[range]
   CHECK(lo4 > lo);
 }
 
+TEST_CASE("entropy calibration does not clip for the zeros of a ReLU", "[range][entropy]") {
+  // Half the values exactly 0, half |N(0, 1)|: the zeros are exact on any grid, so the range must
+  // follow the positive half as it would without them (the spike once pulled it below 1).
+  std::mt19937 gen(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> positive, relu;
+  for (int i = 0; i < 100000; ++i) positive.push_back(std::fabs(normal(gen)));
+  relu = positive;
+  relu.insert(relu.end(), 100000, 0.0f);
+  const auto [plo, phi] = klDivergenceRange(histogramOf(positive, 2048).view(), uint8Spec(8));
+  const auto [lo, hi] = klDivergenceRange(histogramOf(relu, 2048).view(), uint8Spec(8));
+  INFO("with zeros [" << lo << ", " << hi << "], without [" << plo << ", " << phi << "]");
+  CHECK(lo == 0.0f);
+  CHECK(hi > 2.5f);
+  CHECK(hi > 0.8f * phi);
+}
+
 TEST_CASE("entropy calibration keeps a uniform range whole", "[range][entropy]") {
   std::mt19937 gen(5);
   std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
