@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 
-import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -49,17 +48,6 @@ def timed(cmd, cap_gib):
     lines = [ln for ln in proc.stderr.strip().splitlines() if not ln.startswith("\t")]
     tail = lines[-3:]
     return seconds, int(rss.group(1)) / 1024 if rss else None, proc.returncode == 0, tail
-
-
-def vitq_data(entry, tmp):
-    """vitq's --data for a registry entry (MiniLM's three arrays as one .npz)."""
-    if entry["task"] != "minilm":
-        return registry.path(entry["calib"])
-    d = registry.path(entry["calib"])
-    out = os.path.join(tmp, "minilm_calib.npz")
-    np.savez(out, **{k: np.load(os.path.join(d, f"calib_{k}.npy")) for k in
-                     ("input_ids", "attention_mask", "token_type_ids")})
-    return out
 
 
 def vitq_cmd(args, model, data, samples, recipe, out):
@@ -90,7 +78,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for mid in args.models.split(","):
             entry = registry.BY_ID[mid]
-            model, data = registry.path(entry["model"]), vitq_data(entry, tmp)
+            model, data = registry.path(entry["model"]), registry.vitq_data(entry, tmp)
             runs = {}
             for _ in range(args.repeats):
                 for recipe, peer in RECIPES.items():

@@ -33,6 +33,7 @@ VARIANTS = {
     "mse+noisy": ["--recipe", "mse+noisy"],
     "repq-vit+noisy": ["--recipe", "repq-vit+noisy"],
     "minmax+bc": ["--recipe", "minmax", "--bias-correction"],
+    "mean-minmax+bc": ["--recipe", "mean-minmax", "--bias-correction"],
     "inputs": ["--recipe", "minmax", "--placement", "inputs"],
     # NNCF's pipeline for transformers: input-only placement, per-sample mean ranges, SmoothQuant
     # 0.95, fast bias correction.
@@ -44,12 +45,15 @@ VARIANTS = {
     "repq-vit-in-dw": ["--recipe", "repq-vit", "--placement", "inputs", "--bias-correction", "--depthwise-inputs",
                        "per-channel"],
     "q-hyvit-in": ["--recipe", "q-hyvit", "--placement", "inputs", "--bias-correction"],
+    "mse-in": ["--recipe", "mse", "--placement", "inputs"],
+    # MiniLM's best W8A8 setting (docs/benchmarks.md, "Uniform W8A8").
+    "inputs-sq0.8": ["--recipe", "minmax", "--placement", "inputs", "--smooth-quant", "0.8"],
 }
 METRIC = {"fashion-mnist": ("top1", 100.0, "top-1 %"), "ppocr-rec": ("cer", 100.0, "CER %"),
           "ppocr-cls": ("accuracy", 100.0, "acc %"), "minilm": ("cosine_mean", 1.0, "cosine"),
           "ppocr-det": ("map_iou", 1.0, "map IoU vs FP32")}
 # Tasks whose metric compares with the FP32 model's outputs (evaluate.py --reference).
-AGAINST_FP32 = {"ppocr-det"}
+AGAINST_FP32 = {"ppocr-det", "minilm"}
 
 
 def evaluate(task, model, threads, reference):
@@ -98,7 +102,7 @@ def main():
             wb, ab = parse_bits(bits)
             for variant in args.variants.split(","):
                 dst = os.path.join(args.out, f"{mid}_{bits}_{variant}.onnx")
-                cmd = [args.vitq, "-q", "quantize", registry.path(entry["model"]), "--data", registry.path(entry["calib"]),
+                cmd = [args.vitq, "-q", "quantize", registry.path(entry["model"]), "--data", registry.vitq_data(entry, args.out),
                        "-o", dst, "--wbits", str(wb), "--abits", str(ab), "--threads", str(args.threads),
                        "--report", dst[:-5] + ".json"] + VARIANTS[variant]
                 if entry.get("calib_limit"):

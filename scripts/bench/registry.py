@@ -55,3 +55,15 @@ def calib_feeds(entry, input_names):
     x = np.load(path(entry["calib"]), mmap_mode="r")
     n = x.shape[0] if limit is None else min(limit, x.shape[0])
     return [{input_names[0]: np.ascontiguousarray(x[i:i + 1])} for i in range(n)]
+
+
+def vitq_data(entry, workdir):
+    """vitq's --data for a registry entry: the calibration file, or for MiniLM its three arrays in
+    one .npz written to \p workdir (vitq matches archive members to the model's input names)."""
+    if entry["task"] != "minilm":
+        return path(entry["calib"])
+    d = path(entry["calib"])
+    out = os.path.join(workdir, "minilm_calib.npz")
+    np.savez(out, **{k: np.load(os.path.join(d, f"calib_{k}.npy")) for k in
+                     ("input_ids", "attention_mask", "token_type_ids")})
+    return out
