@@ -32,7 +32,7 @@ struct Options {
   double percentile = 99.99;
   size_t calib_samples = 0, eval_samples = 0;
   std::vector<std::string> exclude, fail_if;
-  bool no_ln_reparam = false, no_log_softmax = false, median_scale = false, reduce_range = false;
+  bool no_ln_reparam = false, no_log_softmax = false, median_scale = false, reduce_range = false, int4 = false;
   std::string placement = "integer";
   std::string depthwise_inputs;  // per-tensor or per-channel; empty: the recipe's choice
   double smooth_alpha = -1;  // negative: no smoothing
@@ -99,9 +99,19 @@ Status runQuantize(const Options& o) {
   if (!o.depthwise_inputs.empty()) po.quant.depthwise_channel_inputs = o.depthwise_inputs == "per-channel";
   if (o.smooth_alpha >= 0) po.smooth_alpha = o.smooth_alpha;
   po.bias_correction = o.bias_correction;
+  bool any_four_bit = o.wbits <= 4 || o.abits <= 4;
   for (const auto& text : o.layer_bits) {
     VITQ_ASSIGN_OR_RETURN(auto lb, parseLayerBits(text));
     po.quant.layer_bits.push_back(lb);
+    any_four_bit = any_four_bit || lb.second <= 4;
+  }
+  po.four_bit_types = o.int4;
+  if (o.int4 && o.format == "integer") {
+    return invalidArgument("--int4 chooses the QDQ export's storage types; --format integer writes its own");
+  }
+  if (o.int4 && !any_four_bit) {
+    return invalidArgument("--int4 stores tensors of 4 bits or fewer in INT4/UINT4, and none has (--wbits " +
+                           std::to_string(o.wbits) + " --abits " + std::to_string(o.abits) + ")");
   }
   po.percentile = o.percentile;
   po.threads = o.threads;
@@ -186,6 +196,11 @@ Status runQuantize(const Options& o) {
   VITQ_ASSIGN_OR_RETURN(PipelineReport pr, quantizeModel(quantized, *in.calib, po));
   const QuantPlanSummary& plan = pr.plan;
   const MaterializeStats& ms = pr.materialized;
+  if (o.int4 && ms.four_bit_tensors == 0) {
+    logger("vitq.quantize")->warn("--int4: no tensor is stored in 4 bits (4-bit activations of layers with wider "
+                                  "weights stay in 8-bit containers: ONNX Runtime would fuse them into "
+                                  "QLinearConv/QLinearMatMul, which reject 4-bit inputs)");
+  }
   quantized.producer_name = "vitq";
   VITQ_RETURN_IF_ERROR(saveModel(quantized, o.output));
 
@@ -201,6 +216,7 @@ Status runQuantize(const Options& o) {
   if (po.ln_reparam) report["recipe"]["ln_reparam"] = {{"reference_scale", po.median_scale ? "median" : "mean"}};
   report["recipe"]["log_softmax"] = po.log_softmax;
   report["recipe"]["reduce_range"] = o.reduce_range;
+  report["recipe"]["int4"] = o.int4;
   report["recipe"]["placement"] = o.placement;
   report["recipe"]["depthwise_inputs"] = po.quant.depthwise_channel_inputs ? "per-channel" : "per-tensor";
   if (po.bias_correction) {
@@ -261,6 +277,7 @@ Status runQuantize(const Options& o) {
                             {"kept_float", plan.excluded}, {"quantize_nodes", ms.quantize_nodes},
                             {"per_channel_activations", ms.per_channel_activations},
                             {"weights", ms.weights}, {"biases", ms.biases},
+                            {"four_bit_tensors", ms.four_bit_tensors},
                             {"reparameterized_layernorms", pr.reparameterized},
                             {"log_softmax_quantizers", ms.log_quantizers}};
   VITQ_RETURN_IF_ERROR(writeReport(report, o.report, {reference, quantized, *in.eval, o.threads, &in.original}));
@@ -326,6 +343,9 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--seed", o->seed, "Reconstruction: seed of the sample draws (default 0)");
   cmd->add_flag("--reduce-range", o->reduce_range,
                "7-bit weights (int8 container): exact in ONNX Runtime on x86 CPUs without VNNI");
+  cmd->add_flag("--int4", o->int4,
+               "Weights and activations of 4 bits or fewer stored as ONNX INT4/UINT4 (opset 21, IR 10) "
+               "instead of clipped 8-bit containers");
   cmd->add_option("--smooth-quant", o->smooth_alpha,
                   "SmoothQuant before calibration with this migration strength alpha (0 to 1; 0.5 in the paper, "
                   "NNCF 0.95): outlier channels of linear layers' inputs move into their weights")

@@ -14,66 +14,10 @@
 #include "exec/kernels/depthwise.h"
 #include "exec/kernels/im2col.h"
 #include "exec/kernels/layout.h"
+#include "ir/quantized_codes.h"
 
 namespace vitq {
 namespace {
-
-// ---- quantized element access (8/16-bit and packed 4-bit) ---------------------------------------
-
-struct QRange {
-  int32_t lo, hi;
-};
-
-bool quantRange(DataType t, QRange& r) {
-  switch (t) {
-    case DataType::kUInt8: r = {0, 255}; return true;
-    case DataType::kInt8: r = {-128, 127}; return true;
-    case DataType::kUInt16: r = {0, 65535}; return true;
-    case DataType::kInt16: r = {-32768, 32767}; return true;
-    case DataType::kUInt4: r = {0, 15}; return true;
-    case DataType::kInt4: r = {-8, 7}; return true;
-    case DataType::kInt32: r = {std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()}; return true;
-    default: return false;
-  }
-}
-
-// Reads element i of an integer tensor of a quantized type as int32 (4-bit: low nibble first).
-inline int32_t readQ(DataType t, const void* p, int64_t i) {
-  switch (t) {
-    case DataType::kUInt8: return static_cast<const uint8_t*>(p)[i];
-    case DataType::kInt8: return static_cast<const int8_t*>(p)[i];
-    case DataType::kUInt16: return static_cast<const uint16_t*>(p)[i];
-    case DataType::kInt16: return static_cast<const int16_t*>(p)[i];
-    case DataType::kInt32: return static_cast<const int32_t*>(p)[i];
-    case DataType::kUInt4:
-    case DataType::kInt4: {
-      const uint8_t byte = static_cast<const uint8_t*>(p)[i / 2];
-      const int32_t nib = (i % 2) ? (byte >> 4) : (byte & 0xF);
-      return t == DataType::kInt4 && nib >= 8 ? nib - 16 : nib;
-    }
-    default: return 0;
-  }
-}
-
-// Writes v (already saturated to the type's range). 4-bit writes must go in index order per byte
-// pair, which every loop here does (the buffer starts zeroed).
-inline void writeQ(DataType t, void* p, int64_t i, int32_t v) {
-  switch (t) {
-    case DataType::kUInt8: static_cast<uint8_t*>(p)[i] = static_cast<uint8_t>(v); break;
-    case DataType::kInt8: static_cast<int8_t*>(p)[i] = static_cast<int8_t>(v); break;
-    case DataType::kUInt16: static_cast<uint16_t*>(p)[i] = static_cast<uint16_t>(v); break;
-    case DataType::kInt16: static_cast<int16_t*>(p)[i] = static_cast<int16_t>(v); break;
-    case DataType::kInt32: static_cast<int32_t*>(p)[i] = v; break;
-    case DataType::kUInt4:
-    case DataType::kInt4: {
-      uint8_t& byte = static_cast<uint8_t*>(p)[i / 2];
-      const uint8_t nib = static_cast<uint8_t>(v) & 0xF;
-      byte = (i % 2) ? static_cast<uint8_t>((byte & 0x0F) | (nib << 4)) : static_cast<uint8_t>((byte & 0xF0) | nib);
-      break;
-    }
-    default: break;
-  }
-}
 
 // ---- per-tensor / per-axis / blocked parameters -----------------------------------------------
 
@@ -133,19 +77,19 @@ StatusOr<std::vector<int32_t>> readZeroPoints(const KernelContext& ctx, size_t i
   std::vector<int32_t> v(static_cast<size_t>(count), 0);
   if (!ctx.hasInput(input)) return v;
   const Tensor& z = ctx.input(input);
-  QRange r;
-  if (!quantRange(z.dtype(), r)) return ctx.error(std::string("zero point type ") + dataTypeName(z.dtype()) + " is not supported");
+  CodeRange r;
+  if (!quantCodeRange(z.dtype(), r)) return ctx.error(std::string("zero point type ") + dataTypeName(z.dtype()) + " is not supported");
   if (z.numel() != count) {
     return ctx.error("zero point has " + std::to_string(z.numel()) + " elements, the scale " + std::to_string(count));
   }
   type = z.dtype();
-  for (int64_t i = 0; i < count; ++i) v[static_cast<size_t>(i)] = readQ(z.dtype(), z.rawData(), i);
+  for (int64_t i = 0; i < count; ++i) v[static_cast<size_t>(i)] = readCode(z.dtype(), z.rawData(), i);
   return v;
 }
 
 // ---- QuantizeLinear / DequantizeLinear / DynamicQuantizeLinear --------------------------------
 
-inline int32_t saturateRound(float q, int32_t zp, QRange r) {
+inline int32_t saturateRound(float q, int32_t zp, CodeRange r) {
   if (std::isnan(q)) return std::clamp(zp, r.lo, r.hi);
   const double v = static_cast<double>(std::nearbyint(q)) + zp;  // ties to even
   return static_cast<int32_t>(std::min<double>(std::max<double>(v, r.lo), r.hi));
@@ -159,8 +103,8 @@ Status quantizeKernel(KernelContext& ctx) {
   DataType out_type = static_cast<DataType>(ctx.attrs().intOr("output_dtype", static_cast<int64_t>(DataType::kUInt8)));
   if (out_type == DataType::kUndefined) out_type = DataType::kUInt8;
   VITQ_ASSIGN_OR_RETURN(std::vector<int32_t> zp, readZeroPoints(ctx, 2, scale_t.numel(), out_type));
-  QRange r;
-  if (!quantRange(out_type, r) || out_type == DataType::kInt32) {
+  CodeRange r;
+  if (!quantCodeRange(out_type, r) || out_type == DataType::kInt32) {
     return ctx.error(std::string("quantizing to ") + dataTypeName(out_type) + " is not supported");
   }
   for (float s : scale) {
@@ -196,7 +140,7 @@ Status quantizeKernel(KernelContext& ctx) {
           float q;
           if constexpr (std::is_same_v<T, double>) q = static_cast<float>(in[at] / static_cast<double>(scale[k]));
           else q = static_cast<float>(in[at]) / scale[k];
-          writeQ(out_type, out, at, saturateRound(q, zp[k], r));
+          writeCode(out_type, out, at, saturateRound(q, zp[k], r));
         }
       }
     }
@@ -213,8 +157,8 @@ Status quantizeKernel(KernelContext& ctx) {
 Status dequantizeKernel(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& scale_t = ctx.input(1);
-  QRange r;
-  if (!quantRange(x.dtype(), r)) return ctx.error(std::string("input type ") + dataTypeName(x.dtype()) + " is not supported");
+  CodeRange r;
+  if (!quantCodeRange(x.dtype(), r)) return ctx.error(std::string("input type ") + dataTypeName(x.dtype()) + " is not supported");
   VITQ_ASSIGN_OR_RETURN(ParamLayout p, paramLayout(ctx, x, scale_t));
   VITQ_ASSIGN_OR_RETURN(std::vector<float> scale, readScale(ctx, scale_t));
   DataType zp_type = x.dtype();
@@ -242,7 +186,7 @@ Status dequantizeKernel(KernelContext& ctx) {
     for (int64_t j = 0; j < p.dim; ++j) {
       for (int64_t i = 0; i < p.inner; ++i, ++at) {
         const size_t k = static_cast<size_t>(p.index(o, j, i));
-        const int64_t diff = static_cast<int64_t>(readQ(x.dtype(), in, at)) - zp[k];
+        const int64_t diff = static_cast<int64_t>(readCode(x.dtype(), in, at)) - zp[k];
         out[at] = static_cast<float>(diff) * scale[k];
       }
     }
@@ -262,7 +206,7 @@ Status dynamicQuantizeKernel(KernelContext& ctx) {
   }
   if (!std::isfinite(lo) || !std::isfinite(hi)) return ctx.error("input holds inf or NaN");
   const float scale = (hi - lo) / 255.0f;
-  const QRange r{0, 255};
+  const CodeRange r{0, 255};
   int32_t zp = 0;
   if (scale != 0.0f) zp = saturateRound(0.0f - lo / scale, 0, r);
   Tensor y(DataType::kUInt8, x.shape());
@@ -355,13 +299,13 @@ bool depthwiseInFloat(const ConvGeometry& g, const Tensor& x, const Tensor& w, i
   std::vector<float> xf(static_cast<size_t>(x.numel())), wf(static_cast<size_t>(w.numel()));
   int64_t max_x = 0, max_w = 0;
   for (int64_t i = 0; i < x.numel(); ++i) {
-    const int32_t v = readQ(x.dtype(), x.rawData(), i) - zx;
+    const int32_t v = readCode(x.dtype(), x.rawData(), i) - zx;
     xf[static_cast<size_t>(i)] = static_cast<float>(v);
     max_x = std::max<int64_t>(max_x, std::abs(v));
   }
   const int64_t taps = g.kernelSize();
   for (int64_t i = 0; i < w.numel(); ++i) {
-    const int32_t v = readQ(w.dtype(), w.rawData(), i) - zw[zw.size() > 1 ? static_cast<size_t>(i / taps) : 0];
+    const int32_t v = readCode(w.dtype(), w.rawData(), i) - zw[zw.size() > 1 ? static_cast<size_t>(i / taps) : 0];
     wf[static_cast<size_t>(i)] = static_cast<float>(v);
     max_w = std::max<int64_t>(max_w, std::abs(v));
   }
@@ -413,7 +357,7 @@ StatusOr<std::vector<int32_t>> zeroPoints(const KernelContext& ctx, size_t input
   if (!is8bit(z.dtype())) return ctx.error("zero points must be int8 or uint8");
   if (z.numel() < 1 || z.rank() > 1) return ctx.error("zero point must be a scalar or 1-d, got " + shapeToString(z.shape()));
   std::vector<int32_t> v(static_cast<size_t>(z.numel()));
-  for (int64_t i = 0; i < z.numel(); ++i) v[static_cast<size_t>(i)] = readQ(z.dtype(), z.rawData(), i);
+  for (int64_t i = 0; i < z.numel(); ++i) v[static_cast<size_t>(i)] = readCode(z.dtype(), z.rawData(), i);
   return v;
 }
 
@@ -421,18 +365,18 @@ StatusOr<std::vector<int32_t>> zeroPoints(const KernelContext& ctx, size_t input
 Status requantize(const KernelContext& ctx, const Tensor& acc, const std::vector<float>& mult, int64_t channels,
                   int64_t inner, size_t zp_input, Tensor& y) {
   const Tensor& z = ctx.input(zp_input);
-  QRange r;
-  if (!is8bit(z.dtype()) || !quantRange(z.dtype(), r) || z.numel() != 1) {
+  CodeRange r;
+  if (!is8bit(z.dtype()) || !quantCodeRange(z.dtype(), r) || z.numel() != 1) {
     return ctx.error("output zero point must be an int8 or uint8 scalar");
   }
-  const int32_t zp = readQ(z.dtype(), z.rawData(), 0);
+  const int32_t zp = readCode(z.dtype(), z.rawData(), 0);
   y = Tensor(z.dtype(), acc.shape());
   const int32_t* a = acc.data<int32_t>();
   void* out = y.rawData();
 #pragma omp parallel for schedule(static) if (acc.numel() > 65536)
   for (int64_t i = 0; i < acc.numel(); ++i) {
     const float m = mult[mult.size() == 1 ? 0 : static_cast<size_t>(i / inner % channels)];
-    writeQ(z.dtype(), out, i, saturateRound(static_cast<float>(a[i]) * m, zp, r));
+    writeCode(z.dtype(), out, i, saturateRound(static_cast<float>(a[i]) * m, zp, r));
   }
   return Status::ok();
 }

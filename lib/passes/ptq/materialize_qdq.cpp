@@ -1,26 +1,36 @@
 #include "passes/ptq/materialize_qdq.h"
 
+#include <algorithm>
+#include <limits>
+#include <unordered_set>
+
+#include "ir/quantized_codes.h"
 #include "passes/ptq/log_quant_export.h"
 #include "quant/math/quantize.h"
 
 namespace vitq {
 namespace {
 
-DataType containerType(const QuantSpec& spec) {
+DataType containerType(const QuantSpec& spec, const MaterializeOptions& options) {
   if (spec.bits == 32) return DataType::kInt32;
+  if (options.four_bit_types && spec.bits <= 4) return spec.is_signed ? DataType::kInt4 : DataType::kUInt4;
   return spec.is_signed ? DataType::kInt8 : DataType::kUInt8;
 }
 
-// A per-channel activation is stored in the other 8-bit type, its zero points shifted by 128 (the
-// same grid): ONNX Runtime (1.20) fuses DequantizeLinear -> Conv -> QuantizeLinear into a QLinearConv
-// when the types match, without checking that the parameters are per-tensor, and that node fails at
-// run time; with different input and output types it leaves the Conv in float.
-QuantParams containerParams(const TensorQuant& q, DataType& type) {
-  type = containerType(q.spec);
+// A per-channel activation is stored in the other type of its width, its zero points shifted by
+// half the range (the same grid): ONNX Runtime (1.20) fuses DequantizeLinear -> Conv ->
+// QuantizeLinear into a QLinearConv when the types match, without checking that the parameters are
+// per-tensor, and that node fails at run time; with different input and output types it leaves
+// the Conv in float.
+QuantParams containerParams(const TensorQuant& q, const MaterializeOptions& options, DataType& type) {
+  type = containerType(q.spec, options);
   QuantParams p = q.params;
   if (!p.perChannel()) return p;
-  const int32_t shift = type == DataType::kUInt8 ? -128 : 128;
-  type = type == DataType::kUInt8 ? DataType::kInt8 : DataType::kUInt8;
+  const bool unsigned_type = type == DataType::kUInt8 || type == DataType::kUInt4;
+  const int32_t half = dataTypeBits(type) == 4 ? 8 : 128;
+  const int32_t shift = unsigned_type ? -half : half;
+  if (dataTypeBits(type) == 4) type = unsigned_type ? DataType::kInt4 : DataType::kUInt4;
+  else type = unsigned_type ? DataType::kInt8 : DataType::kUInt8;
   for (int32_t& z : p.zero_point) z += shift;
   return p;
 }
@@ -34,12 +44,7 @@ Tensor zeroPointTensor(const QuantParams& p, DataType type) {
   const bool per_channel = p.perChannel();
   Shape shape = per_channel ? Shape{static_cast<int64_t>(p.zero_point.size())} : Shape{};
   Tensor t(type, shape);
-  for (size_t i = 0; i < p.zero_point.size(); ++i) {
-    const int32_t z = p.zero_point[i];
-    if (type == DataType::kInt8) t.data<int8_t>()[i] = static_cast<int8_t>(z);
-    else if (type == DataType::kUInt8) t.data<uint8_t>()[i] = static_cast<uint8_t>(z);
-    else t.data<int32_t>()[i] = z;
-  }
+  for (size_t i = 0; i < p.zero_point.size(); ++i) writeCode(type, t.rawData(), static_cast<int64_t>(i), p.zero_point[i]);
   return t;
 }
 
@@ -55,9 +60,8 @@ Value* addDequantize(Graph& g, Value* quantized, const QuantParams& p, DataType 
   return dq->output(0);
 }
 
-// Integer tensor for a constant: weights on their per-channel grid, biases in int32.
-Tensor quantizeConstant(const Tensor& w, const QuantParams& p, const QuantSpec& spec) {
-  const DataType type = containerType(spec);
+// Integer tensor of \p type for a constant: weights on their per-channel grid, biases in int32.
+Tensor quantizeConstant(const Tensor& w, const QuantParams& p, const QuantSpec& spec, DataType type) {
   Tensor q(type, w.shape());
   const int64_t channels = p.perChannel() ? w.dim(p.axis) : 1;
   int64_t inner = 1;
@@ -66,10 +70,7 @@ Tensor quantizeConstant(const Tensor& w, const QuantParams& p, const QuantSpec& 
   const float* src = w.data<float>();
   for (int64_t i = 0; i < w.numel(); ++i) {
     const size_t c = p.perChannel() ? static_cast<size_t>((i / inner) % channels) : 0;
-    const int32_t v = quantizeValue(src[i], p.scale[c], p.zero_point[c], qmin, qmax);
-    if (type == DataType::kInt8) q.data<int8_t>()[i] = static_cast<int8_t>(v);
-    else if (type == DataType::kUInt8) q.data<uint8_t>()[i] = static_cast<uint8_t>(v);
-    else q.data<int32_t>()[i] = v;
+    writeCode(type, q.rawData(), i, quantizeValue(src[i], p.scale[c], p.zero_point[c], qmin, qmax));
   }
   return q;
 }
@@ -88,18 +89,22 @@ StatusOr<int64_t> activationRank(const Value& v) {
 Tensor channelBound(const QuantParams& p, int32_t code, int64_t axis, int64_t rank) {
   std::vector<float> bound;
   for (size_t c = 0; c < p.scale.size(); ++c) bound.push_back(static_cast<float>(code - p.zero_point[c]) * p.scale[c]);
+  if (!p.perChannel()) return Tensor::fromVector<float>(bound, {});
   Shape shape{static_cast<int64_t>(bound.size())};
   for (int64_t d = axis + 1; d < rank; ++d) shape.push_back(1);
   return Tensor::fromVector<float>(bound, shape);
 }
 
-// Narrow range in an 8-bit container: \p source clipped in float to exactly the b-bit grid's span
-// (Clip for one scale; Max and Min with per-channel bounds, since Clip takes scalars only).
-StatusOr<Value*> clipToGrid(Graph& graph, Value* source, const Value& v, const TensorQuant& q, Node* before,
-                            Node*& reader) {
+// Narrow range in a wider container: \p source clipped in float to exactly the b-bit grid's span
+// (Clip for one scale; Max and Min with per-channel bounds, since Clip takes scalars only). Before
+// a 4-bit QuantizeLinear it is always Max and Min: ONNX Runtime (1.20) fails to load a Clip that
+// feeds a QuantizeLinear with a 4-bit zero point (its Clip/QuantizeLinear fusion reads only 8- and
+// 16-bit zero points).
+StatusOr<Value*> clipToGrid(Graph& graph, Value* source, const Value& v, const TensorQuant& q, bool four_bit,
+                            Node* before, Node*& reader) {
   const std::string base = v.name();
   const QuantParams& p = q.params;
-  if (!p.perChannel()) {
+  if (!p.perChannel() && !four_bit) {
     const float s = p.scale[0];
     const int32_t z = p.zero_point[0];
     Value* lo = graph.addInitializer(base + "_clip_min", Tensor::fromVector<float>({(q.spec.qmin() - z) * s}, {}));
@@ -110,7 +115,10 @@ StatusOr<Value*> clipToGrid(Graph& graph, Value* source, const Value& v, const T
     clip->output(0)->type().dtype = DataType::kFloat;
     return clip->output(0);
   }
-  VITQ_ASSIGN_OR_RETURN(const int64_t rank, activationRank(v));
+  int64_t rank = 0;  // one scale: scalar bounds
+  if (p.perChannel()) {
+    VITQ_ASSIGN_OR_RETURN(rank, activationRank(v));
+  }
   Value* lo = graph.addInitializer(base + "_clip_min", channelBound(p, q.spec.qmin(), p.axis, rank));
   Value* hi = graph.addInitializer(base + "_clip_max", channelBound(p, q.spec.qmax(), p.axis, rank));
   Node* floor = graph.addNode("Max", {source, lo}, 1, "", before);
@@ -123,10 +131,69 @@ StatusOr<Value*> clipToGrid(Graph& graph, Value* source, const Value& v, const T
   return ceiling->output(0);
 }
 
+// The float span [lo, hi] of \p p's whole grid (over all channels).
+std::pair<float, float> gridSpan(const QuantParams& p, const QuantSpec& spec) {
+  float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+  for (size_t c = 0; c < p.scale.size(); ++c) {
+    lo = std::min(lo, static_cast<float>(spec.qmin() - p.zero_point[c]) * p.scale[c]);
+    hi = std::max(hi, static_cast<float>(spec.qmax() - p.zero_point[c]) * p.scale[c]);
+  }
+  return {lo, hi};
+}
+
+// The Relu or Clip that produces \p v when nothing else reads \p v, with its bounds; null otherwise.
+Node* boundingProducer(const Graph& graph, const Value& v, float& lo, float& hi) {
+  Node* p = v.producer();
+  if (!p || graph.isOutput(&v) || !(p->domain().empty() || p->domain() == "ai.onnx")) return nullptr;
+  lo = -std::numeric_limits<float>::infinity();
+  hi = std::numeric_limits<float>::infinity();
+  if (p->is("Relu")) {
+    lo = 0.0f;
+    return p;
+  }
+  if (!p->is("Clip")) return nullptr;
+  for (size_t i = 1; i < p->numInputs() && i < 3; ++i) {
+    const Value* bound = p->input(i);
+    if (!bound) continue;
+    if (!bound->isConstant() || bound->initializer().numel() != 1) return nullptr;
+    (i == 1 ? lo : hi) = bound->initializer().data<float>()[0];
+  }
+  return p;
+}
+
+// Where a Relu or Clip feeds a 4-bit quantizer, ONNX Runtime (1.20) cannot load the model (above).
+// When the quantizer's grid lies inside the bounds, the bound is redundant (both saturate alike,
+// the fusion ONNX Runtime would apply itself) and the quantizer reads the bound's input instead;
+// otherwise the activation stays in an 8-bit container. Returns the new source or null.
+Value* bypassRedundantBound(const Graph& graph, const Value& v, const TensorQuant& q) {
+  float lo, hi;
+  Node* bound = boundingProducer(graph, v, lo, hi);
+  if (!bound) return nullptr;
+  const auto [grid_lo, grid_hi] = gridSpan(q.params, q.spec);
+  return lo <= grid_lo && grid_hi <= hi ? bound->input(0) : nullptr;
+}
+
+// Activations that must stay in an 8-bit container although they have at most 4 bits: the inputs
+// and outputs of Conv/MatMul/Gemm layers whose weights are wider. ONNX Runtime (1.20) fuses such a
+// layer into QLinearConv/QLinearMatMul by its weight type alone, and those reject 4-bit inputs.
+std::unordered_set<const Value*> besideWideWeights(const Graph& graph, const QuantTable& table) {
+  std::unordered_set<const Value*> wide;
+  for (const auto& node : graph.nodes()) {
+    if (!(node->is("Conv") || node->is("MatMul") || node->is("Gemm")) || node->numInputs() < 2) continue;
+    const TensorQuant* w = table.find(node->input(1));
+    if (!w || w->role != QuantRoleOfValue::kWeight || w->spec.bits <= 4) continue;
+    wide.insert(node->input(0));
+    wide.insert(node->output(0));
+  }
+  return wide;
+}
+
 }  // namespace
 
-StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table) {
+StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table, const MaterializeOptions& options) {
   MaterializeStats stats;
+  const std::unordered_set<const Value*> stay_8bit =
+      options.four_bit_types ? besideWideWeights(graph, table) : std::unordered_set<const Value*>{};
   // Biases first: they read the activation and weight scales before those values are rewritten.
   std::vector<std::pair<Value*, QuantParams>> bias_params;
   for (const Value* cv : table.values()) {
@@ -176,10 +243,24 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table)
         continue;
       }
       DataType type;
-      const QuantParams stored = containerParams(q, type);
-      const int container_bits = 8;
-      if (q.spec.bits < container_bits) {
-        VITQ_ASSIGN_OR_RETURN(source, clipToGrid(graph, source, *v, q, before, reader));
+      QuantParams stored = containerParams(q, options, type);
+      Node* bypassed = nullptr;  // a redundant Relu/Clip the 4-bit quantizer now reads past
+      if (dataTypeBits(type) == 4 && stay_8bit.count(v)) stored = containerParams(q, {}, type);
+      if (dataTypeBits(type) == 4) {
+        float lo, hi;
+        if (boundingProducer(graph, *v, lo, hi)) {
+          if (Value* input = bypassRedundantBound(graph, *v, q)) {
+            bypassed = v->producer();
+            source = input;
+          } else {
+            stored = containerParams(q, {}, type);
+          }
+        }
+      }
+      const bool four_bit = dataTypeBits(type) == 4;
+      if (four_bit) ++stats.four_bit_tensors;
+      if (q.spec.bits < dataTypeBits(type)) {
+        VITQ_ASSIGN_OR_RETURN(source, clipToGrid(graph, source, *v, q, four_bit, before, reader));
       }
       Value* scale = graph.addInitializer(base + "_scale", scaleTensor(stored));
       Value* zero = graph.addInitializer(base + "_zero_point", zeroPointTensor(stored, type));
@@ -194,15 +275,23 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table)
       graph.renameValue(dq->output(0), graph.uniqueName(base + "_dequantized"));
       dq->output(0)->type().dtype = DataType::kFloat;
       graph.redirectUsesExcept(v, dq->output(0), reader ? reader : quant);
+      if (bypassed && !v->hasUses()) {
+        const std::vector<Value*> bounds(bypassed->inputs().begin() + 1, bypassed->inputs().end());
+        graph.eraseNode(bypassed);
+        for (Value* b : bounds) {
+          if (b && b->isConstant() && !b->hasUses() && !graph.isOutput(b)) graph.eraseValue(b);
+        }
+      }
       ++stats.quantize_nodes;
       ++stats.dequantize_nodes;
       if (q.params.perChannel()) ++stats.per_channel_activations;
     } else if (q.role == QuantRoleOfValue::kWeight) {
-      Tensor wq = quantizeConstant(v->initializer(), q.params, q.spec);
-      Value* stored = graph.addInitializer(v->name() + "_quantized", std::move(wq));
+      const DataType type = containerType(q.spec, options);
+      Value* stored = graph.addInitializer(v->name() + "_quantized", quantizeConstant(v->initializer(), q.params, q.spec, type));
       Node* first = v->uses().empty() ? nullptr : v->uses()[0].user;
       if (!first) continue;
-      Value* deq = addDequantize(graph, stored, q.params, containerType(q.spec), v->name(), graph.nodes().front().get());
+      if (dataTypeBits(type) == 4) ++stats.four_bit_tensors;
+      Value* deq = addDequantize(graph, stored, q.params, type, v->name(), graph.nodes().front().get());
       graph.replaceAllUsesWith(v, deq);
       ++stats.weights;
       ++stats.dequantize_nodes;
@@ -212,7 +301,7 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table)
     QuantSpec spec;
     spec.bits = 32;
     spec.axis = 0;
-    Tensor bq = quantizeConstant(b->initializer(), p, spec);
+    Tensor bq = quantizeConstant(b->initializer(), p, spec, DataType::kInt32);
     Value* stored = graph.addInitializer(b->name() + "_quantized", std::move(bq));
     Value* deq = addDequantize(graph, stored, p, DataType::kInt32, b->name(), graph.nodes().front().get());
     graph.replaceAllUsesWith(b, deq);

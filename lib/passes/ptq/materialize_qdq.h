@@ -5,9 +5,11 @@
 //   weight W:      W_q (int8 initializer) -> DQ(s[c], 0, axis) -> (uses of W)
 //   bias b:        b_q (int32, scale s_x * s_w[c]) -> DQ(axis 0) -> (the node's bias input)
 //
-// Activations with fewer bits than their 8-bit container are clipped to the narrow range first
-// (a Clip before Q), so that the exported model computes what vitq simulated. Log-sqrt2
-// activations become the float chain of log_quant_export.h instead of Q/DQ.
+// Activations with fewer bits than their container are clipped to the narrow range first (a Clip
+// before Q), so that the exported model computes what vitq simulated. The container is 8-bit, or
+// with MaterializeOptions::four_bit_types ONNX's INT4/UINT4 for tensors of at most 4 bits (opset
+// 21: the caller raises the model's opset, raise_opset.h). Log-sqrt2 activations become the float
+// chain of log_quant_export.h instead of Q/DQ.
 #pragma once
 
 #include "core/status.h"
@@ -23,8 +25,13 @@ struct MaterializeStats {
   int biases = 0;
   int log_quantizers = 0;  // log-sqrt2 post-Softmax fake-quantizers (log_quant_export.h)
   int per_channel_activations = 0;  // activation quantizers with one scale per channel (axis attribute)
+  int four_bit_tensors = 0;  // weights and activations stored as INT4/UINT4
 };
 
-StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table);
+struct MaterializeOptions {
+  bool four_bit_types = false;  // tensors of at most 4 bits in INT4/UINT4 instead of 8-bit containers
+};
+
+StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table, const MaterializeOptions& options = {});
 
 }  // namespace vitq

@@ -6,6 +6,7 @@
 #include "calib/calibration_session.h"
 #include "core/logging.h"
 #include "exec/thread_scope.h"
+#include "passes/canonicalize/raise_opset.h"
 #include "passes/ptq/scale_reparam.h"
 #include "quant/math/clip_range.h"
 #include "quant/math/entropy_range.h"
@@ -276,7 +277,10 @@ StatusOr<PreparedQuantization> prepareQuantization(Model& model, const Dataset& 
 StatusOr<PipelineReport> quantizeModel(Model& model, const Dataset& calib, const PipelineOptions& o) {
   VITQ_ASSIGN_OR_RETURN(PreparedQuantization prepared, prepareQuantization(model, calib, o));
   if (o.stop_after_reparam) return prepared.report;
-  VITQ_ASSIGN_OR_RETURN(prepared.report.materialized, materializeQdq(*model.graph, prepared.table));
+  VITQ_ASSIGN_OR_RETURN(prepared.report.materialized,
+                        materializeQdq(*model.graph, prepared.table, {o.four_bit_types}));
+  // ONNX's 4-bit types in QuantizeLinear/DequantizeLinear need opset 21.
+  if (prepared.report.materialized.four_bit_tensors > 0) VITQ_RETURN_IF_ERROR(raiseOpset(model, 21));
   return prepared.report;
 }
 

@@ -45,6 +45,7 @@ struct PipelineOptions {
   Reconstruction reconstruct = Reconstruction::kNone;
   ReconstructionOptions reconstruction;
   int reconstruction_block_layers = 2;  // kSequential: quantized layers per block, at least
+  bool four_bit_types = false;     // export tensors of at most 4 bits as INT4/UINT4 (opset 21)
   int threads = 1;
   // Saved statistics (`vitq calibrate`) used instead of observing the calibration data.
   const CalibrationResult* precomputed_stats = nullptr;

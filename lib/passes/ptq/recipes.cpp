@@ -41,7 +41,8 @@ const std::vector<std::pair<std::string, std::string>>& pipelinePasses() {
       {"sequential-reconstruction", "--reconstruct all: learned rounding of every block in order, on the quantized model's own inputs (BRECQ)"},
       {"bias-correction", "--bias-correction: each quantized layer's mean output shift folded into its bias"},
       {"noisy-bias", "+noisy: fixed noise before activation quantizers, compensated in the next layer's bias"},
-      {"materialize-qdq", "the only pass that writes QuantizeLinear/DequantizeLinear"},
+      {"materialize-qdq", "the only pass that writes QuantizeLinear/DequantizeLinear (--int4: INT4/UINT4 for tensors of 4 bits or fewer)"},
+      {"raise-opset", "--int4: the model raised to opset 21 (reductions' axes as inputs, Split num_outputs, ...)"},
       {"integer-lowering", "--format integer: integer-only ops and dyadic requantizers (i-vit)"},
   };
   return passes;
