@@ -46,6 +46,10 @@ VARIANTS = {
                        "per-channel"],
     "q-hyvit-in": ["--recipe", "q-hyvit", "--placement", "inputs", "--bias-correction"],
     "mse-in": ["--recipe", "mse", "--placement", "inputs"],
+    # The same models with ONNX's 4-bit types (opset 21) where tensors have 4 bits or fewer.
+    "repq-vit-int4": ["--recipe", "repq-vit", "--int4"],
+    "repq-vit-in-dw-int4": ["--recipe", "repq-vit", "--placement", "inputs", "--bias-correction", "--depthwise-inputs",
+                            "per-channel", "--int4"],
     # MiniLM's best W8A8 setting (docs/benchmarks.md, "Uniform W8A8").
     "inputs-sq0.8": ["--recipe", "minmax", "--placement", "inputs", "--smooth-quant", "0.8"],
 }
