@@ -32,7 +32,8 @@ struct Options {
   double percentile = 99.99;
   size_t calib_samples = 0, eval_samples = 0;
   std::vector<std::string> exclude, fail_if;
-  bool no_ln_reparam = false, no_log_softmax = false, median_scale = false, reduce_range = false, int4 = false;
+  bool no_ln_reparam = false, no_log_softmax = false, median_scale = false, reduce_range = false, int4 = false,
+       symmetric_activations = false;
   std::string placement = "integer";
   std::string depthwise_inputs;  // per-tensor or per-channel; empty: the recipe's choice
   double smooth_alpha = -1;  // negative: no smoothing
@@ -106,6 +107,7 @@ Status runQuantize(const Options& o) {
     any_four_bit = any_four_bit || lb.second <= 4;
   }
   po.four_bit_types = o.int4;
+  if (o.symmetric_activations) po.quant.activation_symmetric = true;
   if (o.int4 && o.format == "integer") {
     return invalidArgument("--int4 chooses the QDQ export's storage types; --format integer writes its own");
   }
@@ -116,6 +118,10 @@ Status runQuantize(const Options& o) {
   po.percentile = o.percentile;
   po.threads = o.threads;
   po.ln_reparam = po.ln_reparam && !o.no_ln_reparam;
+  if (o.symmetric_activations && po.ln_reparam) {
+    return invalidArgument("--symmetric-activations: recipe '" + o.recipe + "' reparameterizes the post-LayerNorm "
+                           "activations onto a grid with a zero point (RepQ-ViT's z~); add --no-ln-reparam");
+  }
   po.log_softmax = po.log_softmax && !o.no_log_softmax;
   po.median_scale = o.median_scale;
   po.noisy.seed = o.noise_seed;
@@ -217,6 +223,7 @@ Status runQuantize(const Options& o) {
   report["recipe"]["log_softmax"] = po.log_softmax;
   report["recipe"]["reduce_range"] = o.reduce_range;
   report["recipe"]["int4"] = o.int4;
+  report["recipe"]["activations"] = po.quant.activation_symmetric ? "symmetric" : "asymmetric";
   report["recipe"]["placement"] = o.placement;
   report["recipe"]["depthwise_inputs"] = po.quant.depthwise_channel_inputs ? "per-channel" : "per-tensor";
   if (po.bias_correction) {
@@ -343,6 +350,8 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--seed", o->seed, "Reconstruction: seed of the sample draws (default 0)");
   cmd->add_flag("--reduce-range", o->reduce_range,
                "7-bit weights (int8 container): exact in ONNX Runtime on x86 CPUs without VNNI");
+  cmd->add_flag("--symmetric-activations", o->symmetric_activations,
+               "Activations on a symmetric int8 grid (zero point 0, as TensorRT wants) instead of asymmetric uint8");
   cmd->add_flag("--int4", o->int4,
                "Weights and activations of 4 bits or fewer stored as ONNX INT4/UINT4 (opset 21, IR 10) "
                "instead of clipped 8-bit containers");

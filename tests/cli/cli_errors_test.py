@@ -116,6 +116,9 @@ def main():
         expect(vitq, quantize + ["--recipe", "i-vit", "--format", "integer", "--reconstruct", "all"], 2,
                "--reconstruct all learns weight rounding for QDQ models", "--reconstruct with --format integer",
                [good], [out])
+        expect(vitq, quantize + ["--recipe", "repq-vit", "--symmetric-activations"], 2,
+               "grid with a zero point (RepQ-ViT's z~); add --no-ln-reparam", "symmetric activations with repq-vit",
+               [good], [out])
         expect(vitq, quantize + ["--int4"], 2, "--int4 stores tensors of 4 bits or fewer in INT4/UINT4, and none has "
                "(--wbits 8 --abits 8)", "--int4 at W8A8", [good], [out])
         expect(vitq, quantize + ["--recipe", "i-vit", "--format", "integer", "--wbits", "4", "--abits", "4", "--int4"], 2,

@@ -18,6 +18,7 @@ import tempfile
 
 import numpy as np
 import onnx
+import onnx.numpy_helper
 import onnxruntime as ort
 
 from ort_cpu import vitq_weight_flags
@@ -59,21 +60,31 @@ def main():
     models = sorted(f for f in os.listdir(MODELS) if f.endswith(".onnx"))
     check(len(models) >= 2, f"Fashion-MNIST models present: {models}")
     print(f"weight flags for this CPU: {vitq_weight_flags() or 'none'}")
+    # Every model with the default asymmetric uint8 activations; the opset-17 ones also with
+    # symmetric int8 activations (zero point 0, TensorRT's convention).
+    runs = [(name, []) for name in models] + [(name, ["--symmetric-activations"]) for name in models if "op17" in name]
     with tempfile.TemporaryDirectory() as d:
-        for name in models:
-            fp = os.path.join(MODELS, name)
-            q = os.path.join(d, "q_" + name)
-            report = os.path.join(d, name + ".json")
+        for model_file, flags in runs:
+            name = model_file + (" (symmetric activations)" if flags else "")
+            fp = os.path.join(MODELS, model_file)
+            q = os.path.join(d, "q_" + ("sym_" if flags else "") + model_file)
+            report = os.path.join(d, os.path.basename(q) + ".json")
             proc = subprocess.run([vitq, "quantize", fp, "--data", calib, "--calib-samples", "256", "-o", q,
-                                   "--report", report, "--threads", "1", *vitq_weight_flags()],
+                                   "--report", report, "--threads", "1", *vitq_weight_flags(), *flags],
                                   capture_output=True, text=True)
             check(proc.returncode == 0, f"{name}: vitq quantize exits 0 ({proc.stderr.strip()[-200:]})")
             if proc.returncode != 0:
                 continue
             rep = json.load(open(report))
+            if flags:
+                m = onnx.load(q)
+                init = {t.name: t for t in m.graph.initializer}
+                zeros = [onnx.numpy_helper.to_array(init[n.input[2]]) for n in m.graph.node if n.op_type == "QuantizeLinear"]
+                check(zeros and all(z.dtype == np.int8 and not z.any() for z in zeros),
+                      f"{name}: all {len(zeros)} activation zero points are int8 0")
             # 256 samples: one flip is 0.4 point; the accuracy gate below uses the 10k test set
             check(rep["summary"]["top1_agreement"] >= 0.95, f"{name}: report top-1 agreement {rep['summary']['top1_agreement']:.4f}")
-            opt = os.path.join(d, "opt_" + name)
+            opt = os.path.join(d, "opt_" + os.path.basename(q))
             lf, lq = logits(fp, x), logits(q, x, opt)
             ops = collections.Counter(n.op_type for n in onnx.load(opt).graph.node)
             fused = {k: v for k, v in ops.items() if k in INTEGER_OPS}
