@@ -174,12 +174,14 @@ Value* bypassRedundantBound(const Graph& graph, const Value& v, const TensorQuan
 }
 
 // Activations that must stay in an 8-bit container although they have at most 4 bits: the inputs
-// and outputs of Conv/MatMul/Gemm layers whose weights are wider. ONNX Runtime (1.20) fuses such a
-// layer into QLinearConv/QLinearMatMul by its weight type alone, and those reject 4-bit inputs.
+// and outputs of Conv/ConvTranspose/MatMul/Gemm layers whose weights are wider. ONNX Runtime (1.20)
+// fuses such a layer into QLinearConv/QLinearMatMul by its weight type alone, and those reject
+// 4-bit inputs.
 std::unordered_set<const Value*> besideWideWeights(const Graph& graph, const QuantTable& table) {
   std::unordered_set<const Value*> wide;
   for (const auto& node : graph.nodes()) {
-    if (!(node->is("Conv") || node->is("MatMul") || node->is("Gemm")) || node->numInputs() < 2) continue;
+    const bool linear = node->is("Conv") || node->is("ConvTranspose") || node->is("MatMul") || node->is("Gemm");
+    if (!linear || node->numInputs() < 2) continue;
     const TensorQuant* w = table.find(node->input(1));
     if (!w || w->role != QuantRoleOfValue::kWeight || w->spec.bits <= 4) continue;
     wide.insert(node->input(0));
