@@ -6,15 +6,14 @@
 
 #include <cstdlib>
 
-#include "calib/calibration_session.h"
 #include "core/logging.h"
 #include "exec/executor.h"
 #include "passes/ptq/block_reconstruction.h"
-#include "passes/ptq/plan_quantization.h"
 #include "pattern/bridge_blocks.h"
 #include "quant/math/adaround.h"
 #include "quant/math/quantize.h"
 #include "support/graph_dsl.h"
+#include "support/quant_fixtures.h"
 #include "support/random_dataset.h"
 
 namespace vitq {
@@ -45,50 +44,6 @@ Model makeModel() {
   return test::parseModel(text);
 }
 
-// W4A4 table with min/max activation parameters.
-QuantTable quantTable(const Model& m, const Dataset& calib) {
-  QuantOptions qo;
-  qo.weight_bits = 4;
-  qo.activation_bits = 4;
-  QuantTable table = planQuantization(*m.graph, qo);
-  REQUIRE(computeWeightParams(table).isOk());
-  auto stats = calibrate(*m.graph, 17, calib, [](const Value&) { return makeMinMaxObserver(); },
-                         [&table](const Value& v) { return table.has(&v); });
-  REQUIRE(stats.isOk());
-  for (const Value* v : table.values()) {
-    TensorQuant& q = *table.find(v);
-    if (q.role != QuantRoleOfValue::kActivation) continue;
-    const TensorStats& s = stats->stats.at(v->name());
-    q.params = paramsFromRanges({s.min}, {s.max}, q.spec);
-  }
-  return table;
-}
-
-// Mean squared error of Y between \p a and \p b over \p data.
-double outputMse(const Model& a, const Model& b, const Dataset& data) {
-  auto ea = Executor::create(*a.graph, 17);
-  auto eb = Executor::create(*b.graph, 17);
-  REQUIRE(ea.isOk());
-  REQUIRE(eb.isOk());
-  double sum = 0;
-  int64_t count = 0;
-  for (size_t i = 0; i < data.size(); ++i) {
-    auto feeds = data.sample(i);
-    auto ya = ea->run(*feeds);
-    auto yb = eb->run(*feeds);
-    REQUIRE(ya.isOk());
-    REQUIRE(yb.isOk());
-    const Tensor& ta = ya->at("Y");
-    const Tensor& tb = yb->at("Y");
-    for (int64_t k = 0; k < ta.numel(); ++k) {
-      const double d = ta.data<float>()[k] - tb.data<float>()[k];
-      sum += d * d;
-    }
-    count += ta.numel();
-  }
-  return sum / static_cast<double>(count);
-}
-
 // The model with its quantized weights replaced by their round-to-nearest values.
 Model nearestWeights(const QuantTable& table, const Model& source) {
   Model m = makeModel();
@@ -110,7 +65,7 @@ Run reconstruct(bool quantize_activations, uint64_t seed, float drop = 0.0f) {
   if (std::getenv("VITQ_RECON_DEBUG")) setLogLevel(spdlog::level::debug);
   Model m = makeModel();
   test::NormalDataset calib(128, {1, 16, 6, 6}, 7);
-  const QuantTable table = quantTable(m, calib);
+  const QuantTable table = test::minMaxTable(m, calib, 4, 4);
   const auto blocks = bridgeReconstructionBlocks(*m.graph);
   REQUIRE(blocks.size() == 1);
   ReconstructionOptions o;
@@ -168,7 +123,7 @@ TEST_CASE("learned rounding lowers the W4 block error against nearest rounding o
 
   Model reference = makeModel();
   test::NormalDataset calib(128, {1, 16, 6, 6}, 7);
-  const QuantTable table = quantTable(reference, calib);
+  const QuantTable table = test::minMaxTable(reference, calib, 4, 4);
   // The written weights lie on their grid: quantizing them again changes nothing.
   for (const Value* v : table.values()) {
     const TensorQuant& q = *table.find(v);
@@ -177,8 +132,8 @@ TEST_CASE("learned rounding lowers the W4 block error against nearest rounding o
     CHECK(fakeQuantizeTensor(w, q.params, q.spec).bitwiseEqual(w));
   }
   test::NormalDataset unseen(32, {1, 16, 6, 6}, 99);
-  const double learned = outputMse(reference, r.model, unseen);
-  const double nearest = outputMse(reference, nearestWeights(table, reference), unseen);
+  const double learned = test::outputMse(reference, r.model, unseen);
+  const double nearest = test::outputMse(reference, nearestWeights(table, reference), unseen);
   INFO("held-out output MSE: nearest " << nearest << ", learned " << learned);
   CHECK(learned < 0.96 * nearest);
 }
@@ -199,7 +154,7 @@ TEST_CASE("reconstruction with fake-quantized activations improves and is determ
 TEST_CASE("QDrop: activations keep their unquantized values with the drop probability", "[reconstruct]") {
   Model m = makeModel();
   test::NormalDataset calib(8, {1, 16, 6, 6}, 7);
-  const QuantTable table = quantTable(m, calib);
+  const QuantTable table = test::minMaxTable(m, calib, 4, 4);
   const auto blocks = bridgeReconstructionBlocks(*m.graph);
   REQUIRE(blocks.size() == 1);
   const ReconstructionBlock& block = blocks[0];

@@ -4,13 +4,10 @@
 // rounding on samples it did not see, and give the same bytes for the same seed.
 #include <catch2/catch.hpp>
 
-
-#include "calib/calibration_session.h"
-#include "exec/executor.h"
-#include "passes/ptq/plan_quantization.h"
 #include "passes/ptq/sequential_reconstruction.h"
 #include "quant/math/quantize.h"
 #include "support/graph_dsl.h"
+#include "support/quant_fixtures.h"
 #include "support/random_dataset.h"
 
 namespace vitq {
@@ -32,25 +29,6 @@ Model makeModel() {
                           "}\n");
 }
 
-// W3A8 table (min/max activations).
-QuantTable quantTable(const Model& m, const Dataset& calib) {
-  QuantOptions qo;
-  qo.weight_bits = 3;
-  qo.activation_bits = 8;
-  QuantTable table = planQuantization(*m.graph, qo);
-  REQUIRE(computeWeightParams(table).isOk());
-  auto stats = calibrate(*m.graph, 17, calib, [](const Value&) { return makeMinMaxObserver(); },
-                         [&table](const Value& v) { return table.has(&v); });
-  REQUIRE(stats.isOk());
-  for (const Value* v : table.values()) {
-    TensorQuant& q = *table.find(v);
-    if (q.role != QuantRoleOfValue::kActivation) continue;
-    const TensorStats& s = stats->stats.at(v->name());
-    q.params = paramsFromRanges({s.min}, {s.max}, q.spec);
-  }
-  return table;
-}
-
 std::vector<std::string> names(const ReconstructionBlock& b) {
   std::vector<std::string> out;
   for (const Node* n : b.nodes) out.push_back(n->output(0)->name());
@@ -58,35 +36,12 @@ std::vector<std::string> names(const ReconstructionBlock& b) {
 }
 
 // Mean squared error of Y between the float model and \p q with its weights as they stand.
-double outputMse(const Model& q, const Dataset& data) {
-  Model reference = makeModel();
-  auto ea = Executor::create(*reference.graph, 17);
-  auto eb = Executor::create(*q.graph, 17);
-  REQUIRE(ea.isOk());
-  REQUIRE(eb.isOk());
-  double sum = 0;
-  int64_t count = 0;
-  for (size_t i = 0; i < data.size(); ++i) {
-    auto feeds = data.sample(i);
-    auto ya = ea->run(*feeds);
-    auto yb = eb->run(*feeds);
-    REQUIRE(ya.isOk());
-    REQUIRE(yb.isOk());
-    const Tensor& ta = ya->at("Y");
-    const Tensor& tb = yb->at("Y");
-    for (int64_t k = 0; k < ta.numel(); ++k) {
-      const double d = ta.data<float>()[k] - tb.data<float>()[k];
-      sum += d * d;
-    }
-    count += ta.numel();
-  }
-  return sum / static_cast<double>(count);
-}
+double outputMse(const Model& q, const Dataset& data) { return test::outputMse(makeModel(), q, data); }
 
 Model reconstructed(uint64_t seed, std::vector<BlockReconstructionReport>* reports) {
   Model m = makeModel();
   test::NormalDataset calib(64, {1, 8, 6, 6}, 7);
-  const QuantTable table = quantTable(m, calib);
+  const QuantTable table = test::minMaxTable(m, calib, 3, 8);
   ReconstructionOptions o;
   o.iterations = 300;
   o.samples = 64;
@@ -103,7 +58,7 @@ Model reconstructed(uint64_t seed, std::vector<BlockReconstructionReport>* repor
 TEST_CASE("sequential reconstruction blocks end where one tensor carries everything on", "[reconstruct]") {
   Model m = makeModel();
   test::NormalDataset calib(4, {1, 8, 6, 6}, 7);
-  const QuantTable table = quantTable(m, calib);
+  const QuantTable table = test::minMaxTable(m, calib, 3, 8);
   const auto one = sequentialReconstructionBlocks(*m.graph, table, 1);
   REQUIRE(one.size() == 3);
   CHECK(names(one[0]) == std::vector<std::string>{"C1", "R1"});
@@ -128,7 +83,7 @@ TEST_CASE("sequential reconstruction lowers the W3 model error on unseen samples
 
   Model nearest = makeModel();
   test::NormalDataset calib(64, {1, 8, 6, 6}, 7);
-  const QuantTable table = quantTable(nearest, calib);
+  const QuantTable table = test::minMaxTable(nearest, calib, 3, 8);
   for (const Value* v : table.values()) {
     const TensorQuant& q = *table.find(v);
     if (q.role != QuantRoleOfValue::kWeight) continue;
