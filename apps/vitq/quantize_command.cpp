@@ -10,6 +10,7 @@
 #include "onnx_io/model_fingerprint.h"
 #include "core/logging.h"
 #include "onnx_io/exporter.h"
+#include "passes/canonicalize/raise_opset.h"
 #include "passes/ptq/recipes.h"
 #include "report/accuracy_report.h"
 #include "report/report_writer.h"
@@ -181,6 +182,8 @@ Status runQuantize(const Options& o) {
                                                o.preprocess));
   const Model& reference = in.reference;
   Model& quantized = in.working;
+  // --int4 raises the model to opset 21 at the end: refuse what cannot be raised before calibrating.
+  if (o.int4) VITQ_RETURN_IF_ERROR(checkRaiseOpset(quantized, 21));
   CalibrationResult saved;
   if (!o.stats.empty()) {
     VITQ_ASSIGN_OR_RETURN(saved, loadSavedStats(o.stats, in.original, o.model));

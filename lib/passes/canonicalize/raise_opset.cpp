@@ -59,9 +59,11 @@ void rewriteNode(Graph& graph, Node* node, int64_t from, int64_t to) {
   }
 }
 
+bool isStandard(const Node& n) { return n.domain().empty() || n.domain() == "ai.onnx"; }
+
 }  // namespace
 
-Status raiseOpset(Model& model, int64_t target) {
+Status checkRaiseOpset(const Model& model, int64_t target) {
   const int64_t from = model.opsetVersion("");
   if (from >= target) return Status::ok();
   if (target > kNewestRaisableOpset) {
@@ -72,12 +74,18 @@ Status raiseOpset(Model& model, int64_t target) {
     return invalidArgument("raising ai.onnx opset " + std::to_string(from) + ": only models at 13 or newer are raised "
                            "in vitq's IR (older ones go through onnx's converter first)");
   }
-  const auto standard = [](const Node& n) { return n.domain().empty() || n.domain() == "ai.onnx"; };
   for (const auto& node : model.graph->nodes()) {
-    if (standard(*node)) VITQ_RETURN_IF_ERROR(checkRaisable(*node, from, target));
+    if (isStandard(*node)) VITQ_RETURN_IF_ERROR(checkRaisable(*node, from, target));
   }
+  return Status::ok();
+}
+
+Status raiseOpset(Model& model, int64_t target) {
+  VITQ_RETURN_IF_ERROR(checkRaiseOpset(model, target));
+  const int64_t from = model.opsetVersion("");
+  if (from >= target) return Status::ok();
   for (Node* node : model.graph->nodeList()) {
-    if (standard(*node)) rewriteNode(*model.graph, node, from, target);
+    if (isStandard(*node)) rewriteNode(*model.graph, node, from, target);
   }
   for (auto& op : model.opset_imports) {
     if (op.domain.empty() || op.domain == "ai.onnx") op.version = target;

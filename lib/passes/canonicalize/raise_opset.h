@@ -24,4 +24,8 @@ constexpr int64_t kNewestRaisableOpset = 21;
 /// already at or above \p target is left unchanged. The IR version rises to the one \p target needs.
 Status raiseOpset(Model& model, int64_t target);
 
+/// Whether raiseOpset(\p model, \p target) would succeed, without changing anything: for callers
+/// that want to refuse before long work.
+Status checkRaiseOpset(const Model& model, int64_t target);
+
 }  // namespace vitq
