@@ -164,13 +164,10 @@ Node* boundingProducer(const Graph& graph, const Value& v, float& lo, float& hi)
 // Where a Relu or Clip feeds a 4-bit quantizer, ONNX Runtime (1.20) cannot load the model (above).
 // When the quantizer's grid lies inside the bounds, the bound is redundant (both saturate alike,
 // the fusion ONNX Runtime would apply itself) and the quantizer reads the bound's input instead;
-// otherwise the activation stays in an 8-bit container. Returns the new source or null.
-Value* bypassRedundantBound(const Graph& graph, const Value& v, const TensorQuant& q) {
-  float lo, hi;
-  Node* bound = boundingProducer(graph, v, lo, hi);
-  if (!bound) return nullptr;
+// otherwise the activation stays in an 8-bit container.
+bool gridInside(const TensorQuant& q, float lo, float hi) {
   const auto [grid_lo, grid_hi] = gridSpan(q.params, q.spec);
-  return lo <= grid_lo && grid_hi <= hi ? bound->input(0) : nullptr;
+  return lo <= grid_lo && grid_hi <= hi;
 }
 
 // Activations that must stay in an 8-bit container although they have at most 4 bits: the inputs
@@ -248,16 +245,13 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table,
       QuantParams stored = containerParams(q, options, type);
       Node* bypassed = nullptr;  // a redundant Relu/Clip the 4-bit quantizer now reads past
       if (dataTypeBits(type) == 4 && stay_8bit.count(v)) stored = containerParams(q, {}, type);
-      if (dataTypeBits(type) == 4) {
-        float lo, hi;
-        if (boundingProducer(graph, *v, lo, hi)) {
-          if (Value* input = bypassRedundantBound(graph, *v, q)) {
-            bypassed = v->producer();
-            source = input;
-          } else {
-            stored = containerParams(q, {}, type);
-          }
-        }
+      float lo, hi;
+      Node* bound = dataTypeBits(type) == 4 ? boundingProducer(graph, *v, lo, hi) : nullptr;
+      if (bound && gridInside(q, lo, hi)) {
+        bypassed = bound;
+        source = bound->input(0);
+      } else if (bound) {
+        stored = containerParams(q, {}, type);
       }
       const bool four_bit = dataTypeBits(type) == 4;
       if (four_bit) ++stats.four_bit_tensors;
