@@ -108,6 +108,35 @@ TEST_CASE("4-bit QDQ export stores INT4/UINT4 at opset 21 and computes what the 
   }
 }
 
+TEST_CASE("Symmetric 4-bit activations in INT4 saturate at -7 like the simulated grid", "[int4]") {
+  // Calibrated on 4 samples, run on others: values past the calibrated range reach the grid's
+  // ends, where INT4 alone would go on to -8.
+  const test::NormalDataset calib(4, {2, 8}, 3);
+  const test::NormalDataset eval(16, {2, 8}, 77);
+  Model containers = reluModel(), four_bit = reluModel();
+  PipelineOptions o = bitsOptions(4, false);
+  o.quant.activation_symmetric = true;
+  REQUIRE(quantizeModel(containers, calib, o).isOk());
+  o.four_bit_types = true;
+  REQUIRE(quantizeModel(four_bit, calib, o).isOk());
+  int int4 = 0, int8 = 0;
+  for (const auto& n : four_bit.graph->nodes()) {
+    if (!n->is("QuantizeLinear")) continue;
+    int4 += n->output(0)->type().dtype == DataType::kInt4 ? 1 : 0;
+    int8 += n->output(0)->type().dtype == DataType::kInt8 ? 1 : 0;
+  }
+  // X and H in INT4, clipped to [-7 s, 7 s]; the Relu's output A keeps an 8-bit container: its
+  // symmetric grid reaches below 0, so the Relu in front is not redundant.
+  CHECK(int4 == 2);
+  CHECK(int8 == 1);
+  CHECK(countOps(*four_bit.graph, "Max") == 2);
+  CHECK(countOps(*four_bit.graph, "Relu") == 1);
+  for (size_t i = 0; i < eval.size(); ++i) {
+    const Tensor x = eval.sample(i)->at("X");
+    CHECK(maxDiff(runAll(containers, x).at("Y"), runAll(four_bit, x).at("Y")) < 1e-6f);
+  }
+}
+
 TEST_CASE("4-bit activations beside 8-bit weights stay in 8-bit containers", "[int4]") {
   const test::NormalDataset calib(16, {2, 8}, 3);
   Model model = reluModel();

@@ -255,7 +255,12 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table,
       }
       const bool four_bit = dataTypeBits(type) == 4;
       if (four_bit) ++stats.four_bit_tensors;
-      if (q.spec.bits < dataTypeBits(type)) {
+      // In a 4-bit container every grid with fewer levels is clipped, symmetric ones ([-7, 7] of
+      // [-8, 7]) included: ONNX Runtime fuses no 4-bit layer, so the clip costs no fusion. In 8-bit
+      // containers a full-width symmetric grid stays unclipped, so that ONNX Runtime still fuses
+      // its producer; the file then saturates at -128 where vitq's grid stops at -127.
+      const int32_t levels = q.spec.qmax() - q.spec.qmin() + 1;
+      if (four_bit ? levels < 16 : q.spec.bits < dataTypeBits(type)) {
         VITQ_ASSIGN_OR_RETURN(source, clipToGrid(graph, source, *v, q, four_bit, before, reader));
       }
       Value* scale = graph.addInitializer(base + "_scale", scaleTensor(stored));
