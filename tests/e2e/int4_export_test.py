@@ -98,6 +98,11 @@ def main():
                  "--wbits", "4", "--abits", "4", "--recipe", "repq-vit", "--int4")
         check(os.path.exists(again) and digest(again) == digest(vit), "vit: the same command writes the same bytes")
 
+    # Symmetric activations: INT4 codes on [-7, 7], clipped like the 8-bit container export.
+    compare_pair(vitq, "vit_symmetric", os.path.join(models, "fmnist_vit_op17.onnx"), calib, test_x, tmp,
+                 ["--calib-samples", "32", "--wbits", "4", "--abits", "4", "--symmetric-activations"], 0.99,
+                 with_vitq=False)
+
     hybrid = compare_pair(vitq, "hybrid", os.path.join(models, "fmnist_hybrid_op13.onnx"), calib, test_x, tmp,
                           ["--calib-samples", "128", "--wbits", "4", "--abits", "4", "--placement", "inputs",
                            "--depthwise-inputs", "per-channel"], 0.99)
