@@ -241,19 +241,18 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table,
         ++stats.log_quantizers;
         continue;
       }
-      DataType type;
-      QuantParams stored = containerParams(q, options, type);
-      Node* bypassed = nullptr;  // a redundant Relu/Clip the 4-bit quantizer now reads past
-      if (dataTypeBits(type) == 4 && stay_8bit.count(v)) stored = containerParams(q, {}, type);
-      float lo, hi;
-      Node* bound = dataTypeBits(type) == 4 ? boundingProducer(graph, *v, lo, hi) : nullptr;
-      if (bound && gridInside(q, lo, hi)) {
-        bypassed = bound;
-        source = bound->input(0);
-      } else if (bound) {
-        stored = containerParams(q, {}, type);
+      // 4-bit types where ONNX Runtime can load them (above); a redundant Relu/Clip in front is
+      // read past.
+      bool four_bit = options.four_bit_types && q.spec.bits <= 4 && !stay_8bit.count(v);
+      float lo = 0, hi = 0;
+      Node* bypassed = four_bit ? boundingProducer(graph, *v, lo, hi) : nullptr;
+      if (bypassed && !gridInside(q, lo, hi)) {
+        four_bit = false;
+        bypassed = nullptr;
       }
-      const bool four_bit = dataTypeBits(type) == 4;
+      if (bypassed) source = bypassed->input(0);
+      DataType type;
+      const QuantParams stored = containerParams(q, {four_bit}, type);
       if (four_bit) ++stats.four_bit_tensors;
       // In a 4-bit container every grid with fewer levels is clipped, symmetric ones ([-7, 7] of
       // [-8, 7]) included: ONNX Runtime fuses no 4-bit layer, so the clip costs no fusion. In 8-bit
