@@ -126,16 +126,28 @@ StatusOr<ValueTensors> BlockSamples::forward(size_t i, const ValueTensors& weigh
   return tensors;
 }
 
-StatusOr<double> BlockSamples::loss(const ValueTensors& weights) const {
+StatusOr<double> BlockSamples::loss(const ValueTensors& weights, int threads) const {
+  // Per-sample sums added in order: the same value for any thread count.
+  std::vector<double> sum_of(samples(), 0.0);
+  std::vector<Status> status_of(samples(), Status::ok());
+#pragma omp parallel for schedule(dynamic) num_threads(std::max(1, threads)) if (threads > 1)
+  for (size_t i = 0; i < samples(); ++i) {
+    StatusOr<ValueTensors> t = forward(i, weights);
+    if (!t.isOk()) {
+      status_of[i] = t.status();
+      continue;
+    }
+    const Tensor& y = t->at(block_.output);
+    const float* a = y.data<float>();
+    const float* b = targets_[i].data<float>();
+    for (int64_t k = 0; k < y.numel(); ++k) sum_of[i] += static_cast<double>(a[k] - b[k]) * (a[k] - b[k]);
+  }
   double sum = 0;
   int64_t count = 0;
   for (size_t i = 0; i < samples(); ++i) {
-    VITQ_ASSIGN_OR_RETURN(ValueTensors t, forward(i, weights));
-    const Tensor& y = t.at(block_.output);
-    const float* a = y.data<float>();
-    const float* b = targets_[i].data<float>();
-    for (int64_t k = 0; k < y.numel(); ++k) sum += static_cast<double>(a[k] - b[k]) * (a[k] - b[k]);
-    count += y.numel();
+    VITQ_RETURN_IF_ERROR(status_of[i]);
+    sum += sum_of[i];
+    count += targets_[i].numel();
   }
   return count ? sum / static_cast<double>(count) : 0.0;
 }
@@ -170,7 +182,7 @@ StatusOr<BlockReconstructionReport> learnBlockRounding(Graph& graph, int64_t ops
     log->info("{}: no quantized weights, skipped", label(block, position, count));
     return report;
   }
-  VITQ_ASSIGN_OR_RETURN(report.loss_before, samples.loss(weightTensors(weights, Rounding::kNearest)));
+  VITQ_ASSIGN_OR_RETURN(report.loss_before, samples.loss(weightTensors(weights, Rounding::kNearest), o.threads));
 
   std::vector<const Value*> wrt;
   for (const auto& w : weights) wrt.push_back(w.value);
@@ -189,23 +201,42 @@ StatusOr<BlockReconstructionReport> learnBlockRounding(Graph& graph, int64_t ops
     const ValueTensors soft = weightTensors(weights, Rounding::kSoft);
     std::vector<Tensor> grad_w;
     for (const auto& w : weights) grad_w.emplace_back(DataType::kFloat, w.value->initializer().shape());
+    // The batch's samples run in parallel (--threads), each with its own QDrop stream drawn in
+    // order, and their gradients are summed in order: the same bytes for any thread count.
+    std::vector<size_t> picks(static_cast<size_t>(batch));
+    std::vector<uint64_t> drop_seeds(picks.size());
+    for (size_t k = 0; k < picks.size(); ++k) {
+      picks[k] = drawIndex(rng, samples.samples());
+      drop_seeds[k] = drop_rng();
+    }
+    std::vector<double> rec_of(picks.size(), 0.0);
+    std::vector<ValueTensors> grads_of(picks.size());
+    std::vector<Status> status_of(picks.size(), Status::ok());
+#pragma omp parallel for schedule(dynamic) num_threads(std::max(1, o.threads)) if (o.threads > 1 && batch > 1)
+    for (size_t k = 0; k < picks.size(); ++k) {
+      status_of[k] = [&]() -> Status {
+        std::mt19937_64 drop(drop_seeds[k]);
+        VITQ_ASSIGN_OR_RETURN(ValueTensors fwd, samples.forward(picks[k], soft, o.drop_probability > 0 ? &drop : nullptr,
+                                                                o.drop_probability));
+        const Tensor& y = fwd.at(block.output);
+        const Tensor& target = samples.target(picks[k]);
+        // Per-sample sum of squared output errors, averaged over the batch (BRECQ's form), scaled.
+        Tensor g(DataType::kFloat, y.shape());
+        for (int64_t e = 0; e < y.numel(); ++e) {
+          const float d = y.data<float>()[e] - target.data<float>()[e];
+          rec_of[k] += rec_scale * d * d / batch;
+          g.data<float>()[e] = static_cast<float>(2.0 * rec_scale * d / batch);
+        }
+        VITQ_ASSIGN_OR_RETURN(grads_of[k], blockGradients(graph, block.nodes, fwd, {{block.output, g}}, wrt, opset));
+        return Status::ok();
+      }();
+    }
     double rec = 0;
-    for (int k = 0; k < batch; ++k) {
-      const size_t i = drawIndex(rng, samples.samples());
-      VITQ_ASSIGN_OR_RETURN(ValueTensors fwd, samples.forward(i, soft, o.drop_probability > 0 ? &drop_rng : nullptr,
-                                                              o.drop_probability));
-      const Tensor& y = fwd.at(block.output);
-      const Tensor& target = samples.target(i);
-      // Per-sample sum of squared output errors, averaged over the batch (BRECQ's form), scaled.
-      Tensor g(DataType::kFloat, y.shape());
-      for (int64_t e = 0; e < y.numel(); ++e) {
-        const float d = y.data<float>()[e] - target.data<float>()[e];
-        rec += rec_scale * d * d / batch;
-        g.data<float>()[e] = static_cast<float>(2.0 * rec_scale * d / batch);
-      }
-      VITQ_ASSIGN_OR_RETURN(ValueTensors grads, blockGradients(graph, block.nodes, fwd, {{block.output, g}}, wrt, opset));
+    for (size_t k = 0; k < picks.size(); ++k) {
+      VITQ_RETURN_IF_ERROR(status_of[k]);
+      rec += rec_of[k];
       for (size_t w = 0; w < weights.size(); ++w) {
-        const Tensor& gw = grads.at(weights[w].value);
+        const Tensor& gw = grads_of[k].at(weights[w].value);
         float* dst = grad_w[w].data<float>();
         for (int64_t e = 0; e < gw.numel(); ++e) dst[e] += gw.data<float>()[e];
       }
@@ -222,7 +253,7 @@ StatusOr<BlockReconstructionReport> learnBlockRounding(Graph& graph, int64_t ops
     }
   }
   ValueTensors hard = weightTensors(weights, Rounding::kLearned);
-  VITQ_ASSIGN_OR_RETURN(report.loss_after, samples.loss(hard));
+  VITQ_ASSIGN_OR_RETURN(report.loss_after, samples.loss(hard, o.threads));
   if (!(report.loss_after < report.loss_before)) {
     report.kept_nearest = true;
     report.loss_after = report.loss_before;

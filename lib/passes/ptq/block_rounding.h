@@ -30,7 +30,7 @@ struct ReconstructionOptions {
   // QDrop: during the optimization each element of a quantized activation keeps its unquantized
   // value with this probability (0: every activation quantized, as evaluated).
   float drop_probability = 0.0f;
-  int threads = 1;  // for the whole-model runs that cache samples (the optimization is single-threaded)
+  int threads = 1;  // the whole-model runs that cache samples, and the samples of each step in parallel
 };
 
 /// One unit: nodes of the graph in topological order, the non-constant values they read from
@@ -82,7 +82,7 @@ class BlockSamples {
                                  float drop_probability = 0.0f, Tensor* raw_output = nullptr) const;
 
   /// Mean squared error of the block output over all cached samples.
-  StatusOr<double> loss(const ValueTensors& weights) const;
+  StatusOr<double> loss(const ValueTensors& weights, int threads = 1) const;
 
  private:
   const ReconstructionBlock& block_;
