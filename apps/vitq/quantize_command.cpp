@@ -33,8 +33,8 @@ struct Options {
   double percentile = 99.99;
   size_t calib_samples = 0, eval_samples = 0;
   std::vector<std::string> exclude, fail_if;
-  bool no_ln_reparam = false, no_log_softmax = false, median_scale = false, reduce_range = false, int4 = false,
-       symmetric_activations = false;
+  bool no_ln_reparam = false, no_log_softmax = false, median_scale = false, dual_clip = false, reduce_range = false,
+       int4 = false, symmetric_activations = false;
   std::string placement = "integer";
   std::string depthwise_inputs;  // per-tensor or per-channel; empty: the recipe's choice
   double smooth_alpha = -1;  // negative: no smoothing
@@ -125,6 +125,13 @@ Status runQuantize(const Options& o) {
   }
   po.log_softmax = po.log_softmax && !o.no_log_softmax;
   po.median_scale = o.median_scale;
+  po.dual_clip = (po.dual_clip || o.dual_clip) && po.ln_reparam;
+  if (o.dual_clip && !po.ln_reparam) {
+    return invalidArgument("--dual-clip chooses the per-channel post-LayerNorm bounds of RepQ-ViT's reparameterization; "
+                           "recipe '" + o.recipe + "'" + (o.no_ln_reparam ? " with --no-ln-reparam" : "") +
+                           " has none (use repq-vit, repquant or q-hyvit)");
+  }
+  po.dual_clip_options.seed = o.seed;
   po.noisy.seed = o.noise_seed;
   po.noisy.gaussian = o.noise_dist == "gaussian";
   po.noisy.amplitude_steps = o.noise_steps;
@@ -222,7 +229,18 @@ Status runQuantize(const Options& o) {
   if (o.recipe == "percentile") report["recipe"]["percentile"] = o.percentile;
   if (o.recipe == "i-vit") report["recipe"]["ranges"] = o.ranges.empty() ? "minmax" : o.ranges;
   if (!o.stats.empty()) report["recipe"]["statistics"] = o.stats;
-  if (po.ln_reparam) report["recipe"]["ln_reparam"] = {{"reference_scale", po.median_scale ? "median" : "mean"}};
+  if (po.ln_reparam) {
+    nlohmann::json ln = {{"reference_scale", po.median_scale ? "median" : "mean"}};
+    if (po.dual_clip) {
+      nlohmann::json sites = nlohmann::json::array();
+      for (const auto& d : pr.dual_clipped) {
+        sites.push_back({{"activation", d.activation}, {"loss_before", d.loss_before}, {"loss_after", d.loss_after},
+                         {"clipped_channels", d.clipped_channels}});
+      }
+      ln["dual_clip"] = sites;
+    }
+    report["recipe"]["ln_reparam"] = ln;
+  }
   report["recipe"]["log_softmax"] = po.log_softmax;
   report["recipe"]["reduce_range"] = o.reduce_range;
   report["recipe"]["int4"] = o.int4;
@@ -314,7 +332,7 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
                   "How images in --data become the input: a preset (ppocr-rec, ppocr-cls, ppocr-det, "
                   "fashion-mnist, imagenet) and/or key=value items (docs/cli.md)");
   cmd->add_option("-o,--output", o->output, "Quantized ONNX model to write")->required();
-  cmd->add_option("--recipe", o->recipe, "minmax (default), percentile, mse, repq-vit or q-hyvit (docs/recipes.md)");
+  cmd->add_option("--recipe", o->recipe, "minmax (default), mean-minmax, percentile, entropy, mse, repq-vit, repquant, q-hyvit or i-vit (docs/recipes.md)");
   cmd->add_option("--format", o->format, "qdq (default) or integer: integer-only ONNX (--recipe i-vit, docs/recipes.md)")
       ->check(CLI::IsMember({"qdq", "integer"}));
   cmd->add_option("--ranges", o->ranges,
@@ -324,6 +342,9 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
   cmd->add_flag("--no-ln-reparam", o->no_ln_reparam, "repq-vit without the post-LayerNorm reparameterization");
   cmd->add_flag("--no-log-softmax", o->no_log_softmax, "repq-vit without the log-sqrt2 post-Softmax quantizer");
   cmd->add_flag("--median-scale", o->median_scale, "Post-LayerNorm reference scale: median of the channels (DopQ-ViT)");
+  cmd->add_flag("--dual-clip", o->dual_clip,
+                "Post-LayerNorm per-channel bounds chosen by the next layers' quantized output error before the "
+                "fold (RepQuant's dual clipping; on with --recipe repquant)");
   cmd->add_option("--noise-seed", o->noise_seed, "+noisy: seed of the noise vectors (default 0)");
   cmd->add_option("--noise-dist", o->noise_dist, "+noisy: uniform (the paper, default) or gaussian (the official code)")
       ->check(CLI::IsMember({"uniform", "gaussian"}));

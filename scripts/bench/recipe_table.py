@@ -28,6 +28,10 @@ VARIANTS = {
     "repq-softmax": ["--recipe", "repq-vit", "--no-ln-reparam"],
     "repq-vit": ["--recipe", "repq-vit"],
     "repq-vit-median": ["--recipe", "repq-vit", "--median-scale"],
+    # RepQuant's learned per-channel dual clipping alone (no reconstruction), and the whole recipe.
+    "repq-vit-dual": ["--recipe", "repq-vit", "--dual-clip"],
+    "repquant": ["--recipe", "repquant"],
+    "repquant-in-dw": ["--recipe", "repquant", "--placement", "inputs", "--depthwise-inputs", "per-channel"],
     "q-hyvit": ["--recipe", "q-hyvit"],
     "minmax+noisy": ["--recipe", "minmax+noisy"],
     "mse+noisy": ["--recipe", "mse+noisy"],

@@ -119,6 +119,11 @@ def main():
         expect(vitq, quantize + ["--recipe", "repq-vit", "--symmetric-activations"], 2,
                "grid with a zero point (RepQ-ViT's z~); add --no-ln-reparam", "symmetric activations with repq-vit",
                [good], [out])
+        expect(vitq, quantize + ["--dual-clip"], 2, "--dual-clip chooses the per-channel post-LayerNorm bounds of "
+               "RepQ-ViT's reparameterization; recipe 'minmax' has none (use repq-vit, repquant or q-hyvit)",
+               "--dual-clip without a reparameterizing recipe", [good], [out])
+        expect(vitq, quantize + ["--recipe", "repquant", "--no-ln-reparam", "--dual-clip"], 2,
+               "recipe 'repquant' with --no-ln-reparam has none", "--dual-clip with --no-ln-reparam", [good], [out])
         expect(vitq, quantize + ["--int4"], 2, "--int4 stores tensors of 4 bits or fewer in INT4/UINT4, and none has "
                "(--wbits 8 --abits 8)", "--int4 at W8A8", [good], [out])
         expect(vitq, quantize + ["--recipe", "i-vit", "--format", "integer", "--wbits", "4", "--abits", "4", "--int4"], 2,

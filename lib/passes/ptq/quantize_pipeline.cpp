@@ -1,5 +1,6 @@
 #include "passes/ptq/quantize_pipeline.h"
 
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -7,6 +8,7 @@
 #include "core/logging.h"
 #include "exec/thread_scope.h"
 #include "passes/canonicalize/raise_opset.h"
+#include "passes/ptq/dual_clipping.h"
 #include "passes/ptq/scale_reparam.h"
 #include "quant/math/clip_range.h"
 #include "quant/math/entropy_range.h"
@@ -40,22 +42,28 @@ std::pair<float, float> histogramRange(const HistogramView& view, const QuantSpe
   }
 }
 
-// Per-channel parameters from per-channel statistics (histograms, or only min/max); \p degenerate
-// marks channels whose range is empty.
-QuantParams channelParams(const TensorStats& s, const QuantSpec& spec, RangeMethod method, double percentile,
-                          std::vector<bool>& degenerate) {
+// Per-channel ranges from per-channel statistics (histograms, or only min/max).
+struct ChannelRanges {
   std::vector<float> lo, hi;
-  degenerate.clear();
+};
+ChannelRanges channelRanges(const TensorStats& s, const QuantSpec& spec, RangeMethod method, double percentile) {
+  ChannelRanges r;
   const bool histograms = s.channel_bins > 0 && s.channel_histogram.size() == s.channel_min.size() * s.channel_bins;
   for (size_t c = 0; c < s.channel_min.size(); ++c) {
     const HistogramView view{histograms ? s.channel_histogram.data() + c * static_cast<size_t>(s.channel_bins) : nullptr,
                              histograms ? static_cast<size_t>(s.channel_bins) : 0, s.channel_min[c], s.channel_max[c]};
     const auto range = histograms ? histogramRange(view, spec, method, percentile) : std::make_pair(view.lo, view.hi);
-    lo.push_back(range.first);
-    hi.push_back(range.second);
-    degenerate.push_back(!(std::max(range.second, 0.0f) > std::min(range.first, 0.0f)));
+    r.lo.push_back(range.first);
+    r.hi.push_back(range.second);
   }
-  return paramsFromRanges(lo, hi, spec);
+  return r;
+}
+
+// Channels whose range is empty.
+std::vector<bool> degenerateChannels(const ChannelRanges& r) {
+  std::vector<bool> degenerate;
+  for (size_t c = 0; c < r.lo.size(); ++c) degenerate.push_back(!(std::max(r.hi[c], 0.0f) > std::min(r.lo[c], 0.0f)));
+  return degenerate;
 }
 
 // RepQ-ViT 2.2: calibrates every foldable LayerNorm output per channel, folds the factors into
@@ -69,23 +77,54 @@ StatusOr<std::unordered_map<const Value*, QuantParams>> reparameterizeLayerNorms
   if (sites.empty()) return fixed;
   std::unordered_set<const Value*> outputs;
   for (const auto& site : sites) outputs.insert(site.norm.output);
+  auto wanted = [&outputs](const Value& v) { return outputs.count(&v) > 0; };
+  const int64_t opset = model.opsetVersion("");
   VITQ_ASSIGN_OR_RETURN(CalibrationResult stats,
-                        calibrate(g, model.opsetVersion(""), calib,
-                                  [](const Value&) { return makeChannelHistogramObserver(-1); },
-                                  [&outputs](const Value& v) { return outputs.count(&v) > 0; }, {o.threads}));
+                        calibrate(g, opset, calib, [](const Value&) { return makeChannelHistogramObserver(-1); },
+                                  wanted, {o.threads}));
+  CalibrationResult rows;  // RepQuant's dual clipping learns on sampled rows of the outputs
+  if (o.dual_clip) {
+    const DualClipOptions& d = o.dual_clip_options;
+    VITQ_ASSIGN_OR_RETURN(rows, calibrate(g, opset, calib,
+                                          [&d](const Value&) { return makeRowSampleObserver(d.sample_rows, d.seed); },
+                                          wanted, {o.threads}));
+  }
   const QuantSpec spec = activationSpec(o);
-  for (const auto& site : sites) {
-    const std::string name = site.norm.output->name();
+  // Every site's ranges first (from the unfolded graph: the folds touch only their own sites'
+  // LayerNorm and readers), the dual-clipping searches in parallel; then the folds in order.
+  std::vector<std::optional<ChannelRanges>> ranges(sites.size());
+  std::vector<std::optional<DualClipSite>> clipped(sites.size());
+#pragma omp parallel for schedule(dynamic) num_threads(std::max(1, o.threads)) if (o.dual_clip)
+  for (size_t i = 0; i < sites.size(); ++i) {
+    const ChannelFoldSite& site = sites[i];
+    const std::string& name = site.norm.output->name();
     const TensorStats& s = stats.stats.at(name);
     if (static_cast<int64_t>(s.channel_min.size()) != site.channels) continue;
-    std::vector<bool> degenerate;
     // The LayerNorm channels: MSE ranges for repq-vit's mse base, else min/max.
     const RangeMethod method = o.activation_range == RangeMethod::kMse ? RangeMethod::kMse : RangeMethod::kMinMax;
-    const QuantParams pc = channelParams(s, spec, method, o.percentile, degenerate);
-    const RepqFactors f = repqFactors(pc, degenerate, o.median_scale);
-    VITQ_ASSIGN_OR_RETURN(Value * out, foldChannelTransform(g, site, f.sigma, f.delta));
+    ranges[i] = channelRanges(s, spec, method, o.percentile);
+    if (!o.dual_clip) continue;
+    DualClipProblem problem;
+    problem.rows = &rows.stats.at(name).rows;
+    problem.channels = site.channels;
+    problem.readers = readerWeightMatrices(site);
+    problem.activation = spec;
+    problem.weight.bits = o.quant.weight_bits;
+    problem.weight.axis = 1;
+    problem.weight_mse = o.weight_mse;
+    problem.median_scale = o.median_scale;
+    DualClipResult d = searchDualClipping(problem, ranges[i]->lo, ranges[i]->hi, o.dual_clip_options);
+    clipped[i] = DualClipSite{name, d.loss_before, d.loss_after, d.clipped_channels};
+    ranges[i] = ChannelRanges{std::move(d.lo), std::move(d.hi)};
+  }
+  for (size_t i = 0; i < sites.size(); ++i) {
+    if (!ranges[i]) continue;
+    const ChannelRanges& r = *ranges[i];
+    const RepqFactors f = repqFactors(paramsFromRanges(r.lo, r.hi, spec), degenerateChannels(r), o.median_scale);
+    VITQ_ASSIGN_OR_RETURN(Value * out, foldChannelTransform(g, sites[i], f.sigma, f.delta));
     fixed[out] = f.per_tensor;
-    report.reparameterized.push_back(name);
+    report.reparameterized.push_back(sites[i].norm.output->name());
+    if (clipped[i]) report.dual_clipped.push_back(*clipped[i]);
   }
   return fixed;
 }
@@ -128,8 +167,8 @@ Status setActivationParams(QuantTable& table, const CalibrationResult& calib, co
         return invalidArgument("no per-channel statistics for '" + v->name() +
                                "' (saved statistics are per tensor; calibrate on --data for per-channel inputs)");
       }
-      std::vector<bool> degenerate;
-      q.params = channelParams(s, q.spec, o.activation_range, o.percentile, degenerate);
+      const ChannelRanges ranges = channelRanges(s, q.spec, o.activation_range, o.percentile);
+      q.params = paramsFromRanges(ranges.lo, ranges.hi, q.spec);
       continue;
     }
     std::pair<float, float> range{s.min, s.max};

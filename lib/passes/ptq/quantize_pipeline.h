@@ -12,6 +12,7 @@
 #include "calib/dataset.h"
 #include "ir/graph.h"
 #include "passes/ptq/bias_correction.h"
+#include "passes/ptq/dual_clipping.h"
 #include "passes/ptq/block_reconstruction.h"
 #include "passes/ptq/sequential_reconstruction.h"
 #include "passes/ptq/materialize_qdq.h"
@@ -37,6 +38,8 @@ struct PipelineOptions {
   bool ln_reparam = false;         // RepQ-ViT post-LayerNorm scale reparameterization
   bool log_softmax = false;        // RepQ-ViT log-sqrt2 quantizer for post-Softmax activations
   bool median_scale = false;       // DopQ-ViT: median instead of mean per-tensor reference scale
+  bool dual_clip = false;          // RepQuant: post-LayerNorm channel bounds chosen by the readers' output error
+  DualClipOptions dual_clip_options;
   bool inputs_8bit = false;        // graph inputs keep 8 bits whatever --abits says
   bool stop_after_reparam = false; // leave the model float after the reparameterization
   bool bias_correction = false;    // mean output shift of each quantized layer folded into its bias
@@ -52,12 +55,22 @@ struct PipelineOptions {
   std::string precomputed_source;  // names them in errors
 };
 
+// One post-LayerNorm activation under RepQuant's dual clipping: the readers' squared output error
+// per row (quantized and folded) with the starting (MSE) bounds and the chosen ones.
+struct DualClipSite {
+  std::string activation;
+  double loss_before = 0;
+  double loss_after = 0;
+  int clipped_channels = 0;
+};
+
 struct PipelineReport {
   QuantPlanSummary plan;
   MaterializeStats materialized;
   size_t calibration_samples = 0;
   std::vector<SmoothReport> smoothed;        // activations smoothed into their readers' weights
   std::vector<std::string> reparameterized;  // LayerNorm outputs folded to per-tensor
+  std::vector<DualClipSite> dual_clipped;
   int log_softmax = 0;
   std::vector<BiasCorrectionSite> bias_corrected;
   std::vector<NoisyBiasSite> noisy_bias;

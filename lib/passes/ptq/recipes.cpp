@@ -5,7 +5,7 @@
 namespace vitq {
 
 const std::vector<std::string>& recipeNames() {
-  static const std::vector<std::string> names = {"minmax", "mean-minmax", "percentile", "entropy", "mse", "repq-vit", "q-hyvit", "i-vit"};
+  static const std::vector<std::string> names = {"minmax", "mean-minmax", "percentile", "entropy", "mse", "repq-vit", "repquant", "q-hyvit", "i-vit"};
   return names;
 }
 
@@ -17,6 +17,7 @@ std::string recipeSummary(const std::string& name) {
       {"entropy", "KL-divergence activation ranges (TensorRT, ONNX Runtime Entropy)"},
       {"mse", "ranges and weight clipping minimizing the squared quantization error"},
       {"repq-vit", "mse + post-LayerNorm scale reparameterization + log-sqrt2 post-Softmax quantizers"},
+      {"repquant", "repq-vit + per-channel dual clipping of post-LayerNorm activations + learned rounding of every block (RepQuant)"},
       {"q-hyvit", "repq-vit + AdaRound reconstruction of the conv/transformer bridge blocks (+ per-channel depthwise Conv inputs with --placement inputs)"},
       {"i-vit", "symmetric activations; with --format integer: integer-only Shiftmax, ShiftGELU, I-LayerNorm"},
   };
@@ -33,7 +34,7 @@ const std::vector<std::pair<std::string, std::string>>& pipelinePasses() {
       {"name-nodes", "unnamed nodes get <OpType>_<n> names (--layer-bits, reports)"},
       {"budget-search", "--budget: per-layer precision chosen on a copy (running the passes below) by sensitivity and greedy search"},
       {"smooth-quant", "--smooth-quant: outlier channels of linear layers' inputs moved into their weights (SmoothQuant)"},
-      {"ln-reparam", "repq-vit: per-channel post-LayerNorm ranges folded into LayerNorm and the next linear layer"},
+      {"ln-reparam", "repq-vit: per-channel post-LayerNorm ranges folded into LayerNorm and the next linear layer (repquant, --dual-clip: the widest channels clipped where the readers' quantized output error falls)"},
       {"plan", "what is quantized: compute layers' inputs, outputs, weights and biases (--exclude, --layer-bits)"},
       {"calibrate", "activation statistics over the calibration samples; ranges by the recipe's method"},
       {"log-softmax", "repq-vit: log-sqrt2 quantizers on attention probabilities"},
@@ -76,6 +77,13 @@ Status applyRecipe(const std::string& recipe, PipelineOptions& o) {
     o.ln_reparam = true;
     o.log_softmax = true;
     o.inputs_8bit = true;
+  } else if (name == "repquant") {
+    // RepQuant (algorithms.md 2.5): repq-vit's quantizers, post-LayerNorm channel bounds chosen
+    // against the readers' quantized outputs before the fold (dual_clipping.h), then learned
+    // rounding of every block in order (its "quantized weight reconstruction"; BRECQ-style here).
+    VITQ_RETURN_IF_ERROR(applyRecipe("repq-vit", o));
+    o.dual_clip = true;
+    o.reconstruct = Reconstruction::kSequential;
   } else if (name == "q-hyvit") {
     // Q-HyViT: the repq-vit parameters, its code's granularity rule (depthwise Conv inputs per
     // channel), then learned rounding of the bridge blocks' weights against their float outputs

@@ -80,6 +80,24 @@ std::vector<ChannelFoldSite> findChannelFoldSites(const Graph& graph) {
   return sites;
 }
 
+std::vector<Tensor> readerWeightMatrices(const ChannelFoldSite& site) {
+  std::vector<Tensor> matrices;
+  for (const Node* n : site.consumers) {
+    const Tensor& w = n->input(1)->initializer();
+    const bool trans = n->is("Gemm") && n->attrs().intOr("transB", 0);
+    const float alpha = n->is("Gemm") ? n->attrs().floatOr("alpha", 1.0f) : 1.0f;
+    const int64_t c = site.channels, out = trans ? w.dim(0) : w.dim(1);
+    Tensor m(DataType::kFloat, {c, out});
+    const float* p = w.data<float>();
+    float* dst = m.data<float>();
+    for (int64_t i = 0; i < c; ++i) {
+      for (int64_t o = 0; o < out; ++o) dst[i * out + o] = alpha * (trans ? p[o * c + i] : p[i * out + o]);
+    }
+    matrices.push_back(std::move(m));
+  }
+  return matrices;
+}
+
 StatusOr<Value*> foldChannelTransform(Graph& g, const ChannelFoldSite& site, const std::vector<float>& sigma,
                                       const std::vector<float>& delta) {
   const int64_t channels = site.channels;

@@ -27,6 +27,10 @@ struct ChannelFoldSite {
 /// and Size readers are allowed: the shape does not change).
 std::vector<ChannelFoldSite> findChannelFoldSites(const Graph& graph);
 
+/// The readers' weights as [channels, outputs] matrices (a Gemm's transB undone, its alpha
+/// folded in), in the order of site.consumers.
+std::vector<Tensor> readerWeightMatrices(const ChannelFoldSite& site);
+
 /// Applies X' = (X - delta) / sigma to the site's output with the compensating rewrites; returns
 /// the value the consumers now read (the LayerNorm output, or an affine node added after it).
 /// New initializers replace the old ones (shared weights are never modified in place).
