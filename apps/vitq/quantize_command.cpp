@@ -46,6 +46,7 @@ struct Options {
   int recon_iters = 400, recon_batch = 4;
   size_t recon_samples = 128;
   float recon_lr = 0.1f, recon_drop = 0.0f;
+  bool recon_act_scales = false;
   std::string reconstruct;  // bridges, all or none; empty: the recipe's
   int recon_block_layers = 2;
   uint64_t seed = 0;
@@ -142,10 +143,16 @@ Status runQuantize(const Options& o) {
   po.reconstruction.learning_rate = o.recon_lr;
   po.reconstruction.seed = o.seed;
   po.reconstruction.drop_probability = o.recon_drop;
+  po.reconstruction.learn_activation_scales = o.recon_act_scales;
   po.reconstruction_block_layers = o.recon_block_layers;
   if (o.reconstruct == "none") po.reconstruct = Reconstruction::kNone;
   if (o.reconstruct == "bridges") po.reconstruct = Reconstruction::kBridges;
   if (o.reconstruct == "all") po.reconstruct = Reconstruction::kSequential;
+  if (o.recon_act_scales && po.reconstruct != Reconstruction::kSequential) {
+    return invalidArgument("--recon-act-scales learns activation scales block by block with --reconstruct all; "
+                           "recipe '" + o.recipe + "' reconstructs " +
+                           (po.reconstruct == Reconstruction::kBridges ? "the bridge blocks only" : "nothing"));
+  }
   if (!o.stop_after.empty() && o.stop_after != "reparam") {
     return invalidArgument("--stop-after '" + o.stop_after + "': the only stage is 'reparam'");
   }
@@ -277,12 +284,14 @@ Status runQuantize(const Options& o) {
     const char* scope = po.reconstruct == Reconstruction::kBridges ? "bridges" : "all";
     report["recipe"]["reconstruction"] = {{"scope", scope}, {"iterations", o.recon_iters}, {"samples", o.recon_samples},
                                           {"batch", o.recon_batch}, {"learning_rate", o.recon_lr}, {"seed", o.seed},
-                                          {"block_layers", o.recon_block_layers}, {"drop", o.recon_drop}};
+                                          {"block_layers", o.recon_block_layers}, {"drop", o.recon_drop},
+                                          {"activation_scales", o.recon_act_scales}};
     nlohmann::json blocks = nlohmann::json::array();
     for (const auto& b : pr.reconstructed) {
       blocks.push_back({{"block", b.name}, {"output", b.output}, {"weights", b.weights}, {"elements", b.elements},
                         {"codes_changed", b.flipped}, {"loss_before", b.loss_before}, {"loss_after", b.loss_after},
-                        {"kept_nearest", b.kept_nearest}, {"seconds", b.seconds}});
+                        {"kept_nearest", b.kept_nearest}, {"activation_scales", b.activation_scales.size()},
+                        {"seconds", b.seconds}});
     }
     report["reconstruction"] = blocks;
   }
@@ -364,6 +373,9 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
                   "Reconstruction: probability that an activation element skips its quantizer during the "
                   "optimization (QDrop; default 0)")
       ->check(CLI::Range(0.0, 1.0));
+  cmd->add_flag("--recon-act-scales", o->recon_act_scales,
+                "--reconstruct all: learn the scales of the activations each block produces with its rounding "
+                "(LSQ step sizes, QDrop's joint optimization)");
   cmd->add_option("--recon-iters", o->recon_iters, "Reconstruction: Adam steps per block (default 400)")
       ->check(CLI::Range(0, 1000000));
   cmd->add_option("--recon-samples", o->recon_samples, "Reconstruction: calibration samples cached per block (default 128)")

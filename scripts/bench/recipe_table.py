@@ -32,6 +32,10 @@ VARIANTS = {
     "repq-vit-dual": ["--recipe", "repq-vit", "--dual-clip"],
     "repquant": ["--recipe", "repquant"],
     "repquant-in-dw": ["--recipe", "repquant", "--placement", "inputs", "--depthwise-inputs", "per-channel"],
+    # ... with the activation scales learned along with the rounding (LSQ, QDrop's joint optimization).
+    "repquant-lsq": ["--recipe", "repquant", "--recon-act-scales"],
+    "repquant-in-dw-lsq": ["--recipe", "repquant", "--placement", "inputs", "--depthwise-inputs", "per-channel",
+                           "--recon-act-scales"],
     "q-hyvit": ["--recipe", "q-hyvit"],
     "minmax+noisy": ["--recipe", "minmax+noisy"],
     "mse+noisy": ["--recipe", "mse+noisy"],

@@ -124,6 +124,11 @@ def main():
                "--dual-clip without a reparameterizing recipe", [good], [out])
         expect(vitq, quantize + ["--recipe", "repquant", "--no-ln-reparam", "--dual-clip"], 2,
                "recipe 'repquant' with --no-ln-reparam has none", "--dual-clip with --no-ln-reparam", [good], [out])
+        expect(vitq, quantize + ["--recon-act-scales"], 2, "--recon-act-scales learns activation scales block by "
+               "block with --reconstruct all; recipe 'minmax' reconstructs nothing", "--recon-act-scales without "
+               "reconstruction", [good], [out])
+        expect(vitq, quantize + ["--recipe", "q-hyvit", "--recon-act-scales"], 2, "recipe 'q-hyvit' reconstructs the "
+               "bridge blocks only", "--recon-act-scales with bridge blocks", [good], [out])
         expect(vitq, quantize + ["--int4"], 2, "--int4 stores tensors of 4 bits or fewer in INT4/UINT4, and none has "
                "(--wbits 8 --abits 8)", "--int4 at W8A8", [good], [out])
         expect(vitq, quantize + ["--recipe", "i-vit", "--format", "integer", "--wbits", "4", "--abits", "4", "--int4"], 2,

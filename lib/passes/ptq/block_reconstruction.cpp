@@ -64,9 +64,12 @@ StatusOr<std::vector<BlockReconstructionReport>> reconstructBlocks(Model& model,
   // The block tensors are small and the optimization sequential: one thread for oneDNN and the kernels.
   const OmpThreadScope single_thread(1);
   std::unordered_set<const Value*> done;
+  // The bridge blocks see float inputs and share nothing in order: activation scales stay as calibrated.
+  ReconstructionOptions fixed_scales = o;
+  fixed_scales.learn_activation_scales = false;
   for (size_t b = 0; b < blocks.size(); ++b) {
     VITQ_ASSIGN_OR_RETURN(BlockReconstructionReport report,
-                          learnBlockRounding(graph, opset, table, blocks[b], samples[b], o, b, blocks.size(), done));
+                          learnBlockRounding(graph, opset, table, blocks[b], samples[b], fixed_scales, b, blocks.size(), done));
     if (!report.weights.empty()) reports.push_back(std::move(report));
   }
   return reports;

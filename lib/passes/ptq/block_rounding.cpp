@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <memory>
 
 #include "core/logging.h"
@@ -46,6 +47,26 @@ void dropQuantization(Tensor& quantized, const Tensor& raw, float p, std::mt1993
   }
 }
 
+// dL/ds of a uniform quantizer x^ = s (clamp(round(x / s) + z, qmin, qmax) - z) with the rounding
+// straight through (LSQ): round(x / s) - x / s inside the grid, qmin - z or qmax - z at its ends.
+// Elements QDrop left unquantized (x^ == x) contribute nothing.
+double scaleGradient(const TensorQuant& q, const Tensor& raw, const Tensor& quantized, const Tensor& grad) {
+  const float s = q.params.scale[0];
+  const auto z = static_cast<float>(q.params.zero_point[0]);
+  const auto qmin = static_cast<float>(q.spec.qmin()), qmax = static_cast<float>(q.spec.qmax());
+  const float* x = raw.data<float>();
+  const float* xq = quantized.data<float>();
+  const float* g = grad.data<float>();
+  double sum = 0;
+  for (int64_t e = 0; e < raw.numel(); ++e) {
+    if (xq[e] == x[e]) continue;
+    const float u = x[e] / s, r = std::nearbyint(u);
+    const float d = r + z < qmin ? qmin - z : r + z > qmax ? qmax - z : r - u;
+    sum += static_cast<double>(g[e]) * d;
+  }
+  return sum;
+}
+
 std::string label(const ReconstructionBlock& b, size_t position, size_t count) {
   return "block " + std::to_string(position + 1) + "/" + std::to_string(count) + " '" + b.name + "'";
 }
@@ -66,8 +87,15 @@ Tensor fakeQuantActivation(const Tensor& t, const TensorQuant& q) {
 
 const TensorQuant* BlockSamples::activationQuant(const Value* v) const {
   if (!quantize_activations_) return nullptr;
+  if (auto it = overrides_.find(v); it != overrides_.end()) return &it->second;
   const TensorQuant* q = table_.find(v);
   return q && q->role == QuantRoleOfValue::kActivation && !q->params.scale.empty() ? q : nullptr;
+}
+
+void BlockSamples::overrideScale(const Value* v, float scale) {
+  auto it = overrides_.find(v);
+  if (it == overrides_.end()) it = overrides_.emplace(v, *table_.find(v)).first;
+  it->second.params.scale = {scale};
 }
 
 void BlockSamples::addSample(const ValueTensors& recorded, Tensor target) {
@@ -84,7 +112,8 @@ void BlockSamples::addSample(const ValueTensors& recorded, Tensor target) {
 }
 
 StatusOr<ValueTensors> BlockSamples::forward(size_t i, const ValueTensors& weights, std::mt19937_64* drop,
-                                             float drop_probability, Tensor* raw_output) const {
+                                             float drop_probability, Tensor* raw_output,
+                                             ValueTensors* raw_overridden) const {
   ValueTensors tensors = inputs_.at(i);
   if (drop) {
     for (const auto& [v, raw] : raw_inputs_.at(i)) {
@@ -114,6 +143,7 @@ StatusOr<ValueTensors> BlockSamples::forward(size_t i, const ValueTensors& weigh
       if (!o) continue;
       const TensorQuant* q = activationQuant(o);
       if (raw_output && o == block_.output) *raw_output = ctx.outputs[k];
+      if (raw_overridden && overrides_.count(o)) (*raw_overridden)[o] = ctx.outputs[k];
       if (!q) {
         tensors[o] = std::move(ctx.outputs[k]);
         continue;
@@ -153,7 +183,7 @@ StatusOr<double> BlockSamples::loss(const ValueTensors& weights, int threads) co
 }
 
 StatusOr<BlockReconstructionReport> learnBlockRounding(Graph& graph, int64_t opset, const QuantTable& table,
-                                                       const ReconstructionBlock& block, const BlockSamples& samples,
+                                                       const ReconstructionBlock& block, BlockSamples& samples,
                                                        const ReconstructionOptions& o, size_t position, size_t count,
                                                        std::unordered_set<const Value*>& done) {
   auto log = logger("vitq.reconstruct");
@@ -186,6 +216,25 @@ StatusOr<BlockReconstructionReport> learnBlockRounding(Graph& graph, int64_t ops
 
   std::vector<const Value*> wrt;
   for (const auto& w : weights) wrt.push_back(w.value);
+  // LSQ: the per-tensor uniform activations the block produces, their scales as log(s).
+  std::vector<const Value*> scaled;
+  std::vector<float> log_scale;
+  if (o.learn_activation_scales) {
+    for (const Node* node : block.nodes) {
+      for (const Value* v : node->outputs()) {
+        const TensorQuant* q = v ? samples.activationQuant(v) : nullptr;
+        if (!q || q->spec.scheme != QuantScheme::kUniform || q->params.perChannel() || q->params.scale.size() != 1 ||
+            !(q->params.scale[0] > 0)) {
+          continue;
+        }
+        scaled.push_back(v);
+        log_scale.push_back(std::log(q->params.scale[0]));
+        wrt.push_back(v);
+      }
+    }
+  }
+  Adam scale_adam(log_scale.size(), o.scale_learning_rate);
+  std::vector<float> grad_log_scale(log_scale.size());
   std::mt19937_64 rng(o.seed + 0x9E3779B97F4A7C15ull * (position + 1));
   std::mt19937_64 drop_rng(o.seed ^ (0xD1B54A32D192ED03ull * (position + 1)));
   RoundingSchedule schedule;
@@ -209,15 +258,18 @@ StatusOr<BlockReconstructionReport> learnBlockRounding(Graph& graph, int64_t ops
       picks[k] = drawIndex(rng, samples.samples());
       drop_seeds[k] = drop_rng();
     }
+    for (size_t j = 0; j < scaled.size(); ++j) samples.overrideScale(scaled[j], std::exp(log_scale[j]));
     std::vector<double> rec_of(picks.size(), 0.0);
     std::vector<ValueTensors> grads_of(picks.size());
+    std::vector<std::vector<double>> scale_grad_of(picks.size(), std::vector<double>(scaled.size(), 0.0));
     std::vector<Status> status_of(picks.size(), Status::ok());
 #pragma omp parallel for schedule(dynamic) num_threads(std::max(1, o.threads)) if (o.threads > 1 && batch > 1)
     for (size_t k = 0; k < picks.size(); ++k) {
       status_of[k] = [&]() -> Status {
         std::mt19937_64 drop(drop_seeds[k]);
+        ValueTensors raw;
         VITQ_ASSIGN_OR_RETURN(ValueTensors fwd, samples.forward(picks[k], soft, o.drop_probability > 0 ? &drop : nullptr,
-                                                                o.drop_probability));
+                                                                o.drop_probability, nullptr, &raw));
         const Tensor& y = fwd.at(block.output);
         const Tensor& target = samples.target(picks[k]);
         // Per-sample sum of squared output errors, averaged over the batch (BRECQ's form), scaled.
@@ -228,13 +280,21 @@ StatusOr<BlockReconstructionReport> learnBlockRounding(Graph& graph, int64_t ops
           g.data<float>()[e] = static_cast<float>(2.0 * rec_scale * d / batch);
         }
         VITQ_ASSIGN_OR_RETURN(grads_of[k], blockGradients(graph, block.nodes, fwd, {{block.output, g}}, wrt, opset));
+        for (size_t j = 0; j < scaled.size(); ++j) {
+          scale_grad_of[k][j] = scaleGradient(*samples.activationQuant(scaled[j]), raw.at(scaled[j]),
+                                              fwd.at(scaled[j]), grads_of[k].at(scaled[j]));
+        }
         return Status::ok();
       }();
     }
     double rec = 0;
+    std::fill(grad_log_scale.begin(), grad_log_scale.end(), 0.0f);
     for (size_t k = 0; k < picks.size(); ++k) {
       VITQ_RETURN_IF_ERROR(status_of[k]);
       rec += rec_of[k];
+      for (size_t j = 0; j < scaled.size(); ++j) {
+        grad_log_scale[j] += static_cast<float>(scale_grad_of[k][j] * std::exp(log_scale[j]));  // d/dlog s = s d/ds
+      }
       for (size_t w = 0; w < weights.size(); ++w) {
         const Tensor& gw = grads_of[k].at(weights[w].value);
         float* dst = grad_w[w].data<float>();
@@ -247,19 +307,23 @@ StatusOr<BlockReconstructionReport> learnBlockRounding(Graph& graph, int64_t ops
       reg += weights[w].rounding->gradient(grad_w[w], lambda, schedule.beta(t), grad_v);
       weights[w].adam->step(weights[w].rounding->v(), grad_v);
     }
+    if (!scaled.empty()) scale_adam.step(log_scale, grad_log_scale);
     if (o.iterations >= 4 && (t + 1) % (o.iterations / 4) == 0) {
       log->debug("{} step {}/{}: reconstruction {:.6g}, rounding regularizer {:.6g}", label(block, position, count),
                  t + 1, o.iterations, rec, reg);
     }
   }
+  for (size_t j = 0; j < scaled.size(); ++j) samples.overrideScale(scaled[j], std::exp(log_scale[j]));
   ValueTensors hard = weightTensors(weights, Rounding::kLearned);
   VITQ_ASSIGN_OR_RETURN(report.loss_after, samples.loss(hard, o.threads));
   if (!(report.loss_after < report.loss_before)) {
     report.kept_nearest = true;
     report.loss_after = report.loss_before;
     hard = weightTensors(weights, Rounding::kNearest);
+    samples.clearOverrides();
   } else {
     for (const auto& w : weights) report.flipped += w.rounding->flipped();
+    for (size_t j = 0; j < scaled.size(); ++j) report.activation_scales.emplace_back(scaled[j], std::exp(log_scale[j]));
   }
   for (auto& w : weights) graph.setInitializer(w.value, hard.at(w.value));
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

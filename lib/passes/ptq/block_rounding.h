@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -30,6 +31,10 @@ struct ReconstructionOptions {
   // QDrop: during the optimization each element of a quantized activation keeps its unquantized
   // value with this probability (0: every activation quantized, as evaluated).
   float drop_probability = 0.0f;
+  // LSQ-style step sizes learned with the rounding (QDrop's joint optimization): the per-tensor
+  // uniform quantizers of the activations each block produces get their scale optimized too.
+  bool learn_activation_scales = false;
+  float scale_learning_rate = 0.004f;  // Adam on log(scale)
   int threads = 1;  // the whole-model runs that cache samples, and the samples of each step in parallel
 };
 
@@ -51,6 +56,9 @@ struct BlockReconstructionReport {
   double loss_before = 0;            // output MSE vs float on the cached samples, nearest rounding
   double loss_after = 0;             // ... with the learned rounding (never above loss_before)
   bool kept_nearest = false;         // learned rounding was not better; nearest kept
+  // learn_activation_scales: the activations whose scale was learned, with the new scale (empty
+  // when nearest was kept); the caller writes them into its quantization table.
+  std::vector<std::pair<const Value*, float>> activation_scales;
   double seconds = 0;
 };
 
@@ -64,8 +72,13 @@ class BlockSamples {
   BlockSamples(const ReconstructionBlock& block, const QuantTable& table, int64_t opset, bool quantize_activations)
       : block_(block), table_(table), opset_(opset), quantize_activations_(quantize_activations) {}
 
-  /// The activation quantizer of \p v, or null (not quantized, or activations left in float).
+  /// The activation quantizer of \p v, or null (not quantized, or activations left in float); an
+  /// overridden scale (overrideScale) is part of it.
   const TensorQuant* activationQuant(const Value* v) const;
+  /// Runs the per-tensor quantizer of \p v (a value the block produces) with \p scale; not while
+  /// forward() runs.
+  void overrideScale(const Value* v, float scale);
+  void clearOverrides() { overrides_.clear(); }
 
   /// Adds a sample: the block's inputs taken from \p recorded (unquantized; they are quantized
   /// here where the model quantizes them) and the float output to reproduce.
@@ -78,8 +91,10 @@ class BlockSamples {
   /// passes the quantizer unchanged: straight-through). With \p drop (QDrop), each element keeps
   /// its unquantized value with probability \p drop_probability, drawn from \p drop.
   /// \p raw_output: the block output before its own quantizer (what the next block quantizes).
+  /// \p raw_overridden: the values with an overridden scale before their quantizers.
   StatusOr<ValueTensors> forward(size_t i, const ValueTensors& weights, std::mt19937_64* drop = nullptr,
-                                 float drop_probability = 0.0f, Tensor* raw_output = nullptr) const;
+                                 float drop_probability = 0.0f, Tensor* raw_output = nullptr,
+                                 ValueTensors* raw_overridden = nullptr) const;
 
   /// Mean squared error of the block output over all cached samples.
   StatusOr<double> loss(const ValueTensors& weights, int threads = 1) const;
@@ -91,6 +106,7 @@ class BlockSamples {
   bool quantize_activations_;
   std::vector<ValueTensors> inputs_;
   std::vector<ValueTensors> raw_inputs_;  // for QDrop: the inputs before their quantizers
+  std::unordered_map<const Value*, TensorQuant> overrides_;
   std::vector<Tensor> targets_;
 };
 
@@ -98,7 +114,7 @@ class BlockSamples {
 /// them to it), on the samples of \p samples, and writes the chosen weights (s (q - z)) into
 /// \p graph's initializers. \p position / \p count only label the log lines.
 StatusOr<BlockReconstructionReport> learnBlockRounding(Graph& graph, int64_t opset, const QuantTable& table,
-                                                       const ReconstructionBlock& block, const BlockSamples& samples,
+                                                       const ReconstructionBlock& block, BlockSamples& samples,
                                                        const ReconstructionOptions& options, size_t position,
                                                        size_t count, std::unordered_set<const Value*>& done);
 

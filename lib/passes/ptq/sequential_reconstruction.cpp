@@ -127,7 +127,7 @@ std::vector<ReconstructionBlock> sequentialReconstructionBlocks(const Graph& gra
   return blocks;
 }
 
-StatusOr<std::vector<BlockReconstructionReport>> reconstructSequentially(Model& model, const QuantTable& table,
+StatusOr<std::vector<BlockReconstructionReport>> reconstructSequentially(Model& model, QuantTable& table,
                                                                          const Dataset& calib,
                                                                          const std::vector<ReconstructionBlock>& blocks,
                                                                          const ReconstructionOptions& o) {
@@ -169,6 +169,8 @@ StatusOr<std::vector<BlockReconstructionReport>> reconstructSequentially(Model& 
     }
     VITQ_ASSIGN_OR_RETURN(BlockReconstructionReport report,
                           learnBlockRounding(graph, opset, table, block, samples, o, b, blocks.size(), done));
+    // Learned activation scales go into the table, where the next blocks' inputs and the export read them.
+    for (const auto& [v, scale] : report.activation_scales) table.find(v)->params.scale = {scale};
     if (!report.weights.empty()) reports.push_back(std::move(report));
     // The quantized model's values after this block, with the rounding just chosen (now in the
     // graph's initializers); the block output unquantized, as the next block's quantizer reads it.

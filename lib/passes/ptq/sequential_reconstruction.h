@@ -25,7 +25,7 @@ std::vector<ReconstructionBlock> sequentialReconstructionBlocks(const Graph& gra
 /// Learns each block's rounding in order on the first options.samples calibration samples (inputs
 /// from the quantized model so far, targets from the float model) and writes the rounded weights
 /// into \p model's initializers. \p blocks must come from sequentialReconstructionBlocks.
-StatusOr<std::vector<BlockReconstructionReport>> reconstructSequentially(Model& model, const QuantTable& table,
+StatusOr<std::vector<BlockReconstructionReport>> reconstructSequentially(Model& model, QuantTable& table,
                                                                          const Dataset& calib,
                                                                          const std::vector<ReconstructionBlock>& blocks,
                                                                          const ReconstructionOptions& options);
