@@ -29,7 +29,7 @@ CASES = [
     (VIT, ["--recipe", "minmax+noisy", "--noise-seed", "3", "--wbits", "6", "--abits", "6"]),
     (HYBRID, ["--recipe", "q-hyvit", "--recon-iters", "20", "--recon-samples", "16", "--seed", "5"]),
     (VIT, ["--recipe", "repquant", "--wbits", "4", "--abits", "4", "--recon-iters", "20", "--recon-samples", "16",
-           "--recon-drop", "0.5", "--seed", "5"]),
+           "--recon-drop", "0.5", "--recon-act-scales", "--seed", "5"]),
     (VIT, ["--recipe", "i-vit", "--format", "integer"]),
     (VIT, ["--recipe", "minmax", "--wbits", "6", "--abits", "6", "--holdout", "32", "--budget", "top1_drop<=3"]),
 ]
