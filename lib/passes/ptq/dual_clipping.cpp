@@ -38,7 +38,8 @@ class FoldedError {
 
   // Scores with each output column's weight clipping held at its ratio to the column's |max|
   // under \p lo / \p hi, instead of searching it again for every candidate (the search's 51 steps
-  // per column would dominate); the final comparison searches it (exact()).
+  // per column would dominate); the final comparison, on an evaluator without held ratios,
+  // searches it.
   void holdWeightClipping(const std::vector<float>& lo, const std::vector<float>& hi) {
     clip_ratios_.clear();
     const RepqFactors f = factors(lo, hi);
@@ -85,9 +86,7 @@ class FoldedError {
 
  private:
   RepqFactors factors(const std::vector<float>& lo, const std::vector<float>& hi) const {
-    std::vector<bool> degenerate;
-    for (size_t k = 0; k < lo.size(); ++k) degenerate.push_back(!(std::max(hi[k], 0.0f) > std::min(lo[k], 0.0f)));
-    return repqFactors(paramsFromRanges(lo, hi, p_.activation), degenerate, p_.median_scale);
+    return repqFactorsFromRanges(lo, hi, p_.activation, p_.median_scale);
   }
 
   static Tensor foldWeights(const RowMatrix& w, const std::vector<float>& sigma) {

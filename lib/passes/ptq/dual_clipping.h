@@ -20,7 +20,7 @@ namespace vitq {
 
 struct DualClipOptions {
   size_t sample_rows = 4096;  // rows of the activation kept from the calibration data (reservoir)
-  size_t search_rows = 1024;  // the first of them score the candidates; all of them the result
+  size_t search_rows = 1024;  // of them, evenly strided, score the candidates; all of them the result
   int max_channels = 32;      // the widest channels (wider than the median) are searched
   int sweeps = 2;
   uint64_t seed = 0;

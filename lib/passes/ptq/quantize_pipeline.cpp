@@ -59,13 +59,6 @@ ChannelRanges channelRanges(const TensorStats& s, const QuantSpec& spec, RangeMe
   return r;
 }
 
-// Channels whose range is empty.
-std::vector<bool> degenerateChannels(const ChannelRanges& r) {
-  std::vector<bool> degenerate;
-  for (size_t c = 0; c < r.lo.size(); ++c) degenerate.push_back(!(std::max(r.hi[c], 0.0f) > std::min(r.lo[c], 0.0f)));
-  return degenerate;
-}
-
 // RepQ-ViT 2.2: calibrates every foldable LayerNorm output per channel, folds the factors into
 // the graph, and returns the per-tensor parameters of the new outputs.
 StatusOr<std::unordered_map<const Value*, QuantParams>> reparameterizeLayerNorms(Model& model, const Dataset& calib,
@@ -120,7 +113,7 @@ StatusOr<std::unordered_map<const Value*, QuantParams>> reparameterizeLayerNorms
   for (size_t i = 0; i < sites.size(); ++i) {
     if (!ranges[i]) continue;
     const ChannelRanges& r = *ranges[i];
-    const RepqFactors f = repqFactors(paramsFromRanges(r.lo, r.hi, spec), degenerateChannels(r), o.median_scale);
+    const RepqFactors f = repqFactorsFromRanges(r.lo, r.hi, spec, o.median_scale);
     VITQ_ASSIGN_OR_RETURN(Value * out, foldChannelTransform(g, sites[i], f.sigma, f.delta));
     fixed[out] = f.per_tensor;
     report.reparameterized.push_back(sites[i].norm.output->name());

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "passes/ptq/linear_rewrite.h"
+#include "quant/math/quantize.h"
 #include "pattern/match_utils.h"
 
 namespace vitq {
@@ -176,6 +177,13 @@ RepqFactors repqFactors(const QuantParams& pc, const std::vector<bool>& degenera
     f.delta[c] = f.sigma[c] * target * static_cast<float>(zero - pc.zero_point[c]);
   }
   return f;
+}
+
+RepqFactors repqFactorsFromRanges(const std::vector<float>& lo, const std::vector<float>& hi, const QuantSpec& spec,
+                                  bool median_scale) {
+  std::vector<bool> degenerate;
+  for (size_t c = 0; c < lo.size(); ++c) degenerate.push_back(!(std::max(hi[c], 0.0f) > std::min(lo[c], 0.0f)));
+  return repqFactors(paramsFromRanges(lo, hi, spec), degenerate, median_scale);
 }
 
 }  // namespace vitq

@@ -45,5 +45,9 @@ struct RepqFactors {
   QuantParams per_tensor;  // (s~, z~)
 };
 RepqFactors repqFactors(const QuantParams& per_channel, const std::vector<bool>& degenerate, bool median_scale);
+/// The same from per-channel ranges [lo_c, hi_c] for the per-channel quantizer \p spec; channels
+/// whose range (widened to include 0) is empty are the degenerate ones.
+RepqFactors repqFactorsFromRanges(const std::vector<float>& lo, const std::vector<float>& hi, const QuantSpec& spec,
+                                  bool median_scale);
 
 }  // namespace vitq
