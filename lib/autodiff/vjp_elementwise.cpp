@@ -64,13 +64,15 @@ Status binaryVjp(VjpContext& ctx, P partials) {
   const float* pb = b.data<float>();
   const float* py = ctx.output(0).data<float>();
   const float* pg = ctx.outputGrad(0).data<float>();
-  Tensor ga(DataType::kFloat, shape), gb(DataType::kFloat, shape);
-  float* oa = ga.data<float>();
-  float* ob = gb.data<float>();
+  // Only the wanted sides are computed (every element of each is written).
+  Tensor ga = want_a ? Tensor::uninitialized(DataType::kFloat, shape) : Tensor();
+  Tensor gb = want_b ? Tensor::uninitialized(DataType::kFloat, shape) : Tensor();
+  float* oa = want_a ? ga.data<float>() : nullptr;
+  float* ob = want_b ? gb.data<float>() : nullptr;
   forEachBroadcast(shape, {a.shape(), b.shape()}, [&](int64_t i, const int64_t* o) {
     const auto [da, db] = partials(double{pa[o[0]]}, double{pb[o[1]]}, double{py[i]});
-    oa[i] = static_cast<float>(pg[i] * da);
-    ob[i] = static_cast<float>(pg[i] * db);
+    if (oa) oa[i] = static_cast<float>(pg[i] * da);
+    if (ob) ob[i] = static_cast<float>(pg[i] * db);
   });
   if (want_a) ctx.setInputGrad(0, sumToShape(ga, a.shape()));
   if (want_b) ctx.setInputGrad(1, sumToShape(gb, b.shape()));

@@ -4,13 +4,16 @@
 //   Gemm    Y = alpha op(A) op(B) + beta C: dop(A) = alpha dY op(B)^T, dop(B) = alpha op(A)^T dY,
 //           transposed back where transA/transB; dC = beta dY summed to C's shape.
 //   Conv    per image and group, with the kernel's im2col columns X_col [cg*k, out]:
-//           dW += dY X_col^T, dX_col = W^T dY scattered back by the adjoint of im2col (the shared
-//           forEachTap index map), dB = dY summed over batch and space.
+//           dW += dY X_col^T, dX_col = W^T dY scattered back by the adjoint of im2col, dB = dY
+//           summed over batch and space; pointwise convs use the image as X_col, depthwise 2-D
+//           ones direct loops over the taps.
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "autodiff/vjp.h"
 #include "exec/gemm.h"
+#include "exec/kernels/depthwise.h"
 #include "exec/kernels/im2col.h"
 #include "exec/kernels/kernel_utils.h"
 #include "exec/kernels/pool.h"
@@ -91,14 +94,81 @@ Status gemmVjp(VjpContext& ctx) {
 }
 
 /// The adjoint of im2col: adds columns [channels * kernelSize, outSpatialSize] back into the image.
+/// Every image value receives its taps in ascending tap order on both paths.
 void col2imAdd(const ConvGeometry& g, const float* columns, int64_t channels, float* image) {
   const int64_t ks = g.kernelSize(), os = g.outSpatialSize(), is = g.inSpatialSize();
+  if (g.in_spatial.size() == 2) {  // the 2-D loops of im2col, with the copy reversed
+    const int64_t ih = g.in_spatial[0], iw = g.in_spatial[1], oh = g.out_spatial[0], ow = g.out_spatial[1];
+    for (int64_t c = 0; c < channels; ++c) {
+      float* dst = image + c * is;
+      for (int64_t ky = 0; ky < g.kernel[0]; ++ky) {
+        for (int64_t kx = 0; kx < g.kernel[1]; ++kx) {
+          const float* src = columns + ((c * g.kernel[0] + ky) * g.kernel[1] + kx) * os;
+          for (int64_t y = 0; y < oh; ++y) {
+            const int64_t iy = y * g.stride[0] - g.pad_begin[0] + ky * g.dilation[0];
+            if (iy < 0 || iy >= ih) continue;
+            for (int64_t x = 0; x < ow; ++x) {
+              const int64_t ix = x * g.stride[1] - g.pad_begin[1] + kx * g.dilation[1];
+              if (ix >= 0 && ix < iw) dst[iy * iw + ix] += src[y * ow + x];
+            }
+          }
+        }
+      }
+    }
+    return;
+  }
   for (int64_t c = 0; c < channels; ++c) {
     const float* src = columns + c * ks * os;
     float* dst = image + c * is;
     forEachTap(g, g.out_spatial, g.in_spatial, [&](int64_t k, int64_t o, int64_t off) {
       if (off >= 0) dst[off] += src[k * os + o];
     });
+  }
+}
+
+/// The output columns [lo, hi) whose tap at input column offset \p shift (= kx * dilation - pad)
+/// lands inside [0, width) with column stride \p stride.
+std::pair<int64_t, int64_t> validColumns(int64_t shift, int64_t stride, int64_t width, int64_t outputs) {
+  const int64_t lo = shift >= 0 ? 0 : (-shift + stride - 1) / stride;
+  const int64_t hi = width - shift <= 0 ? 0 : std::min(outputs, (width - shift - 1) / stride + 1);
+  return {lo, std::max(lo, hi)};
+}
+
+/// Depthwise 2-D by direct loops (the im2col route multiplies one-row matrices per channel):
+/// dW[c, t] = sum_o dY[c, o] x[c, o + t], dX[c, o + t] += W[c, t] dY[c, o].
+void depthwiseVjp(const ConvGeometry& g, const float* x, const float* w, const float* dy, float* gx, float* gw) {
+  const int64_t ih = g.in_spatial[0], iw = g.in_spatial[1], oh = g.out_spatial[0], ow = g.out_spatial[1];
+  const int64_t kh = g.kernel[0], kw = g.kernel[1], sy = g.stride[0], sx = g.stride[1];
+  for (int64_t n = 0; n < g.batch; ++n) {
+    for (int64_t c = 0; c < g.out_channels; ++c) {
+      const int64_t plane = n * g.out_channels + c;
+      const float* xc = x + plane * ih * iw;
+      const float* dyc = dy + plane * oh * ow;
+      for (int64_t ky = 0; ky < kh; ++ky) {
+        for (int64_t kx = 0; kx < kw; ++kx) {
+          const int64_t shift = kx * g.dilation[1] - g.pad_begin[1];
+          const auto [lo, hi] = validColumns(shift, sx, iw, ow);
+          const float wt = w[(c * kh + ky) * kw + kx];
+          double dw = 0;
+          for (int64_t oy = 0; oy < oh; ++oy) {
+            const int64_t iy = oy * sy - g.pad_begin[0] + ky * g.dilation[0];
+            if (iy < 0 || iy >= ih) continue;
+            const float* d = dyc + oy * ow;
+            const int64_t base = iy * iw + shift;  // + ox * sx: the input column, inside for lo <= ox < hi
+            if (gw) {
+              float row = 0;
+              for (int64_t ox = lo; ox < hi; ++ox) row += d[ox] * xc[base + ox * sx];
+              dw += row;
+            }
+            if (gx) {
+              float* dst = gx + plane * ih * iw;
+              for (int64_t ox = lo; ox < hi; ++ox) dst[base + ox * sx] += wt * d[ox];
+            }
+          }
+          if (gw) gw[(c * kh + ky) * kw + kx] += static_cast<float>(dw);
+        }
+      }
+    }
   }
 }
 
@@ -111,20 +181,35 @@ Status convVjp(VjpContext& ctx) {
   const float* dy = ctx.outputGrad(0).data<float>();
   const bool want_x = ctx.wants(0), want_w = ctx.wants(1);
   Tensor gx(DataType::kFloat, x.shape()), gw(DataType::kFloat, w.shape());
-  std::vector<float> columns(static_cast<size_t>(cg * ks * os));
-  for (int64_t n = 0; n < g.batch; ++n) {
-    for (int64_t grp = 0; grp < g.group; ++grp) {
-      const float* dyg = dy + (n * g.out_channels + grp * mg) * os;
-      const float* wg = w.data<float>() + grp * mg * cg * ks;
-      const int64_t image = (n * g.in_channels + grp * cg) * is;
-      if (want_w) {
-        im2col(g, x.data<float>() + image, cg, 0.0f, columns.data());
-        sgemm(false, true, mg, cg * ks, os, 1.0f, dyg, os, columns.data(), os, 1.0f, gw.data<float>() + grp * mg * cg * ks,
-              cg * ks);
-      }
-      if (want_x) {
-        sgemm(true, false, cg * ks, os, mg, 1.0f, wg, cg * ks, dyg, os, 0.0f, columns.data(), os);
-        col2imAdd(g, columns.data(), cg, gx.data<float>() + image);
+  bool pointwise = true;  // 1x1, stride 1, no padding: the image is its own column matrix
+  for (size_t i = 0; i < g.kernel.size(); ++i) {
+    pointwise = pointwise && g.kernel[i] == 1 && g.stride[i] == 1 && g.pad_begin[i] == 0 && g.pad_end[i] == 0;
+  }
+  if (isDepthwise2d(g)) {
+    depthwiseVjp(g, x.data<float>(), w.data<float>(), dy, want_x ? gx.data<float>() : nullptr,
+                 want_w ? gw.data<float>() : nullptr);
+  } else {
+    std::vector<float> columns(pointwise ? 0 : static_cast<size_t>(cg * ks * os));
+    for (int64_t n = 0; n < g.batch; ++n) {
+      for (int64_t grp = 0; grp < g.group; ++grp) {
+        const float* dyg = dy + (n * g.out_channels + grp * mg) * os;
+        const float* wg = w.data<float>() + grp * mg * cg * ks;
+        const int64_t image = (n * g.in_channels + grp * cg) * is;
+        if (want_w) {
+          const float* cols = x.data<float>() + image;
+          if (!pointwise) {
+            im2col(g, cols, cg, 0.0f, columns.data());
+            cols = columns.data();
+          }
+          sgemm(false, true, mg, cg * ks, os, 1.0f, dyg, os, cols, os, 1.0f, gw.data<float>() + grp * mg * cg * ks,
+                cg * ks);
+        }
+        if (want_x && pointwise) {
+          sgemm(true, false, cg, os, mg, 1.0f, wg, cg, dyg, os, 0.0f, gx.data<float>() + image, os);
+        } else if (want_x) {
+          sgemm(true, false, cg * ks, os, mg, 1.0f, wg, cg * ks, dyg, os, 0.0f, columns.data(), os);
+          col2imAdd(g, columns.data(), cg, gx.data<float>() + image);
+        }
       }
     }
   }

@@ -202,6 +202,22 @@ TEST_CASE("Conv gradients: depthwise, strided, padded, batch 2", "[autodiff]") {
                 {{"X", randomTensor({2, 4, 6, 6}, -1, 1, 3)}});
 }
 
+TEST_CASE("Conv gradients: depthwise 5x5, dilated, asymmetric pads and strides", "[autodiff]") {
+  // The direct depthwise loops: taps that fall off every side, a column stride of 2, dilation.
+  gradientCheck(modelText(13, "(float[2,3,7,8] X, float[3,1,5,5] W) => (float[] Y)", {floatInit("B", {3}, -1, 1, 2)},
+                          "Y = Conv <group = 3, dilations = [2, 1], strides = [1, 2], pads = [3, 2, 1, 4]> (X, W, B)"),
+                {{"X", randomTensor({2, 3, 7, 8}, -1, 1, 3)}, {"W", randomTensor({3, 1, 5, 5}, -1, 1, 4)}});
+}
+
+TEST_CASE("Conv gradients: 2-D pointwise, plain and grouped", "[autodiff]") {
+  // The image is its own column matrix on this path, for each group.
+  gradientCheck(modelText(13, "(float[2,4,3,5] X, float[6,4,1,1] W, float[4,3,1,1] V) => (float[] Y)", {},
+                          "P = Conv (X, W)\nY = Conv <group = 2> (P, V)"),
+                {{"X", randomTensor({2, 4, 3, 5}, -1, 1, 3)},
+                 {"W", randomTensor({6, 4, 1, 1}, -1, 1, 4)},
+                 {"V", randomTensor({4, 3, 1, 1}, -1, 1, 5)}});
+}
+
 TEST_CASE("Conv gradients: grouped, dilated, asymmetric pads and strides", "[autodiff]") {
   gradientCheck(modelText(13, "(float[1,4,7,7] X, float[6,2,3,3] W) => (float[] Y)", {},
                           "Y = Conv <group = 2, dilations = [2, 2], strides = [1, 2], pads = [1, 0, 2, 1]> (X, W)"),

@@ -39,24 +39,23 @@ QuantParams paramsFromRanges(const std::vector<float>& mins, const std::vector<f
   return p;
 }
 
-int32_t quantizeValue(float x, float scale, int32_t zero_point, int32_t qmin, int32_t qmax) {
-  const float q = std::nearbyint(x / scale) + static_cast<float>(zero_point);  // default rounding mode: half to even
-  if (!(q >= static_cast<float>(qmin))) return qmin;  // also catches NaN
-  if (q > static_cast<float>(qmax)) return qmax;
-  return static_cast<int32_t>(q);
-}
-
 Tensor fakeQuantizeTensor(const Tensor& t, const QuantParams& p, const QuantSpec& spec) {
-  Tensor out(DataType::kFloat, t.shape());
+  Tensor out = Tensor::uninitialized(DataType::kFloat, t.shape());  // every element is written below
   const int64_t channels = p.perChannel() ? t.dim(p.axis) : 1;
   int64_t inner = 1;
   for (int64_t d = p.axis + 1; p.perChannel() && d < t.rank(); ++d) inner *= t.dim(d);
+  const int32_t qmin = spec.qmin(), qmax = spec.qmax();
+  const int64_t n = t.numel(), run = p.perChannel() ? inner : n;  // elements sharing one scale
   const float* src = t.data<float>();
   float* dst = out.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    const size_t c = p.perChannel() ? static_cast<size_t>((i / inner) % channels) : 0;
-    dst[i] = dequantizeValue(quantizeValue(src[i], p.scale[c], p.zero_point[c], spec.qmin(), spec.qmax()), p.scale[c],
-                             p.zero_point[c]);
+  for (int64_t start = 0; start < n; start += run) {
+    const size_t c = p.perChannel() ? static_cast<size_t>((start / inner) % channels) : 0;
+    const float scale = p.scale[c];
+    const int32_t zero_point = p.zero_point[c];
+    const int64_t end = std::min(n, start + run);
+    for (int64_t i = start; i < end; ++i) {
+      dst[i] = dequantizeValue(quantizeValue(src[i], scale, zero_point, qmin, qmax), scale, zero_point);
+    }
   }
   return out;
 }

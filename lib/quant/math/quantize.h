@@ -3,6 +3,7 @@
 // (round half to even, saturate to the integer range).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -20,8 +21,14 @@ void chooseParams(float min, float max, const QuantSpec& spec, float& scale, int
 /// spec.axis >= 0).
 QuantParams paramsFromRanges(const std::vector<float>& mins, const std::vector<float>& maxs, const QuantSpec& spec);
 
-/// round_half_even(x / scale) + zero_point, saturated to [qmin, qmax].
-int32_t quantizeValue(float x, float scale, int32_t zero_point, int32_t qmin, int32_t qmax);
+/// round_half_even(x / scale) + zero_point, saturated to [qmin, qmax]. Inline: it runs per element
+/// in the fake-quantization loops.
+inline int32_t quantizeValue(float x, float scale, int32_t zero_point, int32_t qmin, int32_t qmax) {
+  const float q = std::nearbyint(x / scale) + static_cast<float>(zero_point);  // default rounding mode: half to even
+  if (!(q >= static_cast<float>(qmin))) return qmin;  // also catches NaN
+  if (q > static_cast<float>(qmax)) return qmax;
+  return static_cast<int32_t>(q);
+}
 inline float dequantizeValue(int32_t q, float scale, int32_t zero_point) {
   return static_cast<float>(q - zero_point) * scale;
 }
