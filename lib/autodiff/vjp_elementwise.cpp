@@ -5,6 +5,7 @@
 // Clip) the one-sided derivative of the kernel's branch is used.
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "autodiff/vjp.h"
 #include "exec/kernels/broadcast.h"
@@ -69,10 +70,25 @@ Status binaryVjp(VjpContext& ctx, P partials) {
   Tensor gb = want_b ? Tensor::uninitialized(DataType::kFloat, shape) : Tensor();
   float* oa = want_a ? ga.data<float>() : nullptr;
   float* ob = want_b ? gb.data<float>() : nullptr;
-  forEachBroadcast(shape, {a.shape(), b.shape()}, [&](int64_t i, const int64_t* o) {
-    const auto [da, db] = partials(double{pa[o[0]]}, double{pb[o[1]]}, double{py[i]});
-    if (oa) oa[i] = static_cast<float>(pg[i] * da);
-    if (ob) ob[i] = static_cast<float>(pg[i] * db);
+  // Each contiguous output run, with the operands' steps (0 or 1) fixed at compile time so that
+  // the loop vectorizes.
+  auto run = [&](auto step_a, auto step_b, int64_t first, const int64_t* base, int64_t n) {
+    const float* ra = pa + base[0];
+    const float* rb = pb + base[1];
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t i = first + j;
+      const auto [da, db] = partials(double{ra[j * step_a]}, double{rb[j * step_b]}, double{py[i]});
+      if (oa) oa[i] = static_cast<float>(pg[i] * da);
+      if (ob) ob[i] = static_cast<float>(pg[i] * db);
+    }
+  };
+  using One = std::integral_constant<int64_t, 1>;
+  using Zero = std::integral_constant<int64_t, 0>;
+  forEachBroadcastRow(shape, {a.shape(), b.shape()}, [&](int64_t first, const int64_t* base, const int64_t* step, int64_t n) {
+    if (step[0] && step[1]) run(One{}, One{}, first, base, n);
+    else if (step[0]) run(One{}, Zero{}, first, base, n);
+    else if (step[1]) run(Zero{}, One{}, first, base, n);
+    else run(Zero{}, Zero{}, first, base, n);
   });
   if (want_a) ctx.setInputGrad(0, sumToShape(ga, a.shape()));
   if (want_b) ctx.setInputGrad(1, sumToShape(gb, b.shape()));
