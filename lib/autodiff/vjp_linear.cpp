@@ -181,10 +181,7 @@ Status convVjp(VjpContext& ctx) {
   const float* dy = ctx.outputGrad(0).data<float>();
   const bool want_x = ctx.wants(0), want_w = ctx.wants(1);
   Tensor gx(DataType::kFloat, x.shape()), gw(DataType::kFloat, w.shape());
-  bool pointwise = true;  // 1x1, stride 1, no padding: the image is its own column matrix
-  for (size_t i = 0; i < g.kernel.size(); ++i) {
-    pointwise = pointwise && g.kernel[i] == 1 && g.stride[i] == 1 && g.pad_begin[i] == 0 && g.pad_end[i] == 0;
-  }
+  const bool pointwise = g.isPointwise();
   if (isDepthwise2d(g)) {
     depthwiseVjp(g, x.data<float>(), w.data<float>(), dy, want_x ? gx.data<float>() : nullptr,
                  want_w ? gw.data<float>() : nullptr);

@@ -41,10 +41,7 @@ Status convKernel(KernelContext& ctx) {
     ctx.setOutput(0, std::move(y));
     return Status::ok();
   }
-  bool pointwise = true;  // 1x1, stride 1, no padding: the input already is the column matrix
-  for (size_t i = 0; i < g.kernel.size(); ++i) {
-    pointwise = pointwise && g.kernel[i] == 1 && g.stride[i] == 1 && g.pad_begin[i] == 0 && g.pad_end[i] == 0;
-  }
+  const bool pointwise = g.isPointwise();  // the input already is the column matrix
   std::vector<float> columns(pointwise ? 0 : static_cast<size_t>(cg * ks * os));
   for (int64_t n = 0; n < g.batch; ++n) {
     for (int64_t grp = 0; grp < g.group; ++grp) {

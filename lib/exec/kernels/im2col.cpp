@@ -17,6 +17,12 @@ int64_t ConvGeometry::outSpatialSize() const {
   for (int64_t d : out_spatial) p *= d;
   return p;
 }
+bool ConvGeometry::isPointwise() const {
+  for (size_t i = 0; i < kernel.size(); ++i) {
+    if (kernel[i] != 1 || stride[i] != 1 || pad_begin[i] != 0 || pad_end[i] != 0) return false;
+  }
+  return true;
+}
 
 StatusOr<ConvGeometry> convGeometry(const KernelContext& ctx, const Shape& input, const Shape& weight) {
   if (input.size() < 3 || weight.size() != input.size()) {

@@ -15,6 +15,8 @@ struct ConvGeometry {
   int64_t kernelSize() const;     // product of kernel dims
   int64_t inSpatialSize() const;
   int64_t outSpatialSize() const;
+  /// 1x1 kernel, stride 1, no padding: an image is its own im2col column matrix.
+  bool isPointwise() const;
 };
 
 /// Reads kernel_shape, strides, dilations, pads, auto_pad and group from the node, with the weight
