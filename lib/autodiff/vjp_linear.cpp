@@ -144,6 +144,7 @@ void depthwiseVjp(const ConvGeometry& g, const float* x, const float* w, const f
       const int64_t plane = n * g.out_channels + c;
       const float* xc = x + plane * ih * iw;
       const float* dyc = dy + plane * oh * ow;
+      float* gxc = gx ? gx + plane * ih * iw : nullptr;
       for (int64_t ky = 0; ky < kh; ++ky) {
         for (int64_t kx = 0; kx < kw; ++kx) {
           const int64_t shift = kx * g.dilation[1] - g.pad_begin[1];
@@ -160,9 +161,8 @@ void depthwiseVjp(const ConvGeometry& g, const float* x, const float* w, const f
               for (int64_t ox = lo; ox < hi; ++ox) row += d[ox] * xc[base + ox * sx];
               dw += row;
             }
-            if (gx) {
-              float* dst = gx + plane * ih * iw;
-              for (int64_t ox = lo; ox < hi; ++ox) dst[base + ox * sx] += wt * d[ox];
+            if (gxc) {
+              for (int64_t ox = lo; ox < hi; ++ox) gxc[base + ox * sx] += wt * d[ox];
             }
           }
           if (gw) gw[(c * kh + ky) * kw + kx] += static_cast<float>(dw);
@@ -181,11 +181,11 @@ Status convVjp(VjpContext& ctx) {
   const float* dy = ctx.outputGrad(0).data<float>();
   const bool want_x = ctx.wants(0), want_w = ctx.wants(1);
   Tensor gx(DataType::kFloat, x.shape()), gw(DataType::kFloat, w.shape());
-  const bool pointwise = g.isPointwise();
   if (isDepthwise2d(g)) {
     depthwiseVjp(g, x.data<float>(), w.data<float>(), dy, want_x ? gx.data<float>() : nullptr,
                  want_w ? gw.data<float>() : nullptr);
   } else {
+    const bool pointwise = g.isPointwise();
     std::vector<float> columns(pointwise ? 0 : static_cast<size_t>(cg * ks * os));
     for (int64_t n = 0; n < g.batch; ++n) {
       for (int64_t grp = 0; grp < g.group; ++grp) {
