@@ -9,6 +9,7 @@
 #include "core/progress.h"
 #include "ir/memory_limit.h"
 #include "vitq/commands.h"
+#include "vitq/config_file_check.h"
 #include "vitq/exit_codes.h"
 
 int main(int argc, char** argv) {
@@ -16,16 +17,17 @@ int main(int argc, char** argv) {
   CLI::App app{"vitq: post-training quantization for vision transformers and other ONNX models"};
   app.set_version_flag("--version", std::string("vitq ") + VITQ_VERSION);
   app.require_subcommand(1);
-  int verbosity = 0;
-  bool quiet = false;
-  app.add_flag("-v,--verbose", verbosity, "More log output on stderr (repeat for debug)");
-  app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
   // Options from a TOML file, one [subcommand] table each (docs/config.md); keys it does not know
   // are errors, so that a typo in a CI recipe fails loudly. Subcommands pass options they do not
   // know up to here, so --config and -q may also follow the subcommand.
   app.set_config("--config", "", "Read options from a TOML file: [quantize] recipe = \"repq-vit\" ... (docs/config.md)");
   app.allow_config_extras(CLI::config_extras_mode::error);
   app.fallthrough();
+  // Added after --config: the error handler below relies on --config being checked before them.
+  int verbosity = 0;
+  bool quiet = false;
+  app.add_flag("-v,--verbose", verbosity, "More log output on stderr (repeat for debug)");
+  app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
 
   cli::CommandAction action;
   cli::addConvertCommand(app, action);
@@ -39,6 +41,15 @@ int main(int argc, char** argv) {
   cli::addReportCommand(app, action);
   cli::addPassesCommand(app, action);
 
+  // Before CLI11 reads them: it would read a device forever and misread some files silently.
+  for (const std::string& file : cli::configFilesInArgs(argc, argv)) {
+    const Status checked = cli::checkConfigFile(file);
+    if (!checked.isOk()) {
+      std::fprintf(stderr, "vitq: error: %s\n", checked.message().c_str());
+      return cli::exitCodeFor(checked);
+    }
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -48,8 +59,16 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    const bool from_config = dynamic_cast<const CLI::ConfigError*>(&e) || dynamic_cast<const CLI::FileError*>(&e);
-    const std::string where = from_config ? "config file '" + app.get_config_ptr()->as<std::string>() + "': " : "";
+    const CLI::Option* config = app.get_config_ptr();
+    const bool file_error = dynamic_cast<const CLI::ConfigError*>(&e) || dynamic_cast<const CLI::FileError*>(&e);
+    const bool value_error =
+        dynamic_cast<const CLI::ValidationError*>(&e) || dynamic_cast<const CLI::ConversionError*>(&e);
+    // CLI11 checks each value of the file as it applies the file, before it checks any option of
+    // the command line, and --config is the first of those (only help and version come before it):
+    // a value error raised while --config is still unchecked is about a value from the file.
+    const bool file_value_error = value_error && config->count() > 0 && !config->get_callback_run();
+    const std::string where =
+        file_error || file_value_error ? "config file '" + config->as<std::string>() + "': " : "";
     std::fprintf(stderr, "vitq: error: %s%s\nRun 'vitq --help' for usage.\n", where.c_str(), e.what());
     return cli::kExitBadInput;
   }
