@@ -12,11 +12,21 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<fs::path> sortedEntries(const fs::path& dir, bool want_dirs) {
+// The folder's samples in name order. A sample that is a broken link (a dataset whose files a
+// tool like git-annex has not fetched) is an error, not a silently smaller calibration set.
+StatusOr<std::vector<fs::path>> sortedEntries(const fs::path& dir, bool want_dirs) {
   std::vector<fs::path> out;
-  for (const auto& e : fs::directory_iterator(dir)) {
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::directory_entry& e = *it;
+    std::error_code link_ec;
+    if (e.is_symlink(link_ec) && !fs::exists(e.path(), link_ec)) {
+      return notFound("'" + e.path().string() + "' in data folder '" + dir.string() + "' is a link to nothing ('" +
+                      fs::read_symlink(e.path(), link_ec).string() + "')");
+    }
     if (want_dirs ? e.is_directory() : (e.is_regular_file() && e.path().extension() == ".npy")) out.push_back(e.path());
   }
+  if (ec) return ioError("cannot list data folder '" + dir.string() + "': " + ec.message());
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -164,11 +174,11 @@ StatusOr<std::unique_ptr<Dataset>> openNpyDataset(const fs::path& path, const st
   }
   std::unique_ptr<Dataset> ds;
   if (inputs.size() == 1) {
-    auto files = sortedEntries(path, false);
+    VITQ_ASSIGN_OR_RETURN(auto files, sortedEntries(path, false));
     if (!files.empty()) ds.reset(new FileListDataset(std::move(files), inputs[0]));
   }
   if (!ds) {
-    auto dirs = sortedEntries(path, true);
+    VITQ_ASSIGN_OR_RETURN(auto dirs, sortedEntries(path, true));
     if (!dirs.empty()) ds.reset(new FolderPerSampleDataset(std::move(dirs), inputs));
   }
   if (!ds) {

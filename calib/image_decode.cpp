@@ -11,6 +11,8 @@
 #include <jerror.h>
 #include <png.h>
 
+#include "onnx_io/atomic_file.h"
+
 namespace vitq {
 namespace fs = std::filesystem;
 
@@ -250,6 +252,7 @@ StatusOr<Image> readImage(const fs::path& path) {
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return ioError("cannot open '" + path.string() + "'");
+  protectInput(path, "an input file");
   std::string bytes((std::istreambuf_iterator<char>(in)), {});
   if (!in.good() && !in.eof()) return ioError("cannot read '" + path.string() + "'");
   return decodeImage(bytes, path.string());

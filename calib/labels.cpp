@@ -27,9 +27,10 @@ StatusOr<std::vector<int64_t>> readLabels(const std::filesystem::path& path, siz
     case DataType::kUInt8: labels = widen<uint8_t>(t); break;
     default: return invalidArgument(where + " must be int64, int32 or uint8, not " + std::string(dataTypeName(t.dtype())));
   }
-  if (labels.size() < needed) {
+  // Exactly one per sample: more labels than samples means another dataset's file.
+  if (labels.size() != needed) {
     return invalidArgument(where + " holds " + std::to_string(labels.size()) + " labels for " +
-                           std::to_string(needed) + " samples");
+                           std::to_string(needed) + " samples (one per sample of the data)");
   }
   for (size_t i = 0; i < labels.size(); ++i) {
     if (labels[i] < 0) return invalidArgument(where + ": label " + std::to_string(i) + " is negative");

@@ -83,7 +83,11 @@ StatusOr<Tensor> parseNpy(const std::string& bytes, const std::string& label) {
 
 StatusOr<Tensor> readNpy(const std::filesystem::path& path) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) return notFound("file '" + path.string() + "' does not exist");
+  if (!std::filesystem::exists(path, ec)) return notFound("file '" + path.string() + "' does not exist");
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return invalidArgument("'" + path.string() + "' is not a regular file (a folder, pipe or device)");
+  }
+  protectInput(path, "an input file");
   std::ifstream in(path, std::ios::binary);
   if (!in) return ioError("cannot open '" + path.string() + "'");
   std::string bytes((std::istreambuf_iterator<char>(in)), {});

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "calib/npy_io.h"
+#include "onnx_io/atomic_file.h"
 
 namespace vitq {
 namespace {
@@ -84,6 +85,7 @@ StatusOr<std::string> inflateRaw(const std::string& compressed, uint64_t size, c
 StatusOr<std::vector<std::pair<std::string, Tensor>>> readNpz(const std::filesystem::path& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) return notFound("cannot open '" + path.string() + "'");
+  protectInput(path, "an input file");
   std::ostringstream content;
   content << file.rdbuf();
   const std::string data = content.str();

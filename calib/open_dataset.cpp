@@ -23,6 +23,10 @@ StatusOr<std::unique_ptr<Dataset>> openDataset(const fs::path& path, const std::
                                                const std::string& preprocess) {
   std::error_code ec;
   if (!fs::exists(path, ec)) return notFound("data path '" + path.string() + "' does not exist");
+  if (!fs::is_directory(path, ec) && !fs::is_regular_file(path, ec)) {
+    return invalidArgument("data path '" + path.string() + "' is neither a file nor a folder (a pipe or device: "
+                           "vitq reads samples from files)");
+  }
   std::vector<fs::path> images;
   if (fs::is_directory(path, ec)) {
     images = imageFilesIn(path);

@@ -216,6 +216,7 @@ StatusOr<CalibrationStats> readStatsFile(const std::filesystem::path& path) {
   if (ec) return invalidArgument("statistics file '" + label + "' cannot be read: " + ec.message());
   if (size == 0) return invalidArgument("statistics file '" + label + "' is empty");
   if (size > kMaxFileBytes) return invalidArgument("statistics file '" + label + "' is too large to be statistics");
+  protectInput(path, "a statistics file this run reads");
   std::ifstream in(path, std::ios::binary);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (!in.good() && !in.eof()) return invalidArgument("statistics file '" + label + "' cannot be read");

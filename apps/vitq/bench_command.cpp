@@ -8,6 +8,7 @@
 
 #include "onnx_io/importer.h"
 #include "vitq/commands.h"
+#include "vitq/option_checks.h"
 #include "vitq/feeds.h"
 
 namespace vitq::cli {
@@ -32,7 +33,7 @@ void addBenchCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--threads", opts->threads, "Threads for the kernels")->check(CLI::Range(1, 256));
   cmd->add_option("--warmup", opts->warmup, "Untimed runs first")->check(CLI::Range(0, 1000));
   cmd->add_option("--runs", opts->runs, "Timed runs")->check(CLI::Range(1, 100000));
-  cmd->add_option("--seed", opts->seed, "Seed for random inputs");
+  cmd->add_option("--seed", opts->seed, "Seed for random inputs")->check(wholeNumber(0));
   cmd->add_flag("--json", opts->json, "Print JSON");
   cmd->add_flag("--profile", opts->profile, "Also print the time spent per op type");
   cmd->callback([opts, &action] {

@@ -6,8 +6,10 @@
 #include "calib/stats_file.h"
 #include "core/logging.h"
 #include "onnx_io/model_fingerprint.h"
+#include "passes/ptq/plan_quantization.h"
 #include "passes/ptq/quantize_pipeline.h"
 #include "vitq/commands.h"
+#include "vitq/option_checks.h"
 #include "vitq/paths.h"
 #include "vitq/quantization_inputs.h"
 
@@ -43,9 +45,10 @@ StatusOr<StatsShard> parseShard(const std::string& text) {
 
 Status runCalibrate(const Options& o) {
   VITQ_ASSIGN_OR_RETURN(StatsShard shard, parseShard(o.shard));
-  VITQ_RETURN_IF_ERROR(checkOutputPath(o.model, o.output));
+  VITQ_RETURN_IF_ERROR(checkOutputs({{"the input model", o.model}, {"--data", o.data}}, {{"-o", o.output}}));
   VITQ_ASSIGN_OR_RETURN(QuantizationInputs in,
                         loadQuantizationInputs(o.model, o.data, {o.calib_samples, 0, o.holdout}, o.threads, o.preprocess));
+  VITQ_RETURN_IF_ERROR(checkNodePatterns({in.original.graph.get(), in.working.graph.get()}, o.exclude, "--exclude"));
   // Contiguous, near-equal slices: shard i of N takes samples [i*n/N, (i+1)*n/N).
   const size_t n = in.calib->size();
   shard.first_sample = shard.index * n / shard.count;
@@ -82,8 +85,8 @@ void addCalibrateCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--preprocess", o->preprocess, "How images in --data become the input (docs/cli.md, Image data)");
   cmd->add_option("-o,--output", o->output, "Statistics file to write (JSON, docs/stats-format.md)")->required();
   cmd->add_option("--shard", o->shard, "I/N: only the I-th of N contiguous slices of the samples (default 0/1)");
-  cmd->add_option("--calib-samples", o->calib_samples, "Use only the first N samples");
-  cmd->add_option("--holdout", o->holdout, "Leave out the last N samples (kept for evaluation)");
+  cmd->add_option("--calib-samples", o->calib_samples, "Use only the first N samples")->check(wholeNumber(1));
+  cmd->add_option("--holdout", o->holdout, "Leave out the last N samples (kept for evaluation)")->check(wholeNumber(0));
   cmd->add_option("--exclude", o->exclude, "Nodes quantize will keep float: a node-name glob or an op type (repeatable)");
   cmd->add_option("--bins", o->bins, "Histogram bins per activation (default 2048)")->check(CLI::Range(16, 65536));
   cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));

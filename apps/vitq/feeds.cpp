@@ -16,6 +16,18 @@ StatusOr<std::pair<std::string, std::string>> splitSpec(const std::string& spec,
   return std::make_pair(spec.substr(0, eq), spec.substr(eq + 1));
 }
 
+// Refuses a NAME the model does not take: a misspelt input would otherwise be fed random values.
+Status checkInputName(const std::vector<const Value*>& required, const std::string& name, const std::string& spec,
+                      const char* option) {
+  std::string names;
+  for (const Value* in : required) {
+    if (in->name() == name) return Status::ok();
+    names += (names.empty() ? "'" : ", '") + in->name() + "'";
+  }
+  return invalidArgument(std::string(option) + " '" + spec + "': the model has no input '" + name + "' (its inputs: " +
+                         names + ")");
+}
+
 }  // namespace
 
 StatusOr<TensorMap> loadFeeds(const Executor& exec, const std::vector<std::string>& specs) {
@@ -31,6 +43,7 @@ StatusOr<TensorMap> loadFeeds(const Executor& exec, const std::vector<std::strin
       }
       name = required[0]->name();
     }
+    VITQ_RETURN_IF_ERROR(checkInputName(required, name, spec, "--input"));
     VITQ_ASSIGN_OR_RETURN(Tensor t, readNpy(kv.second));
     if (feeds.count(name)) return invalidArgument("input '" + name + "' is given twice");
     feeds[name] = std::move(t);
@@ -45,6 +58,8 @@ Status addRandomFeeds(const Executor& exec, const std::vector<std::string>& shap
   for (const auto& spec : shape_specs) {
     VITQ_ASSIGN_OR_RETURN(auto kv, splitSpec(spec, "--shape"));
     std::string name = kv.first.empty() && required.size() == 1 ? required[0]->name() : kv.first;
+    VITQ_RETURN_IF_ERROR(checkInputName(required, name, spec, "--shape"));
+    if (shapes.count(name)) return invalidArgument("--shape: input '" + name + "' is given twice");
     Shape shape;
     std::stringstream ss(kv.second);
     std::string d;

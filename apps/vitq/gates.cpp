@@ -1,24 +1,65 @@
 #include "vitq/gates.h"
 
+#include <cmath>
+
 namespace vitq::cli {
+namespace {
+
+// The report summary's metrics (docs/report-format.md); the top-1 ones exist with --labels only.
+constexpr const char* kMetrics[] = {"sqnr_min_db", "output_sqnr_db", "output_cosine", "top1_agreement"};
+constexpr const char* kLabelMetrics[] = {"top1_accuracy", "top1_drop"};
+
+std::string trimmed(const std::string& s) {
+  const auto first = s.find_first_not_of(" \t");
+  if (first == std::string::npos) return "";
+  return s.substr(first, s.find_last_not_of(" \t") - first + 1);
+}
+
+}  // namespace
 
 StatusOr<Gate> parseGate(const std::string& text) {
   const auto pos = text.find_first_of("<>");
-  if (pos == std::string::npos || pos == 0 || pos + 1 >= text.size()) {
+  Gate g;
+  g.metric = pos == std::string::npos ? "" : trimmed(text.substr(0, pos));
+  const std::string value = pos == std::string::npos ? "" : trimmed(text.substr(pos + 1));
+  if (g.metric.empty() || value.empty()) {
     return invalidArgument("bad --fail-if '" + text + "': expected METRIC<VALUE or METRIC>VALUE");
   }
-  Gate g;
-  g.metric = text.substr(0, pos);
   g.op = text[pos];
   g.text = text;
   try {
     size_t used = 0;
-    g.value = std::stod(text.substr(pos + 1), &used);
-    if (used != text.size() - pos - 1) throw std::invalid_argument("trailing");
+    g.value = std::stod(value, &used);
+    if (used != value.size()) throw std::invalid_argument("trailing");
   } catch (const std::exception&) {
-    return invalidArgument("bad --fail-if '" + text + "': '" + text.substr(pos + 1) + "' is not a number");
+    return invalidArgument("bad --fail-if '" + text + "': '" + value + "' is not a number");
+  }
+  if (!std::isfinite(g.value)) {
+    return invalidArgument("bad --fail-if '" + text + "': the threshold must be a finite number, not '" + value + "'");
   }
   return g;
+}
+
+Status checkGateMetrics(const std::vector<Gate>& gates, bool have_labels) {
+  for (const Gate& g : gates) {
+    bool known = false;
+    for (const char* m : kMetrics) known = known || g.metric == m;
+    for (const char* m : kLabelMetrics) {
+      if (g.metric != m) continue;
+      if (!have_labels) {
+        return invalidArgument("--fail-if '" + g.text + "': " + g.metric + " needs --labels (the class of each sample)");
+      }
+      known = true;
+    }
+    if (!known) {
+      std::string names;
+      for (const char* m : kMetrics) names += std::string(names.empty() ? "" : ", ") + m;
+      for (const char* m : kLabelMetrics) names += std::string(", ") + m;
+      return invalidArgument("--fail-if '" + g.text + "': the report has no metric '" + g.metric + "' (it has " +
+                             names + "; the last two with --labels)");
+    }
+  }
+  return Status::ok();
 }
 
 StatusOr<std::vector<std::string>> trippedGates(const std::vector<Gate>& gates, const nlohmann::json& summary) {

@@ -21,6 +21,8 @@ struct Gate {
 StatusOr<Gate> parseGate(const std::string& text);
 /// Every --fail-if text parsed (the first bad one is the error).
 StatusOr<std::vector<Gate>> parseGates(const std::vector<std::string>& texts);
+/// Refuses, before any work, a gate on a metric the report will not have.
+Status checkGateMetrics(const std::vector<Gate>& gates, bool have_labels);
 /// The gates that trip on \p summary; an unknown metric is an error naming the known ones.
 StatusOr<std::vector<std::string>> trippedGates(const std::vector<Gate>& gates, const nlohmann::json& summary);
 /// ok, or kGateFailed naming every tripped gate and its value.

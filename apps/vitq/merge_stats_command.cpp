@@ -3,7 +3,7 @@
 
 #include "calib/stats_merge.h"
 #include "vitq/commands.h"
-#include "onnx_io/atomic_file.h"
+#include "vitq/paths.h"
 
 namespace vitq::cli {
 namespace {
@@ -14,13 +14,11 @@ struct Options {
 };
 
 Status runMergeStats(const Options& o) {
-  VITQ_RETURN_IF_ERROR(checkDestinationFolder(o.output));
+  std::vector<NamedPath> inputs;
+  for (const std::string& path : o.inputs) inputs.push_back({"one of the inputs", path});
+  VITQ_RETURN_IF_ERROR(checkOutputs(inputs, {{"-o", o.output}}));
   std::vector<CalibrationStats> parts;
   for (const std::string& path : o.inputs) {
-    std::error_code ec;
-    if (std::filesystem::exists(o.output, ec) && std::filesystem::equivalent(path, o.output, ec)) {
-      return invalidArgument("output '" + o.output + "' is one of the inputs; vitq never overwrites its input");
-    }
     VITQ_ASSIGN_OR_RETURN(CalibrationStats part, readStatsFile(path));
     parts.push_back(std::move(part));
   }

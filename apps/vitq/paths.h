@@ -1,23 +1,27 @@
-// Checks on output paths shared by every subcommand that writes a model.
+// Checks on output paths, made before any work by every subcommand that writes files.
 #pragma once
 
-#include <filesystem>
+#include <string>
+#include <vector>
 
 #include "core/status.h"
-#include "onnx_io/atomic_file.h"
 
 namespace vitq::cli {
 
-/// Refuses an output that is the input itself (even through links) or a folder, or lies in a
-/// missing or read-only folder.
-inline Status checkOutputPath(const std::filesystem::path& input, const std::filesystem::path& output) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::exists(output, ec) && fs::equivalent(input, output, ec)) {
-    return invalidArgument("output '" + output.string() + "' is the input model; vitq never overwrites its input");
-  }
-  if (fs::is_directory(output, ec)) return invalidArgument("output '" + output.string() + "' is a folder; name a file");
-  return checkDestinationFolder(output);
+/// A path on the command line and the option that gave it ("--data", "-o", "the input model").
+struct NamedPath {
+  std::string option;
+  std::string path;
+};
+
+/// Refuses outputs that cannot be written as files (empty, a folder, a device or pipe, a missing
+/// or read-only folder), that are one of \p inputs (even through links), or that two outputs
+/// share. Empty paths in \p inputs and \p outputs are options not given.
+Status checkOutputs(const std::vector<NamedPath>& inputs, const std::vector<NamedPath>& outputs);
+
+/// checkOutputs for the commands that read one model and write one file.
+inline Status checkOutputPath(const std::string& model, const std::string& output) {
+  return checkOutputs({{"the input model", model}}, {{"-o", output}});
 }
 
 }  // namespace vitq::cli

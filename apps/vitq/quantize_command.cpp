@@ -4,6 +4,7 @@
 #include <optional>
 #include <iostream>
 #include <limits>
+#include <set>
 
 #include "calib/dataset.h"
 #include "calib/stats_file.h"
@@ -11,11 +12,13 @@
 #include "core/logging.h"
 #include "onnx_io/exporter.h"
 #include "passes/canonicalize/raise_opset.h"
+#include "passes/ptq/plan_quantization.h"
 #include "passes/ptq/recipes.h"
 #include "report/accuracy_report.h"
 #include "report/report_writer.h"
 #include "vitq/report_output.h"
 #include "vitq/commands.h"
+#include "vitq/option_checks.h"
 #include "vitq/gates.h"
 #include "vitq/integer_export.h"
 #include "vitq/paths.h"
@@ -56,7 +59,44 @@ struct Options {
   std::string labels;
   std::string stats;
   std::string preprocess;
+  std::set<std::string> given;  // options set on the command line or in a config file
 };
+
+// Refuses options of \p flags that were given although the run never reads them: a CI recipe
+// that sets --percentile for a minmax run, say, believes in a setting that does nothing.
+Status refuseUnread(const Options& o, std::initializer_list<const char*> flags, bool read, const std::string& why) {
+  if (read) return Status::ok();
+  for (const char* flag : flags) {
+    if (o.given.count(flag)) return invalidArgument(std::string(flag) + " " + why);
+  }
+  return Status::ok();
+}
+
+// Every tuning option that the chosen recipe and flags leave unread; \p po holds the final
+// choices, \p recipe what the recipe alone sets.
+Status checkOptionsAreRead(const Options& o, const PipelineOptions& po, const PipelineOptions& recipe) {
+  const std::string name = "'" + o.recipe + "'";
+  VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--percentile"}, recipe.activation_range == RangeMethod::kPercentile,
+                                    "sets the range of --recipe percentile; recipe " + name + " does not read it"));
+  VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--noise-seed", "--noise-dist", "--noise-steps", "--noise-layers"}, po.noisy_bias,
+                                    "tunes NoisyQuant (a recipe ending in +noisy); recipe " + name + " adds no noise"));
+  const bool reconstructs = po.reconstruct != Reconstruction::kNone;
+  VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--recon-iters", "--recon-samples", "--recon-batch", "--recon-lr", "--recon-drop"},
+                                    reconstructs,
+                                    "tunes the reconstruction, and recipe " + name + " reconstructs nothing "
+                                    "(--reconstruct bridges|all, or --recipe q-hyvit or repquant)"));
+  VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--recon-block-layers"}, po.reconstruct == Reconstruction::kSequential,
+                                    "sizes the blocks of --reconstruct all; recipe " + name + " does not use them"));
+  VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--seed"}, reconstructs || po.dual_clip,
+                                    "seeds the sample draws of reconstruction and dual clipping; recipe " + name +
+                                        " draws none"));
+  VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--median-scale", "--no-ln-reparam"}, recipe.ln_reparam,
+                                    "concerns RepQ-ViT's post-LayerNorm reparameterization; recipe " + name +
+                                        " has none"));
+  VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--no-log-softmax"}, recipe.log_softmax,
+                                    "removes RepQ-ViT's log-sqrt2 post-Softmax quantizer; recipe " + name + " has none"));
+  return Status::ok();
+}
 
 // "NODE=BITS" from --layer-bits; the name may itself contain '='.
 StatusOr<std::pair<std::string, int>> parseLayerBits(const std::string& text) {
@@ -89,9 +129,12 @@ StatusOr<CalibrationResult> loadSavedStats(const std::string& path, const Model&
 }
 
 Status runQuantize(const Options& o) {
-  VITQ_RETURN_IF_ERROR(checkOutputPath(o.model, o.output));
+  VITQ_RETURN_IF_ERROR(checkOutputs(
+      {{"the input model", o.model}, {"--data", o.data}, {"--labels", o.labels}, {"--stats", o.stats}},
+      {{"-o", o.output}, {"--report", o.report}}));
   PipelineOptions po;
   VITQ_RETURN_IF_ERROR(applyRecipe(o.recipe, po));
+  const PipelineOptions recipe_defaults = po;
   // 7-bit weights keep ONNX Runtime's u8s8 kernels exact on x86 CPUs without VNNI (their int16
   // pair sums saturate with full-range int8 weights).
   po.quant.weight_bits = o.reduce_range ? std::min(o.wbits, 7) : o.wbits;
@@ -162,7 +205,9 @@ Status runQuantize(const Options& o) {
                            "' has its own (mean-minmax is also a recipe)");
   }
   if (o.ranges == "mean-minmax") po.activation_range = RangeMethod::kMeanMinMax;
+  VITQ_RETURN_IF_ERROR(checkOptionsAreRead(o, po, recipe_defaults));
   VITQ_ASSIGN_OR_RETURN(std::vector<Gate> gates, parseGates(o.fail_if));
+  VITQ_RETURN_IF_ERROR(checkGateMetrics(gates, !o.labels.empty()));
   if (o.depthwise_inputs == "per-channel" && (o.format == "integer" || o.placement == "integer")) {
     return invalidArgument("--depthwise-inputs per-channel needs --placement inputs in QDQ format: the integer "
                            "placement quantizes the depthwise Convs' outputs for ONNX Runtime's QLinearConv, which "
@@ -180,11 +225,21 @@ Status runQuantize(const Options& o) {
     return invalidArgument("--budget and --layer-bits choose per-layer precision in QDQ models; --format integer "
                            "keeps one width for the whole integer graph");
   }
-  if (!o.stats.empty() && (po.ln_reparam || po.smooth_alpha || po.bias_correction || po.noisy_bias ||
-                           po.reconstruct != Reconstruction::kNone || o.format == "integer")) {
-    return invalidArgument("--stats: recipe '" + o.recipe + "' (format " + o.format +
-                           ") rewrites the graph from the data itself; saved statistics serve minmax, mean-minmax, "
-                           "percentile, entropy and mse in QDQ format");
+  if (!o.stats.empty()) {
+    // What needs the data itself, named as the user asked for it.
+    const std::string recipe = "recipe '" + o.recipe + "'";
+    const std::string needs_data = po.ln_reparam ? "the post-LayerNorm reparameterization of " + recipe
+                                   : po.smooth_alpha ? "--smooth-quant"
+                                   : po.bias_correction ? "--bias-correction"
+                                   : po.noisy_bias ? "the NoisyQuant of " + recipe
+                                   : po.reconstruct != Reconstruction::kNone ? "the reconstruction of " + recipe
+                                   : o.format == "integer" ? "--format integer"
+                                                           : "";
+    if (!needs_data.empty()) {
+      return invalidArgument("--stats: " + needs_data + " rewrites the graph from the data itself, "
+                             "which saved statistics cannot replace; they serve minmax, mean-minmax, percentile, "
+                             "entropy and mse in QDQ format without it");
+    }
   }
   if (!o.report.empty()) VITQ_RETURN_IF_ERROR(checkReportPath(o.report));
   std::optional<Budget> budget;
@@ -196,6 +251,14 @@ Status runQuantize(const Options& o) {
                                                o.preprocess));
   const Model& reference = in.reference;
   Model& quantized = in.working;
+  const std::vector<const Graph*> graphs{in.original.graph.get(), in.working.graph.get()};
+  VITQ_RETURN_IF_ERROR(checkNodePatterns(graphs, o.exclude, "--exclude"));
+  VITQ_RETURN_IF_ERROR(checkNodePatterns(graphs, o.noise_layers, "--noise-layers"));
+  for (const auto& [name, bits] : po.quant.layer_bits) {
+    bool found = false;
+    for (const auto& node : quantized.graph->nodes()) found = found || node->name() == name;
+    if (!found) return invalidArgument("--layer-bits '" + name + "=" + std::to_string(bits) + "': no node is named '" + name + "'");
+  }
   // --int4 raises the model to opset 21 at the end: refuse what cannot be raised before calibrating.
   if (o.int4) VITQ_RETURN_IF_ERROR(checkRaiseOpset(quantized, 21));
   CalibrationResult saved;
@@ -354,7 +417,7 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
   cmd->add_flag("--dual-clip", o->dual_clip,
                 "Post-LayerNorm per-channel bounds chosen by the next layers' quantized output error before the "
                 "fold (RepQuant's dual clipping; on with --recipe repquant)");
-  cmd->add_option("--noise-seed", o->noise_seed, "+noisy: seed of the noise vectors (default 0)");
+  cmd->add_option("--noise-seed", o->noise_seed, "+noisy: seed of the noise vectors (default 0)")->check(wholeNumber(0));
   cmd->add_option("--noise-dist", o->noise_dist, "+noisy: uniform (the paper, default) or gaussian (the official code)")
       ->check(CLI::IsMember({"uniform", "gaussian"}));
   cmd->add_option("--noise-steps", o->noise_steps, "+noisy: amplitude grid size over [0, 2) x N0 (default 50)")
@@ -372,7 +435,7 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--recon-drop", o->recon_drop,
                   "Reconstruction: probability that an activation element skips its quantizer during the "
                   "optimization (QDrop; default 0)")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(CLI::Range(0.0, 1.0))->check(finiteNumber());
   cmd->add_flag("--recon-act-scales", o->recon_act_scales,
                 "--reconstruct all: learn the scales of the activations each block produces with its rounding "
                 "(LSQ step sizes, QDrop's joint optimization)");
@@ -382,8 +445,8 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
       ->check(CLI::Range(1, 1000000));
   cmd->add_option("--recon-batch", o->recon_batch, "Reconstruction: samples per step (default 4)")->check(CLI::Range(1, 4096));
   cmd->add_option("--recon-lr", o->recon_lr, "Reconstruction: Adam learning rate on the rounding variables (default 0.1)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--seed", o->seed, "Reconstruction: seed of the sample draws (default 0)");
+      ->check(finiteNumber())->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", o->seed, "Reconstruction: seed of the sample draws (default 0)")->check(wholeNumber(0));
   cmd->add_flag("--reduce-range", o->reduce_range,
                "7-bit weights (int8 container): exact in ONNX Runtime on x86 CPUs without VNNI");
   cmd->add_flag("--symmetric-activations", o->symmetric_activations,
@@ -394,7 +457,7 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--smooth-quant", o->smooth_alpha,
                   "SmoothQuant before calibration with this migration strength alpha (0 to 1; 0.5 in the paper, "
                   "NNCF 0.95): outlier channels of linear layers' inputs move into their weights")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(CLI::Range(0.0, 1.0))->check(finiteNumber());
   cmd->add_flag("--bias-correction", o->bias_correction,
                 "After calibration, each quantized layer's mean output shift per channel (float against quantized "
                 "input and weights, on the calibration data) is added to its bias");
@@ -409,18 +472,18 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
       ->check(CLI::IsMember({"per-tensor", "per-channel"}));
   cmd->add_option("--stop-after", o->stop_after, "reparam: write the float model after the reparameterization");
   cmd->add_option("--percentile", o->percentile, "Percentile of the range kept by --recipe percentile")
-      ->check(CLI::Range(90.0, 100.0));
+      ->check(CLI::Range(90.0, 100.0))->check(finiteNumber());
   cmd->add_option("--wbits", o->wbits, "Weight bits (2 to 8)")->check(CLI::Range(2, 8));
   cmd->add_option("--abits", o->abits, "Activation bits (2 to 8)")->check(CLI::Range(2, 8));
-  cmd->add_option("--calib-samples", o->calib_samples, "Use only the first N samples for calibration");
-  cmd->add_option("--eval-samples", o->eval_samples, "Samples for the report (default: the calibration samples)");
+  cmd->add_option("--calib-samples", o->calib_samples, "Use only the first N samples for calibration")->check(wholeNumber(1));
+  cmd->add_option("--eval-samples", o->eval_samples, "Samples for the report (default: the calibration samples)")->check(wholeNumber(1));
   cmd->add_option("--exclude", o->exclude, "Keep nodes in float: a node-name glob or an op type (repeatable)");
   cmd->add_option("--budget", o->budget,
                   "Mixed precision until the budget holds on the evaluation samples: top1_drop<=POINTS, "
                   "sqnr_db>=DB or cosine>=VALUE (docs/recipes.md)");
   cmd->add_option("--layer-bits", o->layer_bits, "At least BITS for one layer: NODE=BITS (repeatable)");
   cmd->add_option("--holdout", o->holdout,
-                  "The last N samples are for evaluation (report, --budget) only, never calibration");
+                  "The last N samples are for evaluation (report, --budget) only, never calibration")->check(wholeNumber(0));
   cmd->add_option("--labels", o->labels,
                   "Class of each sample (.npy of integers, DATA's order): the report adds top-1 accuracy and top1_drop");
   cmd->add_option("--stats", o->stats,
@@ -429,7 +492,10 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--report", o->report, "Write the report: .json or .md");
   cmd->add_option("--fail-if", o->fail_if, "Exit 3 when a gate holds, e.g. sqnr_min_db<15 (repeatable)");
   cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));
-  cmd->callback([o, &action] {
+  cmd->callback([o, cmd, &action] {
+    for (const CLI::Option* opt : cmd->get_options()) {
+      if (opt->count() > 0) o->given.insert(opt->get_name());
+    }
     action = [o]() { return runQuantize(*o); };
   });
 }

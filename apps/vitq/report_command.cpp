@@ -8,6 +8,8 @@
 #include "report/report_writer.h"
 #include "vitq/report_output.h"
 #include "vitq/commands.h"
+#include "vitq/option_checks.h"
+#include "vitq/paths.h"
 #include "vitq/gates.h"
 #include "vitq/quantization_inputs.h"
 
@@ -23,6 +25,10 @@ struct Options {
 
 Status runReport(const Options& o) {
   VITQ_ASSIGN_OR_RETURN(std::vector<Gate> gates, parseGates(o.fail_if));
+  VITQ_RETURN_IF_ERROR(checkGateMetrics(gates, !o.labels.empty()));
+  VITQ_RETURN_IF_ERROR(checkOutputs({{"the input model", o.reference}, {"the input model", o.quantized},
+                                     {"--data", o.data}, {"--labels", o.labels}},
+                                    {{"--report", o.report}}));
   if (!o.report.empty()) VITQ_RETURN_IF_ERROR(checkReportPath(o.report));
   VITQ_ASSIGN_OR_RETURN(QuantizationInputs in,
                         loadQuantizationInputs(o.reference, o.data, {0, o.eval_samples, o.holdout}, o.threads,
@@ -51,8 +57,8 @@ void addReportCommand(CLI::App& app, CommandAction& action) {
                   "How images in --data become the input: a preset (ppocr-rec, ppocr-cls, ppocr-det, "
                   "fashion-mnist, imagenet) and/or key=value items (docs/cli.md)");
   cmd->add_option("--labels", o->labels, "Class of each sample (.npy of integers): adds top-1 accuracy and top1_drop");
-  cmd->add_option("--eval-samples", o->eval_samples, "Use only the first N samples (default: all)");
-  cmd->add_option("--holdout", o->holdout, "Score only the last N samples");
+  cmd->add_option("--eval-samples", o->eval_samples, "Use only the first N samples (default: all)")->check(wholeNumber(1));
+  cmd->add_option("--holdout", o->holdout, "Score only the last N samples")->check(wholeNumber(0));
   cmd->add_option("--report", o->report, "Write the report: .json, .md or .html");
   cmd->add_option("--fail-if", o->fail_if, "Exit 3 when a gate holds, e.g. top1_drop>1 (repeatable)");
   cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));

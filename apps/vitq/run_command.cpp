@@ -3,10 +3,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "calib/npy_io.h"
+#include "onnx_io/atomic_file.h"
 #include "onnx_io/importer.h"
 #include "vitq/commands.h"
+#include "vitq/option_checks.h"
 #include "vitq/feeds.h"
 
 namespace vitq::cli {
@@ -16,6 +19,28 @@ std::string fileNameFor(const std::string& value_name) {
   std::string out;
   for (char c : value_name) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-') ? c : '_';
   return out + ".npy";
+}
+
+// Before running: the output folder exists, and no two outputs map to one file name ("a/b" and
+// "a_b" both become a_b.npy) - one would silently replace the other.
+Status checkOutputFiles(const Graph& graph, const std::string& output_dir) {
+  if (output_dir.empty()) return Status::ok();
+  std::error_code ec;
+  if (!std::filesystem::exists(output_dir, ec)) return notFound("output folder '" + output_dir + "' does not exist");
+  if (!std::filesystem::is_directory(output_dir, ec)) {
+    return invalidArgument("--output-dir '" + output_dir + "' is not a folder");
+  }
+  std::map<std::string, std::string> owner;
+  for (const Value* out : graph.outputs()) {
+    const std::string file = fileNameFor(out->name());
+    const auto [it, fresh] = owner.emplace(file, out->name());
+    if (!fresh) {
+      return invalidArgument("outputs '" + it->second + "' and '" + out->name() + "' would both be written to '" +
+                             file + "' in '" + output_dir + "'");
+    }
+    VITQ_RETURN_IF_ERROR(checkDestination(std::filesystem::path(output_dir) / file));
+  }
+  return Status::ok();
 }
 
 void printSummary(const std::string& name, const Tensor& t) {
@@ -51,7 +76,7 @@ void addRunCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--shape", opts->shapes, "NAME=d0,d1,... for seeded random inputs where no --input is given");
   cmd->add_option("--output-dir", opts->output_dir, "Write each output to DIR/<output name>.npy");
   cmd->add_option("--threads", opts->threads, "Threads for the kernels")->check(CLI::Range(1, 256));
-  cmd->add_option("--seed", opts->seed, "Seed for random inputs");
+  cmd->add_option("--seed", opts->seed, "Seed for random inputs")->check(wholeNumber(0));
   cmd->callback([opts, &action] {
     action = [opts]() -> Status {
       ImportOptions import;
@@ -60,11 +85,9 @@ void addRunCommand(CLI::App& app, CommandAction& action) {
       VITQ_ASSIGN_OR_RETURN(Executor exec, Executor::create(*model.graph, model.opsetVersion(""), {opts->threads}));
       VITQ_ASSIGN_OR_RETURN(TensorMap feeds, loadFeeds(exec, opts->inputs));
       VITQ_RETURN_IF_ERROR(addRandomFeeds(exec, opts->shapes, opts->seed, feeds));
+      // After the feeds are read: an output that would replace one of them is refused now.
+      VITQ_RETURN_IF_ERROR(checkOutputFiles(*model.graph, opts->output_dir));
       VITQ_ASSIGN_OR_RETURN(TensorMap outputs, exec.run(feeds));
-      std::error_code ec;
-      if (!opts->output_dir.empty() && !std::filesystem::is_directory(opts->output_dir, ec)) {
-        return notFound("output folder '" + opts->output_dir + "' does not exist");
-      }
       for (const Value* out : model.graph->outputs()) {
         const Tensor& t = outputs.at(out->name());
         printSummary(out->name(), t);

@@ -11,6 +11,8 @@
 #include "report/accuracy_report.h"
 #include "report/section_markdown.h"
 #include "vitq/commands.h"
+#include "vitq/option_checks.h"
+#include "vitq/paths.h"
 #include "vitq/quantization_inputs.h"
 #include "report/report_writer.h"
 #include "vitq/report_output.h"
@@ -28,6 +30,7 @@ struct Options {
 
 Status runSensitivity(const Options& o) {
   const auto start = std::chrono::steady_clock::now();
+  VITQ_RETURN_IF_ERROR(checkOutputs({{"the input model", o.model}, {"--data", o.data}}, {{"--report", o.report}}));
   if (!o.report.empty()) VITQ_RETURN_IF_ERROR(checkReportPath(o.report));
   PipelineOptions po;
   VITQ_RETURN_IF_ERROR(applyRecipe(o.recipe, po));
@@ -91,10 +94,10 @@ void addSensitivityCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--placement", o->placement, "integer (default) or inputs, as for vitq quantize")
       ->check(CLI::IsMember({"integer", "inputs"}));
   cmd->add_option("--smooth-quant", o->smooth_alpha, "SmoothQuant alpha, as for vitq quantize")
-      ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--calib-samples", o->calib_samples, "Use only the first N samples for calibration");
-  cmd->add_option("--eval-samples", o->eval_samples, "Samples each configuration is scored on (default: calibration's)");
-  cmd->add_option("--holdout", o->holdout, "The last N samples score configurations; the rest calibrate");
+      ->check(CLI::Range(0.0, 1.0))->check(finiteNumber());
+  cmd->add_option("--calib-samples", o->calib_samples, "Use only the first N samples for calibration")->check(wholeNumber(1));
+  cmd->add_option("--eval-samples", o->eval_samples, "Samples each configuration is scored on (default: calibration's)")->check(wholeNumber(1));
+  cmd->add_option("--holdout", o->holdout, "The last N samples score configurations; the rest calibrate")->check(wholeNumber(0));
   cmd->add_flag("--no-all-but", o->no_all_but, "Skip the all-but-this-layer runs (halves the time)");
   cmd->add_flag("--no-activations", o->no_activations, "Skip ranking the activation quantizers alone");
   cmd->add_option("--top", o->top, "Rows of the ranking printed (default 15)")->check(CLI::Range(1, 100000));

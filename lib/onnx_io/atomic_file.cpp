@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
-#include <set>
+#include <vector>
 
 namespace vitq {
 namespace {
@@ -57,9 +57,56 @@ void track(const std::string& path, bool live) {
   }
 }
 
+struct ProtectedInput {
+  dev_t device;
+  ino_t inode;
+  std::string path, role;
+};
+std::vector<ProtectedInput> g_inputs;
+std::mutex g_inputs_mutex;
+
+// Where a write to \p destination lands: the target of a symlink (so the link survives), else
+// the path itself (a dangling link is replaced).
+std::filesystem::path resolved(const std::filesystem::path& destination) {
+  std::error_code ec;
+  if (!std::filesystem::is_symlink(destination, ec)) return destination;
+  const auto target = std::filesystem::canonical(destination, ec);
+  return ec ? destination : target;
+}
+
+// Refuses an existing \p destination that is no regular file, or is an input of this run.
+Status checkReplaceable(const std::filesystem::path& destination, const std::string& shown) {
+  struct stat st {};
+  if (::stat(destination.c_str(), &st) != 0) return Status::ok();  // a new file
+  if (S_ISDIR(st.st_mode)) return invalidArgument("output '" + shown + "' is a folder; name a file");
+  if (!S_ISREG(st.st_mode)) {
+    return invalidArgument("output '" + shown + "' is not a regular file (a device, pipe or socket); vitq writes "
+                           "its outputs as files");
+  }
+  std::lock_guard<std::mutex> lock(g_inputs_mutex);
+  for (const auto& in : g_inputs) {
+    if (in.device == st.st_dev && in.inode == st.st_ino) {
+      return invalidArgument("output '" + shown + "' is " + in.role + " ('" + in.path +
+                             "'); vitq never overwrites its inputs");
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
-AtomicFile::AtomicFile(std::filesystem::path destination) : destination_(std::move(destination)) {}
+void protectInput(const std::filesystem::path& path, const std::string& role) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+  std::lock_guard<std::mutex> lock(g_inputs_mutex);
+  for (const auto& in : g_inputs) {
+    if (in.device == st.st_dev && in.inode == st.st_ino) return;
+  }
+  g_inputs.push_back({st.st_dev, st.st_ino, path.string(), role});
+}
+
+AtomicFile::AtomicFile(std::filesystem::path destination)
+    : destination_(resolved(destination)), shown_(destination.string()) {}
 
 AtomicFile::~AtomicFile() {
   if (!temp_path_.empty()) {
@@ -69,12 +116,14 @@ AtomicFile::~AtomicFile() {
 }
 
 Status AtomicFile::write(const std::string& bytes) {
+  if (shown_.empty()) return invalidArgument("the output path is empty");
+  VITQ_RETURN_IF_ERROR(checkReplaceable(destination_, shown_));
   installHandlers();
   const auto dir = destination_.has_parent_path() ? destination_.parent_path() : std::filesystem::path(".");
   std::string tmpl = (dir / ("." + destination_.filename().string() + ".tmp-XXXXXX")).string();
   const int fd = ::mkstemp(tmpl.data());
   if (fd < 0) {
-    return ioError("cannot create a file in '" + dir.string() + "' to write '" + destination_.string() +
+    return ioError("cannot create a file in '" + dir.string() + "' to write '" + shown_ +
                    "': " + std::strerror(errno));
   }
   temp_path_ = tmpl;
@@ -86,14 +135,14 @@ Status AtomicFile::write(const std::string& bytes) {
       if (errno == EINTR) continue;
       const std::string why = std::strerror(errno);
       ::close(fd);
-      return ioError("writing '" + destination_.string() + "' failed: " + why);
+      return ioError("writing '" + shown_ + "' failed: " + why);
     }
     done += static_cast<size_t>(n);
   }
   const bool synced = ::fsync(fd) == 0;
   const int sync_errno = errno;
   if (::close(fd) != 0 || !synced) {
-    return ioError("writing '" + destination_.string() + "' failed: " + std::strerror(synced ? errno : sync_errno));
+    return ioError("writing '" + shown_ + "' failed: " + std::strerror(synced ? errno : sync_errno));
   }
   ::chmod(temp_path_.c_str(), 0644);
   return Status::ok();
@@ -101,12 +150,20 @@ Status AtomicFile::write(const std::string& bytes) {
 
 Status AtomicFile::commit() {
   if (temp_path_.empty()) return internalError("AtomicFile::commit before write");
+  VITQ_RETURN_IF_ERROR(checkReplaceable(destination_, shown_));  // it may have changed since write()
   if (std::rename(temp_path_.c_str(), destination_.c_str()) != 0) {
-    return ioError("cannot move the new file to '" + destination_.string() + "': " + std::strerror(errno));
+    return ioError("cannot move the new file to '" + shown_ + "': " + std::strerror(errno));
   }
   track(temp_path_, false);
   temp_path_.clear();
   return Status::ok();
+}
+
+Status checkDestination(const std::filesystem::path& destination) {
+  if (destination.empty()) return invalidArgument("the output path is empty");
+  const auto target = resolved(destination);
+  VITQ_RETURN_IF_ERROR(checkReplaceable(target, destination.string()));
+  return checkDestinationFolder(target);
 }
 
 Status checkDestinationFolder(const std::filesystem::path& destination) {

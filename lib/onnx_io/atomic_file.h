@@ -2,6 +2,9 @@
 // commit(). A destroyed, uncommitted AtomicFile removes its temporary file, and temporaries are
 // also removed if the process is interrupted (SIGINT/SIGTERM/SIGHUP), so no partial output is left;
 // SIGXFSZ (a file size limit) is ignored so that it surfaces as a write error.
+// Outputs are regular files only: a symlink is written through (its target replaced), a device,
+// pipe or socket is refused, and so is any file this run has read (protectInput), so an output can
+// never destroy an input, whatever path leads to it.
 #pragma once
 
 #include <filesystem>
@@ -24,12 +27,22 @@ class AtomicFile {
   Status commit();
 
  private:
-  std::filesystem::path destination_;
+  std::filesystem::path destination_;  // symlinks resolved: the file that gets replaced
+  std::string shown_;                  // the path as given, for messages
   std::string temp_path_;
 };
 
 /// Checks before any work that \p destination's folder exists and is writable (the write itself can
 /// still fail later: a full disk, a file size limit, a read-only view that access() does not see).
 Status checkDestinationFolder(const std::filesystem::path& destination);
+
+/// checkDestinationFolder, and that \p destination names a file: not empty, not a folder, not a
+/// device, pipe or socket (through symlinks), not an input of this run.
+Status checkDestination(const std::filesystem::path& destination);
+
+/// Records \p path (a file this run reads; \p role says which, e.g. "the input model") so that no
+/// AtomicFile replaces it. Files are told apart by device and inode: links and other spellings
+/// of the same file count too.
+void protectInput(const std::filesystem::path& path, const std::string& role);
 
 }  // namespace vitq

@@ -2,6 +2,8 @@
 
 #include <fstream>
 
+#include "onnx_io/atomic_file.h"
+
 namespace vitq {
 
 namespace fs = std::filesystem;
@@ -53,6 +55,7 @@ StatusOr<ExternalSpan> locateExternalData(const onnx::TensorProto& proto, const 
   const fs::path path = *confined;
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) return notFound(label + ": external data file '" + location + "' not found next to the model");
+  protectInput(path, "external data of an input model");
   const auto file_size = fs::file_size(path, ec);
   if (ec) return ioError(label + ": cannot stat '" + path.string() + "': " + ec.message());
   if (static_cast<uintmax_t>(offset) > file_size || file_size - static_cast<uintmax_t>(offset) < expected_bytes) {

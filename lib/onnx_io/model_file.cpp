@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "onnx_io/atomic_file.h"
+
 namespace vitq {
 
 namespace fs = std::filesystem;
@@ -47,6 +49,7 @@ StatusOr<onnx::ModelProto> readModelProto(const fs::path& path) {
   }
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ioError("cannot open " + file + ": " + std::strerror(errno));
+  protectInput(path, "the input model");
   google::protobuf::io::FileInputStream raw(fd);
   auto proto = parseModelStream(raw, file);
   ::close(fd);

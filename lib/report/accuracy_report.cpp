@@ -40,6 +40,10 @@ struct LabelScore {
       return invalidArgument("labels need one row of class scores per sample; sample " + std::to_string(sample) +
                              " gives " + shapeToString(scores.shape()));
     }
+    if (label >= scores.numel()) {
+      return invalidArgument("the label of sample " + std::to_string(sample) + " is " + std::to_string(label) +
+                             ", but the model's output has " + std::to_string(scores.numel()) + " classes");
+    }
     const float* p = scores.data<float>();
     correct += (std::max_element(p, p + scores.numel()) - p) == label ? 1 : 0;
     ++total;

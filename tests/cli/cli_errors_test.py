@@ -119,6 +119,29 @@ def main():
         expect(vitq, quantize + ["--recipe", "repq-vit", "--symmetric-activations"], 2,
                "grid with a zero point (RepQ-ViT's z~); add --no-ln-reparam", "symmetric activations with repq-vit",
                [good], [out])
+        # Numbers CLI11 alone would let through: NaN passes every range, "-1" wraps to 2^64 - 1.
+        for flag, value, message in (("--percentile", "nan", "'nan' is not a finite number"),
+                                     ("--smooth-quant", "nan", "'nan' is not a finite number"),
+                                     ("--recon-lr", "inf", "'inf' is not a finite number"),
+                                     ("--recon-drop", "nan", "'nan' is not a finite number"),
+                                     ("--calib-samples", "-1", "'-1' is not a whole number of at least 1"),
+                                     ("--eval-samples", "0", "'0' is not a whole number of at least 1"),
+                                     ("--holdout", "-1", "'-1' is not a whole number of at least 0"),
+                                     ("--seed", "-1", "'-1' is not a whole number of at least 0"),
+                                     ("--noise-seed", "-5", "'-5' is not a whole number of at least 0")):
+            expect(vitq, quantize + [flag, value], 2, f"{flag}: {message}", f"{flag} {value}", [good], [out])
+        # A misspelt node pattern would silently quantize the layer it meant to keep.
+        expect(vitq, quantize + ["--exclude", "nosuch"], 2, "--exclude 'nosuch' names no node of the model",
+               "--exclude naming nothing", [good], [out])
+        expect(vitq, quantize + ["--layer-bits", "nosuch=4"], 2, "--layer-bits 'nosuch=4': no node is named 'nosuch'",
+               "--layer-bits naming nothing", [good], [out])
+        # Gates and budgets are checked before any work, not after the model is written.
+        for gate, message in (("foo<1", "the report has no metric 'foo'"),
+                              ("top1_drop>1", "top1_drop needs --labels"),
+                              ("sqnr_min_db<nan", "the threshold must be a finite number")):
+            expect(vitq, quantize + ["--fail-if", gate], 2, message, f"--fail-if {gate}", [good], [out])
+        for budget, message in (("cosine>=2", "a cosine is at most 1"), ("sqnr_db>=nan", "must be a finite number")):
+            expect(vitq, quantize + ["--budget", budget], 2, message, f"--budget {budget}", [good], [out])
         expect(vitq, quantize + ["--dual-clip"], 2, "--dual-clip chooses the per-channel post-LayerNorm bounds of "
                "RepQ-ViT's reparameterization; recipe 'minmax' has none (use repq-vit, repquant or q-hyvit)",
                "--dual-clip without a reparameterizing recipe", [good], [out])

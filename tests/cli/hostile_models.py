@@ -282,3 +282,10 @@ def legacy_axis_broadcast():
     b = numpy_helper.from_array(np.ones((4,), np.float32), "b")
     nodes = [helper.make_node("Add", ["x", "b"], ["y"], name="add_axis", broadcast=1, axis=1)]
     return _model(nodes, [_io("x", shape=(1, 4, 2))], [_io("y", shape=(1, 4, 2))], [b], opset=6)
+
+
+def colliding_output_names():
+    """Two outputs, 'a/b' and 'a_b', that `vitq run --output-dir` would both save as a_b.npy."""
+    nodes = [helper.make_node("Relu", ["x"], ["a/b"], name="relu0"),
+             helper.make_node("Neg", ["x"], ["a_b"], name="neg0")]
+    return _model(nodes, [_io("x")], [_io("a/b"), _io("a_b")])

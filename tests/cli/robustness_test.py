@@ -283,8 +283,20 @@ def calibration_cases(vitq, ws):
     os.makedirs(ws.path("no_samples"))
     cases.append(("calibration_empty_folder", ws.path("no_samples"), "holds no samples"))
     cases.append(("calibration_missing", ws.path("nothere.npy"), "does not exist"))
+    cases.append(("calibration_from_a_device", "/dev/zero", "is neither a file nor a folder"))
+    os.makedirs(ws.path("unfetched"))
+    ws.npy(samples[:1], "unfetched/0.npy")
+    os.symlink(ws.path("annex/1.npy"), ws.path("unfetched/1.npy"))
+    cases.append(("calibration_broken_link_in_folder", ws.path("unfetched"), "is a link to nothing"))
     for name, data, message in cases:
         expect(vitq, name, ws.quantize(ws.good, data), 2, message, [ws.good], [ws.out], rss_mb=RSS_LIMIT_MB)
+    # Labels: one per sample of the data (8 here), each a class the model's output has (4 here).
+    many = ws.npy(np.zeros(16), "labels16.npy", np.int64)
+    expect(vitq, "labels_more_than_samples", ["report", ws.good, ws.good, "--data", ws.data, "--labels", many], 2,
+           "holds 16 labels for 8 samples", [many])
+    big = ws.npy(np.full(8, 1000), "labels1000.npy", np.int64)
+    expect(vitq, "label_past_the_classes", ["report", ws.good, ws.good, "--data", ws.data, "--labels", big], 2,
+           "is 1000, but the model's output has 4 classes", [big])
 
 
 def qdq_scales(path):
@@ -342,6 +354,48 @@ def output_path_cases(vitq, ws):
     report_path = ws.path("nodir/r.json")
     expect(vitq, "report_folder_missing", ws.quantize(ws.good) + ["--report", report_path], 2, "does not exist",
            [ws.good], [ws.out])
+    # Outputs that would replace something else than a file of their own.
+    os.mkfifo(ws.path("fifo"))
+    expect(vitq, "output_is_a_pipe", ["convert", ws.good, "-o", ws.path("fifo")], 2, "is not a regular file", [ws.good])
+    check(stat.S_ISFIFO(os.lstat(ws.path("fifo")).st_mode), "output_is_a_pipe: the pipe is still a pipe")
+    os.symlink("/dev/null", ws.path("devnull_link"))
+    expect(vitq, "output_links_to_a_device", ws.quantize(ws.good, out=ws.path("devnull_link")), 2,
+           "is not a regular file", [ws.good])
+    check(os.path.islink(ws.path("devnull_link")), "output_links_to_a_device: the link is still a link")
+    expect(vitq, "output_is_the_data", ws.quantize(ws.good, out=ws.data), 2, "is the file of --data", [ws.good, ws.data])
+    labels = ws.npy(np.zeros(8), "labels.npy", np.int64)
+    expect(vitq, "report_is_the_labels", ws.quantize(ws.good) + ["--labels", labels, "--report", labels], 2,
+           "is the file of --labels", [labels], [ws.out])
+    expect(vitq, "output_and_report_share_a_file", ws.quantize(ws.good, out=ws.path("same.json")) +
+           ["--report", ws.path("same.json")], 2, "both name", [ws.good], [ws.path("same.json")])
+    os.makedirs(ws.path("r_folder.json"))
+    expect(vitq, "report_is_a_folder", ws.quantize(ws.good) + ["--report", ws.path("r_folder.json")], 2,
+           "--report: output", [ws.good], [ws.out])
+    expect(vitq, "output_path_empty", ["quantize", ws.good, "--data", ws.data, "-o", ""], 2, "the output path is empty", [ws.good])
+    # A run reads one input file and writes its outputs into the same folder under their names.
+    one = ws.npy(np.ones((1, 4)), "y.npy")
+    expect(vitq, "run_output_is_its_input", ["run", ws.good, "--input", one, "--output-dir", ws.root], 2,
+           "never overwrites its inputs", [one])
+    two = ws.save(hm.colliding_output_names(), "two_outputs.onnx")
+    expect(vitq, "run_outputs_share_a_file", ["run", two, "--output-dir", ws.root], 2,
+           "would both be written to 'a_b.npy'", [two], [ws.path("a_b.npy")])
+    expect(vitq, "run_input_name_unknown", ["run", ws.good, "--input", "nosuch=" + one], 2,
+           "the model has no input 'nosuch'", [one])
+    # A model whose external data file is the one the output's sidecar would be written to.
+    ext_dir = ws.path("external")
+    os.makedirs(ext_dir)
+    model = onnx.load(ws.good)
+    onnx.save_model(model, os.path.join(ext_dir, "in.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="out.onnx.data", size_threshold=0)
+    sidecar = os.path.join(ext_dir, "out.onnx.data")
+    expect(vitq, "output_sidecar_is_the_input_data",
+           ["convert", os.path.join(ext_dir, "in.onnx"), "-o", os.path.join(ext_dir, "out.onnx"),
+            "--external-data", "always"], 2, "external data of an input model", [sidecar],
+           [os.path.join(ext_dir, "out.onnx")])
+
+
+def check(ok, name):
+    report(name, [] if ok else ["does not hold"])
 
 
 def limit_file_size(limit):

@@ -1,5 +1,7 @@
 #include "passes/mixed/budget_search.h"
 
+#include <cmath>
+
 #include "core/logging.h"
 
 namespace vitq {
@@ -85,6 +87,11 @@ StatusOr<Budget> parseBudget(const std::string& text) {
     if (used != text.size() - value_at) throw std::invalid_argument("trailing characters");
   } catch (const std::exception&) {
     return invalidArgument("--budget '" + text + "': the limit is not a number; " + forms);
+  }
+  if (!std::isfinite(b.limit)) return invalidArgument("--budget '" + text + "': the limit must be a finite number");
+  // A cosine above 1 can never hold: the search would end with every layer in float.
+  if (b.metric == Budget::Metric::kCosine && b.limit > 1.0) {
+    return invalidArgument("--budget '" + text + "': a cosine is at most 1");
   }
   return b;
 }

@@ -1,7 +1,5 @@
 #include "passes/ptq/noisy_bias.h"
 
-#include <fnmatch.h>
-
 #include <Eigen/Dense>
 #include <cmath>
 #include <random>
@@ -11,6 +9,7 @@
 #include "exec/gemm.h"
 #include "exec/thread_scope.h"
 #include "passes/ptq/linear_rewrite.h"
+#include "passes/ptq/plan_quantization.h"
 #include "quant/math/quantize.h"
 
 namespace vitq {
@@ -33,7 +32,7 @@ struct Site {
 bool matchesLayers(const Node& n, const std::vector<std::string>& layers) {
   if (layers.empty()) return true;
   for (const auto& p : layers) {
-    if (p == n.opType() || (!n.name().empty() && fnmatch(p.c_str(), n.name().c_str(), 0) == 0)) return true;
+    if (matchesNodePattern(n, p)) return true;
   }
   return false;
 }

@@ -17,8 +17,7 @@ std::string exclusionReason(const Node& node, const QuantOptions& options) {
     if (name == node.name()) return "kept in float by the budget search";
   }
   for (const auto& pattern : options.exclude) {
-    if (pattern == node.opType()) return "excluded by the user";
-    if (!node.name().empty() && fnmatch(pattern.c_str(), node.name().c_str(), 0) == 0) return "excluded by the user";
+    if (matchesNodePattern(node, pattern)) return "excluded by the user";
   }
   return "";
 }
@@ -66,6 +65,25 @@ bool isDepthwiseConv(const Node& node) {
   if (!node.is("Conv") || node.attrs().intOr("group", 1) <= 1) return false;
   const Value* w = node.input(1);
   return w && w->isConstant() && w->initializer().rank() >= 3 && w->initializer().dim(1) == 1;
+}
+
+bool matchesNodePattern(const Node& node, const std::string& pattern) {
+  return pattern == node.opType() || (!node.name().empty() && fnmatch(pattern.c_str(), node.name().c_str(), 0) == 0);
+}
+
+Status checkNodePatterns(const std::vector<const Graph*>& graphs, const std::vector<std::string>& patterns,
+                         const std::string& option) {
+  for (const auto& pattern : patterns) {
+    bool found = false;
+    for (const Graph* g : graphs) {
+      for (const auto& node : g->nodes()) found = found || matchesNodePattern(*node, pattern);
+    }
+    if (!found) {
+      return invalidArgument(option + " '" + pattern + "' names no node of the model (neither an op type in it nor "
+                             "a glob matching a node name; `vitq inspect --print-ir` lists them)");
+    }
+  }
+  return Status::ok();
 }
 
 QuantTable planQuantization(const Graph& graph, const QuantOptions& options, QuantPlanSummary* summary) {

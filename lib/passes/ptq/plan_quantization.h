@@ -41,6 +41,14 @@ struct QuantPlanSummary {
   std::vector<std::string> excluded;  // "name (Op): reason"
 };
 
+/// Whether \p pattern (an op type, or a glob over node names as in --exclude) names \p node.
+bool matchesNodePattern(const Node& node, const std::string& pattern);
+
+/// Refuses a pattern of \p option that names no node of any of \p graphs: a misspelt --exclude
+/// would otherwise quantize the layer it meant to keep, and no error would say so.
+Status checkNodePatterns(const std::vector<const Graph*>& graphs, const std::vector<std::string>& patterns,
+                         const std::string& option);
+
 /// Returns the table (specs only) and what was left out and why.
 QuantTable planQuantization(const Graph& graph, const QuantOptions& options, QuantPlanSummary* summary = nullptr);
 
