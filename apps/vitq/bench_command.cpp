@@ -28,8 +28,8 @@ void addBenchCommand(CLI::App& app, CommandAction& action) {
   auto opts = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("bench", "Time vitq's executor on a model (median of several runs)");
   cmd->add_option("model", opts->model, "ONNX model")->required();
-  cmd->add_option("--input", opts->inputs, "NAME=FILE.npy");
-  cmd->add_option("--shape", opts->shapes, "NAME=d0,d1,... for random inputs");
+  cmd->add_option("--input", opts->inputs, "NAME=FILE.npy")->allow_extra_args(false);
+  cmd->add_option("--shape", opts->shapes, "NAME=d0,d1,... for random inputs")->allow_extra_args(false);
   cmd->add_option("--threads", opts->threads, "Threads for the kernels")->check(CLI::Range(1, 256));
   cmd->add_option("--warmup", opts->warmup, "Untimed runs first")->check(CLI::Range(0, 1000));
   cmd->add_option("--runs", opts->runs, "Timed runs")->check(CLI::Range(1, 100000));

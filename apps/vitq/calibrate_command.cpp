@@ -87,7 +87,7 @@ void addCalibrateCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--shard", o->shard, "I/N: only the I-th of N contiguous slices of the samples (default 0/1)");
   cmd->add_option("--calib-samples", o->calib_samples, "Use only the first N samples")->check(wholeNumber(1));
   cmd->add_option("--holdout", o->holdout, "Leave out the last N samples (kept for evaluation)")->check(wholeNumber(0));
-  cmd->add_option("--exclude", o->exclude, "Nodes quantize will keep float: a node-name glob or an op type (repeatable)");
+  cmd->add_option("--exclude", o->exclude, "Nodes quantize will keep float: a node-name glob or an op type (repeatable)")->allow_extra_args(false);
   cmd->add_option("--bins", o->bins, "Histogram bins per activation (default 2048)")->check(CLI::Range(16, 65536));
   cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));
   cmd->callback([o, &action] {

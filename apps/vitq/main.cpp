@@ -69,6 +69,19 @@ int main(int argc, char** argv) {
     const bool file_value_error = value_error && config->count() > 0 && !config->get_callback_run();
     const std::string where =
         file_error || file_value_error ? "config file '" + config->as<std::string>() + "': " : "";
+    // "vitq nosuch ..." reaches here as "a subcommand is required": name the word it did not know.
+    if (app.get_subcommands().empty()) {
+      for (const std::string& word : app.remaining()) {
+        if (word.empty() || word[0] == '-') continue;
+        std::string names;
+        for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+          names += (names.empty() ? "" : ", ") + sub->get_name();
+        }
+        std::fprintf(stderr, "vitq: error: unknown subcommand '%s' (the subcommands: %s)\n", word.c_str(),
+                     names.c_str());
+        return cli::kExitBadInput;
+      }
+    }
     std::fprintf(stderr, "vitq: error: %s%s\nRun 'vitq --help' for usage.\n", where.c_str(), e.what());
     return cli::kExitBadInput;
   }

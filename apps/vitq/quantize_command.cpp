@@ -422,7 +422,7 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
       ->check(CLI::IsMember({"uniform", "gaussian"}));
   cmd->add_option("--noise-steps", o->noise_steps, "+noisy: amplitude grid size over [0, 2) x N0 (default 50)")
       ->check(CLI::Range(2, 10000));
-  cmd->add_option("--noise-layers", o->noise_layers, "+noisy: only inputs of these layers (op type or name glob)");
+  cmd->add_option("--noise-layers", o->noise_layers, "+noisy: only inputs of these layers (op type or name glob)")->allow_extra_args(false);
   cmd->add_option("--reconstruct", o->reconstruct,
                   "Learned rounding of the weights against the float model's block outputs: bridges (the "
                   "conv/transformer bridge blocks, float inputs; q-hyvit's default), all (every block in order, "
@@ -477,11 +477,11 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--abits", o->abits, "Activation bits (2 to 8)")->check(CLI::Range(2, 8));
   cmd->add_option("--calib-samples", o->calib_samples, "Use only the first N samples for calibration")->check(wholeNumber(1));
   cmd->add_option("--eval-samples", o->eval_samples, "Samples for the report (default: the calibration samples)")->check(wholeNumber(1));
-  cmd->add_option("--exclude", o->exclude, "Keep nodes in float: a node-name glob or an op type (repeatable)");
+  cmd->add_option("--exclude", o->exclude, "Keep nodes in float: a node-name glob or an op type (repeatable)")->allow_extra_args(false);
   cmd->add_option("--budget", o->budget,
                   "Mixed precision until the budget holds on the evaluation samples: top1_drop<=POINTS, "
                   "sqnr_db>=DB or cosine>=VALUE (docs/recipes.md)");
-  cmd->add_option("--layer-bits", o->layer_bits, "At least BITS for one layer: NODE=BITS (repeatable)");
+  cmd->add_option("--layer-bits", o->layer_bits, "At least BITS for one layer: NODE=BITS (repeatable)")->allow_extra_args(false);
   cmd->add_option("--holdout", o->holdout,
                   "The last N samples are for evaluation (report, --budget) only, never calibration")->check(wholeNumber(0));
   cmd->add_option("--labels", o->labels,
@@ -490,7 +490,7 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
                   "Activation statistics saved by vitq calibrate (and merge-stats) instead of calibrating on --data; "
                   "--data then feeds only the report");
   cmd->add_option("--report", o->report, "Write the report: .json or .md");
-  cmd->add_option("--fail-if", o->fail_if, "Exit 3 when a gate holds, e.g. sqnr_min_db<15 (repeatable)");
+  cmd->add_option("--fail-if", o->fail_if, "Exit 3 when a gate holds, e.g. sqnr_min_db<15 (repeatable)")->allow_extra_args(false);
   cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));
   cmd->callback([o, cmd, &action] {
     for (const CLI::Option* opt : cmd->get_options()) {

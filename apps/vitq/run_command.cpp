@@ -72,8 +72,8 @@ void addRunCommand(CLI::App& app, CommandAction& action) {
   auto opts = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("run", "Run a model with vitq's executor and save its outputs as .npy");
   cmd->add_option("model", opts->model, "ONNX model")->required();
-  cmd->add_option("--input", opts->inputs, "NAME=FILE.npy (NAME optional for single-input models)");
-  cmd->add_option("--shape", opts->shapes, "NAME=d0,d1,... for seeded random inputs where no --input is given");
+  cmd->add_option("--input", opts->inputs, "NAME=FILE.npy (NAME optional for single-input models)")->allow_extra_args(false);
+  cmd->add_option("--shape", opts->shapes, "NAME=d0,d1,... for seeded random inputs where no --input is given")->allow_extra_args(false);
   cmd->add_option("--output-dir", opts->output_dir, "Write each output to DIR/<output name>.npy");
   cmd->add_option("--threads", opts->threads, "Threads for the kernels")->check(CLI::Range(1, 256));
   cmd->add_option("--seed", opts->seed, "Seed for random inputs")->check(wholeNumber(0));

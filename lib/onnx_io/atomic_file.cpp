@@ -8,8 +8,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <mutex>
-#include <vector>
+#include <utility>
 
 namespace vitq {
 namespace {
@@ -57,12 +58,12 @@ void track(const std::string& path, bool live) {
   }
 }
 
+// Files this run has read, by (device, inode): path and role, for messages. A map, because a
+// dataset folder can hold many thousands of samples.
 struct ProtectedInput {
-  dev_t device;
-  ino_t inode;
   std::string path, role;
 };
-std::vector<ProtectedInput> g_inputs;
+std::map<std::pair<dev_t, ino_t>, ProtectedInput> g_inputs;
 std::mutex g_inputs_mutex;
 
 // Where a write to \p destination lands: the target of a symlink (so the link survives), else
@@ -84,11 +85,10 @@ Status checkReplaceable(const std::filesystem::path& destination, const std::str
                            "its outputs as files");
   }
   std::lock_guard<std::mutex> lock(g_inputs_mutex);
-  for (const auto& in : g_inputs) {
-    if (in.device == st.st_dev && in.inode == st.st_ino) {
-      return invalidArgument("output '" + shown + "' is " + in.role + " ('" + in.path +
-                             "'); vitq never overwrites its inputs");
-    }
+  const auto input = g_inputs.find({st.st_dev, st.st_ino});
+  if (input != g_inputs.end()) {
+    return invalidArgument("output '" + shown + "' is " + input->second.role + " ('" + input->second.path +
+                           "'); vitq never overwrites its inputs");
   }
   return Status::ok();
 }
@@ -99,10 +99,7 @@ void protectInput(const std::filesystem::path& path, const std::string& role) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
   std::lock_guard<std::mutex> lock(g_inputs_mutex);
-  for (const auto& in : g_inputs) {
-    if (in.device == st.st_dev && in.inode == st.st_ino) return;
-  }
-  g_inputs.push_back({st.st_dev, st.st_ino, path.string(), role});
+  g_inputs.emplace(std::make_pair(st.st_dev, st.st_ino), ProtectedInput{path.string(), role});
 }
 
 AtomicFile::AtomicFile(std::filesystem::path destination)
@@ -169,7 +166,10 @@ Status checkDestination(const std::filesystem::path& destination) {
 Status checkDestinationFolder(const std::filesystem::path& destination) {
   const auto dir = destination.has_parent_path() ? destination.parent_path() : std::filesystem::path(".");
   std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) return notFound("output folder '" + dir.string() + "' does not exist");
+  if (!std::filesystem::is_directory(dir, ec)) {
+    if (std::filesystem::exists(dir, ec)) return invalidArgument("output folder '" + dir.string() + "' is not a folder");
+    return notFound("output folder '" + dir.string() + "' does not exist");
+  }
   if (::access(dir.c_str(), W_OK) != 0) {
     return ioError("output folder '" + dir.string() + "' is not writable: " + std::strerror(errno));
   }

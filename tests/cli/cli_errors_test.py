@@ -97,6 +97,7 @@ def main():
         expect(vitq, ["convert", good, "-o", out, "--external-data", "sometimes"], 2, "sometimes", "bad flag value",
                [good], [out])
         expect(vitq, [], 2, "subcommand", "no subcommand")
+        expect(vitq, ["nosuch", good], 2, "unknown subcommand 'nosuch' (the subcommands: convert,", "unknown subcommand")
         expect(vitq, ["--version"], 0, "vitq 0.", "--version")
         for sub in ("inspect", "convert"):
             expect(vitq, [sub, "--help"], 0, "Usage", f"{sub} --help")
@@ -130,6 +131,20 @@ def main():
                                      ("--seed", "-1", "'-1' is not a whole number of at least 0"),
                                      ("--noise-seed", "-5", "'-5' is not a whole number of at least 0")):
             expect(vitq, quantize + [flag, value], 2, f"{flag}: {message}", f"{flag} {value}", [good], [out])
+        # Repeatable options take one value each, so a path after one is not swallowed into it.
+        np.save(os.path.join(d, "x1.npy"), np.ones((2, 4), dtype=np.float32))
+        expect(vitq, ["quantize", "--exclude", "add0", good, "--data", os.path.join(d, "x1.npy"), "-o", out], 0, "",
+               "--exclude before the model path", [good])
+        if os.path.exists(out):
+            os.remove(out)
+        # Tuning options the recipe never reads are refused, not ignored.
+        for extra, message in ((["--percentile", "99.9"], "--percentile sets the range of --recipe percentile"),
+                               (["--noise-seed", "3"], "--noise-seed tunes NoisyQuant"),
+                               (["--recon-iters", "5"], "--recon-iters tunes the reconstruction"),
+                               (["--seed", "3"], "--seed seeds the sample draws"),
+                               (["--median-scale"], "--median-scale concerns RepQ-ViT's post-LayerNorm"),
+                               (["--no-log-softmax"], "--no-log-softmax removes RepQ-ViT's log-sqrt2")):
+            expect(vitq, quantize + extra, 2, message, f"{extra[0]} with minmax", [good], [out])
         # A misspelt node pattern would silently quantize the layer it meant to keep.
         expect(vitq, quantize + ["--exclude", "nosuch"], 2, "--exclude 'nosuch' names no node of the model",
                "--exclude naming nothing", [good], [out])

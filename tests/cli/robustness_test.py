@@ -331,6 +331,15 @@ def zero_range_cases(vitq, ws):
             if not np.allclose(got, want, atol=0.02 * max(1.0, float(np.abs(want).max()))):
                 problems.append(f"quantized output {got} differs from float {want}")
         report(name, problems, f"exit {code}")
+    # Calibration values so small that a range over 255 steps is a subnormal float: the scale is
+    # treated as a zero range (1), never a subnormal whose bias scale (input x weight) underflows to 0.
+    tiny = ws.npy(np.full((8, 4), 1e-42), "tiny.npy")
+    out = ws.path("tiny_q.onnx")
+    code, text, _ = run_vitq(vitq, ["-q"] + ws.quantize(ws.good, tiny, out=out))
+    scales = qdq_scales(out) if code == 0 else []
+    normal = bool(scales) and all(np.all(s >= np.finfo(np.float32).tiny) and np.all(np.isfinite(s)) for s in scales)
+    report("subnormal_calibration_values", [] if code == 0 and normal else [f"exit {code}, scales {scales}"],
+           f"exit {code}")
 
 
 def output_path_cases(vitq, ws):

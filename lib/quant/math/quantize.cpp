@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace vitq {
 
@@ -20,7 +21,9 @@ void chooseParams(float min, float max, const QuantSpec& spec, float& scale, int
     zero_point = scale > 0 ? static_cast<int32_t>(std::nearbyint(qmin - min / scale)) : 0;
     zero_point = std::clamp(zero_point, spec.qmin(), spec.qmax());
   }
-  if (!(scale > 0) || !std::isfinite(scale)) {
+  // A subnormal scale is a zero range too: products with it (a bias's input x weight scale)
+  // underflow to 0.
+  if (!(scale >= std::numeric_limits<float>::min()) || !std::isfinite(scale)) {
     scale = 1.0f;
     zero_point = spec.symmetric ? 0 : std::clamp(0, spec.qmin(), spec.qmax());
   }

@@ -14,7 +14,8 @@
 namespace vitq {
 
 /// Scale and zero point covering [min, max] (widened to include 0) for \p spec. A zero-width range
-/// gets scale 1 so that zeros stay exact and nothing divides by zero.
+/// (or one so narrow that its scale would be subnormal) gets scale 1, so that zeros stay exact and
+/// nothing divides by zero.
 void chooseParams(float min, float max, const QuantSpec& spec, float& scale, int32_t& zero_point);
 
 /// Per-tensor or per-channel parameters from observed ranges (one range per channel when
