@@ -26,8 +26,9 @@ Status checkOutputs(const std::vector<NamedPath>& inputs, const std::vector<Name
       continue;
     }
     std::error_code ec;
+    const bool exists = fs::exists(out.path, ec);
     for (const NamedPath& in : inputs) {
-      if (in.path.empty() || !fs::exists(out.path, ec) || !fs::exists(in.path, ec)) continue;
+      if (!exists || in.path.empty() || !fs::exists(in.path, ec)) continue;
       if (fs::equivalent(in.path, out.path, ec)) {
         const std::string which = in.option.rfind("--", 0) == 0 ? "the file of " + in.option : in.option;
         return invalidArgument("output '" + out.path + "' (" + out.option + ") is " + which +

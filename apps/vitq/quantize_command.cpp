@@ -16,13 +16,13 @@
 #include "passes/ptq/recipes.h"
 #include "report/accuracy_report.h"
 #include "report/report_writer.h"
-#include "vitq/report_output.h"
 #include "vitq/commands.h"
-#include "vitq/option_checks.h"
 #include "vitq/gates.h"
 #include "vitq/integer_export.h"
+#include "vitq/option_checks.h"
 #include "vitq/paths.h"
 #include "vitq/quantization_inputs.h"
+#include "vitq/report_output.h"
 #include "passes/mixed/mixed_precision_plan.h"
 
 namespace vitq::cli {

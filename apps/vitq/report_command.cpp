@@ -6,12 +6,12 @@
 #include "onnx_io/importer.h"
 #include "report/accuracy_report.h"
 #include "report/report_writer.h"
-#include "vitq/report_output.h"
 #include "vitq/commands.h"
+#include "vitq/gates.h"
 #include "vitq/option_checks.h"
 #include "vitq/paths.h"
-#include "vitq/gates.h"
 #include "vitq/quantization_inputs.h"
+#include "vitq/report_output.h"
 
 namespace vitq::cli {
 namespace {

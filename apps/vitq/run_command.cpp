@@ -9,8 +9,8 @@
 #include "onnx_io/atomic_file.h"
 #include "onnx_io/importer.h"
 #include "vitq/commands.h"
-#include "vitq/option_checks.h"
 #include "vitq/feeds.h"
+#include "vitq/option_checks.h"
 
 namespace vitq::cli {
 namespace {
