@@ -85,8 +85,9 @@ StatusOr<QuantizationInputs> loadQuantizationInputs(const std::string& model_pat
   const size_t total = in.data->size();
   if (total == 0) return invalidArgument("the calibration data '" + data_path + "' holds no samples");
   if (split.holdout >= total) {
-    return invalidArgument("--holdout " + std::to_string(split.holdout) + " leaves no calibration samples: '" +
-                           data_path + "' holds " + std::to_string(total));
+    // Worded for every command: quantize calibrates on the rest, report scores only the holdout.
+    return invalidArgument("--holdout " + std::to_string(split.holdout) + " takes every sample or more: '" +
+                           data_path + "' holds " + std::to_string(total) + "; it must leave some before it");
   }
   const size_t calib_pool = total - split.holdout;
   const size_t calib_count = split.calib_samples ? std::min(split.calib_samples, calib_pool) : calib_pool;
