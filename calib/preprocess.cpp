@@ -8,6 +8,7 @@
 #include <set>
 
 #include "calib/image_resize.h"
+#include "core/text.h"
 
 namespace vitq {
 namespace {
@@ -33,12 +34,6 @@ const std::vector<std::pair<std::string, std::string>>& presets() {
 }
 
 const char* kKeys = "resize, crop, channels, layout, scale, mean, std, pad";
-
-std::string trim(const std::string& s) {
-  const size_t b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t") - b + 1);
-}
 
 // A decimal number as numpy makes a float32 of a Python float: parsed as double, then rounded.
 bool parseNumber(const std::string& text, float* out) {
@@ -150,11 +145,11 @@ class Parser {
     bool first = true;
     while (true) {
       const size_t comma = text.find(',', start);
-      const std::string token = trim(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+      const std::string token = trimmed(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
       if (token.empty()) return invalidArgument("--preprocess '" + whole_ + "': an empty item");
       const size_t eq = token.find('=');
       if (eq != std::string::npos) {
-        items.push_back({trim(token.substr(0, eq)), {trim(token.substr(eq + 1))}});
+        items.push_back({trimmed(token.substr(0, eq)), {trimmed(token.substr(eq + 1))}});
       } else if (first && preset_allowed) {
         *preset = token;
       } else if (!items.empty() && (items.back().first == "mean" || items.back().first == "std")) {

@@ -7,16 +7,11 @@
 #include <map>
 #include <sstream>
 
+#include "core/text.h"
+
 namespace vitq::cli {
 
 namespace {
-
-std::string trimmed(const std::string& text) {
-  const char* space = " \t\r\n\v\f";
-  const std::size_t first = text.find_first_not_of(space);
-  if (first == std::string::npos) return "";
-  return text.substr(first, text.find_last_not_of(space) - first + 1);
-}
 
 /// A line as quoted in a message: long ones shortened, so that the message stays one line.
 std::string shown(const std::string& line) {

@@ -2,18 +2,14 @@
 
 #include <cmath>
 
+#include "core/text.h"
+
 namespace vitq::cli {
 namespace {
 
 // The report summary's metrics (docs/report-format.md); the top-1 ones exist with --labels only.
 constexpr const char* kMetrics[] = {"sqnr_min_db", "output_sqnr_db", "output_cosine", "top1_agreement"};
 constexpr const char* kLabelMetrics[] = {"top1_accuracy", "top1_drop"};
-
-std::string trimmed(const std::string& s) {
-  const auto first = s.find_first_not_of(" \t");
-  if (first == std::string::npos) return "";
-  return s.substr(first, s.find_last_not_of(" \t") - first + 1);
-}
 
 }  // namespace
 
