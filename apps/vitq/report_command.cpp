@@ -3,6 +3,7 @@
 // original, layer by layer where value names match, with the gates of `vitq quantize`.
 #include <iostream>
 
+#include "core/logging.h"
 #include "onnx_io/importer.h"
 #include "report/accuracy_report.h"
 #include "report/report_writer.h"
@@ -36,8 +37,15 @@ Status runReport(const Options& o) {
   VITQ_ASSIGN_OR_RETURN(Model quantized, loadModel(o.quantized));
   CompareOptions compare{0, o.threads, {}};
   VITQ_ASSIGN_OR_RETURN(compare.labels, evalLabels(in, o.labels));
-  VITQ_ASSIGN_OR_RETURN(nlohmann::json report, compareModels(in.reference, quantized, *in.eval,
-                                                             judgedLayerValues(*in.reference.graph), compare));
+  const std::vector<std::string> layers = judgedLayerValues(*in.reference.graph);
+  VITQ_ASSIGN_OR_RETURN(nlohmann::json report, compareModels(in.reference, quantized, *in.eval, layers, compare));
+  // Layers are matched by value name; finding few is what a quantization of another model looks
+  // like (or a tool that renames values): the end-to-end figures stand, the per-layer ones thin out.
+  if (report["layers"].size() * 2 < layers.size()) {
+    logger("vitq.report")->warn("only {} of the {} layer outputs of '{}' are found by name in '{}': is it a "
+                                "quantization of this model?", report["layers"].size(), layers.size(), o.reference,
+                                o.quantized);
+  }
   report["model"] = o.reference;
   report["output_model"] = o.quantized;
   VITQ_RETURN_IF_ERROR(writeReport(report, o.report, {in.reference, quantized, *in.eval, o.threads, &in.original}));

@@ -294,6 +294,12 @@ def calibration_cases(vitq, ws):
     many = ws.npy(np.zeros(16), "labels16.npy", np.int64)
     expect(vitq, "labels_more_than_samples", ["report", ws.good, ws.good, "--data", ws.data, "--labels", many], 2,
            "holds 16 labels for 8 samples", [many])
+    # A report of the quantized hybrid against the ViT: the outputs compare, hardly any layer does.
+    fashion = ws.npy(np.load(os.path.join(REPO, "data", "fashion_mnist", "calib_x.npy"))[:8], "fashion8.npy")
+    hybrid_q = ws.path("hybrid_q.onnx")
+    run_vitq(vitq, ["-q", "quantize", VIT.replace("vit_op17", "hybrid_op17"), "--data", fashion, "-o", hybrid_q])
+    expect(vitq, "report_of_another_model", ["report", VIT, hybrid_q, "--data", fashion], 0,
+           "layer outputs of '" + VIT + "' are found by name", [hybrid_q])
     big = ws.npy(np.full(8, 1000), "labels1000.npy", np.int64)
     expect(vitq, "label_past_the_classes", ["report", ws.good, ws.good, "--data", ws.data, "--labels", big], 2,
            "is 1000, but the model's output has 4 classes", [big])
