@@ -33,6 +33,13 @@ def linear(w=None, bias=None):
     return _model(nodes, [_io("x")], [_io("y")], [weights(w), b])
 
 
+def gemm(w=None):
+    """y = Gemm(x, w, b): a layer whose bias is quantized with the input x weight scale."""
+    b = numpy_helper.from_array(np.full((4,), 0.5, np.float32), "b")
+    nodes = [helper.make_node("Gemm", ["x", "w", "b"], ["y"], name="gemm0")]
+    return _model(nodes, [_io("x")], [_io("y")], [weights(w), b])
+
+
 def constant_activation():
     """The MatMul's input is x * 0 + 1: every calibration sample gives the same activation, so its
     range is a single point (zero width)."""

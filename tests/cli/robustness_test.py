@@ -346,6 +346,12 @@ def zero_range_cases(vitq, ws):
     normal = bool(scales) and all(np.all(s >= np.finfo(np.float32).tiny) and np.all(np.isfinite(s)) for s in scales)
     report("subnormal_calibration_values", [] if code == 0 and normal else [f"exit {code}, scales {scales}"],
            f"exit {code}")
+    # Input and weight scales both normal (~4e-33, ~8e-33) whose product, the bias scale, is 0 in float.
+    tiny_layer = ws.save(hm.gemm(w=np.full((4, 4), 1e-30, np.float32)), "tiny_layer.onnx")
+    tiny_data = ws.npy(np.random.default_rng(5).uniform(0, 1e-30, (8, 4)), "tiny_data.npy")
+    expect(vitq, "bias_scale_underflows", ws.quantize(tiny_layer, tiny_data), 2,
+           "is 0 in float; the layer's ranges are too small to quantize (--exclude it)",
+           [tiny_layer], [ws.out])
 
 
 def output_path_cases(vitq, ws):

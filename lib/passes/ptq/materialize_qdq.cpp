@@ -1,6 +1,7 @@
 #include "passes/ptq/materialize_qdq.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <limits>
 #include <unordered_set>
 
@@ -216,6 +217,15 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table,
     for (int64_t c = 0; c < n; ++c) {
       const float sw = w->params.scale[w->params.perChannel() ? static_cast<size_t>(c) : 0];
       const float sx = x->params.scale[x->params.perChannel() ? static_cast<size_t>(c / multiplier) : 0];
+      // Two tiny scales can multiply to zero: the bias's int32 codes would divide by it, so such a
+      // layer is refused rather than written wrong. (A subnormal product is kept: a dead weight
+      // channel of PP-OCR rec gives one, and ONNX Runtime computes with it as vitq does.)
+      if (!(sx * sw > 0.0f)) {
+        char scales[64];
+        std::snprintf(scales, sizeof scales, "input scale %.3g x weight scale %.3g", sx, sw);
+        return invalidArgument("bias '" + cv->name() + "': its scale, " + scales + ", is 0 in float; the layer's "
+                               "ranges are too small to quantize (--exclude it)");
+      }
       p.scale.push_back(sx * sw);
       p.zero_point.push_back(0);
     }
