@@ -8,6 +8,7 @@
 #include "core/logging.h"
 #include "core/progress.h"
 #include "ir/memory_limit.h"
+#include "onnx_io/atomic_file.h"
 #include "vitq/commands.h"
 #include "vitq/config_file_check.h"
 #include "vitq/exit_codes.h"
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "vitq: error: %s\n", checked.message().c_str());
       return cli::exitCodeFor(checked);
     }
+    protectInput(file, "the config file");  // no output may replace it
   }
 
   try {

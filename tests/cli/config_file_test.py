@@ -124,6 +124,10 @@ def main():
     message = proc.stderr.strip().splitlines()[0] if proc.stderr.strip() else ""
     check(proc.returncode == 2 and f"config file '{p('nothere.toml')}'" in message and "not readable" in message,
           f"missing config file: exit {proc.returncode}: {message}")
+    before = digest(cfg)
+    proc = run("-q", "quantize", MODEL, "--data", DATA, "-o", cfg, "--config", cfg)
+    check(proc.returncode == 2 and "is the config file" in proc.stderr and digest(cfg) == before,
+          f"-o naming the config file: exit {proc.returncode}, file unchanged: {proc.stderr.strip()[-160:]}")
     return exit_code()
 
 
