@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -16,15 +17,17 @@ namespace vitq {
 namespace {
 
 // Temporary files alive right now, for the signal handler. Fixed-size array: a handler may not
-// allocate, and a handful of files are open at once at most.
+// allocate, and a handful of files are open at once at most. A slot's flag is set (release) after
+// its path is complete, so a handler on any thread reads whole paths (acquire).
 constexpr int kMaxLive = 16;
 char g_live[kMaxLive][4096];
-volatile sig_atomic_t g_live_used[kMaxLive];
+std::atomic<int> g_live_used[kMaxLive];
+static_assert(std::atomic<int>::is_always_lock_free, "the signal handler reads these flags");
 std::mutex g_live_mutex;
 
 extern "C" void removeTempsAndReraise(int sig) {
   for (int i = 0; i < kMaxLive; ++i) {
-    if (g_live_used[i]) ::unlink(g_live[i]);
+    if (g_live_used[i].load(std::memory_order_acquire)) ::unlink(g_live[i]);
   }
   std::signal(sig, SIG_DFL);
   std::raise(sig);
@@ -43,19 +46,50 @@ void installHandlers() {
   std::signal(SIGXFSZ, SIG_IGN);
 }
 
-void track(const std::string& path, bool live) {
+// Returns false when every slot is taken (or the path is too long for one).
+bool track(const std::string& path, bool live) {
   std::lock_guard<std::mutex> lock(g_live_mutex);
   for (int i = 0; i < kMaxLive; ++i) {
-    if (live && !g_live_used[i] && path.size() < sizeof(g_live[i])) {
+    const bool used = g_live_used[i].load(std::memory_order_relaxed);
+    if (live && !used && path.size() < sizeof(g_live[i])) {
       std::memcpy(g_live[i], path.c_str(), path.size() + 1);
-      g_live_used[i] = 1;
-      return;
+      g_live_used[i].store(1, std::memory_order_release);
+      return true;
     }
-    if (!live && g_live_used[i] && path == g_live[i]) {
-      g_live_used[i] = 0;
-      return;
+    if (!live && used && path == g_live[i]) {
+      g_live_used[i].store(0, std::memory_order_release);
+      return true;
     }
   }
+  return !live;
+}
+
+// Creates a fresh temporary file beside \p destination and returns its descriptor (-1 and errno on
+// failure), its path in \p path. The name is tracked *before* the file exists and untracked only
+// after it is gone, so a signal at any instant finds every temporary on disk in the list (with
+// mkstemp the file would exist, untracked, until mkstemp returned). Names carry the process id and
+// a counter, unique among live processes; O_EXCL never opens someone else's file.
+int createTracked(const std::filesystem::path& destination, std::string& path) {
+  static std::atomic<unsigned> counter{0};
+  const auto dir = destination.has_parent_path() ? destination.parent_path() : std::filesystem::path(".");
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    path = (dir / ("." + destination.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
+                   std::to_string(counter.fetch_add(1)))).string();
+    if (!track(path, true)) {
+      errno = EMFILE;
+      return -1;
+    }
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) return fd;
+    const int open_errno = errno;
+    track(path, false);
+    if (open_errno != EEXIST) {
+      errno = open_errno;
+      return -1;
+    }
+  }
+  errno = EEXIST;
+  return -1;
 }
 
 // Files this run has read, by (device, inode): path and role, for messages. A map, because a
@@ -116,15 +150,14 @@ Status AtomicFile::write(const std::string& bytes) {
   if (shown_.empty()) return invalidArgument("the output path is empty");
   VITQ_RETURN_IF_ERROR(checkReplaceable(destination_, shown_));
   installHandlers();
-  const auto dir = destination_.has_parent_path() ? destination_.parent_path() : std::filesystem::path(".");
-  std::string tmpl = (dir / ("." + destination_.filename().string() + ".tmp-XXXXXX")).string();
-  const int fd = ::mkstemp(tmpl.data());
+  std::string temp;
+  const int fd = createTracked(destination_, temp);
   if (fd < 0) {
+    const auto dir = destination_.has_parent_path() ? destination_.parent_path() : std::filesystem::path(".");
     return ioError("cannot create a file in '" + dir.string() + "' to write '" + shown_ +
                    "': " + std::strerror(errno));
   }
-  temp_path_ = tmpl;
-  track(temp_path_, true);
+  temp_path_ = temp;
   size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);

@@ -1,4 +1,4 @@
-// AtomicFile: write to "<dir>/.<name>.tmp-XXXXXX", fsync, then rename over the destination on
+// AtomicFile: write to "<dir>/.<name>.tmp-<pid>-<n>", fsync, then rename over the destination on
 // commit(). A destroyed, uncommitted AtomicFile removes its temporary file, and temporaries are
 // also removed if the process is interrupted (SIGINT/SIGTERM/SIGHUP), so no partial output is left;
 // SIGXFSZ (a file size limit) is ignored so that it surfaces as a write error.
