@@ -1,6 +1,7 @@
 #include "vitq/quantization_inputs.h"
 
 #include <map>
+#include <optional>
 
 #include "calib/labels.h"
 #include "calib/open_dataset.h"
@@ -125,6 +126,20 @@ StatusOr<QuantizationInputs> loadQuantizationInputs(const std::string& model_pat
 StatusOr<std::vector<int64_t>> evalLabels(const QuantizationInputs& in, const std::string& path) {
   if (path.empty()) return std::vector<int64_t>{};
   VITQ_ASSIGN_OR_RETURN(std::vector<int64_t> all, readLabels(path, in.data->size()));
+  // A label past the classes of the output they score is found now, before the long part, when
+  // the model declares that output's class dimension (the report checks every sample again).
+  const auto& outputs = in.reference.graph->outputs();
+  const auto& dims = outputs.empty() ? std::nullopt : outputs[0]->type().dims;
+  if (dims && !dims->empty() && dims->back().isKnown()) {
+    const int64_t classes = dims->back().value;
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (all[i] >= classes) {
+        return invalidArgument("labels '" + path + "': label " + std::to_string(i) + " is " + std::to_string(all[i]) +
+                               ", but the model's output '" + outputs[0]->name() + "' has " + std::to_string(classes) +
+                               " classes");
+      }
+    }
+  }
   const auto first = all.begin() + static_cast<std::ptrdiff_t>(in.eval_begin);
   return std::vector<int64_t>(first, first + static_cast<std::ptrdiff_t>(in.eval->size()));
 }

@@ -302,7 +302,10 @@ def calibration_cases(vitq, ws):
            "layer outputs of '" + VIT + "' are found by name", [hybrid_q])
     big = ws.npy(np.full(8, 1000), "labels1000.npy", np.int64)
     expect(vitq, "label_past_the_classes", ["report", ws.good, ws.good, "--data", ws.data, "--labels", big], 2,
-           "is 1000, but the model's output has 4 classes", [big])
+           "label 0 is 1000, but the model's output 'y' has 4 classes", [big])
+    # Found before quantize writes anything, not by the report after it.
+    expect(vitq, "label_past_the_classes_quantize", ws.quantize(ws.good) + ["--labels", big], 2,
+           "label 0 is 1000, but the model's output 'y' has 4 classes", [big, ws.good], [ws.out])
 
 
 def qdq_scales(path):
