@@ -87,10 +87,19 @@ bool startsNewEntry(const std::string& line, const QuoteScan& scan) {
   return true;
 }
 
+/// A flag's value: a TOML boolean, or a count for the flags that count (-v).
+bool isFlagValue(std::string value) {
+  if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
+    value = value.substr(1, value.size() - 2);
+  }
+  if (value == "true" || value == "false") return true;
+  return !value.empty() && value.size() <= 9 && value.find_first_not_of("0123456789") == std::string::npos;
+}
+
 /// The scan itself. It follows CLI11's reader (ConfigBase::from_config) where that reader differs
 /// from TOML: on a key's line everything from the first '#' is a comment, quotes or not; an array
 /// goes on until a line that ends with ']', and the lines on the way are taken whole, comments too.
-Status checkConfigText(const std::string& path, const std::string& text) {
+Status checkConfigText(const std::string& path, const std::string& text, const FlagLookup& is_flag) {
   const std::string file = "config file '" + path + "'";
   std::map<std::string, int> table_lines;
   std::string table;                    // "" before the first table
@@ -157,6 +166,14 @@ Status checkConfigText(const std::string& path, const std::string& text) {
                              "')");
     }
     const std::string kept = trimmed(value.substr(0, scan.comment));
+    if (is_flag) {
+      // A dotted key at the top level ("quantize.wbits") belongs to the table before its last dot.
+      const std::size_t dot = table.empty() ? key.rfind('.') : std::string::npos;
+      const bool flag = dot == std::string::npos ? is_flag(table, key) : is_flag(key.substr(0, dot), key.substr(dot + 1));
+      if (flag && !isFlagValue(kept)) {
+        return invalidArgument(at + "'" + key + "' is a flag: its value is true or false, not '" + shown(kept) + "'");
+      }
+    }
     if (kept.size() > 1 && kept.front() == '[' && kept.back() != ']') {
       open_array = key;
       open_array_line = number;
@@ -186,7 +203,7 @@ std::vector<std::string> configFilesInArgs(int argc, const char* const* argv) {
   return files;
 }
 
-Status checkConfigFile(const std::string& path) {
+Status checkConfigFile(const std::string& path, const FlagLookup& is_flag) {
   namespace fs = std::filesystem;
   std::error_code error;
   const fs::file_status status = fs::status(path, error);
@@ -203,7 +220,7 @@ Status checkConfigFile(const std::string& path) {
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<std::size_t>(in.gcount()));
   if (text.size() > kMaxConfigFileBytes) return tooLarge(path, text.size());
-  return checkConfigText(path, text);
+  return checkConfigText(path, text, is_flag);
 }
 
 }  // namespace vitq::cli

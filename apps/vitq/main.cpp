@@ -43,8 +43,16 @@ int main(int argc, char** argv) {
   cli::addPassesCommand(app, action);
 
   // Before CLI11 reads them: it would read a device forever and misread some files silently.
+  const cli::FlagLookup is_flag = [&app](const std::string& table, const std::string& key) {
+    const CLI::App* scope = table.empty() ? &app : nullptr;
+    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+      if (sub->get_name() == table) scope = sub;
+    }
+    const CLI::Option* option = scope ? scope->get_option_no_throw("--" + key) : nullptr;
+    return option != nullptr && option->get_expected_min() == 0;
+  };
   for (const std::string& file : cli::configFilesInArgs(argc, argv)) {
-    const Status checked = cli::checkConfigFile(file);
+    const Status checked = cli::checkConfigFile(file, is_flag);
     if (!checked.isOk()) {
       std::fprintf(stderr, "vitq: error: %s\n", checked.message().c_str());
       return cli::exitCodeFor(checked);

@@ -98,6 +98,11 @@ def main():
         ("key_twice.toml", "[quantize]\nwbits = 4\nabits = 8\nwbits = 7\n",
          "config file '{f}' line 4: key 'wbits' appears twice in [quantize] (first at line 2)"),
         ("hash.toml", '[quantize]\nreport = "run#1.json"\n', "config file '{f}' line 2: a '#' inside quotes"),
+        # CLI11 converts flag values last, where its error ("Could not convert") named no file.
+        ("flag.toml", "[quantize]\nwbits = 6\nreduce-range = maybe\n",
+         "config file '{f}' line 3: 'reduce-range' is a flag: its value is true or false, not 'maybe'"),
+        ("dotted_flag.toml", "quantize.reduce-range = 2.5\n",
+         "config file '{f}' line 1: 'quantize.reduce-range' is a flag: its value is true or false, not '2.5'"),
     ]
     for name, text, words in cases:
         refused(write(name, text), words.format(f=p(name)), name)
