@@ -3,15 +3,9 @@
 #include <cmath>
 
 #include "core/text.h"
+#include "report/accuracy_report.h"
 
 namespace vitq::cli {
-namespace {
-
-// The report summary's metrics (docs/report-format.md); the top-1 ones exist with --labels only.
-constexpr const char* kMetrics[] = {"sqnr_min_db", "output_sqnr_db", "output_cosine", "top1_agreement"};
-constexpr const char* kLabelMetrics[] = {"top1_accuracy", "top1_drop"};
-
-}  // namespace
 
 StatusOr<Gate> parseGate(const std::string& text) {
   const auto pos = text.find_first_of("<>");
@@ -39,8 +33,8 @@ StatusOr<Gate> parseGate(const std::string& text) {
 Status checkGateMetrics(const std::vector<Gate>& gates, bool have_labels) {
   for (const Gate& g : gates) {
     bool known = false;
-    for (const char* m : kMetrics) known = known || g.metric == m;
-    for (const char* m : kLabelMetrics) {
+    for (const char* m : kSummaryMetrics) known = known || g.metric == m;
+    for (const char* m : kSummaryLabelMetrics) {
       if (g.metric != m) continue;
       if (!have_labels) {
         return invalidArgument("--fail-if '" + g.text + "': " + g.metric + " needs --labels (the class of each sample)");
@@ -49,8 +43,8 @@ Status checkGateMetrics(const std::vector<Gate>& gates, bool have_labels) {
     }
     if (!known) {
       std::string names;
-      for (const char* m : kMetrics) names += std::string(names.empty() ? "" : ", ") + m;
-      for (const char* m : kLabelMetrics) names += std::string(", ") + m;
+      for (const char* m : kSummaryMetrics) names += std::string(names.empty() ? "" : ", ") + m;
+      for (const char* m : kSummaryLabelMetrics) names += std::string(", ") + m;
       return invalidArgument("--fail-if '" + g.text + "': the report has no metric '" + g.metric + "' (it has " +
                              names + "; the last two with --labels)");
     }

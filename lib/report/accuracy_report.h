@@ -34,6 +34,11 @@ struct CompareOptions {
   std::vector<int64_t> labels;
 };
 
+/// The keys of a report's "summary" (docs/report-format.md), the metrics --fail-if gates on; the
+/// label ones are there only when labels are given.
+inline constexpr const char* kSummaryMetrics[] = {"sqnr_min_db", "output_sqnr_db", "output_cosine", "top1_agreement"};
+inline constexpr const char* kSummaryLabelMetrics[] = {"top1_accuracy", "top1_drop"};
+
 /// Runs both graphs on \p data and compares; \p layer_values names the values compared per layer.
 StatusOr<nlohmann::json> compareModels(const Model& reference, const Model& quantized, const Dataset& data,
                                        const std::vector<std::string>& layer_values, const CompareOptions& options);
