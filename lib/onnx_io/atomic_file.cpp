@@ -46,22 +46,21 @@ void installHandlers() {
   std::signal(SIGXFSZ, SIG_IGN);
 }
 
-// Returns false when every slot is taken (or the path is too long for one).
-bool track(const std::string& path, bool live) {
+// A path that finds no slot (all taken, or longer than one) goes untracked: the write goes on.
+void track(const std::string& path, bool live) {
   std::lock_guard<std::mutex> lock(g_live_mutex);
   for (int i = 0; i < kMaxLive; ++i) {
     const bool used = g_live_used[i].load(std::memory_order_relaxed);
     if (live && !used && path.size() < sizeof(g_live[i])) {
       std::memcpy(g_live[i], path.c_str(), path.size() + 1);
       g_live_used[i].store(1, std::memory_order_release);
-      return true;
+      return;
     }
     if (!live && used && path == g_live[i]) {
       g_live_used[i].store(0, std::memory_order_release);
-      return true;
+      return;
     }
   }
-  return !live;
 }
 
 // Creates a fresh temporary file beside \p destination and returns its descriptor (-1 and errno on
@@ -75,10 +74,7 @@ int createTracked(const std::filesystem::path& destination, std::string& path) {
   for (int attempt = 0; attempt < 100; ++attempt) {
     path = (dir / ("." + destination.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
                    std::to_string(counter.fetch_add(1)))).string();
-    if (!track(path, true)) {
-      errno = EMFILE;
-      return -1;
-    }
+    track(path, true);
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0) return fd;
     const int open_errno = errno;
