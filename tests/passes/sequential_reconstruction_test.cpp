@@ -88,6 +88,39 @@ TEST_CASE("sequential reconstruction blocks end where one tensor carries everyth
   CHECK(two[0].output->name() == "Y");
 }
 
+TEST_CASE("sequential reconstruction blocks hold the wanted layers before their cut", "[reconstruct]") {
+  // C1 -> R1 (a cut), then C2 -> C3 while R1 waits for the Add (no cut), then Y. On reaching C3 the
+  // open block counts two layers, but only C1 lies before its cut: closing there would give a
+  // block of one layer.
+  Model m = test::parseModel("<ir_version: 8, opset_import: [\"\" : 17]>\n"
+                             "agraph (float[1, 8, 6, 6] X) => (float[1, 8, 6, 6] Y)\n<" +
+                             test::normalInitializer("W1", {8, 8, 3, 3}, 1, 0.15f) + ", " +
+                             test::normalInitializer("W2", {8, 8, 3, 3}, 2, 0.15f) + ", " +
+                             test::normalInitializer("W3", {8, 8, 1, 1}, 3, 0.3f) + ", " +
+                             test::normalInitializer("W4", {8, 8, 1, 1}, 4, 0.3f) +
+                             ">\n{\n"
+                             "  C1 = Conv <pads = [1, 1, 1, 1]> (X, W1)\n"
+                             "  R1 = Relu(C1)\n"
+                             "  C2 = Conv <pads = [1, 1, 1, 1]> (R1, W2)\n"
+                             "  C3 = Conv(C2, W3)\n"
+                             "  A = Add(C3, R1)\n"
+                             "  Y = Conv(A, W4)\n"
+                             "}\n");
+  test::NormalDataset calib(4, {1, 8, 6, 6}, 7);
+  const QuantTable table = test::minMaxTable(m, calib, 3, 8);
+  const auto one = sequentialReconstructionBlocks(*m.graph, table, 1);
+  REQUIRE(one.size() == 3);
+  CHECK(names(one[0]) == std::vector<std::string>{"C1", "R1"});
+  CHECK(names(one[1]) == std::vector<std::string>{"C2", "C3", "A"});
+  // Two per block: C1 alone is too few, so the first block runs to the Add (three layers); Y alone
+  // is too few and joins it.
+  const auto two = sequentialReconstructionBlocks(*m.graph, table, 2);
+  REQUIRE(two.size() == 1);
+  CHECK(names(two[0]) == std::vector<std::string>{"C1", "R1", "C2", "C3", "A", "Y"});
+  const auto three = sequentialReconstructionBlocks(*m.graph, table, 3);
+  REQUIRE(three.size() == 1);
+}
+
 TEST_CASE("sequential reconstruction lowers the W3 model error on unseen samples, deterministically", "[reconstruct]") {
   std::vector<BlockReconstructionReport> reports;
   Model a = reconstructed(3, &reports);

@@ -83,18 +83,21 @@ std::vector<ReconstructionBlock> sequentialReconstructionBlocks(const Graph& gra
   for (const Value* v : graph.inputs()) {
     if (!v->isConstant() && last.count(v)) live.insert(v);
   }
-  size_t begin = 0, layers = 0;
-  // The latest cut point of the open block: where it ends, and the value carried there. A block
-  // ends at the last cut before the next quantized layer, so activations follow their layer.
-  size_t cut_end = 0;
+  const size_t wanted = static_cast<size_t>(std::max(1, min_layers));
+  size_t begin = 0, layers = 0;  // quantized weights of the open block so far
+  // The latest cut point of the open block: where it ends, the value carried there, and the weights
+  // before it (the block closed there; those after it open the next). A block ends at the last cut
+  // before the next quantized layer, so activations follow their layer.
+  size_t cut_end = 0, layers_at_cut = 0;
   const Value* cut_value = nullptr;
   for (size_t i = 0; i < order.size(); ++i) {
     const Node* node = order[i];
     const size_t node_layers = quantizedWeights(*node, table);
-    if (node_layers && cut_value && layers >= static_cast<size_t>(std::max(1, min_layers))) {
+    if (node_layers && cut_value && layers_at_cut >= wanted) {
       close(begin, cut_end, cut_value);
       begin = cut_end;
-      layers = 0;
+      layers -= layers_at_cut;
+      layers_at_cut = 0;
       cut_value = nullptr;
     }
     layers += node_layers;
@@ -114,11 +117,12 @@ std::vector<ReconstructionBlock> sequentialReconstructionBlocks(const Graph& gra
     if (floats == 1 && producer && position.at(producer) >= begin) {
       cut_end = i + 1;
       cut_value = only_float;
+      layers_at_cut = layers;
     }
   }
-  if (layers > 0 && cut_value) {
+  if (layers_at_cut > 0 && cut_value) {
     // A remainder with too few layers joins the block before it (which then ends at this cut).
-    if (layers < static_cast<size_t>(std::max(1, min_layers)) && !blocks.empty()) {
+    if (layers_at_cut < wanted && !blocks.empty()) {
       begin -= blocks.back().nodes.size();
       blocks.pop_back();
     }
