@@ -90,9 +90,20 @@ Status checkOptionsAreRead(const Options& o, const PipelineOptions& po, const Pi
   VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--seed"}, reconstructs || po.dual_clip,
                                     "seeds the sample draws of reconstruction and dual clipping; recipe " + name +
                                         " draws none"));
-  VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--median-scale", "--no-ln-reparam"}, recipe.ln_reparam,
+  VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--no-ln-reparam"}, recipe.ln_reparam,
                                     "concerns RepQ-ViT's post-LayerNorm reparameterization; recipe " + name +
                                         " has none"));
+  VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--median-scale"}, po.ln_reparam,
+                                    "sets the reference scale of RepQ-ViT's post-LayerNorm reparameterization; "
+                                    "recipe " + name + (recipe.ln_reparam ? " with --no-ln-reparam" : "") +
+                                        " has none"));
+  // The integer export lowers every layer with symmetric activations, 8-bit containers and its own
+  // placement; the QDQ export's options would be ignored.
+  VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--placement", "--smooth-quant", "--bias-correction", "--symmetric-activations",
+                                        "--reduce-range", "--exclude"},
+                                    o.format != "integer",
+                                    "shapes the QDQ export; --format integer lowers every layer to integer "
+                                    "arithmetic of its own and does not read it"));
   VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--no-log-softmax"}, recipe.log_softmax,
                                     "removes RepQ-ViT's log-sqrt2 post-Softmax quantizer; recipe " + name + " has none"));
   return Status::ok();
@@ -143,6 +154,9 @@ Status runQuantize(const Options& o) {
   if (o.reduce_range) po.quant.max_weight_bits = 7;
   po.quant.quantize_outputs = o.placement == "integer";
   if (!o.depthwise_inputs.empty()) po.quant.depthwise_channel_inputs = o.depthwise_inputs == "per-channel";
+  // A recipe's per-channel depthwise inputs (q-hyvit) apply with --placement inputs only: the
+  // integer placement quantizes the depthwise outputs, so the report says what is in effect.
+  if (o.depthwise_inputs.empty() && o.placement == "integer") po.quant.depthwise_channel_inputs = false;
   if (o.smooth_alpha >= 0) po.smooth_alpha = o.smooth_alpha;
   po.bias_correction = o.bias_correction;
   bool any_four_bit = o.wbits <= 4 || o.abits <= 4;
@@ -345,7 +359,8 @@ Status runQuantize(const Options& o) {
   }
   if (po.reconstruct != Reconstruction::kNone) {
     const char* scope = po.reconstruct == Reconstruction::kBridges ? "bridges" : "all";
-    report["recipe"]["reconstruction"] = {{"scope", scope}, {"iterations", o.recon_iters}, {"samples", o.recon_samples},
+    report["recipe"]["reconstruction"] = {{"scope", scope}, {"iterations", o.recon_iters},
+                                          {"samples", std::min(o.recon_samples, in.calib->size())},
                                           {"batch", o.recon_batch}, {"learning_rate", o.recon_lr}, {"seed", o.seed},
                                           {"block_layers", o.recon_block_layers}, {"drop", o.recon_drop},
                                           {"activation_scales", o.recon_act_scales}};

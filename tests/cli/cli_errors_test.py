@@ -142,7 +142,7 @@ def main():
                                (["--noise-seed", "3"], "--noise-seed tunes NoisyQuant"),
                                (["--recon-iters", "5"], "--recon-iters tunes the reconstruction"),
                                (["--seed", "3"], "--seed seeds the sample draws"),
-                               (["--median-scale"], "--median-scale concerns RepQ-ViT's post-LayerNorm"),
+                               (["--median-scale"], "--median-scale sets the reference scale of RepQ-ViT's post-LayerNorm"),
                                (["--no-log-softmax"], "--no-log-softmax removes RepQ-ViT's log-sqrt2")):
             expect(vitq, quantize + extra, 2, message, f"{extra[0]} with minmax", [good], [out])
         # A misspelt node pattern would silently quantize the layer it meant to keep.
@@ -162,6 +162,14 @@ def main():
                "--dual-clip without a reparameterizing recipe", [good], [out])
         expect(vitq, quantize + ["--recipe", "repquant", "--no-ln-reparam", "--dual-clip"], 2,
                "recipe 'repquant' with --no-ln-reparam has none", "--dual-clip with --no-ln-reparam", [good], [out])
+        expect(vitq, quantize + ["--recipe", "repq-vit", "--no-ln-reparam", "--median-scale"], 2,
+               "recipe 'repq-vit' with --no-ln-reparam has none", "--median-scale with --no-ln-reparam", [good], [out])
+        # The integer export does not read the QDQ export's options: refused, not ignored.
+        for extra in (["--placement", "inputs"], ["--smooth-quant", "0.5"], ["--bias-correction"],
+                      ["--symmetric-activations"], ["--reduce-range"], ["--exclude", "add0"]):
+            expect(vitq, quantize + ["--recipe", "i-vit", "--format", "integer"] + extra, 2,
+                   f"{extra[0]} shapes the QDQ export; --format integer lowers every layer", f"{extra[0]} with "
+                   "--format integer", [good], [out])
         expect(vitq, quantize + ["--recon-act-scales"], 2, "--recon-act-scales learns activation scales block by "
                "block with --reconstruct all; recipe 'minmax' reconstructs nothing", "--recon-act-scales without "
                "reconstruction", [good], [out])
