@@ -15,9 +15,6 @@ namespace vitq::cli {
 
 Status runIntegerExport(const Model& reference, Model& quantized, const Dataset& calib, const Dataset& eval,
                         const IntegerExportArgs& a) {
-  if (a.recipe != "i-vit") {
-    return invalidArgument("--format integer is the I-ViT integer export: use it with --recipe i-vit (got '" + a.recipe + "')");
-  }
   IntegerLoweringOptions lo;
   lo.weight_bits = a.wbits;
   lo.activation_bits = a.abits;

@@ -231,6 +231,13 @@ Status runQuantize(const Options& o) {
     return invalidArgument("--stats: saved statistics are per tensor; per-channel depthwise inputs (--recipe " +
                            o.recipe + ") calibrate on --data (or pass --depthwise-inputs per-tensor)");
   }
+  if (o.format == "integer" && o.recipe != "i-vit") {
+    const bool noisy = o.recipe.size() > 6 && o.recipe.compare(o.recipe.size() - 6, 6, "+noisy") == 0;
+    return invalidArgument(noisy ? "--format integer: NoisyQuant (+noisy) is a pass of the QDQ export; the integer "
+                                   "export takes --recipe i-vit alone"
+                                 : "--format integer is the I-ViT integer export: use it with --recipe i-vit (got '" +
+                                       o.recipe + "')");
+  }
   if (o.format == "integer" && !o.reconstruct.empty() && o.reconstruct != "none") {
     return invalidArgument("--reconstruct " + o.reconstruct + " learns weight rounding for QDQ models; --format "
                            "integer computes its own integer weights");
@@ -504,7 +511,7 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--stats", o->stats,
                   "Activation statistics saved by vitq calibrate (and merge-stats) instead of calibrating on --data; "
                   "--data then feeds only the report");
-  cmd->add_option("--report", o->report, "Write the report: .json or .md");
+  cmd->add_option("--report", o->report, "Write the report: .json, .md or .html");
   cmd->add_option("--fail-if", o->fail_if, "Exit 3 when a gate holds, e.g. sqnr_min_db<15 (repeatable)")->allow_extra_args(false);
   cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));
   cmd->callback([o, cmd, &action] {

@@ -164,6 +164,10 @@ def main():
                "recipe 'repquant' with --no-ln-reparam has none", "--dual-clip with --no-ln-reparam", [good], [out])
         expect(vitq, quantize + ["--recipe", "repq-vit", "--no-ln-reparam", "--median-scale"], 2,
                "recipe 'repq-vit' with --no-ln-reparam has none", "--median-scale with --no-ln-reparam", [good], [out])
+        expect(vitq, quantize + ["--recipe", "minmax", "--format", "integer"], 2, "--format integer is the I-ViT "
+               "integer export: use it with --recipe i-vit (got 'minmax')", "--format integer with minmax", [good], [out])
+        expect(vitq, quantize + ["--recipe", "i-vit+noisy", "--format", "integer"], 2, "NoisyQuant (+noisy) is a pass "
+               "of the QDQ export", "--format integer with +noisy", [good], [out])
         # The integer export does not read the QDQ export's options: refused, not ignored.
         for extra in (["--placement", "inputs"], ["--smooth-quant", "0.5"], ["--bias-correction"],
                       ["--symmetric-activations"], ["--reduce-range"], ["--exclude", "add0"]):
