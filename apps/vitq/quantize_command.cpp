@@ -232,11 +232,11 @@ Status runQuantize(const Options& o) {
                            o.recipe + ") calibrate on --data (or pass --depthwise-inputs per-tensor)");
   }
   if (o.format == "integer" && o.recipe != "i-vit") {
-    const bool noisy = o.recipe.size() > 6 && o.recipe.compare(o.recipe.size() - 6, 6, "+noisy") == 0;
-    return invalidArgument(noisy ? "--format integer: NoisyQuant (+noisy) is a pass of the QDQ export; the integer "
-                                   "export takes --recipe i-vit alone"
-                                 : "--format integer is the I-ViT integer export: use it with --recipe i-vit (got '" +
-                                       o.recipe + "')");
+    return invalidArgument(po.noisy_bias
+                               ? "--format integer: NoisyQuant (+noisy) is a pass of the QDQ export; the integer "
+                                 "export takes --recipe i-vit alone"
+                               : "--format integer is the I-ViT integer export: use it with --recipe i-vit (got '" +
+                                     o.recipe + "')");
   }
   if (o.format == "integer" && !o.reconstruct.empty() && o.reconstruct != "none") {
     return invalidArgument("--reconstruct " + o.reconstruct + " learns weight rounding for QDQ models; --format "
