@@ -8,6 +8,7 @@
 #include "core/logging.h"
 #include "onnx_io/importer.h"
 #include "onnx_io/opset_upgrade.h"
+#include "passes/canonicalize/export_style.h"
 #include "passes/canonicalize/fold_batchnorm.h"
 #include "passes/canonicalize/name_nodes.h"
 #include "pattern/match_utils.h"
@@ -56,6 +57,21 @@ void fillUntypedValues(Graph& graph, const std::map<std::string, DataType>& dtyp
   }
 }
 
+// What normalizeExportStyle changed, said once: weights that were graph inputs change the
+// model's interface.
+void reportExportStyle(const ExportStyleFixes& fixes, const std::string& model_path) {
+  auto log = logger("vitq.quantize");
+  if (!fixes.frozen_inputs.empty()) {
+    log->warn("{}: {} graph inputs have initializers (weights listed as inputs, as IR < 4 files and "
+              "keep_initializers_as_inputs exports do); they are quantized as the constants they hold and are "
+              "no longer inputs of the written model (first: '{}')",
+              model_path, fixes.frozen_inputs.size(), fixes.frozen_inputs.front());
+  }
+  if (fixes.folded_identities) log->info("{} Identity nodes of constants read as the constants", fixes.folded_identities);
+  if (fixes.folded_gemm_scalars) log->info("{} Gemm alpha/beta folded into B/C", fixes.folded_gemm_scalars);
+  if (fixes.unshared_biases) log->info("{} shared biases copied per layer", fixes.unshared_biases);
+}
+
 }  // namespace
 
 std::vector<std::string> judgedLayerValues(const Graph& graph) {
@@ -92,6 +108,10 @@ StatusOr<QuantizationInputs> loadQuantizationInputs(const std::string& model_pat
   }
   const size_t calib_pool = total - split.holdout;
   const size_t calib_count = split.calib_samples ? std::min(split.calib_samples, calib_pool) : calib_pool;
+  if (split.calib_samples > calib_pool) {
+    logger("vitq.quantize")->warn("--calib-samples {}: '{}' holds {} calibration samples{}; using {}", split.calib_samples,
+                                  data_path, calib_pool, split.holdout ? " before the --holdout" : "", calib_pool);
+  }
   in.calib = std::make_unique<DatasetSlice>(*in.data, 0, calib_count);
   if (split.holdout) {
     const size_t n = split.eval_samples ? std::min(split.eval_samples, split.holdout) : split.holdout;
@@ -115,6 +135,8 @@ StatusOr<QuantizationInputs> loadQuantizationInputs(const std::string& model_pat
     fillUntypedValues(*in.working.graph, seen.dtypes);
   }
   // Float-equivalent canonicalization on both, so that layer and node names match.
+  normalizeExportStyle(*in.reference.graph);
+  reportExportStyle(normalizeExportStyle(*in.working.graph), model_path);
   foldBatchNorms(*in.reference.graph);
   const size_t folded = foldBatchNorms(*in.working.graph);
   nameUnnamedNodes(*in.reference.graph);

@@ -93,6 +93,12 @@ void Graph::markAsInput(Value* value) {
   inputs_.push_back(value);
 }
 
+void Graph::unmarkInput(Value* value) {
+  VITQ_CHECK(value->owner_ == this && value->is_graph_input_ && value->isInitializer()) << "unmarkInput";
+  value->is_graph_input_ = false;
+  inputs_.erase(std::find(inputs_.begin(), inputs_.end(), value));
+}
+
 void Graph::addOutput(Value* value) { outputs_.push_back(value); }
 
 void Graph::setOutput(size_t index, Value* value) {

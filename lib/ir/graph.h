@@ -40,6 +40,8 @@ class Graph {
   void setInitializer(Value* value, Tensor tensor);
   /// Lists an existing value among the graph inputs (IR < 4 models list initializers there).
   void markAsInput(Value* value);
+  /// Removes an initializer from the graph inputs: it becomes a constant no caller can override.
+  void unmarkInput(Value* value);
   void addOutput(Value* value);
   void setOutput(size_t index, Value* value);
   /// Erases a value that has no producer, no uses, and is neither input nor output.

@@ -5,6 +5,10 @@
 
 namespace vitq {
 
+bool isFloatConstant(const Value* v) {
+  return v && v->isConstant() && v->initializer().dtype() == DataType::kFloat;
+}
+
 std::optional<double> scalarConstant(const Value* v) {
   if (!v || !v->isConstant()) return std::nullopt;
   const Tensor& t = v->initializer();

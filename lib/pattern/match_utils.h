@@ -8,6 +8,8 @@
 
 namespace vitq {
 
+/// A float32 initializer that no caller can override.
+bool isFloatConstant(const Value* v);
 /// The value of a one-element constant initializer (any numeric dtype), else nullopt.
 std::optional<double> scalarConstant(const Value* v);
 /// True when \p v is a one-element constant within \p rel_tol (relative) of \p target.

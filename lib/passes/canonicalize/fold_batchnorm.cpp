@@ -9,9 +9,6 @@
 namespace vitq {
 namespace {
 
-bool isFloatConstant(const Value* v) {
-  return v && v->isConstant() && v->initializer().dtype() == DataType::kFloat;
-}
 
 bool foldOne(Graph& g, Node* conv) {
   if (!conv->is("Conv") || conv->numOutputs() != 1) return false;

@@ -5,9 +5,6 @@
 namespace vitq {
 namespace {
 
-bool isFloatConstant(const Value* v) {
-  return v && v->isConstant() && v->initializer().dtype() == DataType::kFloat;
-}
 
 // \p old + factor * add, broadcast along the last axis; in place when nothing else reads it.
 void updateBias(Graph& g, Node* reader, Value* old, const std::vector<float>& add, float factor) {

@@ -1,6 +1,7 @@
 #include "passes/ptq/materialize_qdq.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <limits>
 #include <unordered_set>
@@ -214,8 +215,17 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table,
                            std::to_string(in_channels) + " per-channel input scales");
     }
     const int64_t multiplier = n / static_cast<int64_t>(in_channels);
+    // A grouped ConvTranspose's weight [C, M/g, k..] has M/g scales for its M outputs: output c
+    // reads scale c % (M/g) (the weight's channel axis within every group).
+    const size_t weight_scales = w->params.scale.size();
+    if (w->params.perChannel() && n % static_cast<int64_t>(weight_scales) != 0) {
+      return internalError("bias '" + cv->name() + "': " + std::to_string(n) + " outputs do not divide among " +
+                           std::to_string(weight_scales) + " per-channel weight scales");
+    }
+    const float* bias = cv->initializer().data<float>();
+    std::string overflow;
     for (int64_t c = 0; c < n; ++c) {
-      const float sw = w->params.scale[w->params.perChannel() ? static_cast<size_t>(c) : 0];
+      const float sw = w->params.scale[w->params.perChannel() ? static_cast<size_t>(c) % weight_scales : 0];
       const float sx = x->params.scale[x->params.perChannel() ? static_cast<size_t>(c / multiplier) : 0];
       // Two tiny scales can multiply to zero: the bias's int32 codes would divide by it, so such a
       // layer is refused rather than written wrong. (A subnormal product is kept: a dead weight
@@ -228,6 +238,19 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table,
       }
       p.scale.push_back(sx * sw);
       p.zero_point.push_back(0);
+      const double code = std::nearbyint(static_cast<double>(bias[c]) / (static_cast<double>(sx) * sw));
+      if (overflow.empty() && !(std::fabs(code) <= static_cast<double>(INT32_MAX))) {
+        char why[160];
+        std::snprintf(why, sizeof why, "element %lld (%.6g) is %.4g steps of its scale %.3g, past int32",
+                      static_cast<long long>(c), bias[c], code, static_cast<double>(sx) * sw);
+        overflow = why;
+      }
+    }
+    if (!overflow.empty()) {
+      const Node* layer = cv->uses().empty() ? nullptr : cv->uses()[0].user;
+      stats.float_biases.push_back("bias '" + cv->name() + "'" + (layer ? " of node " + layer->describe() : "") +
+                                   " stays float: " + overflow);
+      continue;
     }
     bias_params.emplace_back(const_cast<Value*>(cv), p);
   }

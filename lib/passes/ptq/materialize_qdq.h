@@ -4,6 +4,8 @@
 //   activation v:  producer -> v -> Q(s, zp) -> DQ -> (every former use of v)
 //   weight W:      W_q (int8 initializer) -> DQ(s[c], 0, axis) -> (uses of W)
 //   bias b:        b_q (int32, scale s_x * s_w[c]) -> DQ(axis 0) -> (the node's bias input)
+//                  (stays float where some b[c] / (s_x * s_w[c]) is past int32: clamping it
+//                  would change the layer's output)
 //
 // Activations with fewer bits than their container are clipped to the narrow range first (a Clip
 // before Q), so that the exported model computes what vitq simulated. The container is 8-bit, or
@@ -11,6 +13,9 @@
 // 21: the caller raises the model's opset, raise_opset.h). Log-sqrt2 activations become the float
 // chain of log_quant_export.h instead of Q/DQ.
 #pragma once
+
+#include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "ir/graph.h"
@@ -26,6 +31,7 @@ struct MaterializeStats {
   int log_quantizers = 0;  // log-sqrt2 post-Softmax fake-quantizers (log_quant_export.h)
   int per_channel_activations = 0;  // activation quantizers with one scale per channel (axis attribute)
   int four_bit_tensors = 0;  // weights and activations stored as INT4/UINT4
+  std::vector<std::string> float_biases;  // biases kept in float, with the reason
 };
 
 struct MaterializeOptions {

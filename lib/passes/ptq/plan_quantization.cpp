@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "pattern/match_utils.h"
 #include "quant/math/quantize.h"
 #include "quant/op_rules.h"
 
@@ -26,17 +27,17 @@ bool isFloatActivation(const Value* v) {
   return v && !v->isConstant() && (v->type().dtype == DataType::kFloat || v->type().dtype == DataType::kUndefined);
 }
 
-bool isFloatConstant(const Value* v) {
-  return v && v->isConstant() && v->initializer().dtype() == DataType::kFloat;
-}
 
 // Output-channel axis of a compute node's weight: Conv [M, C/g, k..] -> 0; ConvTranspose
-// [C, M/g, k..] -> 1; MatMul [K, N] -> 1; Gemm B -> transB ? 0 : 1.
+// [C, M/g, k..] -> 1 (output channel m of every group reads scale m % (M/g)); MatMul [K, N] -> 1;
+// Gemm B -> transB ? 0 : 1. A MatMul weight of rank 3 or more (a batch of matrices) gets one
+// scale: ONNX Runtime fuses its QDQ form into MatMulIntegerToFloat, whose zero point must be a
+// scalar or one value per column of a 2-D B, and fails at run time otherwise.
 int64_t weightAxis(const Node& node, const Tensor& w) {
   if (node.is("Conv")) return 0;
   if (node.is("ConvTranspose")) return 1;
   if (node.is("Gemm")) return node.attrs().intOr("transB", 0) ? 0 : 1;
-  return w.rank() >= 2 ? w.rank() - 1 : -1;  // MatMul
+  return w.rank() == 2 ? 1 : -1;  // MatMul
 }
 
 // Switches the activations read by quantized depthwise Convs to per-channel scales where no other
@@ -120,10 +121,6 @@ QuantTable planQuantization(const Graph& graph, const QuantOptions& options, Qua
     const Value* w = node->input(1);
     if (!isFloatActivation(x) && !isFloatConstant(x)) {
       s.excluded.push_back(node->describe() + ": input is not float");
-      continue;
-    }
-    if (node->is("Gemm") && node->attrs().intOr("transA", 0)) {
-      s.excluded.push_back(node->describe() + ": transA Gemm is left float");
       continue;
     }
     ++s.quantized_nodes;

@@ -11,9 +11,6 @@
 namespace vitq {
 namespace {
 
-bool isFloatConstant(const Value* v) {
-  return v && v->isConstant() && v->initializer().dtype() == DataType::kFloat;
-}
 
 // A per-channel vector from a constant broadcast along the last axis (numel 1 or channels).
 bool channelVector(const Value* v, int64_t channels, float fill, std::vector<float>& out) {
