@@ -10,6 +10,7 @@
 #include "passes/lower/integer_lowering.h"
 #include "report/accuracy_report.h"
 #include "report/report_writer.h"
+#include "vitq/fidelity_guard.h"
 
 namespace vitq::cli {
 
@@ -22,7 +23,6 @@ Status runIntegerExport(const Model& reference, Model& quantized, const Dataset&
   lo.mean_ranges = a.mean_ranges;
   VITQ_ASSIGN_OR_RETURN(IntegerLoweringReport lr, lowerToInteger(quantized, calib, lo));
   quantized.producer_name = "vitq";
-  VITQ_RETURN_IF_ERROR(saveModel(quantized, a.output));
   // The report runs the written model as vitq's executor does: functions inlined.
   ImportOptions import;
   import.inline_functions = true;
@@ -38,7 +38,13 @@ Status runIntegerExport(const Model& reference, Model& quantized, const Dataset&
                                 {"shiftmax", lr.shiftmax},
                                 {"shiftgelu", lr.shiftgelu}, {"layernorms", lr.layernorms},
                                 {"residual_adds", lr.residual_adds}, {"requantizers", lr.requantizers}};
+  report["guard"] = a.guard ? "on" : "off";
+  // Report first, then the model; a model that cannot be written takes the report with it.
   if (!a.report.empty()) VITQ_RETURN_IF_ERROR(writeReportFile(report, a.report));
+  if (Status saved = saveModel(quantized, a.output); !saved.isOk()) {
+    if (!a.report.empty()) std::filesystem::remove(a.report);
+    return saved;
+  }
   std::cout << "# vitq quantize: " << a.model << " -> " << a.output << " (integer, I-ViT)\n\n"
             << "W" << a.wbits << "A" << a.abits << " (residual stream " << lo.residual_bits << "-bit): " << lr.linear
             << " linear, " << lr.convolutions << " conv, " << lr.activation_matmuls << " activation MatMuls, "
@@ -47,7 +53,8 @@ Status runIntegerExport(const Model& reference, Model& quantized, const Dataset&
             << lr.residual_adds << " residual adds, " << lr.requantizers << " requantizers; "
             << lr.calibration_samples << " calibration samples\n\n"
             << accuracyMarkdown(report);
-  return Status::ok();
+  if (a.guard) VITQ_RETURN_IF_ERROR(checkFidelity(report, a.output));
+  return enforceGates(a.gates, report["summary"]);
 }
 
 }  // namespace vitq::cli

@@ -8,6 +8,7 @@
 #include "calib/dataset.h"
 #include "core/status.h"
 #include "ir/graph.h"
+#include "vitq/gates.h"
 
 namespace vitq::cli {
 
@@ -16,6 +17,8 @@ struct IntegerExportArgs {
   bool mean_ranges = false;  // --ranges mean-minmax
   int wbits = 8, abits = 8, threads = 1;
   std::vector<int64_t> labels;  // of the evaluation samples (--labels), may be empty
+  bool guard = true;             // the fidelity guard (fidelity_guard.h)
+  std::vector<Gate> gates;       // --fail-if
 };
 
 Status runIntegerExport(const Model& reference, Model& quantized, const Dataset& calib, const Dataset& eval,

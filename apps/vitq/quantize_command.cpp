@@ -17,6 +17,7 @@
 #include "report/accuracy_report.h"
 #include "report/report_writer.h"
 #include "vitq/commands.h"
+#include "vitq/fidelity_guard.h"
 #include "vitq/gates.h"
 #include "vitq/integer_export.h"
 #include "vitq/option_checks.h"
@@ -37,7 +38,7 @@ struct Options {
   size_t calib_samples = 0, eval_samples = 0;
   std::vector<std::string> exclude, fail_if;
   bool no_ln_reparam = false, no_log_softmax = false, median_scale = false, dual_clip = false, reduce_range = false,
-       int4 = false, symmetric_activations = false;
+       int4 = false, symmetric_activations = false, no_guard = false;
   std::string placement = "integer";
   std::string depthwise_inputs;  // per-tensor or per-channel; empty: the recipe's choice
   double smooth_alpha = -1;  // negative: no smoothing
@@ -293,7 +294,7 @@ Status runQuantize(const Options& o) {
   if (o.format == "integer") {
     return runIntegerExport(reference, quantized, *in.calib, *in.eval,
                             {o.model, o.output, o.report, o.recipe, o.ranges == "mean-minmax", o.wbits, o.abits, o.threads,
-                             compare.labels});
+                             compare.labels, !o.no_guard, gates});
   }
   std::optional<MixedPrecisionPlan> mixed;
   if (budget) {
@@ -308,8 +309,8 @@ Status runQuantize(const Options& o) {
                                   "weights stay in 8-bit containers: ONNX Runtime would fuse them into "
                                   "QLinearConv/QLinearMatMul, which reject 4-bit inputs)");
   }
+  for (const std::string& why : ms.float_biases) logger("vitq.quantize")->warn("{}", why);
   quantized.producer_name = "vitq";
-  VITQ_RETURN_IF_ERROR(saveModel(quantized, o.output));
 
   const std::vector<std::string> layer_values = judgedLayerValues(*reference.graph);
   VITQ_ASSIGN_OR_RETURN(nlohmann::json report, compareModels(reference, quantized, *in.eval, layer_values, compare));
@@ -401,12 +402,20 @@ Status runQuantize(const Options& o) {
                             {"weights", ms.weights}, {"biases", ms.biases},
                             {"four_bit_tensors", ms.four_bit_tensors},
                             {"reparameterized_layernorms", pr.reparameterized},
-                            {"log_softmax_quantizers", ms.log_quantizers}};
+                            {"log_softmax_quantizers", ms.log_quantizers}, {"float_biases", ms.float_biases}};
+  report["guard"] = o.no_guard ? "off" : "on";
+  // The report is written before the model, and removed if the model cannot be: a failed run
+  // leaves neither behind.
   VITQ_RETURN_IF_ERROR(writeReport(report, o.report, {reference, quantized, *in.eval, o.threads, &in.original}));
+  if (Status written = saveModel(quantized, o.output); !written.isOk()) {
+    if (!o.report.empty()) std::filesystem::remove(o.report);
+    return written;
+  }
   std::cout << "# vitq quantize: " << o.model << " -> " << o.output << "\n\n"
             << "recipe " << o.recipe << ", W" << o.wbits << "A" << o.abits << ", " << plan.quantized_nodes << " of "
             << plan.compute_nodes << " compute nodes quantized, " << pr.calibration_samples << " calibration samples\n\n"
             << accuracyMarkdown(report, 10);
+  if (!o.no_guard) VITQ_RETURN_IF_ERROR(checkFidelity(report, o.output));
   if (mixed && !report["budget"]["met"].get<bool>()) {
     return Status(StatusCode::kGateFailed, "--budget " + o.budget + " is not met by the written model (" +
                                                report["budget"]["final"]["budget_value"].dump() + ")");
@@ -512,6 +521,9 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
                   "Activation statistics saved by vitq calibrate (and merge-stats) instead of calibrating on --data; "
                   "--data then feeds only the report");
   cmd->add_option("--report", o->report, "Write the report: .json, .md or .html");
+  cmd->add_flag("--no-guard", o->no_guard,
+                "Exit 0 even when the written model is clearly broken against the float model (output cosine below "
+                "0.9, or top-1 agreement below 50 % with cosine below 0.99: exit 3 by default)");
   cmd->add_option("--fail-if", o->fail_if, "Exit 3 when a gate holds, e.g. sqnr_min_db<15 (repeatable)")->allow_extra_args(false);
   cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));
   cmd->callback([o, cmd, &action] {
