@@ -1,5 +1,6 @@
 // Elementwise kernels: unary math and activations, broadcasting binary arithmetic, comparisons,
-// logic, variadic Max/Min/Sum/Mean, Where, Clip and Cast.
+// logic, variadic Max/Min/Sum/Mean, Where, Clip, Cast and CastLike. Arithmetic on float16 and
+// bfloat16 computes in float32 and rounds the result back.
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -7,6 +8,7 @@
 #include "exec/kernel_registry.h"
 #include "exec/kernels/broadcast.h"
 #include "exec/kernels/vector_math.h"
+#include "ir/half.h"
 
 namespace vitq {
 namespace {
@@ -147,6 +149,13 @@ T arithNan(Arith op, T a, T b) {
 }
 
 StatusOr<Tensor> arithmetic(const KernelContext& ctx, Arith op, const Tensor& a, const Tensor& b) {
+  if (is16BitFloat(a.dtype()) || is16BitFloat(b.dtype())) {
+    if (a.dtype() != b.dtype() && op != Arith::kPow) {
+      return ctx.error(std::string("input types differ: ") + dataTypeName(a.dtype()) + " and " + dataTypeName(b.dtype()));
+    }
+    VITQ_ASSIGN_OR_RETURN(Tensor y, arithmetic(ctx, op, widenToFloat(a), widenToFloat(b)));
+    return is16BitFloat(a.dtype()) ? narrowFromFloat(y, a.dtype()) : y;
+  }
   // x^2 (decomposed LayerNorm's variance) as a multiply: std::pow is an order of magnitude slower.
   if (op == Arith::kPow && a.dtype() == DataType::kFloat && b.numel() == 1 && b.rank() <= a.rank() &&
       b.dtype() == DataType::kFloat && b.data<float>()[0] == 2.0f) {
@@ -230,9 +239,14 @@ void addArith(KernelRegistry& r, const char* name, Arith op) {
 void addVariadic(KernelRegistry& r, const char* name, Arith op, bool mean) {
   r.add(name, [op, mean](KernelContext& ctx) -> Status {
     if (ctx.numInputs() == 0) return ctx.error("needs at least one input");
-    Tensor acc = ctx.input(0).clone();
+    const DataType type = ctx.input(0).dtype();
+    Tensor acc = widenToFloat(ctx.input(0)).clone();  // 16-bit floats: float32 throughout, one rounding
     for (size_t i = 1; i < ctx.numInputs(); ++i) {
-      VITQ_ASSIGN_OR_RETURN(acc, arithmetic(ctx, op, acc, ctx.input(i)));
+      if (ctx.input(i).dtype() != type) {
+        return ctx.error(std::string("input types differ: ") + dataTypeName(type) + " and " +
+                         dataTypeName(ctx.input(i).dtype()));
+      }
+      VITQ_ASSIGN_OR_RETURN(acc, arithmetic(ctx, op, acc, widenToFloat(ctx.input(i))));
     }
     if (mean) {
       const double n = static_cast<double>(ctx.numInputs());
@@ -241,6 +255,7 @@ void addVariadic(KernelRegistry& r, const char* name, Arith op, bool mean) {
         for (int64_t i = 0; i < acc.numel(); ++i) acc.data<T>()[i] = static_cast<T>(acc.data<T>()[i] / n);
       });
     }
+    if (is16BitFloat(type)) acc = narrowFromFloat(acc, type);
     ctx.setOutput(0, std::move(acc));
     return Status::ok();
   });
@@ -334,38 +349,66 @@ Status clipKernel(KernelContext& ctx) {
   return Status::ok();
 }
 
-Status castKernel(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  const auto to = ctx.attrs().getInt("to");
-  if (!to || !isKnownDataType(static_cast<int32_t>(*to))) return ctx.error("missing or unknown 'to' type");
-  const auto target = static_cast<DataType>(*to);
+// Casts to and from float16/bfloat16 go through float32 (exact for a 16-bit source); from a wider
+// source the 16-bit value is rounded once (half.h).
+StatusOr<Tensor> castTensor(const KernelContext& ctx, const Tensor& source, DataType target) {
+  const Tensor x = widenToFloat(source);
+  if (x.dtype() == target) return x.dtype() == source.dtype() ? x.clone() : x;
+  if (is16BitFloat(target) && x.dtype() == DataType::kFloat) return narrowFromFloat(x, target);
   Tensor y(target, x.shape());
   bool ok = false;
-  dispatchAll(x.dtype(), [&](auto tin) {
-    using TI = decltype(tin);
-    ok = dispatchAll(target, [&](auto tout) {
-      using TO = decltype(tout);
+  if (is16BitFloat(target)) {
+    const bool half = target == DataType::kFloat16;
+    auto* out = static_cast<uint16_t*>(y.rawData());
+    ok = dispatchAll(x.dtype(), [&](auto tin) {
+      using TI = decltype(tin);
       const TI* in = x.data<TI>();
-      TO* out = y.data<TO>();
       for (int64_t i = 0; i < x.numel(); ++i) {
-        if constexpr (std::is_same_v<TO, bool>) out[i] = in[i] != TI(0);
-        else if constexpr (std::is_integral_v<TO> && std::is_floating_point_v<TI>) {
-          // Out-of-range float to int is undefined in C++; saturate like the reference backend does.
-          const double v = static_cast<double>(in[i]);
-          out[i] = std::isnan(v) ? TO(0)
-                   : v <= static_cast<double>(std::numeric_limits<TO>::lowest()) ? std::numeric_limits<TO>::lowest()
-                   : v >= static_cast<double>(std::numeric_limits<TO>::max()) ? std::numeric_limits<TO>::max()
-                                                                              : static_cast<TO>(v);
-        } else {
-          out[i] = static_cast<TO>(in[i]);
-        }
+        const auto v = static_cast<long double>(in[i]);  // exact for every integer and double
+        out[i] = half ? toHalfBits(v) : toBFloat16Bits(v);
       }
     });
-  });
+  } else {
+    dispatchAll(x.dtype(), [&](auto tin) {
+      using TI = decltype(tin);
+      ok = dispatchAll(target, [&](auto tout) {
+        using TO = decltype(tout);
+        const TI* in = x.data<TI>();
+        TO* out = y.data<TO>();
+        for (int64_t i = 0; i < x.numel(); ++i) {
+          if constexpr (std::is_same_v<TO, bool>) out[i] = in[i] != TI(0);
+          else if constexpr (std::is_integral_v<TO> && std::is_floating_point_v<TI>) {
+            // Out-of-range float to int is undefined in C++; saturate like the reference backend does.
+            const double v = static_cast<double>(in[i]);
+            out[i] = std::isnan(v) ? TO(0)
+                     : v <= static_cast<double>(std::numeric_limits<TO>::lowest()) ? std::numeric_limits<TO>::lowest()
+                     : v >= static_cast<double>(std::numeric_limits<TO>::max()) ? std::numeric_limits<TO>::max()
+                                                                                : static_cast<TO>(v);
+          } else {
+            out[i] = static_cast<TO>(in[i]);
+          }
+        }
+      });
+    });
+  }
   if (!ok) {
-    return ctx.error(std::string("cast from ") + dataTypeName(x.dtype()) + " to " + dataTypeName(target) +
+    return ctx.error(std::string("cast from ") + dataTypeName(source.dtype()) + " to " + dataTypeName(target) +
                      " is not supported");
   }
+  return y;
+}
+
+Status castKernel(KernelContext& ctx) {
+  const auto to = ctx.attrs().getInt("to");
+  if (!to || !isKnownDataType(static_cast<int32_t>(*to))) return ctx.error("missing or unknown 'to' type");
+  VITQ_ASSIGN_OR_RETURN(Tensor y, castTensor(ctx, ctx.input(0), static_cast<DataType>(*to)));
+  ctx.setOutput(0, std::move(y));
+  return Status::ok();
+}
+
+// CastLike (opset 15): Cast to the element type of the second input.
+Status castLikeKernel(KernelContext& ctx) {
+  VITQ_ASSIGN_OR_RETURN(Tensor y, castTensor(ctx, ctx.input(0), ctx.input(1).dtype()));
   ctx.setOutput(0, std::move(y));
   return Status::ok();
 }
@@ -526,6 +569,7 @@ void registerElementwiseKernels(KernelRegistry& r) {
   r.add("Where", whereKernel);
   r.add("Clip", clipKernel);
   r.add("Cast", castKernel);
+  r.add("CastLike", castLikeKernel);
   r.add("PRelu", preluKernel);
 }
 
