@@ -18,7 +18,7 @@ struct Descr {
 constexpr Descr kDescrs[] = {
     {"<f4", DataType::kFloat}, {"<f8", DataType::kDouble}, {"|i1", DataType::kInt8},  {"|u1", DataType::kUInt8},
     {"<i2", DataType::kInt16}, {"<u2", DataType::kUInt16}, {"<i4", DataType::kInt32}, {"<u4", DataType::kUInt32},
-    {"<i8", DataType::kInt64}, {"<u8", DataType::kUInt64}, {"|b1", DataType::kBool},
+    {"<i8", DataType::kInt64}, {"<u8", DataType::kUInt64}, {"|b1", DataType::kBool},  {"<f2", DataType::kFloat16},
 };
 
 }  // namespace
