@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """The integer lowering of the CNN ops that PP-OCR-style hybrids use, on a small generated model.
 
-x [N, 4, 6, W] (W dynamic) -> Conv -> HardSwish (opset-14 op) and HardSigmoid(0.2, 0.5) -> their
-product -> AveragePool 2x2 -> GlobalAveragePool (over the dynamic width) -> x * Sigmoid(1.5 x) ->
-Flatten -> Gemm. Calibrated on width 8, run on width 12, so that the dynamic GlobalAveragePool
+x [N, 4, 6, W] (W dynamic) -> zero Pad by 1 (as a MobileViT-style hybrid pads 28 to 32) -> Conv ->
+HardSwish (opset-14 op) and HardSigmoid(0.2, 0.5) -> their product -> AveragePool 2x2 ->
+GlobalAveragePool (over the dynamic width) -> x * Sigmoid(1.5 x) -> Reshape to [N, -1], the N computed
+in float from Shape (Shape -> Gather -> Cast to float -> Mul -> Cast to int64, as exporters compute
+interpolated sizes) -> Gemm. Calibrated on width 8, run on width 12, so that the dynamic GlobalAveragePool
 divides by a width it never saw. Checked:
 1. `vitq quantize --recipe i-vit --format integer` lowers every op (integer only between the
    input quantizer and the output dequantizer).
@@ -33,9 +35,13 @@ def build_model(path):
     w2 = rng.normal(0, 0.5, (8, 5)).astype(np.float32)
     b2 = rng.normal(0, 0.1, 5).astype(np.float32)
     inits = [numpy_helper.from_array(a, n) for a, n in
-             ((w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2"), (np.array(1.5, np.float32), "k"))]
+             ((w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2"), (np.array(1.5, np.float32), "k"),
+              (np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pads"), (np.array(0.0, np.float32), "fill"),
+              (np.array(0, np.int64), "batch_axis"), (np.array(1.0, np.float32), "one"),
+              (np.array([0], np.int64), "axes0"), (np.array([-1], np.int64), "rest"))]
     nodes = [
-        helper.make_node("Conv", ["x", "w1", "b1"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+        helper.make_node("Pad", ["x", "pads", "fill"], ["xp"], name="pad"),
+        helper.make_node("Conv", ["xp", "w1", "b1"], ["c"], name="conv"),
         helper.make_node("HardSwish", ["c"], ["hs"], name="hardswish"),
         helper.make_node("HardSigmoid", ["c"], ["gate"], alpha=0.2, beta=0.5, name="hardsigmoid"),
         helper.make_node("Mul", ["hs", "gate"], ["p"], name="product"),
@@ -44,7 +50,14 @@ def build_model(path):
         helper.make_node("Mul", ["g", "k"], ["gk"], name="slope"),
         helper.make_node("Sigmoid", ["gk"], ["sig"], name="sigmoid"),
         helper.make_node("Mul", ["g", "sig"], ["silu"], name="silu"),
-        helper.make_node("Flatten", ["silu"], ["f"], name="flatten"),
+        helper.make_node("Shape", ["silu"], ["silu_shape"], name="shape"),
+        helper.make_node("Gather", ["silu_shape", "batch_axis"], ["n"], name="batch"),
+        helper.make_node("Cast", ["n"], ["n_float"], to=TensorProto.FLOAT, name="n_to_float"),
+        helper.make_node("Mul", ["n_float", "one"], ["n_scaled"], name="n_times_one"),
+        helper.make_node("Cast", ["n_scaled"], ["n_int"], to=TensorProto.INT64, name="n_to_int"),
+        helper.make_node("Unsqueeze", ["n_int", "axes0"], ["n_vec"], name="n_vec"),
+        helper.make_node("Concat", ["n_vec", "rest"], ["flat_shape"], axis=0, name="flat_shape"),
+        helper.make_node("Reshape", ["silu", "flat_shape"], ["f"], name="flatten"),
         helper.make_node("Gemm", ["f", "w2", "b2"], ["y"], name="fc"),
     ]
     graph = helper.make_graph(nodes, "cnn_ops",

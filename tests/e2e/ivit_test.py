@@ -86,10 +86,14 @@ def integer_only(path, name, required=TRANSFORMER_OPS):
     for i in g.input:
         types[i.name] = i.type.tensor_type.elem_type
     offenders, boundary = [], 0
+    # Values computed from the data; Shape/Size outputs are not (float arithmetic on shapes is no data).
+    data = {i.name for i in g.input}
     for node in g.node:
         for o, t in zip(node.output, out_types(node, types)):
             types[o] = t
-        touched = [types.get(v) for v in list(node.input) + list(node.output) if v]
+        if node.op_type not in ("Shape", "Size") and any(v in data for v in node.input):
+            data.update(node.output)
+        touched = [types.get(v) for v in list(node.input) + list(node.output) if v in data]
         if FLOAT in touched or None in touched:
             if node.name.startswith(("input_quantizer/", "output_dequantizer/")):
                 boundary += 1

@@ -1,6 +1,7 @@
 #include "passes/lower/integer_lowering.h"
 
 #include "core/logging.h"
+#include "pattern/match_utils.h"
 #include "passes/lower/integer_functions.h"
 #include "passes/lower/integer_lowering_context.h"
 
@@ -22,6 +23,32 @@ Status Lowering::lowerShapeOp(Node& n) {
   }
   r.v = cloneOn(n, r.v, hint);
   r.acc = false;
+  reps_[n.output(0)] = r;
+  return Status::ok();
+}
+
+// Constant-mode Pad by zero pads the codes by zero: the integer grids here are symmetric (zero
+// point 0), so a padded code is the padded value. Other modes and values stay float.
+Status Lowering::lowerPad(Node& n) {
+  Value* x = n.input(0);
+  if (!hasRep(x)) return unsupported("node " + n.describe() + ": input has no integer form");
+  const std::string mode = n.attrs().stringOr("mode", "constant");
+  const Value* fill = n.numInputs() > 2 ? n.input(2) : nullptr;
+  const std::optional<double> fill_value = fill ? scalarConstant(fill) : std::optional<double>(0.0);
+  if (mode != "constant" || !fill_value || *fill_value != 0.0) {
+    return unsupported("node " + n.describe() + ": only Pad in constant mode with value 0 has an integer lowering "
+                       "(mode '" + mode + "')");
+  }
+  const std::string hint = n.name().empty() ? n.output(0)->name() : n.name();
+  Rep r = reps_.at(x);
+  std::vector<Value*> ins = n.inputs();
+  ins[0] = r.v;
+  if (fill) {
+    Tensor zero(r.v->type().dtype, {});
+    ins[2] = g_.addInitializer(g_.uniqueName(hint + "/zero"), std::move(zero));
+  }
+  r.v = node("Pad", ins, r.v->type().dtype, hint);
+  copyAttrs(n, last_);
   reps_[n.output(0)] = r;
   return Status::ok();
 }
@@ -87,10 +114,12 @@ Status Lowering::run(IntegerLoweringReport& report) {
     bool float_out = false;
     for (const Value* o : n->outputs()) float_out = float_out || (o && o->type().dtype == DataType::kFloat);
     if (!float_out) {
-      // Integer side computations (shapes) stay; a float input they read becomes its codes.
+      // Integer side computations (shapes) stay; a float input they read becomes its codes, or is
+      // float arithmetic on shapes (Shape -> Cast -> Div -> Cast, as exporters compute the size of
+      // an interpolated position embedding): no data, it stays as it is.
       for (size_t i = 0; i < n->numInputs(); ++i) {
         Value* x = n->input(i);
-        if (!x || x->type().dtype != DataType::kFloat) continue;
+        if (!x || x->type().dtype != DataType::kFloat || isConstantLike(x)) continue;
         if (!n->is("Shape") && !n->is("Size")) return unsupported("node " + n->describe() + ": reads a float value");
         if (hasRep(x)) g_.setInput(n, i, reps_.at(x).v);
       }
@@ -119,6 +148,7 @@ Status Lowering::run(IntegerLoweringReport& report) {
     else if (n->is("HardSigmoid")) st = lowerHardSigmoid(*n);
     else if (n->is("HardSwish")) st = lowerHardSwish(*n);
     else if (isShapeOp(*n)) st = lowerShapeOp(*n);
+    else if (n->is("Pad")) st = lowerPad(*n);
     else st = unsupported("node " + n->describe() + ": op " + n->opType() + " has no integer lowering");
     VITQ_RETURN_IF_ERROR(st);
   }

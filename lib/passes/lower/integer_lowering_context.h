@@ -328,6 +328,7 @@ class Lowering {
   Status lowerGelu(const GeluMatch& m);
   Status lowerLayerNorm(const LayerNormMatch& m);
   Status lowerShapeOp(Node& n);
+  Status lowerPad(Node& n);
   Status lowerConcat(Node& n);
   Status lowerRelu(Node& n);
   Status lowerSilu(Node& n, const Node& sig);
