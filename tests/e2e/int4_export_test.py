@@ -28,8 +28,10 @@ INT4, UINT4 = 22, 21  # TensorProto.DataType values (onnx >= 1.16 names them)
 
 def quantize(vitq, model, data, out, *flags):
     report = out[:-5] + ".json"
+    # --no-guard: this test compares storage forms of the same model; some W4A4 settings here are
+    # weak on purpose (symmetric min/max activations on the ViT: output cosine about 0.5).
     proc = subprocess.run([vitq, "-q", "quantize", model, "--data", data, "-o", out, "--report", report,
-                           "--eval-samples", "8", *flags], capture_output=True, text=True)
+                           "--eval-samples", "8", "--no-guard", *flags], capture_output=True, text=True)
     check(proc.returncode == 0, f"quantize {os.path.basename(out)} {' '.join(flags)}: {proc.stderr.strip()[-300:]}")
     with open(report) as f:
         return json.load(f), proc.stderr
