@@ -11,6 +11,7 @@
 #include "passes/canonicalize/export_style.h"
 #include "passes/canonicalize/fold_batchnorm.h"
 #include "passes/canonicalize/name_nodes.h"
+#include "passes/canonicalize/widen_float16.h"
 #include "pattern/match_utils.h"
 #include "quant/op_rules.h"
 
@@ -93,6 +94,12 @@ StatusOr<QuantizationInputs> loadQuantizationInputs(const std::string& model_pat
                                                     const std::string& preprocess) {
   QuantizationInputs in;
   VITQ_ASSIGN_OR_RETURN(in.original, loadModel(model_path));
+  // Everything after this (samples, typing run, statistics fingerprint) sees the float32 form.
+  if (const WidenReport w = widenFloat16(*in.original.graph); w.any()) {
+    logger("vitq.quantize")->info("float16 model: computed in float32 ({} initializers widened; {} input and {} output "
+                                  "casts keep the float16 interface)",
+                                  w.initializers, w.input_casts, w.output_casts);
+  }
   const Model& loaded = in.original;
   std::vector<const Value*> loaded_inputs;
   for (const Value* v : loaded.graph->inputs()) {

@@ -9,6 +9,7 @@
 
 #include "core/progress.h"
 #include "exec/executor.h"
+#include "ir/half.h"
 #include "report/section_markdown.h"
 
 namespace vitq {
@@ -112,6 +113,9 @@ StatusOr<json> compareModels(const Model& reference, const Model& quantized, con
     CaptureHooks ref_hooks(names), q_hooks(names);
     VITQ_ASSIGN_OR_RETURN(TensorMap ref_out, ref_exec.run(feeds, &ref_hooks));
     VITQ_ASSIGN_OR_RETURN(TensorMap q_out, q_exec.run(feeds, &q_hooks));
+    // A float16 model's outputs (its interface keeps the type) are compared in float32.
+    for (auto& [name, t] : ref_out) t = widenToFloat(t);
+    for (auto& [name, t] : q_out) t = widenToFloat(t);
     for (const auto& [name, t] : ref_out) {
       auto it = q_out.find(name);
       if (it != q_out.end()) outputs[name].add(t, it->second, true);
