@@ -111,14 +111,27 @@ def shared_bias_and_identity():
     return model(nodes, [vinfo("x", [1, 4, 8, 8])], [vinfo("y", [1, 4, 8, 8])], inits), {"x": (1, 4, 8, 8)}
 
 
+def float16_model():
+    """The conv net in float16 (weights, input, output), as onnxconverter-common or torch .half() write it."""
+    m, shapes = conv_net_weights_as_inputs()
+    g = m.graph
+    del g.input[1:]
+    for t in g.initializer:
+        t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float16), t.name))
+    for v in list(g.input) + list(g.output):
+        v.type.tensor_type.elem_type = TensorProto.FLOAT16
+    return model(list(g.node), list(g.input), list(g.output), list(g.initializer)), shapes
+
+
 CASES = {"weights_as_inputs": conv_net_weights_as_inputs, "gemm_alpha_beta": gemm_alpha, "gemm_trans_a": gemm_trans_a,
          "matmul_3d_weight": matmul_3d_weight, "grouped_conv_transpose_bias": grouped_conv_transpose,
-         "bias_past_int32": bias_past_int32, "shared_bias_identity": shared_bias_and_identity}
+         "bias_past_int32": bias_past_int32, "shared_bias_identity": shared_bias_and_identity,
+         "float16": float16_model}
 
 
-def samples(shapes, count, seed):
+def samples(shapes, count, seed, dtype=np.float32):
     rng = np.random.default_rng(seed)
-    return [{name: rng.standard_normal(shape).astype(np.float32) for name, shape in shapes.items()} for _ in range(count)]
+    return [{name: rng.standard_normal(shape).astype(dtype) for name, shape in shapes.items()} for _ in range(count)]
 
 
 def write_data(folder, batch):
@@ -136,7 +149,7 @@ def ort_outputs(path, batch, optimize):
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
     fed = {i.name for i in s.get_inputs()}
-    return [np.concatenate([o.ravel() for o in s.run(None, {k: v for k, v in feed.items() if k in fed})])
+    return [np.concatenate([o.ravel().astype(np.float32) for o in s.run(None, {k: v for k, v in feed.items() if k in fed})])
             for feed in batch]
 
 
@@ -161,9 +174,10 @@ def main():
             m, shapes = make()
             src = os.path.join(tmp, name + ".onnx")
             onnx.save(m, src)
+            dtype = np.float16 if name == "float16" else np.float32
             data = os.path.join(tmp, name + "_data")
-            write_data(data, samples(shapes, 16, 1))
-            held_out = samples(shapes, 8, 2)
+            write_data(data, samples(shapes, 16, 1, dtype))
+            held_out = samples(shapes, 8, 2, dtype)
             out = os.path.join(tmp, name + "_w8a8.onnx")
             proc, report = quantize(args.vitq, src, data, out)
             check(proc.returncode == 0, f"{name}: quantized (exit {proc.returncode}: {proc.stderr.strip()[-300:]})")
@@ -174,7 +188,7 @@ def main():
                 c = cosine(ref, ort_outputs(out, held_out, optimize))
                 check(c >= 0.99, f"{name}: ONNX Runtime ({'optimized' if optimize else 'no optimizations'}) "
                                  f"cosine {c:.4f} >= 0.99")
-            calib = samples(shapes, 16, 1)
+            calib = samples(shapes, 16, 1, dtype)
             ort_cos = cosine(ort_outputs(src, calib, True), ort_outputs(out, calib, True))
             vitq_cos = report["summary"]["output_cosine"]
             check(vitq_cos - ort_cos <= 0.01, f"{name}: vitq's report (cosine {vitq_cos:.4f}) no more optimistic than "
@@ -183,6 +197,10 @@ def main():
                 check("6 graph inputs have initializers" in proc.stderr, "weights_as_inputs: the warning says so")
                 q = onnx.load(out)
                 check([i.name for i in q.graph.input] == ["x"], "weights_as_inputs: the written model's only input is x")
+            if name == "float16":
+                q = onnx.load(out)
+                types = [v.type.tensor_type.elem_type for v in list(q.graph.input) + list(q.graph.output)]
+                check(types == [TensorProto.FLOAT16] * 2, "float16: the written model's input and output stay float16")
             if name == "bias_past_int32":
                 floats = report["quantization"]["float_biases"]
                 check(len(floats) == 1 and floats[0].startswith("bias 'b' of node"),
