@@ -539,6 +539,19 @@ TEST_CASE("Block gradients: shape computations are not differentiated", "[autodi
                 {{"X", randomTensor({2, 3, 4}, -1, 1, 1)}});
 }
 
+TEST_CASE("Block gradients: floats computed from a shape are not differentiated", "[autodiff]") {
+  // Dynamic-shape scaling: 1 / floor(sqrt(float(Shape(X)[-1]))) multiplies X. Floor has no VJP, and
+  // needs none: no gradient flows through an int64 shape, nor through the floats computed from it.
+  const std::string text = modelText(13, "(float[2,3,4] X) => (float[] Y)", {intInit("last", {-1}), "float one = {1.0}"},
+                                     "s = Shape (X)\nd = Gather (s, last)\nf = Cast <to = 1> (d)\nr = Sqrt (f)\n"
+                                     "l = Floor (r)\nk = Div (one, l)\nT = Tanh (X)\nY = Mul (T, k)");
+  gradientCheck(text, {{"X", randomTensor({2, 3, 4}, -1, 1, 1)}});
+  // The same from the IR's types, before any tensor exists: nothing without a VJP on the path.
+  Model model = test::parseModel(text);
+  const Graph& g = *model.graph;
+  CHECK(firstNodeWithoutVjp(allNodes(g), {g.findValue("X")}, {g.outputs()[0]}) == nullptr);
+}
+
 TEST_CASE("Block gradients: an op without a VJP fails naming the node", "[autodiff]") {
   Model model = test::parseModel(modelText(13, "(float[3] X) => (float[] Y)", {}, "A = Abs (X)\nY = Relu (A)"));
   Graph& g = *model.graph;
@@ -553,6 +566,11 @@ TEST_CASE("Block gradients: an op without a VJP fails naming the node", "[autodi
   // Differentiating only the part after Abs works.
   auto after = blockGradients(g, allNodes(g), t, {{y, randomTensor({3}, -1, 1, 2)}}, {g.findValue("A")}, 13);
   CHECK(after.isOk());
+  // The check from the IR's types finds the same node, and none for the part after it.
+  const Node* missing = firstNodeWithoutVjp(allNodes(g), {g.findValue("X")}, {y});
+  REQUIRE(missing != nullptr);
+  CHECK(noVjpMessage(*missing) == "node 'abs_1' (Abs): no gradient (vector-Jacobian product) for op Abs");
+  CHECK(firstNodeWithoutVjp(allNodes(g), {g.findValue("A")}, {y}) == nullptr);
 }
 
 TEST_CASE("Block gradients: bad requests are errors", "[autodiff]") {
