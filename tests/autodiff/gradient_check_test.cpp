@@ -422,6 +422,48 @@ TEST_CASE("Movement gradients: Concat, Slice, Split, Expand, Gather", "[autodiff
   }
 }
 
+TEST_CASE("Pass-through gradients: Cast, Dropout", "[autodiff]") {
+  SECTION("Cast float to float") { unaryCase(13, "T = Cast <to = 1> (X)\nY = Tanh (T)", {3, 4}, -1, 1); }
+  SECTION("no gradient through a cast to an integer and back") {
+    // trunc(x) is 0 on (0, 1): the round trip adds nothing and takes no gradient.
+    unaryCase(13, "I = Cast <to = 7> (X)\nF = Cast <to = 1> (I)\nY = Add (X, F)", {3, 4}, 0.1f, 0.9f);
+  }
+  SECTION("Dropout in inference mode, ratio as an input") {
+    gradientCheck(modelText(13, "(float[3,4] X) => (float[] Y)", {"float r = {0.3}"}, "D = Dropout (X, r)\nY = Tanh (D)"),
+                  {{"X", randomTensor({3, 4}, -1, 1, 1)}}, {"r"});
+  }
+}
+
+TEST_CASE("Where gradients, broadcast condition and branches", "[autodiff]") {
+  // The condition compares A with a constant: bool, so nothing flows into the comparison.
+  gradientCheck(modelText(13, "(float[2,3,4] A, float[3,1] B) => (float[] Y)", {"float zero = {0.0}"},
+                          "C = Greater (A, zero)\nY = Where (C, A, B)"),
+                {{"A", randomTensor({2, 3, 4}, -1, 1, 1, {0})}, {"B", randomTensor({3, 1}, -1, 1, 2)}}, {"zero"});
+}
+
+TEST_CASE("Variadic gradients: Sum, Mean, Max, Min with broadcasting", "[autodiff]") {
+  // Each input holds the maximum and the minimum of some element, and no two compared values are
+  // within a finite-difference step of each other.
+  const std::map<std::string, Tensor> feeds{{"A", Tensor::fromVector<float>({0.1f, 0.5f, -0.3f, 0.2f, -0.4f, 0.0f}, {2, 3})},
+                                            {"B", Tensor::fromVector<float>({0.3f, -0.2f, 0.4f}, {3})},
+                                            {"C", Tensor::fromVector<float>({-0.1f, 0.45f}, {2, 1})}};
+  const std::string sig = "(float[2,3] A, float[3] B, float[2,1] C) => (float[] Y)";
+  SECTION("Sum") { gradientCheck(modelText(13, sig, {}, "Y = Sum (A, B, C)"), feeds); }
+  SECTION("Mean") { gradientCheck(modelText(13, sig, {}, "Y = Mean (A, B, C)"), feeds); }
+  SECTION("Max") { gradientCheck(modelText(13, sig, {}, "Y = Max (A, B, C)"), feeds); }
+  SECTION("Min") { gradientCheck(modelText(13, sig, {}, "Y = Min (A, B, C)"), feeds); }
+}
+
+TEST_CASE("Unary gradients: Neg, Exp, Log, Reciprocal, Softplus, LeakyRelu, Elu", "[autodiff]") {
+  SECTION("Neg") { unaryCase(13, "Y = Neg (X)", {3, 4}, -1, 1); }
+  SECTION("Exp") { unaryCase(13, "Y = Exp (X)", {3, 4}, -2, 2); }
+  SECTION("Log") { unaryCase(13, "Y = Log (X)", {3, 4}, 0.3f, 3); }
+  SECTION("Reciprocal") { unaryCase(13, "Y = Reciprocal (X)", {3, 4}, 0.3f, 3); }
+  SECTION("Softplus") { unaryCase(13, "Y = Softplus (X)", {3, 4}, -3, 3); }
+  SECTION("LeakyRelu") { unaryCase(13, "Y = LeakyRelu <alpha = 0.2> (X)", {3, 4}, -1, 1, {0}); }
+  SECTION("Elu") { unaryCase(13, "Y = Elu <alpha = 0.7> (X)", {3, 4}, -2, 2, {0}); }
+}
+
 // ---- blocks ---------------------------------------------------------------------------------------
 
 // A MobileViT-style bridge: conv features unfolded to tokens, normalized, attention with the
