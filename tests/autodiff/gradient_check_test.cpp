@@ -5,6 +5,7 @@
 // max_i |g_i - fd_i| / max_i |fd_i| per value; set VITQ_GRADCHECK_REPORT=1 to print it per case.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -46,6 +47,15 @@ int64_t count(const Shape& shape) {
 
 Tensor randomTensor(const Shape& shape, float lo, float hi, unsigned seed, const std::vector<float>& kinks = {}) {
   return Tensor::fromVector(randomValues(count(shape), lo, hi, seed, kinks), shape);
+}
+
+/// The values -(n-1)/2 .. (n-1)/2 times \p spacing in a seeded random order: no two within a
+/// finite-difference step of each other, so maxima (MaxPool, ReduceMax, Max) never swap.
+Tensor distinctTensor(const Shape& shape, unsigned seed, float spacing = 0.05f) {
+  std::vector<float> v(static_cast<size_t>(count(shape)));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = (static_cast<float>(i) - 0.5f * static_cast<float>(v.size() - 1)) * spacing;
+  std::shuffle(v.begin(), v.end(), std::mt19937(seed));
+  return Tensor::fromVector(v, shape);
 }
 
 std::string dims(const Shape& shape) {
@@ -462,6 +472,36 @@ TEST_CASE("Unary gradients: Neg, Exp, Log, Reciprocal, Softplus, LeakyRelu, Elu"
   SECTION("Softplus") { unaryCase(13, "Y = Softplus (X)", {3, 4}, -3, 3); }
   SECTION("LeakyRelu") { unaryCase(13, "Y = LeakyRelu <alpha = 0.2> (X)", {3, 4}, -1, 1, {0}); }
   SECTION("Elu") { unaryCase(13, "Y = Elu <alpha = 0.7> (X)", {3, 4}, -2, 2, {0}); }
+}
+
+TEST_CASE("BatchNormalization gradients (inference): input, scale, bias, mean, variance", "[autodiff]") {
+  gradientCheck(modelText(15, "(float[2,3,4,4] X, float[3] S, float[3] B, float[3] M, float[3] V) => (float[] Y)", {},
+                          "Y = BatchNormalization <epsilon = 0.001> (X, S, B, M, V)"),
+                {{"X", randomTensor({2, 3, 4, 4}, -2, 2, 1)}, {"S", randomTensor({3}, 0.5f, 1.5f, 2)},
+                 {"B", randomTensor({3}, -1, 1, 3)}, {"M", randomTensor({3}, -0.5f, 0.5f, 4)},
+                 {"V", randomTensor({3}, 0.5f, 1.5f, 5)}});
+}
+
+TEST_CASE("ReduceMax and ReduceMin gradients", "[autodiff]") {
+  const std::map<std::string, Tensor> feeds{{"X", distinctTensor({2, 3, 4}, 5)}};
+  const std::string sig = "(float[2,3,4] X) => (float[] Y)";
+  SECTION("ReduceMax, axis 1, keepdims") { gradientCheck(modelText(13, sig, {}, "Y = ReduceMax <axes = [1]> (X)"), feeds); }
+  SECTION("ReduceMin, two axes, no keepdims") {
+    gradientCheck(modelText(13, sig, {}, "Y = ReduceMin <axes = [0, -1], keepdims = 0> (X)"), feeds);
+  }
+  SECTION("ReduceMax, opset 18 axes input") {
+    gradientCheck(modelText(18, sig, {intInit("axes", {-1})}, "Y = ReduceMax (X, axes)"), feeds);
+  }
+  SECTION("ties share the gradient evenly") {
+    Model model = test::parseModel(modelText(13, "(float[4] X) => (float[] Y)", {}, "Y = ReduceMax <keepdims = 0> (X)"));
+    const Graph& g = *model.graph;
+    ValueTensors t = feedsOf(g, {{"X", Tensor::fromVector<float>({1.0f, 3.0f, 3.0f, 2.0f}, {4})}});
+    REQUIRE(runBlockForward(allNodes(g), 13, t).isOk());
+    auto r = blockGradients(g, allNodes(g), t, {{g.outputs()[0], Tensor::fromVector<float>({1.0f}, {})}}, {g.findValue("X")}, 13);
+    REQUIRE(r.isOk());
+    const float* dx = r->at(g.findValue("X")).data<float>();
+    CHECK(std::vector<float>(dx, dx + 4) == std::vector<float>{0.0f, 0.5f, 0.5f, 0.0f});
+  }
 }
 
 // ---- blocks ---------------------------------------------------------------------------------------
