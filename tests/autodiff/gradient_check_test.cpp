@@ -504,6 +504,31 @@ TEST_CASE("ReduceMax and ReduceMin gradients", "[autodiff]") {
   }
 }
 
+TEST_CASE("Pad gradients: constant (with its value's gradient), reflect, edge, wrap", "[autodiff]") {
+  SECTION("constant with a constant_value input") {
+    gradientCheck(modelText(13, "(float[2,3,4] X, float V) => (float[] Y)", {intInit("p", {0, 1, 2, 0, 0, 1})},
+                            "Y = Pad (X, p, V)"),
+                  {{"X", randomTensor({2, 3, 4}, -1, 1, 1)}, {"V", Tensor::fromVector<float>({0.4f}, {})}});
+  }
+  SECTION("constant zero, negative pads crop") {
+    unaryCase(13, "Y = Pad (X, p)", {2, 3, 4}, -1, 1, {}, {intInit("p", {0, -1, 1, 0, 2, -1})});
+  }
+  SECTION("reflect") { unaryCase(13, "Y = Pad <mode = \"reflect\"> (X, p)", {2, 3, 4}, -1, 1, {}, {intInit("p", {0, 2, 1, 0, 1, 3})}); }
+  SECTION("edge") { unaryCase(13, "Y = Pad <mode = \"edge\"> (X, p)", {2, 3, 4}, -1, 1, {}, {intInit("p", {1, 2, 0, 0, 3, 1})}); }
+  SECTION("wrap, opset 19") { unaryCase(19, "Y = Pad <mode = \"wrap\"> (X, p)", {2, 3, 4}, -1, 1, {}, {intInit("p", {0, 1, 2, 0, 2, 1})}); }
+  SECTION("opset 18 axes input") {
+    unaryCase(18, "Y = Pad (X, p, , a)", {2, 3, 4}, -1, 1, {}, {intInit("p", {2, 1, 1, 3}), intInit("a", {-1, 1})});
+  }
+  SECTION("opset 10 attributes") { unaryCase(10, "Y = Pad <pads = [0, 1, 1, 0, 2, 0]> (X)", {2, 3, 4}, -1, 1); }
+}
+
+TEST_CASE("Movement gradients: Tile, DepthToSpace, SpaceToDepth", "[autodiff]") {
+  SECTION("Tile") { unaryCase(13, "Y = Tile (X, r)", {2, 3}, -1, 1, {}, {intInit("r", {2, 1})}); }
+  SECTION("DepthToSpace DCR") { unaryCase(13, "Y = DepthToSpace <blocksize = 2> (X)", {1, 8, 2, 3}, -1, 1); }
+  SECTION("DepthToSpace CRD") { unaryCase(13, "Y = DepthToSpace <blocksize = 2, mode = \"CRD\"> (X)", {1, 8, 2, 3}, -1, 1); }
+  SECTION("SpaceToDepth") { unaryCase(13, "Y = SpaceToDepth <blocksize = 2> (X)", {1, 2, 4, 6}, -1, 1); }
+}
+
 // ---- blocks ---------------------------------------------------------------------------------------
 
 // A MobileViT-style bridge: conv features unfolded to tokens, normalized, attention with the
