@@ -529,6 +529,32 @@ TEST_CASE("Movement gradients: Tile, DepthToSpace, SpaceToDepth", "[autodiff]") 
   SECTION("SpaceToDepth") { unaryCase(13, "Y = SpaceToDepth <blocksize = 2> (X)", {1, 2, 4, 6}, -1, 1); }
 }
 
+TEST_CASE("ConvTranspose gradients: input, weight and bias", "[autodiff]") {
+  SECTION("stride 2 with bias") {
+    gradientCheck(modelText(13, "(float[1,3,3,4] X) => (float[] Y)",
+                            {floatInit("W", {3, 2, 2, 2}, -1, 1, 1), floatInit("B", {2}, -1, 1, 2)},
+                            "Y = ConvTranspose <strides = [2, 2]> (X, W, B)"),
+                  {{"X", randomTensor({1, 3, 3, 4}, -1, 1, 3)}});
+  }
+  SECTION("groups, dilations, asymmetric pads, output_padding, batch 2") {
+    gradientCheck(modelText(13, "(float[2,4,3,3] X, float[4,3,3,2] W) => (float[] Y)", {},
+                            "Y = ConvTranspose <group = 2, strides = [2, 3], dilations = [2, 1], pads = [1, 0, 0, 2], "
+                            "output_padding = [1, 2]> (X, W)"),
+                  {{"X", randomTensor({2, 4, 3, 3}, -1, 1, 3)}, {"W", randomTensor({4, 3, 3, 2}, -1, 1, 4)}});
+  }
+  SECTION("1-D, auto_pad SAME_UPPER") {
+    gradientCheck(modelText(13, "(float[1,2,5] X, float[2,3,3] W, float[3] B) => (float[] Y)", {},
+                            "Y = ConvTranspose <strides = [2], auto_pad = \"SAME_UPPER\"> (X, W, B)"),
+                  {{"X", randomTensor({1, 2, 5}, -1, 1, 3)}, {"W", randomTensor({2, 3, 3}, -1, 1, 4)},
+                   {"B", randomTensor({3}, -1, 1, 5)}});
+  }
+  SECTION("output_shape") {
+    gradientCheck(modelText(13, "(float[1,2,3,3] X, float[2,2,3,3] W) => (float[] Y)", {},
+                            "Y = ConvTranspose <strides = [2, 2], output_shape = [8, 7]> (X, W)"),
+                  {{"X", randomTensor({1, 2, 3, 3}, -1, 1, 3)}, {"W", randomTensor({2, 2, 3, 3}, -1, 1, 4)}});
+  }
+}
+
 // ---- blocks ---------------------------------------------------------------------------------------
 
 // A MobileViT-style bridge: conv features unfolded to tokens, normalized, attention with the
