@@ -17,7 +17,6 @@
 #include "exec/kernels/depthwise.h"
 #include "exec/kernels/im2col.h"
 #include "exec/kernels/kernel_utils.h"
-#include "exec/kernels/pool.h"
 
 namespace vitq {
 namespace {
@@ -267,14 +266,6 @@ Status convTransposeVjp(VjpContext& ctx) {
   return Status::ok();
 }
 
-// AveragePool is linear in its input: the pooling kernel's own geometry spreads the gradient back.
-Status averagePoolVjp(VjpContext& ctx) {
-  if (!ctx.wants(0)) return Status::ok();
-  VITQ_ASSIGN_OR_RETURN(Tensor gx, averagePoolBackward(ctx.forward, ctx.outputGrad(0)));
-  ctx.setInputGrad(0, std::move(gx));
-  return Status::ok();
-}
-
 // GlobalAveragePool: every input of a (batch, channel) plane gets the plane's gradient / its size.
 Status globalAveragePoolVjp(VjpContext& ctx) {
   if (!ctx.wants(0)) return Status::ok();
@@ -301,7 +292,6 @@ void registerLinearVjps(VjpRegistry& r) {
   r.add("Gemm", gemmVjp);
   r.add("Conv", convVjp);
   r.add("ConvTranspose", convTransposeVjp);
-  r.add("AveragePool", averagePoolVjp);
   r.add("GlobalAveragePool", globalAveragePoolVjp);
 }
 

@@ -529,6 +529,53 @@ TEST_CASE("Movement gradients: Tile, DepthToSpace, SpaceToDepth", "[autodiff]") 
   SECTION("SpaceToDepth") { unaryCase(13, "Y = SpaceToDepth <blocksize = 2> (X)", {1, 2, 4, 6}, -1, 1); }
 }
 
+// Resize's roi and scales are constants here (no gradient is defined for them).
+CheckResult resizeCase(int opset, const std::string& attrs, const Shape& shape, const std::vector<std::string>& inits,
+                       const std::string& inputs) {
+  const std::string sig = "(float[" + dims(shape) + "] X) => (float[] Y)";
+  return gradientCheck(modelText(opset, sig, inits, "Y = Resize " + attrs + " (X, " + inputs + ")"),
+                       {{"X", randomTensor(shape, -1, 1, 7)}}, {"roi", "scales"});
+}
+
+TEST_CASE("Resize gradients: nearest, linear and cubic with the kernel's coordinate modes", "[autodiff]") {
+  const std::string up = "float[4] scales = {1.0, 1.0, 2.0, 1.5}";
+  SECTION("nearest, asymmetric floor, upsampling") {
+    resizeCase(13, "<mode = \"nearest\", coordinate_transformation_mode = \"asymmetric\", nearest_mode = \"floor\">",
+               {1, 2, 3, 4}, {up}, ", scales");
+  }
+  SECTION("nearest, half_pixel round_prefer_floor, downsampling by sizes") {
+    resizeCase(13, "<mode = \"nearest\">", {1, 2, 6, 5}, {intInit("sizes", {1, 2, 4, 3})}, ", , sizes");
+  }
+  SECTION("linear, half_pixel, fractional scale") { resizeCase(13, "<mode = \"linear\">", {1, 2, 3, 4}, {up}, ", scales"); }
+  SECTION("linear, align_corners, shrinking one axis and growing the other") {
+    resizeCase(13, "<mode = \"linear\", coordinate_transformation_mode = \"align_corners\">", {2, 1, 5, 3},
+               {intInit("sizes", {2, 1, 3, 7})}, ", , sizes");
+  }
+  SECTION("linear, pytorch_half_pixel") {
+    resizeCase(13, "<mode = \"linear\", coordinate_transformation_mode = \"pytorch_half_pixel\">", {1, 2, 3, 4},
+               {intInit("sizes", {1, 2, 1, 6})}, ", , sizes");
+  }
+  SECTION("cubic, as bicubic position-embedding interpolation") {
+    resizeCase(13, "<mode = \"cubic\", cubic_coeff_a = -0.75, coordinate_transformation_mode = \"align_corners\">",
+               {1, 3, 4, 4}, {intInit("sizes", {1, 3, 6, 5})}, ", , sizes");
+  }
+  SECTION("cubic, exclude_outside, half_pixel") {
+    resizeCase(13, "<mode = \"cubic\", exclude_outside = 1>", {1, 1, 4, 5}, {up}, ", scales");
+  }
+  SECTION("linear, tf_crop_and_resize with extrapolation") {
+    resizeCase(13, "<mode = \"linear\", coordinate_transformation_mode = \"tf_crop_and_resize\", extrapolation_value = 2.0>",
+               {1, 1, 4, 4}, {"float[8] roi = {0, 0, -0.2, 0.1, 1, 1, 0.9, 1.3}", intInit("sizes", {1, 1, 5, 6})},
+               "roi, , sizes");
+  }
+  SECTION("opset 18 axes") {
+    resizeCase(18, "<mode = \"linear\", axes = [2, 3]>", {1, 2, 3, 4}, {"float[2] scales = {2.0, 0.75}"}, ", scales");
+  }
+  SECTION("Upsample, opset 9") {
+    gradientCheck(modelText(9, "(float[1,2,3,4] X) => (float[] Y)", {up}, "Y = Upsample <mode = \"linear\"> (X, scales)"),
+                  {{"X", randomTensor({1, 2, 3, 4}, -1, 1, 7)}}, {"scales"});
+  }
+}
+
 TEST_CASE("ConvTranspose gradients: input, weight and bias", "[autodiff]") {
   SECTION("stride 2 with bias") {
     gradientCheck(modelText(13, "(float[1,3,3,4] X) => (float[] Y)",
@@ -552,6 +599,26 @@ TEST_CASE("ConvTranspose gradients: input, weight and bias", "[autodiff]") {
     gradientCheck(modelText(13, "(float[1,2,3,3] X, float[2,2,3,3] W) => (float[] Y)", {},
                             "Y = ConvTranspose <strides = [2, 2], output_shape = [8, 7]> (X, W)"),
                   {{"X", randomTensor({1, 2, 3, 3}, -1, 1, 3)}, {"W", randomTensor({2, 2, 3, 3}, -1, 1, 4)}});
+  }
+}
+
+TEST_CASE("MaxPool gradients: the window maximum takes it", "[autodiff]") {
+  auto maxPool = [](int opset, const std::string& attrs, const Shape& shape) {
+    gradientCheck(modelText(opset, "(float[" + dims(shape) + "] X) => (float[] Y)", {}, "Y = MaxPool " + attrs + " (X)"),
+                  {{"X", distinctTensor(shape, 11)}});
+  };
+  SECTION("2x2 stride 2") { maxPool(13, "<kernel_shape = [2, 2], strides = [2, 2]>", {1, 2, 4, 6}); }
+  SECTION("3x3 stride 2, padded (ResNet's stem)") {
+    maxPool(13, "<kernel_shape = [3, 3], strides = [2, 2], pads = [1, 1, 1, 1]>", {2, 2, 5, 5});
+  }
+  SECTION("dilated, ceil_mode") {
+    maxPool(13, "<kernel_shape = [2, 2], strides = [2, 2], dilations = [2, 1], ceil_mode = 1>", {1, 1, 7, 6});
+  }
+  SECTION("1-D") { maxPool(13, "<kernel_shape = [3], strides = [2]>", {1, 3, 9}); }
+  SECTION("with the Indices output") {
+    gradientCheck(modelText(13, "(float[1,2,4,4] X) => (float[] Y)", {},
+                            "Y, I = MaxPool <kernel_shape = [2, 2], strides = [2, 2], storage_order = 1> (X)"),
+                  {{"X", distinctTensor({1, 2, 4, 4}, 12)}});
   }
 }
 
@@ -685,6 +752,25 @@ TEST_CASE("Block gradients: floats computed from a shape are not differentiated"
   CHECK(firstNodeWithoutVjp(allNodes(g), {g.findValue("X")}, {g.outputs()[0]}) == nullptr);
 }
 
+TEST_CASE("Block gradients: a position embedding resized to the input's grid", "[autodiff]") {
+  // A ViT export's position-embedding interpolation: scales = float(Shape(X)[2:4]) / grid, after
+  // ones for N and C; bicubic Resize of the constant P, added to the patch features. The scales
+  // depend on X only through its int64 shape, so the Cast, Div and Concat are not differentiated.
+  const std::string text =
+      modelText(13, "(float[1,2,6,4] X) => (float[] Y)",
+                {floatInit("W", {2, 2, 1, 1}, -1, 1, 1), floatInit("P", {1, 2, 3, 2}, -1, 1, 2), intInit("st", {2}),
+                 intInit("en", {4}), "float[2] grid = {3.0, 2.0}", "float[2] ones = {1.0, 1.0}"},
+                "s = Shape (X)\nhw = Slice (s, st, en)\nf = Cast <to = 1> (hw)\nr = Div (f, grid)\n"
+                "scales = Concat <axis = 0> (ones, r)\n"
+                "E = Resize <mode = \"cubic\", coordinate_transformation_mode = \"align_corners\"> (P, , scales)\n"
+                "C = Conv (X, W)\nY = Add (C, E)");
+  gradientCheck(text, {{"X", randomTensor({1, 2, 6, 4}, -1, 1, 3)}}, {"grid", "ones"});
+  Model model = test::parseModel(text);
+  const Graph& g = *model.graph;
+  CHECK(firstNodeWithoutVjp(allNodes(g), {g.findValue("X"), g.findValue("W"), g.findValue("P")}, {g.outputs()[0]}) ==
+        nullptr);
+}
+
 TEST_CASE("Block gradients: an op without a VJP fails naming the node", "[autodiff]") {
   Model model = test::parseModel(modelText(13, "(float[3] X) => (float[] Y)", {}, "A = Abs (X)\nY = Relu (A)"));
   Graph& g = *model.graph;
@@ -728,10 +814,11 @@ TEST_CASE("Block gradients: bad requests are errors", "[autodiff]") {
 }
 
 TEST_CASE("Every op of the reconstruction blocks has a VJP", "[autodiff]") {
-  for (const char* op : {"Conv", "MatMul", "Gemm", "Add", "Sub", "Mul", "Div", "Softmax", "LayerNormalization",
-                         "ReduceMean", "Pow", "Sqrt", "Erf", "Tanh", "Sigmoid", "HardSigmoid", "HardSwish", "Relu",
-                         "Clip", "Gelu", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Concat", "Slice",
-                         "Identity", "Split", "AveragePool", "GlobalAveragePool"}) {
+  for (const char* op : {"Conv", "ConvTranspose", "MatMul", "Gemm", "Add", "Sub", "Mul", "Div", "Softmax",
+                         "LayerNormalization", "BatchNormalization", "ReduceMean", "ReduceMax", "Pow", "Sqrt", "Erf",
+                         "Tanh", "Sigmoid", "HardSigmoid", "HardSwish", "Relu", "LeakyRelu", "Clip", "Gelu", "Reshape",
+                         "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Concat", "Slice", "Identity", "Split", "Pad",
+                         "Cast", "Where", "Expand", "Resize", "AveragePool", "GlobalAveragePool", "MaxPool"}) {
     INFO(op);
     CHECK(VjpRegistry::instance().find("", op) != nullptr);
   }
