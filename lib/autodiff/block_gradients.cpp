@@ -48,7 +48,67 @@ class GradientSums {
   std::unordered_map<const Value*, Entry> sums_;
 };
 
+/// Which nodes of a block a gradient passes through, from the element types \p is_float reports.
+struct GradientPath {
+  std::unordered_set<const Value*> needs;  // wanted values and the float values that depend on them
+  std::vector<const Node*> active;         // nodes to differentiate, last first
+};
+
+template <typename IsFloat>
+GradientPath gradientPath(const std::vector<const Node*>& block, const std::vector<const Value*>& wrt,
+                          const std::vector<const Value*>& seeded, IsFloat is_float) {
+  GradientPath path;
+  // needs: v depends on a wanted value through float values. An integer value (a shape, an index)
+  // carries no gradient, so what is computed from it (a Cast of a shape to float, Resize scales)
+  // does not depend on anything wanted.
+  std::unordered_set<const Value*>& needs = path.needs;
+  needs.insert(wrt.begin(), wrt.end());
+  auto needed = [&](const Value* v) { return v && needs.count(v) && is_float(v); };
+  for (const Node* node : block) {
+    if (!std::any_of(node->inputs().begin(), node->inputs().end(), needed)) continue;
+    for (const Value* v : node->outputs()) {
+      if (v && is_float(v)) needs.insert(v);
+    }
+  }
+  // reaches: a gradient flows into v from the seeded values, again through float values only.
+  std::unordered_set<const Value*> reaches(seeded.begin(), seeded.end());
+  for (auto it = block.rbegin(); it != block.rend(); ++it) {
+    const Node* node = *it;
+    const bool out_reached = std::any_of(node->outputs().begin(), node->outputs().end(), [&](const Value* v) { return v && reaches.count(v); });
+    if (!out_reached || !std::any_of(node->inputs().begin(), node->inputs().end(), needed)) continue;
+    for (const Value* v : node->inputs()) {
+      if (v && is_float(v)) reaches.insert(v);
+    }
+    path.active.push_back(node);
+  }
+  return path;
+}
+
+/// The first node in block order (\p active is last first) that has no VJP, or null.
+const Node* firstWithoutVjp(const std::vector<const Node*>& active) {
+  const VjpRegistry& registry = VjpRegistry::instance();
+  for (auto it = active.rbegin(); it != active.rend(); ++it) {
+    if (!registry.find((*it)->domain(), (*it)->opType())) return *it;
+  }
+  return nullptr;
+}
+
 }  // namespace
+
+std::string noVjpMessage(const Node& node) {
+  return "node " + node.describe() + ": no gradient (vector-Jacobian product) for op " +
+         (node.domain().empty() ? "" : node.domain() + "::") + node.opType();
+}
+
+bool holdsFloat(const Value* v) {
+  const DataType t = v->isInitializer() ? v->initializer().dtype() : v->type().dtype;
+  return t == DataType::kFloat || t == DataType::kUndefined;
+}
+
+const Node* firstNodeWithoutVjp(const std::vector<const Node*>& block, const std::vector<const Value*>& wrt,
+                                const std::vector<const Value*>& seeded) {
+  return firstWithoutVjp(gradientPath(block, wrt, seeded, holdsFloat).active);
+}
 
 Status runBlockForward(const std::vector<const Node*>& block, int64_t opset, ValueTensors& tensors) {
   for (const Node* node : block) {
@@ -113,45 +173,21 @@ StatusOr<ValueTensors> blockGradients(const Graph& graph, const std::vector<cons
       return invalidArgument("gradient for '" + v->name() + "' must be float of the forward tensor's shape");
     }
   }
-  // needs: a gradient of v is wanted (v requested, or v feeds a node that produces such a value)...
-  std::unordered_set<const Value*> needs(wrt.begin(), wrt.end());
-  for (const Node* node : block) {
-    const bool any = std::any_of(node->inputs().begin(), node->inputs().end(), [&](const Value* v) { return v && needs.count(v); });
-    for (const Value* v : node->outputs()) {
-      if (any && v) needs.insert(v);
-    }
-  }
-  // ...reaches: a gradient flows into v from the given output gradients. Only float values carry
-  // one, so shape computations (Shape -> Gather -> Concat -> Reshape) are never differentiated.
-  auto carries = [&](const Value* v) {
+  auto is_float = [&](const Value* v) {
     const Tensor* t = lookupTensor(forward, v);
     return !t || t->dtype() == DataType::kFloat;  // a missing tensor is reported below
   };
-  std::unordered_set<const Value*> reaches;
-  for (const auto& [v, g] : output_grads) reaches.insert(v);
-  std::vector<const Node*> active;  // nodes to differentiate, last first
-  for (auto it = block.rbegin(); it != block.rend(); ++it) {
-    const Node* node = *it;
-    const bool out_reached = std::any_of(node->outputs().begin(), node->outputs().end(), [&](const Value* v) { return v && reaches.count(v); });
-    const bool in_needed = std::any_of(node->inputs().begin(), node->inputs().end(), [&](const Value* v) { return v && needs.count(v); });
-    if (!out_reached || !in_needed) continue;
-    for (const Value* v : node->inputs()) {
-      if (v && carries(v)) reaches.insert(v);
-    }
-    active.push_back(node);
-  }
+  std::vector<const Value*> seeded;
+  for (const auto& [v, g] : output_grads) seeded.push_back(v);
+  const GradientPath path = gradientPath(block, wrt, seeded, is_float);
+  const std::unordered_set<const Value*>& needs = path.needs;
   // Fail before any work on a node without a VJP.
   const VjpRegistry& registry = VjpRegistry::instance();
-  for (const Node* node : active) {
-    if (!registry.find(node->domain(), node->opType())) {
-      return unsupported("node " + node->describe() + ": no gradient (vector-Jacobian product) for op " +
-                         (node->domain().empty() ? "" : node->domain() + "::") + node->opType());
-    }
-  }
+  if (const Node* missing = firstWithoutVjp(path.active)) return unsupported(noVjpMessage(*missing));
 
   GradientSums grads;
   for (const auto& [v, g] : output_grads) grads.add(v, g);
-  for (const Node* node : active) {
+  for (const Node* node : path.active) {
     VjpContext ctx{KernelContext{*node, opset, 1, {}, {}}, {}, {}, {}, {}};
     for (const Value* v : node->inputs()) {
       const Tensor* t = v ? lookupTensor(forward, v) : nullptr;

@@ -41,8 +41,25 @@ class BlockRecorder : public ExecHooks {
 /// block (any subset; a gradient given for a value the block also reads is added to what flows back
 /// to it). Values of \p wrt that no gradient reaches get zeros. Only nodes on a path from a wanted
 /// value to a given gradient are differentiated; one without a VJP fails naming the node and op.
+/// Dependence runs through float values only: a node is differentiated when a float input depends
+/// on a wanted value, so shape arithmetic (Shape -> Gather -> Cast -> Div -> Resize scales) and
+/// constant branches are not, whatever they feed.
 StatusOr<ValueTensors> blockGradients(const Graph& graph, const std::vector<const Node*>& block,
                                       const ValueTensors& forward, const ValueTensors& output_grads,
                                       const std::vector<const Value*>& wrt, int64_t opset);
+
+/// The check blockGradients makes before its work, from the IR's element types instead of forward
+/// tensors (undefined types count as float), so that a pass can check every block before the first:
+/// the first node of \p block, in order, that a gradient from \p seeded (values the block
+/// produces) to \p wrt passes through and that has no VJP, or null.
+const Node* firstNodeWithoutVjp(const std::vector<const Node*>& block, const std::vector<const Value*>& wrt,
+                                const std::vector<const Value*>& seeded);
+
+/// Whether \p v holds float by the IR's types (an initializer's tensor, else the value's type;
+/// undefined counts as float).
+bool holdsFloat(const Value* v);
+
+/// "node 'x' (TopK): no gradient (vector-Jacobian product) for op TopK".
+std::string noVjpMessage(const Node& node);
 
 }  // namespace vitq

@@ -20,6 +20,7 @@ const VjpRegistry& VjpRegistry::instance() {
     registerLinearVjps(r);
     registerNormalizationVjps(r);
     registerMovementVjps(r);
+    registerKernelBackwardVjps(r);
     return r;
   }();
   return registry;

@@ -63,6 +63,7 @@ void registerElementwiseVjps(VjpRegistry& r);
 void registerLinearVjps(VjpRegistry& r);
 void registerNormalizationVjps(VjpRegistry& r);
 void registerMovementVjps(VjpRegistry& r);
+void registerKernelBackwardVjps(VjpRegistry& r);
 
 // ---- helpers shared by the VJP files -------------------------------------------------------------
 

@@ -1,11 +1,13 @@
 // VJPs of elementwise ops: unary math and activations (derivative from the input and the forward
 // output), broadcasting binary arithmetic (partials per output element, then summed back over the
-// broadcast axes) and Clip (whose min/max inputs collect the gradient of the clipped elements).
+// broadcast axes), Clip (whose min/max inputs collect the gradient of the clipped elements), the
+// variadic Sum/Mean/Max/Min, Where, and the ops that pass their input through (Cast, Dropout).
 // Derivatives are evaluated in double. At kinks (Relu at 0, the ends of HardSigmoid, HardSwish and
 // Clip) the one-sided derivative of the kernel's branch is used.
 #include <cmath>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "autodiff/vjp.h"
 #include "exec/kernels/broadcast.h"
@@ -133,9 +135,83 @@ Status clipVjp(VjpContext& ctx) {
   return Status::ok();
 }
 
+// Cast, Dropout (inference): output 0 is input 0. A gradient passes only a cast from float to float
+// (the kernel's integer results are steps); Dropout's other inputs (ratio, training flag) do not
+// change the output's values.
+Status passThroughVjp(VjpContext& ctx) {
+  for (size_t i = 0; i < ctx.forward.numInputs(); ++i) {
+    if (!ctx.wants(i)) continue;
+    const bool passes = i == 0 && ctx.output(0).dtype() == DataType::kFloat;
+    ctx.setInputGrad(i, passes ? ctx.outputGrad(0) : Tensor(DataType::kFloat, ctx.input(i).shape()));
+  }
+  return Status::ok();
+}
+
+// Where(c, x, y): x's gradient where c holds, y's elsewhere, each summed to its own shape.
+Status whereVjp(VjpContext& ctx) {
+  const Tensor& c = ctx.input(0);
+  const Shape& shape = ctx.output(0).shape();
+  const float* dy = ctx.outputGrad(0).data<float>();
+  const bool* cond = c.data<bool>();
+  for (size_t k = 1; k <= 2; ++k) {
+    if (!ctx.wants(k)) continue;
+    Tensor full(DataType::kFloat, shape);
+    float* out = full.data<float>();
+    const bool take = k == 1;
+    forEachBroadcast(shape, {c.shape()}, [&](int64_t i, const int64_t* o) { out[i] = cond[o[0]] == take ? dy[i] : 0.0f; });
+    ctx.setInputGrad(k, sumToShape(full, ctx.input(k).shape()));
+  }
+  return Status::ok();
+}
+
+// Sum, Mean: every input gets the output gradient (over n for Mean) summed to its shape. Max, Min:
+// each output element's gradient goes to the first input that holds the chosen value.
+Status variadicVjp(VjpContext& ctx, bool select, bool mean) {
+  const Shape& shape = ctx.output(0).shape();
+  const float* dy = ctx.outputGrad(0).data<float>();
+  const float* py = ctx.output(0).data<float>();
+  const float scale = mean ? 1.0f / static_cast<float>(ctx.forward.numInputs()) : 1.0f;
+  std::vector<char> taken(select ? static_cast<size_t>(product(shape)) : 0, 0);
+  for (size_t k = 0; k < ctx.forward.numInputs(); ++k) {
+    if (!ctx.hasInput(k) || ctx.input(k).dtype() != DataType::kFloat) continue;
+    const float* px = ctx.input(k).data<float>();
+    Tensor full(DataType::kFloat, shape);
+    float* out = full.data<float>();
+    forEachBroadcast(shape, {ctx.input(k).shape()}, [&](int64_t i, const int64_t* o) {
+      if (!select) {
+        out[i] = dy[i] * scale;
+      } else if (!taken[static_cast<size_t>(i)] && px[o[0]] == py[i]) {
+        taken[static_cast<size_t>(i)] = 1;
+        out[i] = dy[i];
+      }
+    });
+    if (ctx.wants(k)) ctx.setInputGrad(k, sumToShape(full, ctx.input(k).shape()));
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 void registerElementwiseVjps(VjpRegistry& r) {
+  for (const char* op : {"Cast", "Dropout"}) r.add(op, passThroughVjp);
+  r.add("Where", whereVjp);
+  r.add("Sum", [](VjpContext& ctx) { return variadicVjp(ctx, false, false); });
+  r.add("Mean", [](VjpContext& ctx) { return variadicVjp(ctx, false, true); });
+  r.add("Max", [](VjpContext& ctx) { return variadicVjp(ctx, true, false); });
+  r.add("Min", [](VjpContext& ctx) { return variadicVjp(ctx, true, false); });
+  addUnary(r, "Neg", [](double, double) { return -1.0; });
+  addUnary(r, "Exp", [](double, double y) { return y; });
+  addUnary(r, "Log", [](double x, double) { return 1 / x; });
+  addUnary(r, "Reciprocal", [](double, double y) { return -y * y; });
+  addUnary(r, "Softplus", [](double x, double) { return 1 / (1 + std::exp(-x)); });
+  r.add("LeakyRelu", [](VjpContext& ctx) {
+    const double a = ctx.attrs().floatOr("alpha", 0.01f);
+    return unaryVjp(ctx, [a](double x, double) { return x < 0 ? a : 1.0; });
+  });
+  r.add("Elu", [](VjpContext& ctx) {
+    const double a = ctx.attrs().floatOr("alpha", 1.0f);
+    return unaryVjp(ctx, [a](double x, double y) { return x < 0 ? y + a : 1.0; });
+  });
   addUnary(r, "Identity", [](double, double) { return 1.0; });
   addUnary(r, "Sqrt", [](double, double y) { return 0.5 / y; });
   addUnary(r, "Erf", [](double x, double) { return 2 / std::sqrt(kPi) * std::exp(-x * x); });

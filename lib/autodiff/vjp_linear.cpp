@@ -7,6 +7,7 @@
 //           dW += dY X_col^T, dX_col = W^T dY scattered back by the adjoint of im2col, dB = dY
 //           summed over batch and space; pointwise convs use the image as X_col, depthwise 2-D
 //           ones direct loops over the taps.
+//   ConvTranspose  the adjoint of its col2im is im2col: dX and dW from the im2col columns of dY.
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -16,7 +17,6 @@
 #include "exec/kernels/depthwise.h"
 #include "exec/kernels/im2col.h"
 #include "exec/kernels/kernel_utils.h"
-#include "exec/kernels/pool.h"
 
 namespace vitq {
 namespace {
@@ -172,6 +172,20 @@ void depthwiseVjp(const ConvGeometry& g, const float* x, const float* w, const f
   }
 }
 
+/// dL/dB of a convolution's per-channel bias: dY summed over the batch and the output image.
+Tensor biasGradient(const ConvGeometry& g, const float* dy, const Shape& bias_shape) {
+  const int64_t os = g.outSpatialSize();
+  Tensor gb(DataType::kFloat, bias_shape);
+  for (int64_t c = 0; c < g.out_channels; ++c) {
+    double sum = 0;
+    for (int64_t n = 0; n < g.batch; ++n) {
+      for (int64_t i = 0; i < os; ++i) sum += dy[(n * g.out_channels + c) * os + i];
+    }
+    gb.data<float>()[c] = static_cast<float>(sum);
+  }
+  return gb;
+}
+
 Status convVjp(VjpContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& w = ctx.input(1);
@@ -212,25 +226,43 @@ Status convVjp(VjpContext& ctx) {
   }
   if (want_x) ctx.setInputGrad(0, gx);
   if (want_w) ctx.setInputGrad(1, gw);
-  if (ctx.wants(2)) {
-    Tensor gb(DataType::kFloat, ctx.input(2).shape());
-    for (int64_t c = 0; c < g.out_channels; ++c) {
-      double sum = 0;
-      for (int64_t n = 0; n < g.batch; ++n) {
-        for (int64_t i = 0; i < os; ++i) sum += dy[(n * g.out_channels + c) * os + i];
-      }
-      gb.data<float>()[c] = static_cast<float>(sum);
-    }
-    ctx.setInputGrad(2, gb);
-  }
+  if (ctx.wants(2)) ctx.setInputGrad(2, biasGradient(g, dy, ctx.input(2).shape()));
   return Status::ok();
 }
 
-// AveragePool is linear in its input: the pooling kernel's own geometry spreads the gradient back.
-Status averagePoolVjp(VjpContext& ctx) {
-  if (!ctx.wants(0)) return Status::ok();
-  VITQ_ASSIGN_OR_RETURN(Tensor gx, averagePoolBackward(ctx.forward, ctx.outputGrad(0)));
-  ctx.setInputGrad(0, std::move(gx));
+// ConvTranspose, per image and group with W_g [cg, mg*k]: Y = col2im(W_g^T X). Its adjoint is a
+// convolution of dY with the same strides, pads and dilations: dcols = im2col of dY over the
+// output image (the geometry with input and output grids swapped), dX = W_g dcols,
+// dW_g += X dcols^T.
+Status convTransposeVjp(VjpContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const Tensor& w = ctx.input(1);
+  VITQ_ASSIGN_OR_RETURN(ConvGeometry g, convTransposeGeometry(ctx.forward, x.shape(), w.shape()));
+  ConvGeometry adjoint = g;
+  std::swap(adjoint.in_spatial, adjoint.out_spatial);
+  const int64_t ks = g.kernelSize(), is = g.inSpatialSize(), os = g.outSpatialSize();
+  const int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
+  const float* dy = ctx.outputGrad(0).data<float>();
+  Tensor gx(DataType::kFloat, x.shape()), gw(DataType::kFloat, w.shape());
+  std::vector<float> columns(static_cast<size_t>(mg * ks * is));
+  for (int64_t n = 0; n < g.batch; ++n) {
+    for (int64_t grp = 0; grp < g.group; ++grp) {
+      im2col(adjoint, dy + (n * g.out_channels + grp * mg) * os, mg, 0.0f, columns.data());
+      const int64_t image = (n * g.in_channels + grp * cg) * is;
+      const int64_t weights = grp * cg * mg * ks;
+      if (ctx.wants(0)) {
+        sgemm(false, false, cg, is, mg * ks, 1.0f, w.data<float>() + weights, mg * ks, columns.data(), is, 0.0f,
+              gx.data<float>() + image, is);
+      }
+      if (ctx.wants(1)) {
+        sgemm(false, true, cg, mg * ks, is, 1.0f, x.data<float>() + image, is, columns.data(), is, 1.0f,
+              gw.data<float>() + weights, mg * ks);
+      }
+    }
+  }
+  if (ctx.wants(0)) ctx.setInputGrad(0, gx);
+  if (ctx.wants(1)) ctx.setInputGrad(1, gw);
+  if (ctx.wants(2)) ctx.setInputGrad(2, biasGradient(g, dy, ctx.input(2).shape()));
   return Status::ok();
 }
 
@@ -259,7 +291,7 @@ void registerLinearVjps(VjpRegistry& r) {
   r.add("MatMul", matmulVjp);
   r.add("Gemm", gemmVjp);
   r.add("Conv", convVjp);
-  r.add("AveragePool", averagePoolVjp);
+  r.add("ConvTranspose", convTransposeVjp);
   r.add("GlobalAveragePool", globalAveragePoolVjp);
 }
 

@@ -1,10 +1,12 @@
 // VJPs of ops that only move elements (Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Concat,
-// Slice, Split, Expand, Gather on data). One generic rule, built on the executor's own kernel:
-// re-run the kernel with every float input replaced by an int64 tensor of element numbers (input k
-// numbered after inputs 0..k-1), keeping the integer inputs (shapes, axes, starts, indices). Each
-// output element then holds the number of the input element it was copied from, and the input
-// gradient is the output gradient scattered back (added, so Expand's and Gather's repeats sum).
-// Exactly the kernel's semantics, attribute and opset variants included, with no second copy of it.
+// Slice, Split, Expand, Gather on data, Tile, DepthToSpace, SpaceToDepth, Pad). One generic rule,
+// built on the executor's own kernel: re-run the kernel with every float input replaced by an int64
+// tensor of element numbers (input k numbered after inputs 0..k-1, from 1), keeping the integer
+// inputs (shapes, axes, starts, indices). Each output element then holds the number of the input
+// element it was copied from, or 0 where the kernel filled in a value of its own (Pad's constant
+// without a constant_value input), and the input gradient is the output gradient scattered back
+// (added, so Expand's and Gather's repeats, and Pad's constant_value, sum). Exactly the kernel's
+// semantics, attribute and opset variants included, with no second copy of it.
 #include <algorithm>
 #include <vector>
 
@@ -22,7 +24,7 @@ Status indexMapVjp(VjpContext& ctx) {
   std::vector<Tensor> numbered(ctx.forward.numInputs());
   std::vector<int64_t> first(ctx.forward.numInputs(), -1);
   KernelContext trace{node, ctx.forward.opset, 1, ctx.forward.inputs, {}};
-  int64_t next = 0;
+  int64_t next = 1;  // 0: no source element
   for (size_t k = 0; k < ctx.forward.numInputs(); ++k) {
     if (!ctx.hasInput(k) || ctx.input(k).dtype() != DataType::kFloat) continue;
     numbered[k] = Tensor(DataType::kInt64, ctx.input(k).shape());
@@ -45,7 +47,7 @@ Status indexMapVjp(VjpContext& ctx) {
     }
     const int64_t* src = map.data<int64_t>();
     const float* pg = g.data<float>();
-    for (int64_t i = 0; i < map.numel(); ++i) acc[static_cast<size_t>(src[i])] += pg[i];
+    for (int64_t i = 0; i < map.numel(); ++i) acc[static_cast<size_t>(src[i])] += pg[i];  // acc[0]: filled in
   }
   for (size_t k = 0; k < first.size(); ++k) {
     if (first[k] < 0 || !ctx.wants(k)) continue;
@@ -57,13 +59,24 @@ Status indexMapVjp(VjpContext& ctx) {
   return Status::ok();
 }
 
+// Pad before opset 11 fills with its float `value` attribute, which the trace would read as an
+// element number; only 0 (the default) traces as "no source".
+Status padVjp(VjpContext& ctx) {
+  if (ctx.forward.opset < 11 && ctx.attrs().stringOr("mode", "constant") == "constant" &&
+      static_cast<int64_t>(ctx.attrs().floatOr("value", 0.0f)) != 0) {
+    return ctx.error("no gradient for a constant pad value other than 0 before opset 11");
+  }
+  return indexMapVjp(ctx);
+}
+
 }  // namespace
 
 void registerMovementVjps(VjpRegistry& r) {
   for (const char* op : {"Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Concat", "Slice", "Split",
-                         "Expand", "Gather"}) {
+                         "Expand", "Gather", "Tile", "DepthToSpace", "SpaceToDepth"}) {
     r.add(op, indexMapVjp);
   }
+  r.add("Pad", padVjp);
 }
 
 }  // namespace vitq

@@ -1,11 +1,13 @@
-// VJPs of Softmax, LayerNormalization and the mean/sum reductions.
+// VJPs of Softmax, LayerNormalization, BatchNormalization and the reductions.
 //   Softmax       dx = y * (dy - sum_axis(dy * y)); before opset 13 the "axis" is the flattened
 //                 block [axis, rank) as in the kernel.
 //   LayerNorm     with xh = (x - mean) * inv over [axis, rank) and g = dy * scale:
 //                 dx = inv * (g - mean(g) - xh * mean(g * xh)), dscale = sum_rows(dy * xh),
 //                 dbias = sum_rows(dy), both summed to the parameter's (broadcast) shape.
 //                 Gradients reaching the optional Mean / InvStdDev outputs are not supported.
-//   ReduceMean/Sum  dx = dy broadcast back over the reduced axes (divided by their size for mean).
+//   ReduceMean/Sum  dx = dy broadcast back over the reduced axes (divided by their size for mean);
+//                 ReduceMax/Min send it to the elements equal to the result (ties share it).
+//   BatchNorm     inference mode: an affine map per channel (see batchNormVjp).
 #include <cmath>
 #include <vector>
 
@@ -101,8 +103,11 @@ Status layerNormVjp(VjpContext& ctx) {
   return Status::ok();
 }
 
-// ReduceMean / ReduceSum: the output with keepdims broadcasts back onto the input.
-Status reduceVjp(VjpContext& ctx, bool mean) {
+enum class Reduction { kSum, kMean, kExtremum };
+
+// ReduceMean / ReduceSum: the output with keepdims broadcasts back onto the input. ReduceMax /
+// ReduceMin: to the elements that equal the result, shared evenly among ties.
+Status reduceVjp(VjpContext& ctx, Reduction reduction) {
   if (!ctx.wants(0)) return Status::ok();
   const Tensor& x = ctx.input(0);
   const size_t rank = x.shape().size();
@@ -125,13 +130,63 @@ Status reduceVjp(VjpContext& ctx, bool mean) {
       kept[d] = 1;
     }
   }
-  const float scale = mean ? 1.0f / static_cast<float>(count) : 1.0f;
+  const float scale = reduction == Reduction::kMean ? 1.0f / static_cast<float>(count) : 1.0f;
   const Tensor dy = ctx.outputGrad(0).reshaped(kept);
   const float* pg = dy.data<float>();
   Tensor dx(DataType::kFloat, x.shape());
   float* out = dx.data<float>();
-  forEachBroadcast(x.shape(), {kept}, [&](int64_t i, const int64_t* o) { out[i] = pg[o[0]] * scale; });
+  if (reduction != Reduction::kExtremum) {
+    forEachBroadcast(x.shape(), {kept}, [&](int64_t i, const int64_t* o) { out[i] = pg[o[0]] * scale; });
+    ctx.setInputGrad(0, std::move(dx));
+    return Status::ok();
+  }
+  const float* px = x.data<float>();
+  const float* py = ctx.output(0).data<float>();  // the result, laid out as `kept`
+  forEachBroadcast(x.shape(), {kept}, [&](int64_t i, const int64_t* o) { out[i] = px[i] == py[o[0]] ? 1.0f : 0.0f; });
+  const Tensor ties = sumToShape(dx, kept);
+  const float* pt = ties.data<float>();
+  forEachBroadcast(x.shape(), {kept}, [&](int64_t i, const int64_t* o) { out[i] = out[i] != 0 ? pg[o[0]] / pt[o[0]] : 0.0f; });
   ctx.setInputGrad(0, std::move(dx));
+  return Status::ok();
+}
+
+// BatchNormalization in inference mode, per channel c (dim 1) with a = scale / sqrt(var + eps):
+// y = (x - mean) a + B, so dx = dy a, dscale = sum dy (x - mean) / sqrt(var + eps), dB = sum dy,
+// dmean = -a sum dy, dvar = -a / (2 (var + eps)) sum dy (x - mean).
+Status batchNormVjp(VjpContext& ctx) {
+  if (ctx.attrs().intOr("training_mode", 0) != 0) return ctx.error("no gradient in training mode");
+  const Tensor& x = ctx.input(0);
+  const int64_t channels = x.dim(1), n = x.dim(0), spatial = product(x.shape(), 2, x.shape().size());
+  const double eps = ctx.attrs().floatOr("epsilon", 1e-5f);
+  const float* px = x.data<float>();
+  const float* pg = ctx.outputGrad(0).data<float>();
+  const float* scale = ctx.input(1).data<float>();
+  const float* mean = ctx.input(3).data<float>();
+  const float* var = ctx.input(4).data<float>();
+  Tensor dx(DataType::kFloat, x.shape());
+  std::vector<Tensor> params;  // dscale, dB, dmean, dvar
+  for (size_t k = 1; k <= 4; ++k) params.emplace_back(DataType::kFloat, ctx.input(k).shape());
+  for (int64_t c = 0; c < channels; ++c) {
+    const double inv = 1.0 / std::sqrt(double{var[c]} + eps), a = scale[c] * inv;
+    double sum_g = 0, sum_gx = 0;  // sum dy, sum dy (x - mean)
+    for (int64_t b = 0; b < n; ++b) {
+      const int64_t base = (b * channels + c) * spatial;
+      for (int64_t i = 0; i < spatial; ++i) {
+        const double g = pg[base + i];
+        sum_g += g;
+        sum_gx += g * (px[base + i] - double{mean[c]});
+        dx.data<float>()[base + i] = static_cast<float>(g * a);
+      }
+    }
+    params[0].data<float>()[c] = static_cast<float>(sum_gx * inv);
+    params[1].data<float>()[c] = static_cast<float>(sum_g);
+    params[2].data<float>()[c] = static_cast<float>(-a * sum_g);
+    params[3].data<float>()[c] = static_cast<float>(-0.5 * a * inv * inv * sum_gx);
+  }
+  if (ctx.wants(0)) ctx.setInputGrad(0, std::move(dx));
+  for (size_t k = 1; k <= 4; ++k) {
+    if (ctx.wants(k)) ctx.setInputGrad(k, params[k - 1]);
+  }
   return Status::ok();
 }
 
@@ -140,8 +195,11 @@ Status reduceVjp(VjpContext& ctx, bool mean) {
 void registerNormalizationVjps(VjpRegistry& r) {
   r.add("Softmax", softmaxVjp);
   r.add("LayerNormalization", layerNormVjp);
-  r.add("ReduceMean", [](VjpContext& ctx) { return reduceVjp(ctx, true); });
-  r.add("ReduceSum", [](VjpContext& ctx) { return reduceVjp(ctx, false); });
+  r.add("BatchNormalization", batchNormVjp);
+  r.add("ReduceMean", [](VjpContext& ctx) { return reduceVjp(ctx, Reduction::kMean); });
+  r.add("ReduceSum", [](VjpContext& ctx) { return reduceVjp(ctx, Reduction::kSum); });
+  r.add("ReduceMax", [](VjpContext& ctx) { return reduceVjp(ctx, Reduction::kExtremum); });
+  r.add("ReduceMin", [](VjpContext& ctx) { return reduceVjp(ctx, Reduction::kExtremum); });
 }
 
 }  // namespace vitq

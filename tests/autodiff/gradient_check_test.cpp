@@ -5,6 +5,7 @@
 // max_i |g_i - fd_i| / max_i |fd_i| per value; set VITQ_GRADCHECK_REPORT=1 to print it per case.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -46,6 +47,15 @@ int64_t count(const Shape& shape) {
 
 Tensor randomTensor(const Shape& shape, float lo, float hi, unsigned seed, const std::vector<float>& kinks = {}) {
   return Tensor::fromVector(randomValues(count(shape), lo, hi, seed, kinks), shape);
+}
+
+/// The values -(n-1)/2 .. (n-1)/2 times \p spacing in a seeded random order: no two within a
+/// finite-difference step of each other, so maxima (MaxPool, ReduceMax, Max) never swap.
+Tensor distinctTensor(const Shape& shape, unsigned seed, float spacing = 0.05f) {
+  std::vector<float> v(static_cast<size_t>(count(shape)));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = (static_cast<float>(i) - 0.5f * static_cast<float>(v.size() - 1)) * spacing;
+  std::shuffle(v.begin(), v.end(), std::mt19937(seed));
+  return Tensor::fromVector(v, shape);
 }
 
 std::string dims(const Shape& shape) {
@@ -422,6 +432,196 @@ TEST_CASE("Movement gradients: Concat, Slice, Split, Expand, Gather", "[autodiff
   }
 }
 
+TEST_CASE("Pass-through gradients: Cast, Dropout", "[autodiff]") {
+  SECTION("Cast float to float") { unaryCase(13, "T = Cast <to = 1> (X)\nY = Tanh (T)", {3, 4}, -1, 1); }
+  SECTION("no gradient through a cast to an integer and back") {
+    // trunc(x) is 0 on (0, 1): the round trip adds nothing and takes no gradient.
+    unaryCase(13, "I = Cast <to = 7> (X)\nF = Cast <to = 1> (I)\nY = Add (X, F)", {3, 4}, 0.1f, 0.9f);
+  }
+  SECTION("Dropout in inference mode, ratio as an input") {
+    gradientCheck(modelText(13, "(float[3,4] X) => (float[] Y)", {"float r = {0.3}"}, "D = Dropout (X, r)\nY = Tanh (D)"),
+                  {{"X", randomTensor({3, 4}, -1, 1, 1)}}, {"r"});
+  }
+}
+
+TEST_CASE("Where gradients, broadcast condition and branches", "[autodiff]") {
+  // The condition compares A with a constant: bool, so nothing flows into the comparison.
+  gradientCheck(modelText(13, "(float[2,3,4] A, float[3,1] B) => (float[] Y)", {"float zero = {0.0}"},
+                          "C = Greater (A, zero)\nY = Where (C, A, B)"),
+                {{"A", randomTensor({2, 3, 4}, -1, 1, 1, {0})}, {"B", randomTensor({3, 1}, -1, 1, 2)}}, {"zero"});
+}
+
+TEST_CASE("Variadic gradients: Sum, Mean, Max, Min with broadcasting", "[autodiff]") {
+  // Each input holds the maximum and the minimum of some element, and no two compared values are
+  // within a finite-difference step of each other.
+  const std::map<std::string, Tensor> feeds{{"A", Tensor::fromVector<float>({0.1f, 0.5f, -0.3f, 0.2f, -0.4f, 0.0f}, {2, 3})},
+                                            {"B", Tensor::fromVector<float>({0.3f, -0.2f, 0.4f}, {3})},
+                                            {"C", Tensor::fromVector<float>({-0.1f, 0.45f}, {2, 1})}};
+  const std::string sig = "(float[2,3] A, float[3] B, float[2,1] C) => (float[] Y)";
+  SECTION("Sum") { gradientCheck(modelText(13, sig, {}, "Y = Sum (A, B, C)"), feeds); }
+  SECTION("Mean") { gradientCheck(modelText(13, sig, {}, "Y = Mean (A, B, C)"), feeds); }
+  SECTION("Max") { gradientCheck(modelText(13, sig, {}, "Y = Max (A, B, C)"), feeds); }
+  SECTION("Min") { gradientCheck(modelText(13, sig, {}, "Y = Min (A, B, C)"), feeds); }
+}
+
+TEST_CASE("Unary gradients: Neg, Exp, Log, Reciprocal, Softplus, LeakyRelu, Elu", "[autodiff]") {
+  SECTION("Neg") { unaryCase(13, "Y = Neg (X)", {3, 4}, -1, 1); }
+  SECTION("Exp") { unaryCase(13, "Y = Exp (X)", {3, 4}, -2, 2); }
+  SECTION("Log") { unaryCase(13, "Y = Log (X)", {3, 4}, 0.3f, 3); }
+  SECTION("Reciprocal") { unaryCase(13, "Y = Reciprocal (X)", {3, 4}, 0.3f, 3); }
+  SECTION("Softplus") { unaryCase(13, "Y = Softplus (X)", {3, 4}, -3, 3); }
+  SECTION("LeakyRelu") { unaryCase(13, "Y = LeakyRelu <alpha = 0.2> (X)", {3, 4}, -1, 1, {0}); }
+  SECTION("Elu") { unaryCase(13, "Y = Elu <alpha = 0.7> (X)", {3, 4}, -2, 2, {0}); }
+}
+
+TEST_CASE("BatchNormalization gradients (inference): input, scale, bias, mean, variance", "[autodiff]") {
+  gradientCheck(modelText(15, "(float[2,3,4,4] X, float[3] S, float[3] B, float[3] M, float[3] V) => (float[] Y)", {},
+                          "Y = BatchNormalization <epsilon = 0.001> (X, S, B, M, V)"),
+                {{"X", randomTensor({2, 3, 4, 4}, -2, 2, 1)}, {"S", randomTensor({3}, 0.5f, 1.5f, 2)},
+                 {"B", randomTensor({3}, -1, 1, 3)}, {"M", randomTensor({3}, -0.5f, 0.5f, 4)},
+                 {"V", randomTensor({3}, 0.5f, 1.5f, 5)}});
+}
+
+TEST_CASE("ReduceMax and ReduceMin gradients", "[autodiff]") {
+  const std::map<std::string, Tensor> feeds{{"X", distinctTensor({2, 3, 4}, 5)}};
+  const std::string sig = "(float[2,3,4] X) => (float[] Y)";
+  SECTION("ReduceMax, axis 1, keepdims") { gradientCheck(modelText(13, sig, {}, "Y = ReduceMax <axes = [1]> (X)"), feeds); }
+  SECTION("ReduceMin, two axes, no keepdims") {
+    gradientCheck(modelText(13, sig, {}, "Y = ReduceMin <axes = [0, -1], keepdims = 0> (X)"), feeds);
+  }
+  SECTION("ReduceMax, opset 18 axes input") {
+    gradientCheck(modelText(18, sig, {intInit("axes", {-1})}, "Y = ReduceMax (X, axes)"), feeds);
+  }
+  SECTION("ties share the gradient evenly") {
+    Model model = test::parseModel(modelText(13, "(float[4] X) => (float[] Y)", {}, "Y = ReduceMax <keepdims = 0> (X)"));
+    const Graph& g = *model.graph;
+    ValueTensors t = feedsOf(g, {{"X", Tensor::fromVector<float>({1.0f, 3.0f, 3.0f, 2.0f}, {4})}});
+    REQUIRE(runBlockForward(allNodes(g), 13, t).isOk());
+    auto r = blockGradients(g, allNodes(g), t, {{g.outputs()[0], Tensor::fromVector<float>({1.0f}, {})}}, {g.findValue("X")}, 13);
+    REQUIRE(r.isOk());
+    const float* dx = r->at(g.findValue("X")).data<float>();
+    CHECK(std::vector<float>(dx, dx + 4) == std::vector<float>{0.0f, 0.5f, 0.5f, 0.0f});
+  }
+}
+
+TEST_CASE("Pad gradients: constant (with its value's gradient), reflect, edge, wrap", "[autodiff]") {
+  SECTION("constant with a constant_value input") {
+    gradientCheck(modelText(13, "(float[2,3,4] X, float V) => (float[] Y)", {intInit("p", {0, 1, 2, 0, 0, 1})},
+                            "Y = Pad (X, p, V)"),
+                  {{"X", randomTensor({2, 3, 4}, -1, 1, 1)}, {"V", Tensor::fromVector<float>({0.4f}, {})}});
+  }
+  SECTION("constant zero, negative pads crop") {
+    unaryCase(13, "Y = Pad (X, p)", {2, 3, 4}, -1, 1, {}, {intInit("p", {0, -1, 1, 0, 2, -1})});
+  }
+  SECTION("reflect") { unaryCase(13, "Y = Pad <mode = \"reflect\"> (X, p)", {2, 3, 4}, -1, 1, {}, {intInit("p", {0, 2, 1, 0, 1, 3})}); }
+  SECTION("edge") { unaryCase(13, "Y = Pad <mode = \"edge\"> (X, p)", {2, 3, 4}, -1, 1, {}, {intInit("p", {1, 2, 0, 0, 3, 1})}); }
+  SECTION("wrap, opset 19") { unaryCase(19, "Y = Pad <mode = \"wrap\"> (X, p)", {2, 3, 4}, -1, 1, {}, {intInit("p", {0, 1, 2, 0, 2, 1})}); }
+  SECTION("opset 18 axes input") {
+    unaryCase(18, "Y = Pad (X, p, , a)", {2, 3, 4}, -1, 1, {}, {intInit("p", {2, 1, 1, 3}), intInit("a", {-1, 1})});
+  }
+  SECTION("opset 10 attributes") { unaryCase(10, "Y = Pad <pads = [0, 1, 1, 0, 2, 0]> (X)", {2, 3, 4}, -1, 1); }
+}
+
+TEST_CASE("Movement gradients: Tile, DepthToSpace, SpaceToDepth", "[autodiff]") {
+  SECTION("Tile") { unaryCase(13, "Y = Tile (X, r)", {2, 3}, -1, 1, {}, {intInit("r", {2, 1})}); }
+  SECTION("DepthToSpace DCR") { unaryCase(13, "Y = DepthToSpace <blocksize = 2> (X)", {1, 8, 2, 3}, -1, 1); }
+  SECTION("DepthToSpace CRD") { unaryCase(13, "Y = DepthToSpace <blocksize = 2, mode = \"CRD\"> (X)", {1, 8, 2, 3}, -1, 1); }
+  SECTION("SpaceToDepth") { unaryCase(13, "Y = SpaceToDepth <blocksize = 2> (X)", {1, 2, 4, 6}, -1, 1); }
+}
+
+// Resize's roi and scales are constants here (no gradient is defined for them).
+CheckResult resizeCase(int opset, const std::string& attrs, const Shape& shape, const std::vector<std::string>& inits,
+                       const std::string& inputs) {
+  const std::string sig = "(float[" + dims(shape) + "] X) => (float[] Y)";
+  return gradientCheck(modelText(opset, sig, inits, "Y = Resize " + attrs + " (X, " + inputs + ")"),
+                       {{"X", randomTensor(shape, -1, 1, 7)}}, {"roi", "scales"});
+}
+
+TEST_CASE("Resize gradients: nearest, linear and cubic with the kernel's coordinate modes", "[autodiff]") {
+  const std::string up = "float[4] scales = {1.0, 1.0, 2.0, 1.5}";
+  SECTION("nearest, asymmetric floor, upsampling") {
+    resizeCase(13, "<mode = \"nearest\", coordinate_transformation_mode = \"asymmetric\", nearest_mode = \"floor\">",
+               {1, 2, 3, 4}, {up}, ", scales");
+  }
+  SECTION("nearest, half_pixel round_prefer_floor, downsampling by sizes") {
+    resizeCase(13, "<mode = \"nearest\">", {1, 2, 6, 5}, {intInit("sizes", {1, 2, 4, 3})}, ", , sizes");
+  }
+  SECTION("linear, half_pixel, fractional scale") { resizeCase(13, "<mode = \"linear\">", {1, 2, 3, 4}, {up}, ", scales"); }
+  SECTION("linear, align_corners, shrinking one axis and growing the other") {
+    resizeCase(13, "<mode = \"linear\", coordinate_transformation_mode = \"align_corners\">", {2, 1, 5, 3},
+               {intInit("sizes", {2, 1, 3, 7})}, ", , sizes");
+  }
+  SECTION("linear, pytorch_half_pixel") {
+    resizeCase(13, "<mode = \"linear\", coordinate_transformation_mode = \"pytorch_half_pixel\">", {1, 2, 3, 4},
+               {intInit("sizes", {1, 2, 1, 6})}, ", , sizes");
+  }
+  SECTION("cubic, as bicubic position-embedding interpolation") {
+    resizeCase(13, "<mode = \"cubic\", cubic_coeff_a = -0.75, coordinate_transformation_mode = \"align_corners\">",
+               {1, 3, 4, 4}, {intInit("sizes", {1, 3, 6, 5})}, ", , sizes");
+  }
+  SECTION("cubic, exclude_outside, half_pixel") {
+    resizeCase(13, "<mode = \"cubic\", exclude_outside = 1>", {1, 1, 4, 5}, {up}, ", scales");
+  }
+  SECTION("linear, tf_crop_and_resize with extrapolation") {
+    resizeCase(13, "<mode = \"linear\", coordinate_transformation_mode = \"tf_crop_and_resize\", extrapolation_value = 2.0>",
+               {1, 1, 4, 4}, {"float[8] roi = {0, 0, -0.2, 0.1, 1, 1, 0.9, 1.3}", intInit("sizes", {1, 1, 5, 6})},
+               "roi, , sizes");
+  }
+  SECTION("opset 18 axes") {
+    resizeCase(18, "<mode = \"linear\", axes = [2, 3]>", {1, 2, 3, 4}, {"float[2] scales = {2.0, 0.75}"}, ", scales");
+  }
+  SECTION("Upsample, opset 9") {
+    gradientCheck(modelText(9, "(float[1,2,3,4] X) => (float[] Y)", {up}, "Y = Upsample <mode = \"linear\"> (X, scales)"),
+                  {{"X", randomTensor({1, 2, 3, 4}, -1, 1, 7)}}, {"scales"});
+  }
+}
+
+TEST_CASE("ConvTranspose gradients: input, weight and bias", "[autodiff]") {
+  SECTION("stride 2 with bias") {
+    gradientCheck(modelText(13, "(float[1,3,3,4] X) => (float[] Y)",
+                            {floatInit("W", {3, 2, 2, 2}, -1, 1, 1), floatInit("B", {2}, -1, 1, 2)},
+                            "Y = ConvTranspose <strides = [2, 2]> (X, W, B)"),
+                  {{"X", randomTensor({1, 3, 3, 4}, -1, 1, 3)}});
+  }
+  SECTION("groups, dilations, asymmetric pads, output_padding, batch 2") {
+    gradientCheck(modelText(13, "(float[2,4,3,3] X, float[4,3,3,2] W) => (float[] Y)", {},
+                            "Y = ConvTranspose <group = 2, strides = [2, 3], dilations = [2, 1], pads = [1, 0, 0, 2], "
+                            "output_padding = [1, 2]> (X, W)"),
+                  {{"X", randomTensor({2, 4, 3, 3}, -1, 1, 3)}, {"W", randomTensor({4, 3, 3, 2}, -1, 1, 4)}});
+  }
+  SECTION("1-D, auto_pad SAME_UPPER") {
+    gradientCheck(modelText(13, "(float[1,2,5] X, float[2,3,3] W, float[3] B) => (float[] Y)", {},
+                            "Y = ConvTranspose <strides = [2], auto_pad = \"SAME_UPPER\"> (X, W, B)"),
+                  {{"X", randomTensor({1, 2, 5}, -1, 1, 3)}, {"W", randomTensor({2, 3, 3}, -1, 1, 4)},
+                   {"B", randomTensor({3}, -1, 1, 5)}});
+  }
+  SECTION("output_shape") {
+    gradientCheck(modelText(13, "(float[1,2,3,3] X, float[2,2,3,3] W) => (float[] Y)", {},
+                            "Y = ConvTranspose <strides = [2, 2], output_shape = [8, 7]> (X, W)"),
+                  {{"X", randomTensor({1, 2, 3, 3}, -1, 1, 3)}, {"W", randomTensor({2, 2, 3, 3}, -1, 1, 4)}});
+  }
+}
+
+TEST_CASE("MaxPool gradients: the window maximum takes it", "[autodiff]") {
+  auto maxPool = [](int opset, const std::string& attrs, const Shape& shape) {
+    gradientCheck(modelText(opset, "(float[" + dims(shape) + "] X) => (float[] Y)", {}, "Y = MaxPool " + attrs + " (X)"),
+                  {{"X", distinctTensor(shape, 11)}});
+  };
+  SECTION("2x2 stride 2") { maxPool(13, "<kernel_shape = [2, 2], strides = [2, 2]>", {1, 2, 4, 6}); }
+  SECTION("3x3 stride 2, padded (ResNet's stem)") {
+    maxPool(13, "<kernel_shape = [3, 3], strides = [2, 2], pads = [1, 1, 1, 1]>", {2, 2, 5, 5});
+  }
+  SECTION("dilated, ceil_mode") {
+    maxPool(13, "<kernel_shape = [2, 2], strides = [2, 2], dilations = [2, 1], ceil_mode = 1>", {1, 1, 7, 6});
+  }
+  SECTION("1-D") { maxPool(13, "<kernel_shape = [3], strides = [2]>", {1, 3, 9}); }
+  SECTION("with the Indices output") {
+    gradientCheck(modelText(13, "(float[1,2,4,4] X) => (float[] Y)", {},
+                            "Y, I = MaxPool <kernel_shape = [2, 2], strides = [2, 2], storage_order = 1> (X)"),
+                  {{"X", distinctTensor({1, 2, 4, 4}, 12)}});
+  }
+}
+
 // ---- blocks ---------------------------------------------------------------------------------------
 
 // A MobileViT-style bridge: conv features unfolded to tokens, normalized, attention with the
@@ -539,6 +739,38 @@ TEST_CASE("Block gradients: shape computations are not differentiated", "[autodi
                 {{"X", randomTensor({2, 3, 4}, -1, 1, 1)}});
 }
 
+TEST_CASE("Block gradients: floats computed from a shape are not differentiated", "[autodiff]") {
+  // Dynamic-shape scaling: 1 / floor(sqrt(float(Shape(X)[-1]))) multiplies X. Floor has no VJP, and
+  // needs none: no gradient flows through an int64 shape, nor through the floats computed from it.
+  const std::string text = modelText(13, "(float[2,3,4] X) => (float[] Y)", {intInit("last", {-1}), "float one = {1.0}"},
+                                     "s = Shape (X)\nd = Gather (s, last)\nf = Cast <to = 1> (d)\nr = Sqrt (f)\n"
+                                     "l = Floor (r)\nk = Div (one, l)\nT = Tanh (X)\nY = Mul (T, k)");
+  gradientCheck(text, {{"X", randomTensor({2, 3, 4}, -1, 1, 1)}});
+  // The same from the IR's types, before any tensor exists: nothing without a VJP on the path.
+  Model model = test::parseModel(text);
+  const Graph& g = *model.graph;
+  CHECK(firstNodeWithoutVjp(allNodes(g), {g.findValue("X")}, {g.outputs()[0]}) == nullptr);
+}
+
+TEST_CASE("Block gradients: a position embedding resized to the input's grid", "[autodiff]") {
+  // A ViT export's position-embedding interpolation: scales = float(Shape(X)[2:4]) / grid, after
+  // ones for N and C; bicubic Resize of the constant P, added to the patch features. The scales
+  // depend on X only through its int64 shape, so the Cast, Div and Concat are not differentiated.
+  const std::string text =
+      modelText(13, "(float[1,2,6,4] X) => (float[] Y)",
+                {floatInit("W", {2, 2, 1, 1}, -1, 1, 1), floatInit("P", {1, 2, 3, 2}, -1, 1, 2), intInit("st", {2}),
+                 intInit("en", {4}), "float[2] grid = {3.0, 2.0}", "float[2] ones = {1.0, 1.0}"},
+                "s = Shape (X)\nhw = Slice (s, st, en)\nf = Cast <to = 1> (hw)\nr = Div (f, grid)\n"
+                "scales = Concat <axis = 0> (ones, r)\n"
+                "E = Resize <mode = \"cubic\", coordinate_transformation_mode = \"align_corners\"> (P, , scales)\n"
+                "C = Conv (X, W)\nY = Add (C, E)");
+  gradientCheck(text, {{"X", randomTensor({1, 2, 6, 4}, -1, 1, 3)}}, {"grid", "ones"});
+  Model model = test::parseModel(text);
+  const Graph& g = *model.graph;
+  CHECK(firstNodeWithoutVjp(allNodes(g), {g.findValue("X"), g.findValue("W"), g.findValue("P")}, {g.outputs()[0]}) ==
+        nullptr);
+}
+
 TEST_CASE("Block gradients: an op without a VJP fails naming the node", "[autodiff]") {
   Model model = test::parseModel(modelText(13, "(float[3] X) => (float[] Y)", {}, "A = Abs (X)\nY = Relu (A)"));
   Graph& g = *model.graph;
@@ -553,6 +785,11 @@ TEST_CASE("Block gradients: an op without a VJP fails naming the node", "[autodi
   // Differentiating only the part after Abs works.
   auto after = blockGradients(g, allNodes(g), t, {{y, randomTensor({3}, -1, 1, 2)}}, {g.findValue("A")}, 13);
   CHECK(after.isOk());
+  // The check from the IR's types finds the same node, and none for the part after it.
+  const Node* missing = firstNodeWithoutVjp(allNodes(g), {g.findValue("X")}, {y});
+  REQUIRE(missing != nullptr);
+  CHECK(noVjpMessage(*missing) == "node 'abs_1' (Abs): no gradient (vector-Jacobian product) for op Abs");
+  CHECK(firstNodeWithoutVjp(allNodes(g), {g.findValue("A")}, {y}) == nullptr);
 }
 
 TEST_CASE("Block gradients: bad requests are errors", "[autodiff]") {
@@ -577,10 +814,11 @@ TEST_CASE("Block gradients: bad requests are errors", "[autodiff]") {
 }
 
 TEST_CASE("Every op of the reconstruction blocks has a VJP", "[autodiff]") {
-  for (const char* op : {"Conv", "MatMul", "Gemm", "Add", "Sub", "Mul", "Div", "Softmax", "LayerNormalization",
-                         "ReduceMean", "Pow", "Sqrt", "Erf", "Tanh", "Sigmoid", "HardSigmoid", "HardSwish", "Relu",
-                         "Clip", "Gelu", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Concat", "Slice",
-                         "Identity", "Split", "AveragePool", "GlobalAveragePool"}) {
+  for (const char* op : {"Conv", "ConvTranspose", "MatMul", "Gemm", "Add", "Sub", "Mul", "Div", "Softmax",
+                         "LayerNormalization", "BatchNormalization", "ReduceMean", "ReduceMax", "Pow", "Sqrt", "Erf",
+                         "Tanh", "Sigmoid", "HardSigmoid", "HardSwish", "Relu", "LeakyRelu", "Clip", "Gelu", "Reshape",
+                         "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Concat", "Slice", "Identity", "Split", "Pad",
+                         "Cast", "Where", "Expand", "Resize", "AveragePool", "GlobalAveragePool", "MaxPool"}) {
     INFO(op);
     CHECK(VjpRegistry::instance().find("", op) != nullptr);
   }

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 import onnx
@@ -34,6 +35,30 @@ def small_model(path, dangling=False, external=None):
     node = helper.make_node("Add", ["x", second], ["y"], name="add0")
     graph = helper.make_graph([node], "g", [x], [y], [w])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    with open(path, "wb") as f:
+        f.write(model.SerializeToString())
+
+
+def topk_bridge_model(path):
+    """Conv features -> tokens -> LayerNorm -> linear -> TopK (no gradient) -> residual Add: one
+    conv -> transformer bridge block, and TopK on the path of both weights' gradients."""
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.normal(0, 0.3, (16, 8, 1, 1)).astype(np.float32), "w1"),
+             numpy_helper.from_array(rng.normal(0, 0.3, (16, 16)).astype(np.float32), "w2"),
+             numpy_helper.from_array(np.array([1, 16, 16], dtype=np.int64), "shape"),
+             numpy_helper.from_array(np.array([16], dtype=np.int64), "k"),
+             numpy_helper.from_array(np.ones(16, dtype=np.float32), "gamma"),
+             numpy_helper.from_array(np.zeros(16, dtype=np.float32), "beta")]
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c"], name="conv"),
+             helper.make_node("Reshape", ["c", "shape"], ["r"], name="reshape"),
+             helper.make_node("Transpose", ["r"], ["t"], name="tokens", perm=[0, 2, 1]),
+             helper.make_node("LayerNormalization", ["t", "gamma", "beta"], ["n"], name="ln", axis=-1),
+             helper.make_node("MatMul", ["n", "w2"], ["m"], name="fc"),
+             helper.make_node("TopK", ["m", "k"], ["v", "i"], name="topk", axis=-1),
+             helper.make_node("Add", ["v", "t"], ["y"], name="residual")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 4, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16, 16])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     with open(path, "wb") as f:
         f.write(model.SerializeToString())
 
@@ -185,6 +210,30 @@ def main():
                "--int4 chooses the QDQ export's storage types", "--int4 with --format integer", [good], [out])
         expect(vitq, quantize + ["--layer-bits", "add0=9"], 2, "NODE=BITS with BITS from 2 to 8", "bad --layer-bits",
                [good], [out])
+        # Reconstruction through an op without a gradient is refused before any work (calibration,
+        # the LayerNorm fold, the blocks before it), naming the node and the layers to keep float;
+        # doing what the message says then works. --reconstruct all ends a block before TopK where
+        # it can (after the tokens' Transpose), so only fc feeds it there.
+        topk = os.path.join(d, "topk.onnx")
+        topk_bridge_model(topk)
+        topk_x = os.path.join(d, "topk_x.npy")
+        np.save(topk_x, np.random.default_rng(1).standard_normal((4, 8, 4, 4)).astype(np.float32))
+        refused = ("node 'topk' (TopK): no gradient (vector-Jacobian product) for op TopK; reconstruction cannot "
+                   "pass through it (--reconstruct none, or keep the layers that feed it in float: ")
+        for recipe, layers in ((["--recipe", "q-hyvit"], ["conv", "fc"]),
+                               (["--recipe", "minmax", "--reconstruct", "all"], ["fc"])):
+            args = ["quantize", topk, "--data", topk_x, "-o", out] + recipe
+            exclude = [a for layer in layers for a in ("--exclude", layer)]
+            start = time.time()
+            expect(vitq, args, 2, refused + " ".join(exclude) + ")", f"{' '.join(recipe)} through TopK", [topk], [out])
+            seconds = time.time() - start
+            print(("ok   " if seconds < 10 else "FAIL ") + f"refused in {seconds:.2f} s")
+            if seconds >= 10:
+                failures.append(f"{' '.join(recipe)} refusal time")
+            expect(vitq, args + exclude + ["--recon-iters", "5"], 0, "", f"{' '.join(recipe)} {' '.join(exclude)}",
+                   [topk])
+            if os.path.exists(out):
+                os.remove(out)
         listed = subprocess.run([vitq, "passes"], capture_output=True, text=True).stdout
         unknown = subprocess.run([vitq] + quantize + ["--recipe", "nope"], capture_output=True, text=True).stderr
         names = unknown.split("available: ")[-1].split(", each")[0].split(",")

@@ -181,3 +181,30 @@ TEST_CASE("QDrop: activations keep their unquantized values with the drop probab
 }
 
 }  // namespace vitq
+
+namespace vitq {
+
+TEST_CASE("a bridge block through a node without a VJP is refused before any work", "[reconstruct]") {
+  // TopK (no VJP) sorts the linear layer's outputs inside the transformer half of the block.
+  std::string text = bridgeModel();
+  const std::string add = "  P = Add(M, B2)";
+  text.replace(text.find(add), add.size(), "  V, I = TopK <axis = -1> (M, K)\n  P = Add(V, B2)");
+  text.insert(text.find(", int64[3] S"), ", int64[1] K = {16}, float[16] G = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, "
+                                         "1}, float[16] Bn = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}");
+  Model m = test::parseModel(text);
+  for (const auto& n : m.graph->nodes()) n->setName("n_" + n->output(0)->name());
+  test::NormalDataset calib(4, {1, 16, 6, 6}, 7);
+  const QuantTable table = test::minMaxTable(m, calib, 4, 4);
+  const auto blocks = bridgeReconstructionBlocks(*m.graph);
+  REQUIRE(blocks.size() == 1);
+  // Nothing is learned, or even recorded, on samples that cannot be read: the check comes first.
+  test::NormalDataset wrong_shape(4, {1, 3, 2, 2}, 7);
+  auto r = reconstructBlocks(m, table, wrong_shape, blocks, {});
+  REQUIRE_FALSE(r.isOk());
+  CHECK(r.status().code() == StatusCode::kUnsupported);
+  CHECK(r.status().message() ==
+        "node 'n_V' (TopK): no gradient (vector-Jacobian product) for op TopK; reconstruction cannot pass through it "
+        "(--reconstruct none, or keep the layers that feed it in float: --exclude n_C --exclude n_M)");
+}
+
+}  // namespace vitq

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "passes/ptq/materialize_qdq.h"
+#include "passes/ptq/reconstruction_check.h"
 #include "passes/ptq/sequential_reconstruction.h"
 #include "quant/math/quantize.h"
 #include "support/graph_dsl.h"
@@ -119,6 +120,70 @@ TEST_CASE("sequential reconstruction blocks hold the wanted layers before their 
   CHECK(names(two[0]) == std::vector<std::string>{"C1", "R1", "C2", "C3", "A", "Y"});
   const auto three = sequentialReconstructionBlocks(*m.graph, table, 3);
   REQUIRE(three.size() == 1);
+}
+
+// Two convs side by side, then TopK (no VJP) over the channels of one: \p cut_first puts a Relu
+// cut between the first conv and the TopK instead.
+Model topKModel(bool cut_first) {
+  const std::string head = cut_first ? "  C1 = Conv <pads = [1, 1, 1, 1]> (X, W1)\n"
+                                       "  R1 = Relu(C1)\n"
+                                       "  V, I = TopK <axis = 1> (R1, K)\n"
+                                       "  A = Conv <pads = [1, 1, 1, 1]> (V, W2)\n"
+                                     : "  C1 = Conv <pads = [1, 1, 1, 1]> (X, W1)\n"
+                                       "  C2 = Conv <pads = [1, 1, 1, 1]> (X, W2)\n"
+                                       "  V, I = TopK <axis = 1> (C1, K)\n"
+                                       "  A = Add(V, C2)\n";
+  Model m = test::parseModel("<ir_version: 8, opset_import: [\"\" : 17]>\n"
+                             "agraph (float[1, 8, 6, 6] X) => (float[1, 8, 6, 6] Y)\n<" +
+                             test::normalInitializer("W1", {8, 8, 3, 3}, 1, 0.15f) + ", " +
+                             test::normalInitializer("W2", {8, 8, 3, 3}, 2, 0.15f) + ", " +
+                             test::normalInitializer("W3", {8, 8, 1, 1}, 3, 0.3f) + ", int64[1] K = {8}>\n{\n" + head +
+                             "  R = Relu(A)\n"
+                             "  Y = Conv(R, W3)\n"
+                             "}\n");
+  for (const auto& n : m.graph->nodes()) n->setName(n->output(0)->name() == "V" ? "topk" : "n_" + n->output(0)->name());
+  return m;
+}
+
+TEST_CASE("a node without a VJP ends the open block at its latest cut", "[reconstruct]") {
+  Model m = topKModel(true);
+  test::NormalDataset calib(8, {1, 8, 6, 6}, 7);
+  QuantTable table = test::minMaxTable(m, calib, 4, 8);
+  // Two layers per block would put C1 and the conv after TopK in one block; TopK closes it after R1.
+  const auto blocks = sequentialReconstructionBlocks(*m.graph, table, 2);
+  REQUIRE(blocks.size() == 2);
+  CHECK(names(blocks[0]) == std::vector<std::string>{"C1", "R1"});
+  CHECK(names(blocks[1]) == std::vector<std::string>{"V", "A", "R", "Y"});  // TopK reads the block input
+  CHECK(checkReconstructible(blocks, table, {}).isOk());
+  ReconstructionOptions o;
+  o.iterations = 20;
+  o.samples = 8;
+  auto r = reconstructSequentially(m, table, calib, blocks, o);
+  INFO(r.status().toString());
+  REQUIRE(r.isOk());
+  CHECK(r->size() == 2);
+}
+
+TEST_CASE("a node without a VJP and no cut before it is refused before any work", "[reconstruct]") {
+  Model m = topKModel(false);
+  test::NormalDataset calib(8, {1, 8, 6, 6}, 7);
+  QuantTable table = test::minMaxTable(m, calib, 4, 8);
+  const auto blocks = sequentialReconstructionBlocks(*m.graph, table, 1);
+  REQUIRE(blocks.size() == 2);  // C1 and C2 are both live until the Add: no cut before TopK
+  CHECK(names(blocks[0]) == std::vector<std::string>{"C1", "C2", "V", "A", "R"});
+  const std::string message =
+      "node 'topk' (TopK): no gradient (vector-Jacobian product) for op TopK; reconstruction cannot pass through it "
+      "(--reconstruct none, or keep the layers that feed it in float: --exclude n_C1)";
+  const Status s = checkReconstructible(blocks, table, {});
+  CHECK(s.code() == StatusCode::kUnsupported);
+  CHECK(s.message() == message);
+  // The pass itself refuses with the same words before its first whole-model run: on a dataset
+  // whose samples cannot even be read, the check still speaks first.
+  test::NormalDataset wrong_shape(8, {1, 3, 2, 2}, 7);
+  ReconstructionOptions o;
+  o.samples = 8;
+  auto r = reconstructSequentially(m, table, wrong_shape, blocks, o);
+  CHECK(r.status().message() == message);
 }
 
 TEST_CASE("sequential reconstruction lowers the W3 model error on unseen samples, deterministically", "[reconstruct]") {

@@ -1,5 +1,4 @@
 // Conv (im2col + GEMM per group; a direct loop for depthwise 2-D) and ConvTranspose (GEMM + col2im).
-#include <algorithm>
 #include <vector>
 
 #include "exec/gemm.h"
@@ -84,53 +83,7 @@ Status convTransposeKernel(KernelContext& ctx) {
   VITQ_RETURN_IF_ERROR(checkFloat(ctx));
   const Tensor& x = ctx.input(0);
   const Tensor& w = ctx.input(1);  // [C, M/group, k...]
-  if (x.rank() < 3 || w.rank() != x.rank()) return ctx.error("input and weight ranks do not match");
-  const size_t nd = static_cast<size_t>(x.rank()) - 2;
-  ConvGeometry g;
-  g.batch = x.dim(0);
-  g.in_channels = x.dim(1);
-  g.group = ctx.attrs().intOr("group", 1);
-  if (g.group <= 0 || w.dim(0) != g.in_channels || g.in_channels % g.group != 0) {
-    return ctx.error("weight " + shapeToString(w.shape()) + " does not match input channels " +
-                     std::to_string(g.in_channels) + " with group " + std::to_string(g.group));
-  }
-  g.out_channels = w.dim(1) * g.group;
-  g.in_spatial.assign(x.shape().begin() + 2, x.shape().end());
-  g.kernel.assign(w.shape().begin() + 2, w.shape().end());
-  g.stride = ctx.attrs().getInts("strides").value_or(std::vector<int64_t>(nd, 1));
-  g.dilation = ctx.attrs().getInts("dilations").value_or(std::vector<int64_t>(nd, 1));
-  auto pads = ctx.attrs().getInts("pads").value_or(std::vector<int64_t>(2 * nd, 0));
-  auto out_pad = ctx.attrs().getInts("output_padding").value_or(std::vector<int64_t>(nd, 0));
-  const auto out_shape_attr = ctx.attrs().getInts("output_shape");
-  const std::string auto_pad = ctx.attrs().stringOr("auto_pad", "NOTSET");
-  if (g.stride.size() != nd || g.dilation.size() != nd || pads.size() != 2 * nd || out_pad.size() != nd) {
-    return ctx.error("strides, dilations, pads or output_padding have the wrong length");
-  }
-  g.pad_begin.resize(nd);
-  g.pad_end.resize(nd);
-  g.out_spatial.resize(nd);
-  for (size_t i = 0; i < nd; ++i) {
-    const int64_t extent = g.dilation[i] * (g.kernel[i] - 1) + 1;
-    const int64_t full = g.stride[i] * (g.in_spatial[i] - 1) + out_pad[i] + extent;
-    if (out_shape_attr || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      int64_t target = g.in_spatial[i] * g.stride[i];
-      if (out_shape_attr) {
-        const auto& os = *out_shape_attr;
-        target = os.size() == nd ? os[i] : os.size() == nd + 2 ? os[i + 2] : -1;
-        if (target < 0) return ctx.error("output_shape has the wrong length");
-      }
-      const int64_t total = std::max<int64_t>(0, full - target);
-      const bool lower = auto_pad == "SAME_LOWER";
-      g.pad_begin[i] = lower ? total - total / 2 : total / 2;
-      g.pad_end[i] = total - g.pad_begin[i];
-      g.out_spatial[i] = target;
-    } else {
-      g.pad_begin[i] = auto_pad == "VALID" ? 0 : pads[i];
-      g.pad_end[i] = auto_pad == "VALID" ? 0 : pads[i + nd];
-      g.out_spatial[i] = full - g.pad_begin[i] - g.pad_end[i];
-    }
-    if (g.out_spatial[i] <= 0) return ctx.error("output size would be empty");
-  }
+  VITQ_ASSIGN_OR_RETURN(ConvGeometry g, convTransposeGeometry(ctx, x.shape(), w.shape()));
   Shape out_shape{g.batch, g.out_channels};
   out_shape.insert(out_shape.end(), g.out_spatial.begin(), g.out_spatial.end());
   Tensor y(DataType::kFloat, out_shape);

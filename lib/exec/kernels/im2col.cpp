@@ -1,5 +1,8 @@
 #include "exec/kernels/im2col.h"
 
+#include <algorithm>
+#include <string>
+
 namespace vitq {
 
 int64_t ConvGeometry::kernelSize() const {
@@ -74,6 +77,57 @@ StatusOr<ConvGeometry> convGeometry(const KernelContext& ctx, const Shape& input
     const int64_t span = g.in_spatial[i] + g.pad_begin[i] + g.pad_end[i] - extent;
     if (span < 0) return ctx.error("kernel is larger than the padded input " + shapeToString(input));
     g.out_spatial[i] = span / g.stride[i] + 1;
+  }
+  return g;
+}
+
+StatusOr<ConvGeometry> convTransposeGeometry(const KernelContext& ctx, const Shape& input, const Shape& weight) {
+  if (input.size() < 3 || weight.size() != input.size()) return ctx.error("input and weight ranks do not match");
+  const size_t nd = input.size() - 2;
+  ConvGeometry g;
+  g.batch = input[0];
+  g.in_channels = input[1];
+  g.group = ctx.attrs().intOr("group", 1);
+  if (g.group <= 0 || weight[0] != g.in_channels || g.in_channels % g.group != 0) {
+    return ctx.error("weight " + shapeToString(weight) + " does not match input channels " +
+                     std::to_string(g.in_channels) + " with group " + std::to_string(g.group));
+  }
+  g.out_channels = weight[1] * g.group;
+  g.in_spatial.assign(input.begin() + 2, input.end());
+  g.kernel.assign(weight.begin() + 2, weight.end());
+  g.stride = ctx.attrs().getInts("strides").value_or(std::vector<int64_t>(nd, 1));
+  g.dilation = ctx.attrs().getInts("dilations").value_or(std::vector<int64_t>(nd, 1));
+  auto pads = ctx.attrs().getInts("pads").value_or(std::vector<int64_t>(2 * nd, 0));
+  auto out_pad = ctx.attrs().getInts("output_padding").value_or(std::vector<int64_t>(nd, 0));
+  const auto out_shape_attr = ctx.attrs().getInts("output_shape");
+  const std::string auto_pad = ctx.attrs().stringOr("auto_pad", "NOTSET");
+  if (g.stride.size() != nd || g.dilation.size() != nd || pads.size() != 2 * nd || out_pad.size() != nd) {
+    return ctx.error("strides, dilations, pads or output_padding have the wrong length");
+  }
+  g.pad_begin.resize(nd);
+  g.pad_end.resize(nd);
+  g.out_spatial.resize(nd);
+  for (size_t i = 0; i < nd; ++i) {
+    const int64_t extent = g.dilation[i] * (g.kernel[i] - 1) + 1;
+    const int64_t full = g.stride[i] * (g.in_spatial[i] - 1) + out_pad[i] + extent;
+    if (out_shape_attr || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      int64_t target = g.in_spatial[i] * g.stride[i];
+      if (out_shape_attr) {
+        const auto& os = *out_shape_attr;
+        target = os.size() == nd ? os[i] : os.size() == nd + 2 ? os[i + 2] : -1;
+        if (target < 0) return ctx.error("output_shape has the wrong length");
+      }
+      const int64_t total = std::max<int64_t>(0, full - target);
+      const bool lower = auto_pad == "SAME_LOWER";
+      g.pad_begin[i] = lower ? total - total / 2 : total / 2;
+      g.pad_end[i] = total - g.pad_begin[i];
+      g.out_spatial[i] = target;
+    } else {
+      g.pad_begin[i] = auto_pad == "VALID" ? 0 : pads[i];
+      g.pad_end[i] = auto_pad == "VALID" ? 0 : pads[i + nd];
+      g.out_spatial[i] = full - g.pad_begin[i] - g.pad_end[i];
+    }
+    if (g.out_spatial[i] <= 0) return ctx.error("output size would be empty");
   }
   return g;
 }

@@ -1,4 +1,4 @@
-// Convolution geometry and im2col, shared by Conv, ConvInteger and QLinearConv.
+// Convolution geometry and im2col, shared by Conv, ConvTranspose, ConvInteger and QLinearConv.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +22,12 @@ struct ConvGeometry {
 /// Reads kernel_shape, strides, dilations, pads, auto_pad and group from the node, with the weight
 /// shape [M, C/group, k...] and input shape [N, C, d...]; errors name the node.
 StatusOr<ConvGeometry> convGeometry(const KernelContext& ctx, const Shape& input, const Shape& weight);
+
+/// ConvTranspose's geometry with the weight [C, M/group, k...]: in_spatial is its input's grid,
+/// out_spatial its output image (output_padding, output_shape and auto_pad resolved into the pads),
+/// so that im2col over the output image with these strides, pads and dilations is the adjoint of
+/// its col2im.
+StatusOr<ConvGeometry> convTransposeGeometry(const KernelContext& ctx, const Shape& input, const Shape& weight);
 
 /// The N-d convolution index map shared by im2col and its adjoint col2im: for every kernel tap k
 /// and every position p of \p grid (strided positions), calls f(k, p, offset) where offset is the

@@ -251,6 +251,27 @@ Status globalPoolKernel(KernelContext& ctx, Kind kind) {
 
 }  // namespace
 
+StatusOr<Tensor> maxPoolBackward(const KernelContext& ctx, const Tensor& grad_y) {
+  const Tensor& x = ctx.input(0);
+  if (x.dtype() != DataType::kFloat) return ctx.error(unsupportedType(x.dtype()));
+  VITQ_ASSIGN_OR_RETURN(PoolGeometry g, poolGeometry(ctx, x.shape()));
+  const Shape shape = outputShape(g);
+  if (grad_y.shape() != shape) return ctx.error("output gradient has the wrong shape");
+  // The forward loop's own choice of each window's maximum, as row-major indices.
+  Tensor y(DataType::kFloat, shape), indices(DataType::kInt64, shape);
+  poolLoop<float>(g, Kind::kMax, false, 2.0, x.data<float>(), y.data<float>(), indices.data<int64_t>(), false);
+  Tensor gx(DataType::kFloat, x.shape());
+  float* dx = gx.data<float>();
+  const float* dy = grad_y.data<float>();
+  const int64_t* at = indices.data<int64_t>();
+  const int64_t in_plane = g.inPlane(), out_plane = g.outPlane();
+  for (int64_t i = 0; i < grad_y.numel(); ++i) {
+    // A window that lies in the padding only chose no element (index -1 within its plane).
+    if (at[i] >= i / out_plane * in_plane) dx[at[i]] += dy[i];
+  }
+  return gx;
+}
+
 StatusOr<Tensor> averagePoolBackward(const KernelContext& ctx, const Tensor& grad_y) {
   const Tensor& x = ctx.input(0);
   if (x.dtype() != DataType::kFloat) return ctx.error(unsupportedType(x.dtype()));

@@ -2,7 +2,10 @@
 // Coordinates follow ONNX's reference implementation (resize.py), which generated the node tests:
 // per axis, every output index maps to an original coordinate in double, then to 1 (nearest),
 // 2 (linear) or 4 (cubic) input taps with weights. Interpolation is separable, so linear and cubic
-// run one pass per resized axis (shrinking axes first); nearest is a single gather.
+// run one pass per resized axis (shrinking axes first); nearest is a single gather. The gradient
+// (resizeBackward) runs the adjoint of the same taps.
+#include "exec/kernels/resize.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -216,10 +219,22 @@ StatusOr<std::vector<double>> readFloats(const KernelContext& ctx, const Tensor&
   return v;
 }
 
-Status resizeKernel(KernelContext& ctx, bool upsample) {
-  const Tensor& x = ctx.input(0);
-  const size_t rank = x.shape().size();
+// Everything the forward pass and its gradient share: options, output shape, per-axis taps, and
+// the order of the separable passes (empty: an empty input or output).
+struct ResizePlan {
   Options o;
+  Shape out_shape;
+  std::vector<AxisMap> maps;
+  std::vector<size_t> order;  // linear and cubic: the resized axes, shrinking ones first
+  bool empty = false;
+};
+
+StatusOr<ResizePlan> planResize(const KernelContext& ctx) {
+  const bool upsample = ctx.node.opType() == "Upsample";
+  const Tensor& x = ctx.input(0);
+  ResizePlan plan;
+  Options& o = plan.o;
+  const size_t rank = x.shape().size();
   const std::string mode = ctx.attrs().stringOr("mode", "nearest");
   if (mode == "nearest") o.mode = Mode::kNearest;
   else if (mode == "linear" || mode == "bilinear" || mode == "trilinear") o.mode = Mode::kLinear;
@@ -276,7 +291,8 @@ Status resizeKernel(KernelContext& ctx, bool upsample) {
   }
   if (!roi.empty() && roi.size() != 2 * na) return ctx.error("roi must hold 2 values per axis");
   std::vector<double> scale(rank, 1.0), roi_start(rank, 0.0), roi_end(rank, 1.0);
-  Shape out_shape = x.shape();
+  Shape& out_shape = plan.out_shape;
+  out_shape = x.shape();
   for (size_t i = 0; i < na; ++i) {
     const size_t a = static_cast<size_t>(axes[i]);
     const double in = static_cast<double>(x.shape()[a]);
@@ -298,13 +314,33 @@ Status resizeKernel(KernelContext& ctx, bool upsample) {
   if (!count.isOk()) return ctx.error("output shape " + shapeToString(out_shape) + " is too large");
   if (x.numel() == 0 || *count == 0 || rank == 0) {
     if (x.numel() == 0 && *count != 0) return ctx.error("cannot resize an empty input to a non-empty output");
-    ctx.setOutput(0, Tensor(x.dtype(), out_shape));
-    return Status::ok();
+    plan.empty = true;
+    return plan;
   }
-  std::vector<AxisMap> maps;
   for (size_t a = 0; a < rank; ++a) {
     VITQ_ASSIGN_OR_RETURN(AxisMap m, axisMap(ctx, o, x.shape()[a], out_shape[a], scale[a], roi_start[a], roi_end[a]));
-    maps.push_back(std::move(m));
+    plan.maps.push_back(std::move(m));
+  }
+  // Separable passes, shrinking axes first so later passes touch less data.
+  for (size_t a = 0; a < rank; ++a) {
+    if (!plan.maps[a].identity) plan.order.push_back(a);
+  }
+  std::stable_sort(plan.order.begin(), plan.order.end(), [&](size_t a, size_t b) {
+    return static_cast<double>(out_shape[a]) / static_cast<double>(x.shape()[a]) <
+           static_cast<double>(out_shape[b]) / static_cast<double>(x.shape()[b]);
+  });
+  return plan;
+}
+
+Status resizeKernel(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  VITQ_ASSIGN_OR_RETURN(const ResizePlan plan, planResize(ctx));
+  const Options& o = plan.o;
+  const Shape& out_shape = plan.out_shape;
+  const std::vector<AxisMap>& maps = plan.maps;
+  if (plan.empty) {
+    ctx.setOutput(0, Tensor(x.dtype(), out_shape));
+    return Status::ok();
   }
   if (o.mode == Mode::kNearest) {
     Tensor y(x.dtype(), out_shape);
@@ -318,19 +354,10 @@ Status resizeKernel(KernelContext& ctx, bool upsample) {
     ctx.setOutput(0, std::move(y));
     return Status::ok();
   }
-  // Separable passes, shrinking axes first so later passes touch less data.
-  std::vector<size_t> order;
-  for (size_t a = 0; a < rank; ++a) {
-    if (!maps[a].identity) order.push_back(a);
-  }
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return static_cast<double>(out_shape[a]) / static_cast<double>(x.shape()[a]) <
-           static_cast<double>(out_shape[b]) / static_cast<double>(x.shape()[b]);
-  });
   Tensor y = x;
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    for (size_t a : order) y = resampleAxis<T>(y, a, out_shape[a], maps[a]);
+    for (size_t a : plan.order) y = resampleAxis<T>(y, a, out_shape[a], maps[a]);
     if (o.coord == "tf_crop_and_resize") applyExtrapolation<T>(y, maps, o.extrapolation);
   };
   if (x.dtype() == DataType::kFloat) run(float{});
@@ -340,11 +367,81 @@ Status resizeKernel(KernelContext& ctx, bool upsample) {
   return Status::ok();
 }
 
+// The adjoint of resampleAxis along `axis`: [outer, out, inner] -> [outer, in, inner], each output
+// row's gradient added back to its taps with their weights.
+Tensor resampleAxisAdjoint(const Tensor& g, size_t axis, int64_t in, const AxisMap& m) {
+  Shape shape = g.shape();
+  const int64_t out = shape[axis];
+  shape[axis] = in;
+  Tensor dx(DataType::kFloat, shape);
+  const int64_t outer = product(shape, 0, axis), inner = product(shape, axis + 1, shape.size());
+  const float* src = g.data<float>();
+  float* dst = dx.data<float>();
+  const size_t taps = static_cast<size_t>(m.taps);
+#pragma omp parallel for schedule(static) if (g.numel() > 32768)
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t j = 0; j < out; ++j) {
+      const float* s = src + (o * out + j) * inner;
+      for (size_t k = 0; k < taps; ++k) {
+        const size_t at = static_cast<size_t>(j) * taps + k;
+        const auto w = static_cast<float>(m.weight[at]);
+        if (w == 0.0f) continue;
+        float* d = dst + (o * in + m.index[at]) * inner;
+        for (int64_t i = 0; i < inner; ++i) d[i] += w * s[i];
+      }
+    }
+  }
+  return dx;
+}
+
+// The adjoint of nearestGather: every output element's gradient added to the element it copied
+// (serial: upsampling copies an element many times).
+void nearestScatter(const Tensor& g, Tensor& dx, const std::vector<AxisMap>& maps) {
+  const Shape& out = g.shape();
+  const size_t r = out.size();
+  const std::vector<int64_t> st = stridesOf(dx.shape());
+  const float* src = g.data<float>();
+  float* dst = dx.data<float>();
+  const int64_t inner = out[r - 1];
+  const std::vector<int64_t>& last = maps[r - 1].index;
+  for (int64_t row = 0; row < g.numel() / inner; ++row) {
+    int64_t off = 0, rem = row;
+    for (size_t d = r - 1; d-- > 0;) {
+      off += maps[d].index[static_cast<size_t>(rem % out[d])] * st[d];
+      rem /= out[d];
+    }
+    for (int64_t j = 0; j < inner; ++j) dst[off + last[static_cast<size_t>(j)]] += src[row * inner + j];
+  }
+}
+
 }  // namespace
 
+StatusOr<Tensor> resizeBackward(const KernelContext& ctx, const Tensor& grad_y) {
+  const Tensor& x = ctx.input(0);
+  if (x.dtype() != DataType::kFloat) return ctx.error(unsupportedType(x.dtype()));
+  VITQ_ASSIGN_OR_RETURN(const ResizePlan plan, planResize(ctx));
+  if (grad_y.shape() != plan.out_shape) return ctx.error("output gradient has the wrong shape");
+  Tensor dx(DataType::kFloat, x.shape());
+  if (plan.empty) return dx;
+  Tensor g = grad_y;
+  if (plan.o.coord == "tf_crop_and_resize") {  // the elements outside the input hold a constant
+    g = grad_y.clone();
+    applyExtrapolation<float>(g, plan.maps, 0.0);
+  }
+  if (plan.o.mode == Mode::kNearest) {
+    nearestScatter(g, dx, plan.maps);
+    return dx;
+  }
+  // y = P_last ... P_first x, one linear pass per resized axis: dx = P_first^T ... P_last^T dy.
+  for (auto it = plan.order.rbegin(); it != plan.order.rend(); ++it) {
+    g = resampleAxisAdjoint(g, *it, x.shape()[*it], plan.maps[*it]);
+  }
+  return g;
+}
+
 void registerResizeKernels(KernelRegistry& r) {
-  r.add("Resize", [](KernelContext& ctx) { return resizeKernel(ctx, false); });
-  r.add("Upsample", [](KernelContext& ctx) { return resizeKernel(ctx, true); });
+  r.add("Resize", resizeKernel);
+  r.add("Upsample", resizeKernel);
 }
 
 }  // namespace vitq

@@ -37,6 +37,8 @@ nlohmann::json metricsJson(const ConfigMetrics& m, const Budget& budget) {
 StatusOr<MixedPrecisionPlan> planMixedPrecision(const Model& reference, const Model& working, const Dataset& calib,
                                                 const Dataset& eval, const PipelineOptions& options,
                                                 const Budget& budget) {
+  // The final run reconstructs: refuse what it cannot before the search.
+  VITQ_RETURN_IF_ERROR(checkReconstruction(working, options));
   auto log = logger("vitq.budget");
   const auto start = std::chrono::steady_clock::now();
   PipelineOptions plain = options;

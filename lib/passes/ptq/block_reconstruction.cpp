@@ -4,6 +4,7 @@
 
 #include "core/logging.h"
 #include "exec/thread_scope.h"
+#include "passes/ptq/reconstruction_check.h"
 #include "pattern/bridge_blocks.h"
 
 namespace vitq {
@@ -38,6 +39,10 @@ StatusOr<std::vector<BlockReconstructionReport>> reconstructBlocks(Model& model,
   const int64_t opset = model.opsetVersion("");
   const size_t n = std::min(o.samples, calib.size());
   if (n == 0) return invalidArgument("block reconstruction needs calibration samples");
+  // The bridge blocks see float inputs and share nothing in order: activation scales stay as calibrated.
+  ReconstructionOptions fixed_scales = o;
+  fixed_scales.learn_activation_scales = false;
+  VITQ_RETURN_IF_ERROR(checkReconstructible(blocks, table, fixed_scales));
 
   // Float block inputs and outputs, recorded during whole-model runs on the first n samples.
   std::vector<const Node*> all_nodes;
@@ -64,9 +69,6 @@ StatusOr<std::vector<BlockReconstructionReport>> reconstructBlocks(Model& model,
   // The block tensors are small and the optimization sequential: one thread for oneDNN and the kernels.
   const OmpThreadScope single_thread(1);
   std::unordered_set<const Value*> done;
-  // The bridge blocks see float inputs and share nothing in order: activation scales stay as calibrated.
-  ReconstructionOptions fixed_scales = o;
-  fixed_scales.learn_activation_scales = false;
   for (size_t b = 0; b < blocks.size(); ++b) {
     VITQ_ASSIGN_OR_RETURN(BlockReconstructionReport report,
                           learnBlockRounding(graph, opset, table, blocks[b], samples[b], fixed_scales, b, blocks.size(), done));

@@ -73,6 +73,11 @@ std::string label(const ReconstructionBlock& b, size_t position, size_t count) {
 
 }  // namespace
 
+bool learnableWeight(const Value* v, const TensorQuant* q) {
+  return q && q->role == QuantRoleOfValue::kWeight && v->isConstant() && q->spec.scheme == QuantScheme::kUniform &&
+         v->initializer().dtype() == DataType::kFloat;
+}
+
 Tensor fakeQuantActivation(const Tensor& t, const TensorQuant& q) {
   if (t.dtype() != DataType::kFloat) return t;
   if (q.spec.scheme == QuantScheme::kLogSqrt2) {
@@ -195,10 +200,7 @@ StatusOr<BlockReconstructionReport> learnBlockRounding(Graph& graph, int64_t ops
   for (const Node* node : block.nodes) {
     for (const Value* v : node->inputs()) {
       const TensorQuant* q = v ? table.find(v) : nullptr;
-      if (!q || q->role != QuantRoleOfValue::kWeight || q->params.scale.empty() || !v->isConstant() || done.count(v) ||
-          q->spec.scheme != QuantScheme::kUniform || v->initializer().dtype() != DataType::kFloat) {
-        continue;
-      }
+      if (!v || !learnableWeight(v, q) || q->params.scale.empty() || done.count(v)) continue;
       done.insert(v);
       LearnedWeight w{const_cast<Value*>(v), std::make_unique<AdaRoundWeight>(v->initializer(), q->params, q->spec),
                       nullptr};

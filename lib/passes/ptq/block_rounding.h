@@ -62,6 +62,10 @@ struct BlockReconstructionReport {
   double seconds = 0;
 };
 
+/// A weight whose rounding a block learns: a constant float tensor with a uniform weight quantizer
+/// (\p q, its entry in the table, may be null).
+bool learnableWeight(const Value* v, const TensorQuant* q);
+
 /// x^ of an activation quantizer (uniform per-tensor or per-channel, or log-sqrt2); non-float
 /// tensors pass unchanged.
 Tensor fakeQuantActivation(const Tensor& t, const TensorQuant& q);

@@ -9,6 +9,7 @@
 #include "exec/thread_scope.h"
 #include "passes/canonicalize/raise_opset.h"
 #include "passes/ptq/dual_clipping.h"
+#include "passes/ptq/reconstruction_check.h"
 #include "passes/ptq/scale_reparam.h"
 #include "quant/math/clip_range.h"
 #include "quant/math/entropy_range.h"
@@ -256,7 +257,21 @@ StatusOr<QuantTable> calibrateQuantTable(Model& model, const Dataset& calib, con
   return table;
 }
 
+Status checkReconstruction(const Model& model, const PipelineOptions& o) {
+  if (o.reconstruct == Reconstruction::kNone) return Status::ok();
+  const Graph& g = *model.graph;
+  // The reparameterizations to come add only differentiable nodes (Mul, Add) and keep the weights.
+  const QuantTable planned = planQuantization(g, o.quant, nullptr);
+  ReconstructionOptions r = o.reconstruction;
+  if (o.reconstruct == Reconstruction::kBridges) {
+    r.learn_activation_scales = false;  // as reconstructBlocks runs them
+    return checkReconstructible(bridgeReconstructionBlocks(g), planned, r);
+  }
+  return checkReconstructible(sequentialReconstructionBlocks(g, planned, o.reconstruction_block_layers), planned, r);
+}
+
 StatusOr<PreparedQuantization> prepareQuantization(Model& model, const Dataset& calib, const PipelineOptions& o) {
+  VITQ_RETURN_IF_ERROR(checkReconstruction(model, o));
   // Every parallel region of the passes (Eigen's products included) runs on --threads threads.
   const OmpThreadScope threads(o.threads);
   auto log = logger("vitq.quantize");

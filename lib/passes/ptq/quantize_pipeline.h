@@ -89,6 +89,10 @@ struct PreparedQuantization {
 StatusOr<CalibrationResult> collectActivationStats(const Model& model, const Dataset& calib, const PipelineOptions& options,
                                                    int bins);
 
+/// Fails, before any work, when the reconstruction \p options ask for would meet a node it cannot
+/// differentiate (reconstruction_check.h), on the blocks of \p model as planned now.
+Status checkReconstruction(const Model& model, const PipelineOptions& options);
+
 /// Everything quantizeModel does short of materializing the QDQ nodes.
 StatusOr<PreparedQuantization> prepareQuantization(Model& model, const Dataset& calib, const PipelineOptions& options);
 

@@ -1,11 +1,14 @@
 #include "passes/ptq/sequential_reconstruction.h"
 
+#include <algorithm>
 #include <limits>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "autodiff/vjp.h"
 #include "core/logging.h"
 #include "exec/thread_scope.h"
+#include "passes/ptq/reconstruction_check.h"
 
 namespace vitq {
 namespace {
@@ -49,6 +52,18 @@ size_t quantizedWeights(const Node& node, const QuantTable& table) {
   return count;
 }
 
+// Whether \p node would stop a weight's gradient: it has no VJP and reads a float computed from
+// the graph inputs through float values (\p variable grows with each node passed, in order).
+// Integer and constant inputs carry no gradient, so shape arithmetic never counts.
+bool stopsGradients(const Node& node, std::unordered_set<const Value*>& variable) {
+  const bool reads = std::any_of(node.inputs().begin(), node.inputs().end(), [&](const Value* v) { return v && variable.count(v); });
+  if (!reads) return false;
+  for (const Value* v : node.outputs()) {
+    if (v && holdsFloat(v)) variable.insert(v);
+  }
+  return !VjpRegistry::instance().find(node.domain(), node.opType());
+}
+
 // Keeps in \p state only the values read after position \p after.
 void dropDead(ValueTensors& state, const std::unordered_map<const Value*, size_t>& last, size_t after) {
   for (auto it = state.begin(); it != state.end();) {
@@ -79,10 +94,12 @@ std::vector<ReconstructionBlock> sequentialReconstructionBlocks(const Graph& gra
     b.name = nodeLabel(b.nodes.front()) + " .. " + output->name();
     blocks.push_back(std::move(b));
   };
-  std::unordered_set<const Value*> live;
+  std::unordered_set<const Value*> live, variable;
   for (const Value* v : graph.inputs()) {
     if (!v->isConstant() && last.count(v)) live.insert(v);
+    if (!v->isConstant() && holdsFloat(v)) variable.insert(v);
   }
+  std::vector<size_t> stops;  // positions of the nodes that stop gradients
   const size_t wanted = static_cast<size_t>(std::max(1, min_layers));
   size_t begin = 0, layers = 0;  // quantized weights of the open block so far
   // The latest cut point of the open block: where it ends, the value carried there, and the weights
@@ -93,7 +110,11 @@ std::vector<ReconstructionBlock> sequentialReconstructionBlocks(const Graph& gra
   for (size_t i = 0; i < order.size(); ++i) {
     const Node* node = order[i];
     const size_t node_layers = quantizedWeights(*node, table);
-    if (node_layers && cut_value && layers_at_cut >= wanted) {
+    // A node without a VJP ends the open block at its latest cut, however few layers it holds, so
+    // that no weight's gradient has to pass it: it opens the next block, reading that block's input.
+    const bool stop = stopsGradients(*node, variable);
+    if (stop) stops.push_back(i);
+    if ((node_layers || stop) && cut_value && layers_at_cut >= (stop ? 1 : wanted)) {
       close(begin, cut_end, cut_value);
       begin = cut_end;
       layers -= layers_at_cut;
@@ -121,8 +142,10 @@ std::vector<ReconstructionBlock> sequentialReconstructionBlocks(const Graph& gra
     }
   }
   if (layers_at_cut > 0 && cut_value) {
-    // A remainder with too few layers joins the block before it (which then ends at this cut).
-    if (layers_at_cut < wanted && !blocks.empty()) {
+    // A remainder with too few layers joins the block before it (which then ends at this cut),
+    // unless a node that stops gradients lies between them.
+    const bool stopped = std::any_of(stops.begin(), stops.end(), [&](size_t p) { return p >= begin && p < cut_end; });
+    if (layers_at_cut < wanted && !blocks.empty() && !stopped) {
       begin -= blocks.back().nodes.size();
       blocks.pop_back();
     }
@@ -142,6 +165,7 @@ StatusOr<std::vector<BlockReconstructionReport>> reconstructSequentially(Model& 
   const int64_t opset = model.opsetVersion("");
   const size_t n = std::min(o.samples, calib.size());
   if (n == 0) return invalidArgument("block reconstruction needs calibration samples");
+  VITQ_RETURN_IF_ERROR(checkReconstructible(blocks, table, o));
   const NodeOrder nodes(graph);
   const auto& [order, position, last] = nodes;
 

@@ -17,7 +17,9 @@ namespace vitq {
 
 /// Consecutive blocks covering every node of \p graph that reads a weight of \p table: each closes
 /// at the first cut point (one float value live, produced inside it) after it holds at least
-/// \p min_layers quantized weights; a remainder with fewer joins the block before it.
+/// \p min_layers quantized weights; a remainder with fewer joins the block before it. A node that
+/// has no VJP and reads a float computed from the inputs closes the open block at its latest cut
+/// (with one layer or more), so that the gradients of the block's weights need not pass it.
 /// Named "<first node> .. <output value>".
 std::vector<ReconstructionBlock> sequentialReconstructionBlocks(const Graph& graph, const QuantTable& table,
                                                                 int min_layers);
