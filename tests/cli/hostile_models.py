@@ -296,3 +296,10 @@ def colliding_output_names():
     nodes = [helper.make_node("Relu", ["x"], ["a/b"], name="relu0"),
              helper.make_node("Neg", ["x"], ["a_b"], name="neg0")]
     return _model(nodes, [_io("x")], [_io("a/b"), _io("a_b")])
+
+
+def declared_input(dims):
+    """y = Identity(x) for an input x of the given declared dims (ints, or names for open dims)."""
+    nodes = [helper.make_node("Identity", ["x"], ["y"], name="identity0")]
+    return _model(nodes, [_io("x", shape=dims)], [_io("y", shape=dims)])
+

@@ -35,6 +35,11 @@ def sha(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
+def gigabytes(n):
+    """Bytes as vitq's messages write them."""
+    return f"{n / 1e9:.2f} GB" if n < 10e9 else f"{n / 1e9:.0f} GB"
+
+
 def report(name, problems, detail=""):
     ran.append(name)
     print(("ok   " if not problems else "FAIL ") + f"{name}: {detail}", flush=True)
@@ -161,6 +166,25 @@ def tensor_cases(vitq, ws):
            [wrong], [ws.out])
     code99 = ws.save(hm.with_initializer(hm.declared_tensor([4], dtype=99, raw=b"\0" * 4)), "dtype99.onnx")
     expect(vitq, "unknown_dtype_code", ["inspect", code99], 2, "unknown data type code 99")
+    # Inputs that `run` and `bench` would generate: sizes no machine holds are refused before
+    # allocating, naming the input and its shape (were: a VITQ_CHECK abort; the machine out of memory).
+    rows = ws.save(hm.declared_input([1 << 40, 3]), "rows_2_40.onnx")
+    for command in ("run", "bench"):
+        expect(vitq, f"{command}_declared_input_2_40_rows", [command, rows], 2,
+               "input 'x' of shape [1099511627776,3] has more than 1099511627776 elements, the shape the model "
+               "declares", [rows], rss_mb=RSS_LIMIT_MB)
+    open_dims = ws.save(hm.declared_input(["N", "M"]), "open_dims.onnx")
+    expect(vitq, "bench_shape_2_40_rows", ["bench", open_dims, "--shape", "x=1099511627776,3"], 2,
+           "--shape 'x=1099511627776,3': shape [1099511627776,3] has more than 4294967296 elements", [open_dims],
+           rss_mb=RSS_LIMIT_MB)
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    over = (ram // 2 + (1 << 30)) // 4096  # rows of 1024 floats: 1 GiB past half of the machine's memory
+    half = ws.save(hm.declared_input([over, 1024]), "over_half_memory.onnx")
+    expect(vitq, "run_declared_input_over_half_memory", ["run", half], 2,
+           f"input 'x' of shape [{over},1024] (float) needs {gigabytes(over * 4096)}, more than half of this "
+           f"machine's memory ({gigabytes(ram // 2)}), the shape the model declares", [half], rss_mb=RSS_LIMIT_MB)
+    expect(vitq, "bench_shape_over_half_memory", ["bench", open_dims, "--shape", f"x={over},1024"], 2,
+           f"--shape 'x={over},1024': input 'x' of shape [{over},1024] (float) needs", [open_dims], rss_mb=RSS_LIMIT_MB)
 
 
 def external_data_cases(vitq, ws):
@@ -203,7 +227,7 @@ def external_data_cases(vitq, ws):
     with open(sparse, "wb") as f:
         f.truncate(4 * rows * 1000 * 1000)
     backed = ext("huge_sparse", location="sparse.bin", length=None, dims=[rows, 1000, 1000])
-    expect(vitq, "external_huge_sparse_file", ws.quantize(backed), 2, "more than this machine's memory",
+    expect(vitq, "external_huge_sparse_file", ws.quantize(backed), 2, "more than half of this machine's memory",
            [backed], [ws.out], rss_mb=RSS_LIMIT_MB)
     os.remove(sparse)
 
