@@ -5,6 +5,7 @@ never leave an output or temporary file behind, and stay small in memory when a 
 absurd sizes. Each case prints `ok NAME` or `FAIL NAME`; the names are the rows of the table."""
 import argparse
 import hashlib
+import io
 import os
 import resource
 import shutil
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 
 import numpy as np
 import onnx
@@ -314,6 +316,7 @@ def calibration_cases(vitq, ws):
     cases.append(("calibration_broken_link_in_folder", ws.path("unfetched"), "is a link to nothing"))
     for name, data, message in cases:
         expect(vitq, name, ws.quantize(ws.good, data), 2, message, [ws.good], [ws.out], rss_mb=RSS_LIMIT_MB)
+    large_data_cases(vitq, ws)
     # Labels: one per sample of the data (8 here), each a class the model's output has (4 here).
     many = ws.npy(np.zeros(16), "labels16.npy", np.int64)
     expect(vitq, "labels_more_than_samples", ["report", ws.good, ws.good, "--data", ws.data, "--labels", many], 2,
@@ -330,6 +333,64 @@ def calibration_cases(vitq, ws):
     # Found before quantize writes anything, not by the report after it.
     expect(vitq, "label_past_the_classes_quantize", ws.quantize(ws.good) + ["--labels", big], 2,
            "label 0 is 1000, but the model's output 'y' has 4 classes", [big, ws.good], [ws.out])
+
+
+def wide_linear(width):
+    """y = x @ w for x float[1, width]: one sample is 4 * width bytes."""
+    w = onnx.numpy_helper.from_array(np.random.default_rng(4).uniform(-1, 1, (width, 4)).astype(np.float32), "w")
+    node = onnx.helper.make_node("MatMul", ["x", "w"], ["y"], name="matmul0")
+    return hm._model([node], [hm._io("x", shape=(1, width))], [hm._io("y", shape=(1, 4))], [w])
+
+
+def npy_header(shape):
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": shape})
+    return header.getvalue()
+
+
+def large_data_cases(vitq, ws):
+    """1 GiB of samples (1024 of 1 MiB) as a 1 MB deflated .npz and as a sparse .npy: read one sample
+    at a time, so the peak RSS is the model and a sample (was: 2.1 GB, the whole batch inflated
+    into a string and copied into a tensor)."""
+    width, rows = 1 << 18, 1024
+    model = ws.save(wide_linear(width), "wide.onnx")
+    archive = ws.path("zeros_1GiB.npz")
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        with z.open("x.npy", "w", force_zip64=True) as f:
+            f.write(npy_header((rows, width)))
+            chunk = bytes(16 << 20)
+            for _ in range(rows * width * 4 // len(chunk)):
+                f.write(chunk)
+    sparse = ws.path("zeros_1GiB.npy")
+    with open(sparse, "wb") as f:
+        f.write(npy_header((rows, width)))
+        f.truncate(len(npy_header((rows, width))) + rows * width * 4)
+    for name, data in (("calibration_npz_1GiB_one_sample_at_a_time", archive),
+                       ("calibration_npy_1GiB_one_sample_at_a_time", sparse)):
+        out = ws.path(f"out/{name}.onnx")
+        started = time.monotonic()
+        code, text, peak = run_vitq(vitq, ["-q", "quantize", model, "--data", data, "-o", out, "--calib-samples", "8",
+                                           "--holdout", "4"])
+        problems = [] if code == 0 and os.path.exists(out) else [f"exit {code}: {text.strip()[-300:]}"]
+        if not peak < RSS_LIMIT_MB:
+            problems.append(f"peak RSS {peak:.0f} MB, limit {RSS_LIMIT_MB} MB")
+        seconds = time.monotonic() - started
+        report(name, problems, f"exit {code}, {peak:.0f} MB for 1024 MiB of samples, {seconds:.1f} s")
+    os.remove(sparse)
+    # The streamed archive reads the same samples as the .npy and a folder of files: the same model.
+    samples = np.random.default_rng(6).uniform(-1, 1, (24, 4)).astype(np.float32)
+    forms = {"npy": ws.npy(samples, "same.npy"), "npz": ws.path("same.npz"), "folder": ws.path("same")}
+    np.savez_compressed(forms["npz"], x=samples)
+    os.makedirs(forms["folder"])
+    for i in range(len(samples)):
+        ws.npy(samples[i:i + 1], f"same/{i:02d}.npy")
+    digests = {}
+    for form, data in forms.items():
+        out = ws.path(f"out/same_{form}.onnx")
+        code, text, _ = run_vitq(vitq, ["-q"] + ws.quantize(ws.good, data, out) + ["--holdout", "8"])
+        digests[form] = sha(out) if code == 0 else f"exit {code}: {text.strip()[-200:]}"
+    report("calibration_npz_streamed_same_model", [] if len(set(digests.values())) == 1 else [str(digests)],
+           "the .npy, .npz and folder forms give one model")
 
 
 def qdq_scales(path):
