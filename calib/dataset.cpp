@@ -12,7 +12,8 @@ namespace fs = std::filesystem;
 namespace {
 
 // The folder's samples in name order. A sample that is a broken link (a dataset whose files a
-// tool like git-annex has not fetched) is an error, not a silently smaller calibration set.
+// tool like git-annex has not fetched) is an error, not a silently smaller calibration set; so is a
+// `.npy` that is no regular file (a folder, pipe or socket) where files are the samples.
 StatusOr<std::vector<fs::path>> sortedEntries(const fs::path& dir, bool want_dirs) {
   std::vector<fs::path> out;
   std::error_code ec;
@@ -23,7 +24,12 @@ StatusOr<std::vector<fs::path>> sortedEntries(const fs::path& dir, bool want_dir
       return notFound("'" + e.path().string() + "' in data folder '" + dir.string() + "' is a link to nothing ('" +
                       fs::read_symlink(e.path(), link_ec).string() + "')");
     }
-    if (want_dirs ? e.is_directory() : (e.is_regular_file() && e.path().extension() == ".npy")) out.push_back(e.path());
+    const bool npy = e.path().extension() == ".npy";
+    if (!want_dirs && npy && !e.is_regular_file(link_ec)) {
+      return invalidArgument("'" + e.path().string() + "' in data folder '" + dir.string() +
+                             "' is not a regular file (a folder, pipe, socket or device); samples are .npy files");
+    }
+    if (want_dirs ? e.is_directory(link_ec) : npy) out.push_back(e.path());
   }
   if (ec) return ioError("cannot list data folder '" + dir.string() + "': " + ec.message());
   std::sort(out.begin(), out.end());
@@ -120,6 +126,10 @@ StatusOr<Tensor> conformSample(Tensor t, const Value& input, const std::string& 
   if (type.dtype != DataType::kUndefined && t.dtype() != type.dtype) {
     return invalidArgument("'" + source + "' holds " + dataTypeName(t.dtype()) + "; input '" + input.name() +
                            "' takes " + dataTypeName(type.dtype));
+  }
+  if (t.numel() == 0) {
+    return invalidArgument("'" + source + "' has shape " + shapeToString(t.shape()) +
+                           ", which holds no elements; a sample needs at least one");
   }
   if (type.dims) {
     const auto& dims = *type.dims;

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <filesystem>
@@ -80,6 +81,28 @@ TEST_CASE("bad samples are refused naming the file", "[calib][dataset][errors]")
   auto none = openNpyDataset(empty, {m.graph->inputs()[0]});
   REQUIRE_FALSE(none.isOk());
   CHECK_THAT(none.status().message(), Catch::Contains("holds no samples"));
+}
+
+TEST_CASE("a data folder refuses a .npy that is no regular file, and samples of no elements", "[calib][dataset][errors]") {
+  Model m = test::parseModel(kModel);
+  const fs::path dir = test::makeTempDir("vitq-dsodd");
+  save(Tensor::fromVector<float>({1, 2}, {1, 2}), dir / "a.npy");
+  fs::create_directory(dir / "b.npy");  // was skipped: calibration on fewer samples than the folder shows
+  auto folder = openNpyDataset(dir, {m.graph->inputs()[0]});
+  REQUIRE_FALSE(folder.isOk());
+  CHECK(folder.status().message() == "'" + (dir / "b.npy").string() + "' in data folder '" + dir.string() +
+                                         "' is not a regular file (a folder, pipe, socket or device); samples are .npy files");
+  fs::remove(dir / "b.npy");
+  REQUIRE(::mkfifo((dir / "c.npy").c_str(), 0600) == 0);
+  CHECK_THAT(openNpyDataset(dir, {m.graph->inputs()[0]}).status().message(), Catch::Contains("c.npy' in data folder"));
+  fs::remove(dir / "c.npy");
+  save(Tensor(DataType::kFloat, {0, 2}), dir / "empty.npy");  // X is float[N, 2]: N = 0 passes the shape check
+  auto ds = openNpyDataset(dir, {m.graph->inputs()[0]});
+  REQUIRE(ds.isOk());
+  auto empty = (*ds)->sample(1);
+  REQUIRE_FALSE(empty.isOk());
+  CHECK(empty.status().message() == "'" + (dir / "empty.npy").string() +
+                                        "' has shape [0,2], which holds no elements; a sample needs at least one");
 }
 
 // The bytes of a ZIP archive holding \p entries (name, bytes) as np.savez (stored) or

@@ -303,3 +303,9 @@ def declared_input(dims):
     nodes = [helper.make_node("Identity", ["x"], ["y"], name="identity0")]
     return _model(nodes, [_io("x", shape=dims)], [_io("y", shape=dims)])
 
+
+def open_dims_relu():
+    """y = Relu(x) with x float[N, M]: any 2-D sample passes the shape check, one of 0 elements too."""
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu0")]
+    return _model(nodes, [_io("x", shape=("N", "M"))], [_io("y", shape=("N", "M"))])
+

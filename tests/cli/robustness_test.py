@@ -10,6 +10,7 @@ import os
 import resource
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -316,6 +317,30 @@ def calibration_cases(vitq, ws):
     cases.append(("calibration_broken_link_in_folder", ws.path("unfetched"), "is a link to nothing"))
     for name, data, message in cases:
         expect(vitq, name, ws.quantize(ws.good, data), 2, message, [ws.good], [ws.out], rss_mb=RSS_LIMIT_MB)
+    # A `.npy` in a data folder that is no regular file: refused naming it (was: skipped, calibrating
+    # on fewer samples). The socket is bound by this process, so it stays a socket during the run.
+    server = socket.socket(socket.AF_UNIX)
+    for kind in ("fifo", "folder", "socket"):
+        folder = ws.path(f"special_{kind}")
+        os.makedirs(folder)
+        ws.npy(samples[:1], f"special_{kind}/0.npy")
+        odd = os.path.join(folder, "1.npy")
+        {"fifo": os.mkfifo, "folder": os.makedirs, "socket": server.bind}[kind](odd)
+        expect(vitq, f"calibration_{kind}_named_npy", ws.quantize(ws.good, folder), 2,
+               f"'{odd}' in data folder '{folder}' is not a regular file", [ws.good], [ws.out], rss_mb=RSS_LIMIT_MB)
+    server.close()
+    # Samples of no elements, which a model with open dims would take: refused (were: calibrated on).
+    open_dims = ws.save(hm.open_dims_relu(), "open_dims_relu.onnx")
+    stats = ws.path("out/stats.json")
+    empty_rows = ws.npy(np.zeros((8, 0)), "empty_rows.npy")
+    os.makedirs(ws.path("empty_sample"))
+    ws.npy(np.ones((1, 3)), "empty_sample/1.npy")
+    empty = ws.npy(np.ones((0, 3)), "empty_sample/0.npy")
+    for name, data, shown in (("calibration_zero_element_batch", empty_rows, f"'{empty_rows}[0]' has shape [1,0]"),
+                              ("calibration_zero_element_file", ws.path("empty_sample"), f"'{empty}' has shape [0,3]")):
+        expect(vitq, name, ["calibrate", open_dims, "--data", data, "-o", stats], 2,
+               shown + ", which holds no elements; a sample needs at least one", [open_dims], [stats],
+               rss_mb=RSS_LIMIT_MB)
     large_data_cases(vitq, ws)
     # Labels: one per sample of the data (8 here), each a class the model's output has (4 here).
     many = ws.npy(np.zeros(16), "labels16.npy", np.int64)
