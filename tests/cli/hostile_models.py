@@ -309,3 +309,14 @@ def open_dims_relu():
     nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu0")]
     return _model(nodes, [_io("x", shape=("N", "M"))], [_io("y", shape=("N", "M"))])
 
+
+def hostile_names():
+    """linear() with a node, an activation and the output named with Markdown and HTML syntax."""
+    model = linear()
+    renames = {"h": "h|x\n<b>bold</b>", "z": "z|\r\n<i>it</i>", "y": "y|<!--<script>"}
+    for node in model.graph.node:
+        node.input[:] = [renames.get(n, n) for n in node.input]
+        node.output[:] = [renames.get(n, n) for n in node.output]
+    model.graph.node[0].name = "a|b<script>alert(1)</script>"
+    model.graph.output[0].name = renames["y"]
+    return model

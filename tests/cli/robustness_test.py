@@ -6,7 +6,9 @@ absurd sizes. Each case prints `ok NAME` or `FAIL NAME`; the names are the rows 
 import argparse
 import hashlib
 import io
+import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -526,6 +528,58 @@ def output_path_cases(vitq, ws):
            ["convert", os.path.join(ext_dir, "in.onnx"), "-o", os.path.join(ext_dir, "out.onnx"),
             "--external-data", "always"], 2, "external data of an input model", [sidecar],
            [os.path.join(ext_dir, "out.onnx")])
+    hostile_name_cases(vitq, ws)
+
+
+def table_problems(text, label):
+    """Markdown tables of `text` whose rows were broken by a name: a row that does not start with
+    '|', a row with another number of cells than its header, or raw HTML."""
+    problems, cells = [], None
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith("|"):
+            count = len(re.findall(r"(?<!\\)\|", line))
+            cells = count if cells is None else cells
+            if count != cells:
+                problems.append(f"{label} line {number} has {count - 1} cells, its table {cells - 1}: {line!r}")
+        elif cells is not None and line.strip():
+            problems.append(f"{label} line {number} breaks the table: {line!r}")
+        else:
+            cells = None
+    if "<" in text:
+        problems.append(f"{label} holds raw HTML: {text[text.index('<'):][:60]!r}")
+    return problems
+
+
+def hostile_name_cases(vitq, ws):
+    """Node, value and output names holding '|', line breaks and HTML stay inside their table cells
+    in the Markdown report and on stdout, and cannot end the HTML report's embedded JSON."""
+    names = ws.save(hm.hostile_names(), "hostile_names.onnx")
+    md, html = ws.path("out/names.md"), ws.path("out/names.html")
+    problems = []
+    for report_path in (md, html):
+        proc = subprocess.run([vitq] + ws.quantize(names, out=ws.path("out/names.onnx")) + ["--report", report_path],
+                              capture_output=True, text=True)
+        problems += [] if proc.returncode == 0 else [f"exit {proc.returncode}: {proc.stderr.strip()[-200:]}"]
+        problems += table_problems(proc.stdout, "stdout")
+    with open(md) as f:
+        markdown = f.read()
+    problems += table_problems(markdown, "names.md")
+    for escaped in ("| y\\|&lt;!--&lt;script&gt; |", "| z\\|\\r\\n&lt;i&gt;it&lt;/i&gt; | Add |"):
+        if escaped not in markdown:
+            problems.append(f"names.md lacks the row cell {escaped!r}")
+    proc = subprocess.run([vitq, "sensitivity", names, "--data", ws.data], capture_output=True, text=True)
+    problems += table_problems(proc.stdout, "sensitivity stdout")
+    if "| a\\|b&lt;script&gt;alert(1)&lt;/script&gt; | MatMul |" not in proc.stdout:
+        problems.append("sensitivity stdout lacks the escaped node name")
+    with open(html) as f:
+        page = f.read()
+    start = page.index('id="report-data">') + len('id="report-data">')
+    embedded = page[start:page.index("</script>", start)]
+    if "<" in embedded:
+        problems.append("the HTML report's embedded JSON holds a raw '<'")
+    elif json.loads(embedded)["outputs"][0]["name"] != "y|<!--<script>":
+        problems.append("the embedded JSON does not give back the output's name")
+    report("report_tables_escape_names", problems, "Markdown report, stdout tables, HTML report's JSON")
 
 
 def check(ok, name):
