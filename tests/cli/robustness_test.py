@@ -528,7 +528,50 @@ def output_path_cases(vitq, ws):
            ["convert", os.path.join(ext_dir, "in.onnx"), "-o", os.path.join(ext_dir, "out.onnx"),
             "--external-data", "always"], 2, "external data of an input model", [sidecar],
            [os.path.join(ext_dir, "out.onnx")])
+    stale_temporary_cases(vitq, ws)
     hostile_name_cases(vitq, ws)
+
+
+def stale_temporary_cases(vitq, ws):
+    """A vitq killed outright (SIGKILL: no handler runs) leaves its temporary; the next write to the
+    same output removes it, saying so at info level, and keeps the temporaries of live processes and
+    of other outputs (were: left forever)."""
+    folder = ws.path("killed")
+    os.makedirs(folder)
+    out = os.path.join(folder, "big.onnx")
+    big = ws.save(hm.with_initializer(hm.weights(np.ones((4096, 2048)), "w")), "big32MB.onnx")
+    left = []
+    for attempt in range(20):
+        proc = subprocess.Popen([vitq, "convert", big, "-o", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while proc.poll() is None and not temporaries(folder):
+            pass
+        proc.kill()
+        proc.wait()
+        left = temporaries(folder)
+        if left and proc.returncode == -signal.SIGKILL:
+            break
+        for name in os.listdir(folder):
+            os.remove(os.path.join(folder, name))
+    if not left:
+        report("sigkill_temporary_removed_by_next_write", ["never caught the write window in 20 runs"])
+        return
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    keep = [os.path.join(folder, f".big.onnx.tmp-{os.getpid()}-0"),   # a live process's (this one)
+            os.path.join(folder, f".other.onnx.tmp-{dead.pid}-0")]    # another output's
+    for path in keep:
+        with open(path, "wb") as f:
+            f.write(b"partial")
+    code, text, _ = run_vitq(vitq, ["-v", "convert", ws.good, "-o", out])
+    stale = os.path.join(folder, left[0])
+    problems = [] if code == 0 else [f"exit {code}"]
+    problems += [f"{n} was not removed" for n in left if os.path.exists(os.path.join(folder, n))]
+    problems += [f"{p} was removed" for p in keep if not os.path.exists(p)]
+    if f"removed '{stale}', a temporary file that process" not in text:
+        problems.append("no info line names the removed temporary")
+    report("sigkill_temporary_removed_by_next_write", problems, f"killed with {left[0]} on disk, attempt {attempt + 1}")
+    for path in keep:
+        os.remove(path)
 
 
 def table_problems(text, label):

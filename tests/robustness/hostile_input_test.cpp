@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <vector>
 
 #include "exec/executor.h"
 #include "ir/memory_limit.h"
@@ -160,17 +162,45 @@ TEST_CASE("a file size limit is a write error, and the temporary is removed", "[
   CHECK(folderIsEmpty(dir));
 }
 
+// The wait status of a child that writes \p destination's temporary, then receives \p sig before it
+// commits (exit 3: the write failed; 4: the signal did not end it).
+int signalledWhileWriting(const fs::path& destination, int sig) {
+  return inChild([&] {
+    AtomicFile file(destination);
+    if (!file.write("partial").isOk()) ::_exit(3);
+    ::raise(sig);
+    ::_exit(4);  // not reached: SIGINT's handler re-raises with the default action, SIGKILL has none
+  });
+}
+
 TEST_CASE("SIGINT between write and commit removes the temporary", "[robustness][atomic]") {
   const fs::path dir = test::makeTempDir("vitq-sigint");
-  const int status = inChild([&] {
-    AtomicFile file(dir / "model.onnx");
-    if (!file.write("partial").isOk()) ::_exit(3);
-    ::raise(SIGINT);
-    ::_exit(4);  // not reached: the handler re-raises with the default action
-  });
+  const int status = signalledWhileWriting(dir / "model.onnx", SIGINT);
   REQUIRE(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == SIGINT);
   CHECK(folderIsEmpty(dir));
+}
+
+TEST_CASE("a temporary left by a killed process is removed by the next write", "[robustness][atomic]") {
+  const fs::path dir = test::makeTempDir("vitq-killed");
+  // A writer killed between write and commit: no handler runs for SIGKILL, the temporary stays.
+  const int status = signalledWhileWriting(dir / "model.onnx", SIGKILL);
+  REQUIRE(WIFSIGNALED(status));
+  REQUIRE(WTERMSIG(status) == SIGKILL);
+  std::vector<std::string> left;
+  for (const auto& e : fs::directory_iterator(dir)) left.push_back(e.path().filename().string());
+  REQUIRE(left.size() == 1);
+  CHECK_THAT(left[0], Catch::StartsWith(".model.onnx.tmp-"));
+  // Temporaries of a live process (this one) and of another output are not this write's to remove.
+  const std::string live = ".model.onnx.tmp-" + std::to_string(::getpid()) + "-99";
+  const std::string other = ".other.onnx" + left[0].substr(std::string(".model.onnx").size());
+  for (const std::string& name : {live, other}) REQUIRE(std::ofstream(dir / name) << "x");
+  AtomicFile next(dir / "model.onnx");
+  REQUIRE(next.write("whole").isOk());
+  REQUIRE(next.commit().isOk());
+  CHECK_FALSE(fs::exists(dir / left[0]));
+  CHECK(fs::exists(dir / live));
+  CHECK(fs::exists(dir / other));
 }
 
 TEST_CASE("an output folder is checked before any work", "[robustness][atomic]") {
