@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 #include "calib/npy_io.h"
 #include "calib/npz_io.h"
@@ -13,7 +12,8 @@ namespace fs = std::filesystem;
 namespace {
 
 // The folder's samples in name order. A sample that is a broken link (a dataset whose files a
-// tool like git-annex has not fetched) is an error, not a silently smaller calibration set.
+// tool like git-annex has not fetched) is an error, not a silently smaller calibration set; so is a
+// `.npy` that is no regular file (a folder, pipe or socket) where files are the samples.
 StatusOr<std::vector<fs::path>> sortedEntries(const fs::path& dir, bool want_dirs) {
   std::vector<fs::path> out;
   std::error_code ec;
@@ -24,7 +24,12 @@ StatusOr<std::vector<fs::path>> sortedEntries(const fs::path& dir, bool want_dir
       return notFound("'" + e.path().string() + "' in data folder '" + dir.string() + "' is a link to nothing ('" +
                       fs::read_symlink(e.path(), link_ec).string() + "')");
     }
-    if (want_dirs ? e.is_directory() : (e.is_regular_file() && e.path().extension() == ".npy")) out.push_back(e.path());
+    const bool npy = e.path().extension() == ".npy";
+    if (!want_dirs && npy && !e.is_regular_file(link_ec)) {
+      return invalidArgument("'" + e.path().string() + "' in data folder '" + dir.string() +
+                             "' is not a regular file (a folder, pipe, socket or device); samples are .npy files");
+    }
+    if (want_dirs ? e.is_directory(link_ec) : npy) out.push_back(e.path());
   }
   if (ec) return ioError("cannot list data folder '" + dir.string() + "': " + ec.message());
   std::sort(out.begin(), out.end());
@@ -66,24 +71,20 @@ class FolderPerSampleDataset : public Dataset {
   std::vector<const Value*> inputs_;
 };
 
-// Whole batches in memory (one .npy, or the arrays of one .npz), one per input, sliced along dim 0.
+// Batches (one .npy, or the arrays of one .npz), one per input, read one sample at a time along dim 0.
 class BatchDataset : public Dataset {
  public:
   struct Input {
     const Value* value;
-    Tensor batch;
+    NpyArray batch;
     std::string source;  // names the array in errors
   };
   explicit BatchDataset(std::vector<Input> inputs) : inputs_(std::move(inputs)) {}
-  size_t size() const override { return static_cast<size_t>(inputs_.at(0).batch.dim(0)); }
+  size_t size() const override { return static_cast<size_t>(inputs_.at(0).batch.shape().at(0)); }
   StatusOr<TensorMap> sample(size_t index) const override {
     TensorMap feeds;
     for (const Input& in : inputs_) {
-      Shape shape = in.batch.shape();
-      shape[0] = 1;
-      Tensor one(in.batch.dtype(), shape);
-      const size_t bytes = one.byteSize();
-      std::memcpy(one.rawData(), static_cast<const char*>(in.batch.rawData()) + index * bytes, bytes);
+      VITQ_ASSIGN_OR_RETURN(Tensor one, in.batch.rows(static_cast<int64_t>(index), 1));
       VITQ_ASSIGN_OR_RETURN(feeds[in.value->name()],
                             conformSample(std::move(one), *in.value, in.source + "[" + std::to_string(index) + "]"));
     }
@@ -96,7 +97,7 @@ class BatchDataset : public Dataset {
 
 // The arrays of an .npz matched to the model inputs: by name, or the only array for a one-input model.
 StatusOr<std::vector<BatchDataset::Input>> matchArrays(const fs::path& path, const std::vector<const Value*>& inputs) {
-  VITQ_ASSIGN_OR_RETURN(auto arrays, readNpz(path));
+  VITQ_ASSIGN_OR_RETURN(auto arrays, openNpz(path));
   std::vector<BatchDataset::Input> matched;
   for (const Value* input : inputs) {
     auto it = std::find_if(arrays.begin(), arrays.end(), [&](const auto& a) { return a.first == input->name(); });
@@ -110,7 +111,7 @@ StatusOr<std::vector<BatchDataset::Input>> matchArrays(const fs::path& path, con
     matched.push_back({input, it->second, path.string() + ":" + it->first});
   }
   for (const auto& m : matched) {
-    if (m.batch.rank() == 0 || m.batch.dim(0) != matched[0].batch.dim(0)) {
+    if (m.batch.shape().empty() || m.batch.shape()[0] != matched[0].batch.shape()[0]) {
       return invalidArgument("'" + path.string() + "': the arrays must hold the same number of samples (dim 0); " +
                              m.source + " has shape " + shapeToString(m.batch.shape()));
     }
@@ -125,6 +126,10 @@ StatusOr<Tensor> conformSample(Tensor t, const Value& input, const std::string& 
   if (type.dtype != DataType::kUndefined && t.dtype() != type.dtype) {
     return invalidArgument("'" + source + "' holds " + dataTypeName(t.dtype()) + "; input '" + input.name() +
                            "' takes " + dataTypeName(type.dtype));
+  }
+  if (t.numel() == 0) {
+    return invalidArgument("'" + source + "' has shape " + shapeToString(t.shape()) +
+                           ", which holds no elements; a sample needs at least one");
   }
   if (type.dims) {
     const auto& dims = *type.dims;
@@ -164,10 +169,10 @@ StatusOr<std::unique_ptr<Dataset>> openNpyDataset(const fs::path& path, const st
       if (inputs.size() != 1) {
         return invalidArgument("one .npy batch file can only feed a one-input model; use an .npz with one array per input");
       }
-      VITQ_ASSIGN_OR_RETURN(Tensor batch, readNpy(path));
+      VITQ_ASSIGN_OR_RETURN(NpyArray batch, openNpy(path));
       batches.push_back({inputs[0], std::move(batch), path.string()});
     }
-    if (batches[0].batch.rank() == 0 || batches[0].batch.dim(0) == 0) {
+    if (batches[0].batch.shape().empty() || batches[0].batch.shape()[0] == 0) {
       return invalidArgument("'" + path.string() + "' holds no samples");
     }
     return std::unique_ptr<Dataset>(new BatchDataset(std::move(batches)));

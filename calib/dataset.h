@@ -44,7 +44,7 @@ StatusOr<std::unique_ptr<Dataset>> openNpyDataset(const std::filesystem::path& p
                                                   const std::vector<const Value*>& inputs);
 
 /// Checks \p t against \p input's declared type (dtype, rank, known dims; a missing batch dim is
-/// added) and rejects NaN/Inf; \p source names the file in errors.
+/// added) and rejects NaN/Inf and samples of no elements; \p source names the file in errors.
 StatusOr<Tensor> conformSample(Tensor t, const Value& input, const std::string& source);
 
 }  // namespace vitq

@@ -54,6 +54,7 @@ StatusOr<TensorMap> loadFeeds(const Executor& exec, const std::vector<std::strin
 Status addRandomFeeds(const Executor& exec, const std::vector<std::string>& shape_specs, uint64_t seed,
                       TensorMap& feeds) {
   std::map<std::string, Shape> shapes;
+  std::map<std::string, std::string> specs;  // the --shape text of each, for messages
   const auto required = exec.requiredInputs();
   for (const auto& spec : shape_specs) {
     VITQ_ASSIGN_OR_RETURN(auto kv, splitSpec(spec, "--shape"));
@@ -72,6 +73,7 @@ Status addRandomFeeds(const Executor& exec, const std::vector<std::string>& shap
     }
     VITQ_RETURN_IF_ERROR(checkedElementCount(shape, int64_t{1} << 32).status().withContext("--shape '" + spec + "'"));
     shapes[name] = shape;
+    specs[name] = spec;
   }
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
@@ -87,6 +89,12 @@ Status addRandomFeeds(const Executor& exec, const std::vector<std::string>& shap
                              "; give --shape " + in->name() + "=d0,d1,... or --input " + in->name() + "=FILE.npy");
     }
     const DataType dtype = in->type().dtype == DataType::kUndefined ? DataType::kFloat : in->type().dtype;
+    // A declared (or --shape) size is refused before it is allocated: 2^40 rows, or more memory than
+    // a tensor may take, is an error naming the input, not an abort or the machine out of memory.
+    if (Status size = checkAllocation(dtype, shape, "input '" + in->name() + "'"); !size.isOk()) {
+      if (specs.count(in->name())) return size.withContext("--shape '" + specs[in->name()] + "'");
+      return invalidArgument(size.message() + ", the shape the model declares");
+    }
     Tensor t(dtype, shape);
     if (dtype == DataType::kFloat) {
       for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = uniform(rng);

@@ -21,12 +21,14 @@ size_t tensorByteLimit() {
     const long pages = ::sysconf(_SC_PHYS_PAGES);
     const long page_size = ::sysconf(_SC_PAGE_SIZE);
     if (pages <= 0 || page_size <= 0) return static_cast<size_t>(-1);  // unknown: no limit of ours
-    return static_cast<size_t>(pages) * static_cast<size_t>(page_size);
+    return static_cast<size_t>(pages) * static_cast<size_t>(page_size) / 2;
   }();
   return limit;
 }
 
-TensorTooLarge::TensorTooLarge(size_t bytes)
-    : message_("needs " + gigabytes(bytes) + ", more than this machine's memory (" + gigabytes(tensorByteLimit()) + ")") {}
+std::string tensorTooLargeMessage(size_t bytes) {
+  return "needs " + gigabytes(bytes) + ", more than half of this machine's memory (" + gigabytes(tensorByteLimit()) +
+         ")";
+}
 
 }  // namespace vitq

@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -56,6 +57,20 @@ StatusOr<int64_t> checkedElementCount(const Shape& shape, int64_t max_elements) 
   return count;
 }
 
+Status checkAllocation(DataType dtype, const Shape& shape, const std::string& what) {
+  const std::string named = what + " of shape " + shapeToString(shape);
+  if (std::any_of(shape.begin(), shape.end(), [](int64_t d) { return d < 0; })) {
+    return invalidArgument(named + " has a negative dimension");
+  }
+  auto count = checkedElementCount(shape);
+  if (!count.isOk()) return invalidArgument(named + " has more than " + std::to_string(int64_t{1} << 40) + " elements");
+  const size_t bytes = dtype == DataType::kString ? 0 : storageBytes(dtype, *count);
+  if (bytes > tensorByteLimit()) {
+    return invalidArgument(named + " (" + dataTypeName(dtype) + ") " + tensorTooLargeMessage(bytes));
+  }
+  return Status::ok();
+}
+
 std::string shapeToString(const Shape& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) {
@@ -69,7 +84,10 @@ Tensor::Tensor(DataType dtype, Shape shape) : Tensor(dtype, std::move(shape), tr
 
 Tensor::Tensor(DataType dtype, Shape shape, bool zero_fill) : dtype_(dtype), shape_(std::move(shape)) {
   auto count = checkedElementCount(shape_);
-  VITQ_CHECK(count.isOk()) << count.status().message();
+  const bool negative = std::any_of(shape_.begin(), shape_.end(), [](int64_t d) { return d < 0; });
+  VITQ_CHECK(count.isOk() || !negative) << count.status().message();
+  // Past 2^40 elements no machine has the memory: the same error as a size past the limit.
+  if (!count.isOk()) throw TensorTooLarge("of " + count.status().message());
   numel_ = *count;
   if (dtype_ == DataType::kString) {
     strings_ = std::make_shared<std::vector<std::string>>(static_cast<size_t>(numel_));

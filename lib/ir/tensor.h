@@ -22,12 +22,18 @@ using Shape = std::vector<int64_t>;
 StatusOr<int64_t> checkedElementCount(const Shape& shape,
                                       int64_t max_elements = (int64_t{1} << 40));
 std::string shapeToString(const Shape& shape);
+/// Whether a tensor of \p dtype and \p shape (untrusted dims: a model's declared input, a file's
+/// header) may be allocated: its element count is checked without overflow and its size against
+/// the memory limit (ir/memory_limit.h). Errors name \p what and the shape, e.g. "input 'x' of
+/// shape [4294967296,1] (float) needs 17.18 GB, more than half of this machine's memory (12 GB)".
+Status checkAllocation(DataType dtype, const Shape& shape, const std::string& what);
 
 class Tensor {
  public:
   /// An empty float tensor of shape [0].
   Tensor() : Tensor(DataType::kFloat, Shape{0}) {}
-  /// Zero-filled tensor. The shape must be valid (use checkedElementCount on untrusted shapes).
+  /// Zero-filled tensor. The shape must be valid (use checkAllocation on untrusted shapes); one past
+  /// the element count or the memory limit throws TensorTooLarge.
   Tensor(DataType dtype, Shape shape);
   /// A tensor whose contents are unspecified, for kernels that write every element (skips the
   /// zero fill, a full pass over memory per kernel output). String tensors are still empty strings.

@@ -13,6 +13,8 @@
 #include <mutex>
 #include <utility>
 
+#include "core/logging.h"
+
 namespace vitq {
 namespace {
 
@@ -88,6 +90,36 @@ int createTracked(const std::filesystem::path& destination, std::string& path) {
   return -1;
 }
 
+// Removes the temporaries of \p destination that processes no longer running left behind (a
+// SIGKILL, the OOM killer or a power cut gives no handler a chance): regular files named
+// ".NAME.tmp-PID-N" whose PID is no process on this machine. This process's own temporaries and
+// those of live processes (another vitq writing the same output now) are kept; so are those of
+// processes kill() may not probe (another user's: EPERM).
+void removeStaleTemporaries(const std::filesystem::path& destination) {
+  const auto dir = destination.has_parent_path() ? destination.parent_path() : std::filesystem::path(".");
+  const std::string prefix = "." + destination.filename().string() + ".tmp-";
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string rest = name.substr(prefix.size());  // "PID-N"
+    const size_t dash = rest.find('-');
+    const bool digits = dash != std::string::npos && dash > 0 && dash < 10 && dash + 1 < rest.size() &&
+                        rest.find_first_not_of("0123456789") == dash &&
+                        rest.find_first_not_of("0123456789", dash + 1) == std::string::npos;
+    if (!digits) continue;
+    const long pid = std::stol(rest.substr(0, dash));
+    if (pid <= 0 || pid == ::getpid()) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (::unlink(it->path().c_str()) == 0) {
+      logger("vitq.io")->info("removed '{}', a temporary file that process {} left when it was killed (it no longer runs)",
+                              it->path().string(), pid);
+    }
+  }
+}
+
 // Files this run has read, by (device, inode): path and role, for messages. A map, because a
 // dataset folder can hold many thousands of samples.
 struct ProtectedInput {
@@ -146,6 +178,7 @@ Status AtomicFile::write(const std::string& bytes) {
   if (shown_.empty()) return invalidArgument("the output path is empty");
   VITQ_RETURN_IF_ERROR(checkReplaceable(destination_, shown_));
   installHandlers();
+  removeStaleTemporaries(destination_);
   std::string temp;
   const int fd = createTracked(destination_, temp);
   if (fd < 0) {

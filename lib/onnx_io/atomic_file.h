@@ -1,7 +1,9 @@
 // AtomicFile: write to "<dir>/.<name>.tmp-<pid>-<n>", fsync, then rename over the destination on
 // commit(). A destroyed, uncommitted AtomicFile removes its temporary file, and temporaries are
 // also removed if the process is interrupted (SIGINT/SIGTERM/SIGHUP), so no partial output is left;
-// SIGXFSZ (a file size limit) is ignored so that it surfaces as a write error.
+// SIGXFSZ (a file size limit) is ignored so that it surfaces as a write error. A process killed
+// outright (SIGKILL) leaves its temporary: the next write to the same destination removes the
+// temporaries of processes that no longer run (named by their process id), saying so at info level.
 // Outputs are regular files only: a symlink is written through (its target replaced), a device,
 // pipe or socket is refused, and so is any file this run has read (protectInput), so an output can
 // never destroy an input, whatever path leads to it.
@@ -21,7 +23,8 @@ class AtomicFile {
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
 
-  /// Writes all of \p bytes to a fresh temporary file beside the destination.
+  /// Writes all of \p bytes to a fresh temporary file beside the destination (first removing the
+  /// destination's temporaries left by dead processes).
   Status write(const std::string& bytes);
   /// Renames the temporary file over the destination.
   Status commit();

@@ -185,14 +185,15 @@ std::string accuracyMarkdown(const json& r, size_t sensitivity_rows) {
   os << "## Accuracy against the float model (" << r["samples"].get<size_t>() << " samples)\n\n";
   os << "| output | SQNR dB | cosine | max abs error | top-1 agreement |\n|---|---|---|---|---|\n";
   for (const auto& o : r["outputs"]) {
-    os << "| " << o["name"].get<std::string>() << " | " << num(o["sqnr_db"]) << " | " << num(o["cosine"]) << " | "
+    os << "| " << escapeMarkdown(o["name"].get<std::string>()) << " | " << num(o["sqnr_db"]) << " | " << num(o["cosine"]) << " | "
        << num(o["max_abs_error"]) << " | " << (o.contains("top1_agreement") ? num(o["top1_agreement"]) : "-") << " |\n";
   }
   os << "\n### Ten most damaged layers\n\n| value | op | SQNR dB | cosine |\n|---|---|---|---|\n";
   for (const auto& name : r["most_damaged_layers"]) {
     for (const auto& l : r["layers"]) {
       if (l["value"] == name) {
-        os << "| " << l["value"].get<std::string>() << " | " << l["op"].get<std::string>() << " | " << num(l["sqnr_db"])
+        os << "| " << escapeMarkdown(l["value"].get<std::string>()) << " | " << escapeMarkdown(l["op"].get<std::string>())
+           << " | " << num(l["sqnr_db"])
            << " | " << num(l["cosine"]) << " |\n";
       }
     }

@@ -280,13 +280,14 @@ std::string passes(const json& r) {
   return h;
 }
 
-// The JSON inside a script element: "</" must not close it.
+// The JSON inside a script element, with every '<' written as \u003c (the same JSON): no "</script"
+// can close the element early, and no "<!--" followed by "<script" (a model's names can hold both)
+// can switch the HTML parser into the state where the closing tag no longer closes it.
 std::string embeddedJson(const json& r) {
-  std::string s = r.dump();
   std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '<' && i + 1 < s.size() && s[i + 1] == '/') out += "<\\";
-    else out += s[i];
+  for (char c : r.dump()) {
+    if (c == '<') out += "\\u003c";
+    else out += c;
   }
   return out;
 }

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "report/svg_chart.h"
+
 namespace vitq {
 namespace {
 
@@ -10,7 +12,7 @@ using nlohmann::json;
 std::string cell(const json& row, const char* key) {
   if (!row.contains(key)) return "-";
   const json& v = row[key];
-  if (v.is_string()) return v.get<std::string>();
+  if (v.is_string()) return escapeMarkdown(v.get<std::string>());
   if (!v.is_number()) return "-";  // null: an infinite SQNR (nothing changed)
   char text[32];
   std::snprintf(text, sizeof text, "%.4g", v.get<double>());
@@ -18,6 +20,27 @@ std::string cell(const json& row, const char* key) {
 }
 
 }  // namespace
+
+std::string escapeMarkdown(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '|' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '<' || c == '>' || c == '&') {
+      out += escapeHtml(std::string(1, c));  // no HTML reaches a renderer
+    } else if (byte < 0x20 || byte == 0x7f) {  // a line break would end the row: written out
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", byte);
+      out += c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : hex;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 std::string sensitivityMarkdown(const json& s, size_t rows) {
   std::string md = "\n### Most sensitive layers (output SQNR with only the layer quantized)\n\n"
@@ -34,7 +57,8 @@ std::string sensitivityMarkdown(const json& s, size_t rows) {
 }
 
 std::string budgetMarkdown(const json& b) {
-  std::string md = "\n### Budget " + cell(b, "expression") + ": " +
+  // The expression as given (checked by --budget's parser: a metric, <= or >=, a number), not escaped.
+  std::string md = "\n### Budget " + b.value("expression", std::string("-")) + ": " +
                    (b.value("met", false) ? "met" : "NOT met") + " (written model " +
                    cell(b.value("final", json::object()), "budget_value") + ", uniform precision " +
                    cell(b.value("baseline", json::object()), "budget_value") + "; " + cell(b, "evaluations") +

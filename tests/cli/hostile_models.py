@@ -296,3 +296,27 @@ def colliding_output_names():
     nodes = [helper.make_node("Relu", ["x"], ["a/b"], name="relu0"),
              helper.make_node("Neg", ["x"], ["a_b"], name="neg0")]
     return _model(nodes, [_io("x")], [_io("a/b"), _io("a_b")])
+
+
+def declared_input(dims):
+    """y = Identity(x) for an input x of the given declared dims (ints, or names for open dims)."""
+    nodes = [helper.make_node("Identity", ["x"], ["y"], name="identity0")]
+    return _model(nodes, [_io("x", shape=dims)], [_io("y", shape=dims)])
+
+
+def open_dims_relu():
+    """y = Relu(x) with x float[N, M]: any 2-D sample passes the shape check, one of 0 elements too."""
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu0")]
+    return _model(nodes, [_io("x", shape=("N", "M"))], [_io("y", shape=("N", "M"))])
+
+
+def hostile_names():
+    """linear() with a node, an activation and the output named with Markdown and HTML syntax."""
+    model = linear()
+    renames = {"h": "h|x\n<b>bold</b>", "z": "z|\r\n<i>it</i>", "y": "y|<!--<script>"}
+    for node in model.graph.node:
+        node.input[:] = [renames.get(n, n) for n in node.input]
+        node.output[:] = [renames.get(n, n) for n in node.output]
+    model.graph.node[0].name = "a|b<script>alert(1)</script>"
+    model.graph.output[0].name = renames["y"]
+    return model

@@ -5,15 +5,20 @@ never leave an output or temporary file behind, and stay small in memory when a 
 absurd sizes. Each case prints `ok NAME` or `FAIL NAME`; the names are the rows of the table."""
 import argparse
 import hashlib
+import io
+import json
 import os
+import re
 import resource
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 
 import numpy as np
 import onnx
@@ -33,6 +38,11 @@ ran = []
 def sha(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
+
+
+def gigabytes(n):
+    """Bytes as vitq's messages write them."""
+    return f"{n / 1e9:.2f} GB" if n < 10e9 else f"{n / 1e9:.0f} GB"
 
 
 def report(name, problems, detail=""):
@@ -161,6 +171,25 @@ def tensor_cases(vitq, ws):
            [wrong], [ws.out])
     code99 = ws.save(hm.with_initializer(hm.declared_tensor([4], dtype=99, raw=b"\0" * 4)), "dtype99.onnx")
     expect(vitq, "unknown_dtype_code", ["inspect", code99], 2, "unknown data type code 99")
+    # Inputs that `run` and `bench` would generate: sizes no machine holds are refused before
+    # allocating, naming the input and its shape (were: a VITQ_CHECK abort; the machine out of memory).
+    rows = ws.save(hm.declared_input([1 << 40, 3]), "rows_2_40.onnx")
+    for command in ("run", "bench"):
+        expect(vitq, f"{command}_declared_input_2_40_rows", [command, rows], 2,
+               "input 'x' of shape [1099511627776,3] has more than 1099511627776 elements, the shape the model "
+               "declares", [rows], rss_mb=RSS_LIMIT_MB)
+    open_dims = ws.save(hm.declared_input(["N", "M"]), "open_dims.onnx")
+    expect(vitq, "bench_shape_2_40_rows", ["bench", open_dims, "--shape", "x=1099511627776,3"], 2,
+           "--shape 'x=1099511627776,3': shape [1099511627776,3] has more than 4294967296 elements", [open_dims],
+           rss_mb=RSS_LIMIT_MB)
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    over = (ram // 2 + (1 << 30)) // 4096  # rows of 1024 floats: 1 GiB past half of the machine's memory
+    half = ws.save(hm.declared_input([over, 1024]), "over_half_memory.onnx")
+    expect(vitq, "run_declared_input_over_half_memory", ["run", half], 2,
+           f"input 'x' of shape [{over},1024] (float) needs {gigabytes(over * 4096)}, more than half of this "
+           f"machine's memory ({gigabytes(ram // 2)}), the shape the model declares", [half], rss_mb=RSS_LIMIT_MB)
+    expect(vitq, "bench_shape_over_half_memory", ["bench", open_dims, "--shape", f"x={over},1024"], 2,
+           f"--shape 'x={over},1024': input 'x' of shape [{over},1024] (float) needs", [open_dims], rss_mb=RSS_LIMIT_MB)
 
 
 def external_data_cases(vitq, ws):
@@ -203,7 +232,7 @@ def external_data_cases(vitq, ws):
     with open(sparse, "wb") as f:
         f.truncate(4 * rows * 1000 * 1000)
     backed = ext("huge_sparse", location="sparse.bin", length=None, dims=[rows, 1000, 1000])
-    expect(vitq, "external_huge_sparse_file", ws.quantize(backed), 2, "more than this machine's memory",
+    expect(vitq, "external_huge_sparse_file", ws.quantize(backed), 2, "more than half of this machine's memory",
            [backed], [ws.out], rss_mb=RSS_LIMIT_MB)
     os.remove(sparse)
 
@@ -290,6 +319,31 @@ def calibration_cases(vitq, ws):
     cases.append(("calibration_broken_link_in_folder", ws.path("unfetched"), "is a link to nothing"))
     for name, data, message in cases:
         expect(vitq, name, ws.quantize(ws.good, data), 2, message, [ws.good], [ws.out], rss_mb=RSS_LIMIT_MB)
+    # A `.npy` in a data folder that is no regular file: refused naming it (was: skipped, calibrating
+    # on fewer samples). The socket is bound by this process, so it stays a socket during the run.
+    server = socket.socket(socket.AF_UNIX)
+    for kind in ("fifo", "folder", "socket"):
+        folder = ws.path(f"special_{kind}")
+        os.makedirs(folder)
+        ws.npy(samples[:1], f"special_{kind}/0.npy")
+        odd = os.path.join(folder, "1.npy")
+        {"fifo": os.mkfifo, "folder": os.makedirs, "socket": server.bind}[kind](odd)
+        expect(vitq, f"calibration_{kind}_named_npy", ws.quantize(ws.good, folder), 2,
+               f"'{odd}' in data folder '{folder}' is not a regular file", [ws.good], [ws.out], rss_mb=RSS_LIMIT_MB)
+    server.close()
+    # Samples of no elements, which a model with open dims would take: refused (were: calibrated on).
+    open_dims = ws.save(hm.open_dims_relu(), "open_dims_relu.onnx")
+    stats = ws.path("out/stats.json")
+    empty_rows = ws.npy(np.zeros((8, 0)), "empty_rows.npy")
+    os.makedirs(ws.path("empty_sample"))
+    ws.npy(np.ones((1, 3)), "empty_sample/1.npy")
+    empty = ws.npy(np.ones((0, 3)), "empty_sample/0.npy")
+    for name, data, shown in (("calibration_zero_element_batch", empty_rows, f"'{empty_rows}[0]' has shape [1,0]"),
+                              ("calibration_zero_element_file", ws.path("empty_sample"), f"'{empty}' has shape [0,3]")):
+        expect(vitq, name, ["calibrate", open_dims, "--data", data, "-o", stats], 2,
+               shown + ", which holds no elements; a sample needs at least one", [open_dims], [stats],
+               rss_mb=RSS_LIMIT_MB)
+    large_data_cases(vitq, ws)
     # Labels: one per sample of the data (8 here), each a class the model's output has (4 here).
     many = ws.npy(np.zeros(16), "labels16.npy", np.int64)
     expect(vitq, "labels_more_than_samples", ["report", ws.good, ws.good, "--data", ws.data, "--labels", many], 2,
@@ -306,6 +360,64 @@ def calibration_cases(vitq, ws):
     # Found before quantize writes anything, not by the report after it.
     expect(vitq, "label_past_the_classes_quantize", ws.quantize(ws.good) + ["--labels", big], 2,
            "label 0 is 1000, but the model's output 'y' has 4 classes", [big, ws.good], [ws.out])
+
+
+def wide_linear(width):
+    """y = x @ w for x float[1, width]: one sample is 4 * width bytes."""
+    w = onnx.numpy_helper.from_array(np.random.default_rng(4).uniform(-1, 1, (width, 4)).astype(np.float32), "w")
+    node = onnx.helper.make_node("MatMul", ["x", "w"], ["y"], name="matmul0")
+    return hm._model([node], [hm._io("x", shape=(1, width))], [hm._io("y", shape=(1, 4))], [w])
+
+
+def npy_header(shape):
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": shape})
+    return header.getvalue()
+
+
+def large_data_cases(vitq, ws):
+    """1 GiB of samples (1024 of 1 MiB) as a 1 MB deflated .npz and as a sparse .npy: read one sample
+    at a time, so the peak RSS is the model and a sample (was: 2.1 GB, the whole batch inflated
+    into a string and copied into a tensor)."""
+    width, rows = 1 << 18, 1024
+    model = ws.save(wide_linear(width), "wide.onnx")
+    archive = ws.path("zeros_1GiB.npz")
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        with z.open("x.npy", "w", force_zip64=True) as f:
+            f.write(npy_header((rows, width)))
+            chunk = bytes(16 << 20)
+            for _ in range(rows * width * 4 // len(chunk)):
+                f.write(chunk)
+    sparse = ws.path("zeros_1GiB.npy")
+    with open(sparse, "wb") as f:
+        f.write(npy_header((rows, width)))
+        f.truncate(len(npy_header((rows, width))) + rows * width * 4)
+    for name, data in (("calibration_npz_1GiB_one_sample_at_a_time", archive),
+                       ("calibration_npy_1GiB_one_sample_at_a_time", sparse)):
+        out = ws.path(f"out/{name}.onnx")
+        started = time.monotonic()
+        code, text, peak = run_vitq(vitq, ["-q", "quantize", model, "--data", data, "-o", out, "--calib-samples", "8",
+                                           "--holdout", "4"])
+        problems = [] if code == 0 and os.path.exists(out) else [f"exit {code}: {text.strip()[-300:]}"]
+        if not peak < RSS_LIMIT_MB:
+            problems.append(f"peak RSS {peak:.0f} MB, limit {RSS_LIMIT_MB} MB")
+        seconds = time.monotonic() - started
+        report(name, problems, f"exit {code}, {peak:.0f} MB for 1024 MiB of samples, {seconds:.1f} s")
+    os.remove(sparse)
+    # The streamed archive reads the same samples as the .npy and a folder of files: the same model.
+    samples = np.random.default_rng(6).uniform(-1, 1, (24, 4)).astype(np.float32)
+    forms = {"npy": ws.npy(samples, "same.npy"), "npz": ws.path("same.npz"), "folder": ws.path("same")}
+    np.savez_compressed(forms["npz"], x=samples)
+    os.makedirs(forms["folder"])
+    for i in range(len(samples)):
+        ws.npy(samples[i:i + 1], f"same/{i:02d}.npy")
+    digests = {}
+    for form, data in forms.items():
+        out = ws.path(f"out/same_{form}.onnx")
+        code, text, _ = run_vitq(vitq, ["-q"] + ws.quantize(ws.good, data, out) + ["--holdout", "8"])
+        digests[form] = sha(out) if code == 0 else f"exit {code}: {text.strip()[-200:]}"
+    report("calibration_npz_streamed_same_model", [] if len(set(digests.values())) == 1 else [str(digests)],
+           "the .npy, .npz and folder forms give one model")
 
 
 def qdq_scales(path):
@@ -416,6 +528,101 @@ def output_path_cases(vitq, ws):
            ["convert", os.path.join(ext_dir, "in.onnx"), "-o", os.path.join(ext_dir, "out.onnx"),
             "--external-data", "always"], 2, "external data of an input model", [sidecar],
            [os.path.join(ext_dir, "out.onnx")])
+    stale_temporary_cases(vitq, ws)
+    hostile_name_cases(vitq, ws)
+
+
+def stale_temporary_cases(vitq, ws):
+    """A vitq killed outright (SIGKILL: no handler runs) leaves its temporary; the next write to the
+    same output removes it, saying so at info level, and keeps the temporaries of live processes and
+    of other outputs (were: left forever)."""
+    folder = ws.path("killed")
+    os.makedirs(folder)
+    out = os.path.join(folder, "big.onnx")
+    big = ws.save(hm.with_initializer(hm.weights(np.ones((4096, 2048)), "w")), "big32MB.onnx")
+    left = []
+    for attempt in range(20):
+        proc = subprocess.Popen([vitq, "convert", big, "-o", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while proc.poll() is None and not temporaries(folder):
+            pass
+        proc.kill()
+        proc.wait()
+        left = temporaries(folder)
+        if left and proc.returncode == -signal.SIGKILL:
+            break
+        for name in os.listdir(folder):
+            os.remove(os.path.join(folder, name))
+    if not left:
+        report("sigkill_temporary_removed_by_next_write", ["never caught the write window in 20 runs"])
+        return
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    keep = [os.path.join(folder, f".big.onnx.tmp-{os.getpid()}-0"),   # a live process's (this one)
+            os.path.join(folder, f".other.onnx.tmp-{dead.pid}-0")]    # another output's
+    for path in keep:
+        with open(path, "wb") as f:
+            f.write(b"partial")
+    code, text, _ = run_vitq(vitq, ["-v", "convert", ws.good, "-o", out])
+    stale = os.path.join(folder, left[0])
+    problems = [] if code == 0 else [f"exit {code}"]
+    problems += [f"{n} was not removed" for n in left if os.path.exists(os.path.join(folder, n))]
+    problems += [f"{p} was removed" for p in keep if not os.path.exists(p)]
+    if f"removed '{stale}', a temporary file that process" not in text:
+        problems.append("no info line names the removed temporary")
+    report("sigkill_temporary_removed_by_next_write", problems, f"killed with {left[0]} on disk, attempt {attempt + 1}")
+    for path in keep:
+        os.remove(path)
+
+
+def table_problems(text, label):
+    """Markdown tables of `text` whose rows were broken by a name: a row that does not start with
+    '|', a row with another number of cells than its header, or raw HTML."""
+    problems, cells = [], None
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith("|"):
+            count = len(re.findall(r"(?<!\\)\|", line))
+            cells = count if cells is None else cells
+            if count != cells:
+                problems.append(f"{label} line {number} has {count - 1} cells, its table {cells - 1}: {line!r}")
+        elif cells is not None and line.strip():
+            problems.append(f"{label} line {number} breaks the table: {line!r}")
+        else:
+            cells = None
+    if "<" in text:
+        problems.append(f"{label} holds raw HTML: {text[text.index('<'):][:60]!r}")
+    return problems
+
+
+def hostile_name_cases(vitq, ws):
+    """Node, value and output names holding '|', line breaks and HTML stay inside their table cells
+    in the Markdown report and on stdout, and cannot end the HTML report's embedded JSON."""
+    names = ws.save(hm.hostile_names(), "hostile_names.onnx")
+    md, html = ws.path("out/names.md"), ws.path("out/names.html")
+    problems = []
+    for report_path in (md, html):
+        proc = subprocess.run([vitq] + ws.quantize(names, out=ws.path("out/names.onnx")) + ["--report", report_path],
+                              capture_output=True, text=True)
+        problems += [] if proc.returncode == 0 else [f"exit {proc.returncode}: {proc.stderr.strip()[-200:]}"]
+        problems += table_problems(proc.stdout, "stdout")
+    with open(md) as f:
+        markdown = f.read()
+    problems += table_problems(markdown, "names.md")
+    for escaped in ("| y\\|&lt;!--&lt;script&gt; |", "| z\\|\\r\\n&lt;i&gt;it&lt;/i&gt; | Add |"):
+        if escaped not in markdown:
+            problems.append(f"names.md lacks the row cell {escaped!r}")
+    proc = subprocess.run([vitq, "sensitivity", names, "--data", ws.data], capture_output=True, text=True)
+    problems += table_problems(proc.stdout, "sensitivity stdout")
+    if "| a\\|b&lt;script&gt;alert(1)&lt;/script&gt; | MatMul |" not in proc.stdout:
+        problems.append("sensitivity stdout lacks the escaped node name")
+    with open(html) as f:
+        page = f.read()
+    start = page.index('id="report-data">') + len('id="report-data">')
+    embedded = page[start:page.index("</script>", start)]
+    if "<" in embedded:
+        problems.append("the HTML report's embedded JSON holds a raw '<'")
+    elif json.loads(embedded)["outputs"][0]["name"] != "y|<!--<script>":
+        problems.append("the embedded JSON does not give back the output's name")
+    report("report_tables_escape_names", problems, "Markdown report, stdout tables, HTML report's JSON")
 
 
 def check(ok, name):

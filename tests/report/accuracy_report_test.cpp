@@ -4,6 +4,8 @@
 #include <string>
 
 #include "report/accuracy_report.h"
+#include "report/html_report.h"
+#include "report/section_markdown.h"
 #include "support/graph_dsl.h"
 #include "support/random_dataset.h"
 
@@ -50,6 +52,29 @@ TEST_CASE("The report's summary has exactly the metrics --fail-if can gate on", 
   expected.insert(std::begin(kSummaryLabelMetrics), std::end(kSummaryLabelMetrics));
   CHECK(summaryKeys(*labelled) == expected);
   CHECK(labelled->at("summary").at("top1_drop").get<double>() == 0.0);  // scaling keeps every argmax
+}
+
+TEST_CASE("names in Markdown tables and the HTML report's JSON cannot break out", "[report]") {
+  CHECK(escapeMarkdown("a|b<script>x</script>") == "a\\|b&lt;script&gt;x&lt;/script&gt;");
+  CHECK(escapeMarkdown("h\r\n\tz\x01\\&") == "h\\r\\n\\tz\\x01\\\\&amp;");
+  CHECK(escapeMarkdown("blocks.0/attn_qkv:0") == "blocks.0/attn_qkv:0");  // ordinary names as written
+  const std::string output = "y|<!--<script>", value = "z|\n<b>";
+  nlohmann::json report = {{"samples", 2},
+                           {"outputs", {{{"name", output}, {"sqnr_db", 40.0}, {"cosine", 1.0}, {"max_abs_error", 0.1}}}},
+                           {"layers", {{{"value", value}, {"node", "a|b"}, {"op", "Add"}, {"sqnr_db", 30.0}, {"cosine", 1.0}}}},
+                           {"most_damaged_layers", {value}},
+                           {"sensitivity", {{"layers", {{{"rank", 1}, {"node", "n|<i>\n"}, {"op", "MatMul"}}}}}}};
+  const std::string md = accuracyMarkdown(report);
+  CHECK_THAT(md, Catch::Contains("| y\\|&lt;!--&lt;script&gt; | 40 |"));
+  CHECK_THAT(md, Catch::Contains("| z\\|\\n&lt;b&gt; | Add | 30 |"));
+  CHECK_THAT(md, Catch::Contains("| 1 | n\\|&lt;i&gt;\\n | MatMul |"));
+  CHECK(md.find('<') == std::string::npos);
+  const std::string html = renderHtmlReport(report);
+  const std::string open = "id=\"report-data\">";
+  const size_t start = html.find(open) + open.size();
+  const std::string embedded = html.substr(start, html.find("</script>", start) - start);
+  CHECK(embedded.find('<') == std::string::npos);  // no "<!--<script>" to keep the element open
+  CHECK(nlohmann::json::parse(embedded)["outputs"][0]["name"] == output);
 }
 
 }  // namespace

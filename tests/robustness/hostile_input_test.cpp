@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
 
 #include "exec/executor.h"
 #include "ir/memory_limit.h"
@@ -26,11 +29,33 @@ StatusOr<TensorMap> runOnce(const Model& model, TensorMap feeds) {
   return exec.run(feeds);
 }
 
-TEST_CASE("a tensor larger than the machine's memory is refused before allocation", "[robustness]") {
+TEST_CASE("a tensor larger than half the machine's memory is refused before allocation", "[robustness]") {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  CHECK(tensorByteLimit() == static_cast<size_t>(pages) * static_cast<size_t>(page) / 2);
   const int64_t rows = static_cast<int64_t>(tensorByteLimit() / 4 / 1024) + 1;  // one row past the limit
   REQUIRE_THROWS_AS(Tensor(DataType::kFloat, {rows, 1024}), TensorTooLarge);
-  REQUIRE_THROWS_WITH(Tensor(DataType::kFloat, {rows, 1024}), Catch::Contains("more than this machine's memory"));
+  REQUIRE_THROWS_WITH(Tensor(DataType::kFloat, {rows, 1024}), Catch::Contains("more than half of this machine's memory"));
   REQUIRE_NOTHROW(Tensor(DataType::kFloat, {1024, 1024}));
+}
+
+TEST_CASE("a shape past 2^40 elements is a TensorTooLarge, not an abort", "[robustness]") {
+  // Was a VITQ_CHECK: `vitq run` on an input declared [2^40, 3] died of SIGABRT.
+  REQUIRE_THROWS_AS(Tensor(DataType::kFloat, {int64_t{1} << 40, 3}), TensorTooLarge);
+  REQUIRE_THROWS_WITH(Tensor(DataType::kFloat, {int64_t{1} << 40, 3}),
+                      "of shape [1099511627776,3] has more than 1099511627776 elements");
+}
+
+TEST_CASE("untrusted shapes are checked before allocating, naming the tensor", "[robustness]") {
+  CHECK(checkAllocation(DataType::kFloat, {1, 3, 224, 224}, "input 'x'").isOk());
+  CHECK(checkAllocation(DataType::kFloat, {int64_t{1} << 40, 3}, "input 'x'").message() ==
+        "input 'x' of shape [1099511627776,3] has more than 1099511627776 elements");
+  CHECK(checkAllocation(DataType::kFloat, {4, -1}, "input 'x'").message() ==
+        "input 'x' of shape [4,-1] has a negative dimension");
+  const int64_t rows = static_cast<int64_t>(tensorByteLimit() / 1024) + 1;  // one row of bytes past the limit
+  const Status past = checkAllocation(DataType::kUInt8, {rows, 1024}, "'big.npy'");
+  CHECK(past.message() == "'big.npy' of shape [" + std::to_string(rows) + ",1024] (uint8) " +
+                              tensorTooLargeMessage(static_cast<size_t>(rows) * 1024));
+  CHECK_THAT(past.message(), Catch::Contains(" needs ") && Catch::Contains("more than half of this machine's memory ("));
 }
 
 TEST_CASE("a kernel asked for a huge output fails naming the node", "[robustness][exec]") {
@@ -137,17 +162,45 @@ TEST_CASE("a file size limit is a write error, and the temporary is removed", "[
   CHECK(folderIsEmpty(dir));
 }
 
+// The wait status of a child that writes \p destination's temporary, then receives \p sig before it
+// commits (exit 3: the write failed; 4: the signal did not end it).
+int signalledWhileWriting(const fs::path& destination, int sig) {
+  return inChild([&] {
+    AtomicFile file(destination);
+    if (!file.write("partial").isOk()) ::_exit(3);
+    ::raise(sig);
+    ::_exit(4);  // not reached: SIGINT's handler re-raises with the default action, SIGKILL has none
+  });
+}
+
 TEST_CASE("SIGINT between write and commit removes the temporary", "[robustness][atomic]") {
   const fs::path dir = test::makeTempDir("vitq-sigint");
-  const int status = inChild([&] {
-    AtomicFile file(dir / "model.onnx");
-    if (!file.write("partial").isOk()) ::_exit(3);
-    ::raise(SIGINT);
-    ::_exit(4);  // not reached: the handler re-raises with the default action
-  });
+  const int status = signalledWhileWriting(dir / "model.onnx", SIGINT);
   REQUIRE(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == SIGINT);
   CHECK(folderIsEmpty(dir));
+}
+
+TEST_CASE("a temporary left by a killed process is removed by the next write", "[robustness][atomic]") {
+  const fs::path dir = test::makeTempDir("vitq-killed");
+  // A writer killed between write and commit: no handler runs for SIGKILL, the temporary stays.
+  const int status = signalledWhileWriting(dir / "model.onnx", SIGKILL);
+  REQUIRE(WIFSIGNALED(status));
+  REQUIRE(WTERMSIG(status) == SIGKILL);
+  std::vector<std::string> left;
+  for (const auto& e : fs::directory_iterator(dir)) left.push_back(e.path().filename().string());
+  REQUIRE(left.size() == 1);
+  CHECK_THAT(left[0], Catch::StartsWith(".model.onnx.tmp-"));
+  // Temporaries of a live process (this one) and of another output are not this write's to remove.
+  const std::string live = ".model.onnx.tmp-" + std::to_string(::getpid()) + "-99";
+  const std::string other = ".other.onnx" + left[0].substr(std::string(".model.onnx").size());
+  for (const std::string& name : {live, other}) REQUIRE(std::ofstream(dir / name) << "x");
+  AtomicFile next(dir / "model.onnx");
+  REQUIRE(next.write("whole").isOk());
+  REQUIRE(next.commit().isOk());
+  CHECK_FALSE(fs::exists(dir / left[0]));
+  CHECK(fs::exists(dir / live));
+  CHECK(fs::exists(dir / other));
 }
 
 TEST_CASE("an output folder is checked before any work", "[robustness][atomic]") {
