@@ -320,3 +320,21 @@ def hostile_names():
     model.graph.node[0].name = "a|b<script>alert(1)</script>"
     model.graph.output[0].name = renames["y"]
     return model
+
+
+def zero_size_weight(op):
+    """A good layer, then a layer of the same op whose weight has a zero-size dim (no output
+    channels: MatMul [4, 0], Gemm transB [0, 4], Conv [0, 4, 1, 1]), concatenated to it: a valid
+    model, the empty layer adds nothing to y."""
+    if op == "Conv":
+        good = numpy_helper.from_array(np.eye(4, dtype=np.float32).reshape(4, 4, 1, 1), "w")
+        empty = numpy_helper.from_array(np.zeros((0, 4, 1, 1), np.float32), "w_empty")
+        shape = (1, 4, 2, 2)
+    else:
+        good, shape = weights(), (1, 4)
+        empty = numpy_helper.from_array(np.zeros((4, 0) if op == "MatMul" else (0, 4), np.float32), "w_empty")
+    extra = {"transB": 1} if op == "Gemm" else {}
+    nodes = [helper.make_node(op, ["x", "w"], ["h"], name=f"{op.lower()}0"),
+             helper.make_node(op, ["h", "w_empty"], ["e"], name=f"{op.lower()}_empty", **extra),
+             helper.make_node("Concat", ["h", "e"], ["y"], name="concat0", axis=1)]
+    return _model(nodes, [_io("x", shape=shape)], [_io("y", shape=shape)], [good, empty])

@@ -26,6 +26,11 @@ Status Lowering::lowerInput(Value* x) {
 Status Lowering::lowerConv(Node& n) {
   Value* w = n.input(1);
   if (!w || !w->isConstant() || !hasRep(n.input(0))) return unsupported("node " + n.describe() + ": needs a constant weight");
+  if (w->initializer().numel() == 0) {  // no output channel to divide the codes among (a division by zero)
+    return unsupported("node " + n.describe() + ": its weight '" + w->name() + "' of shape " +
+                       shapeToString(w->initializer().shape()) +
+                       " has no elements; --format integer has no integer form for an empty layer");
+  }
   const std::string hint = n.name().empty() ? n.output(0)->name() : n.name();
   VITQ_ASSIGN_OR_RETURN(UnsignedCodes x, unsignedInput(n.input(0), reps_.at(n.input(0)), hint + "/in"));
   const Tensor& wt = w->initializer();

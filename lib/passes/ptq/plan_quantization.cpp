@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/logging.h"
 #include "pattern/match_utils.h"
 #include "quant/math/quantize.h"
 #include "quant/op_rules.h"
@@ -121,6 +122,15 @@ QuantTable planQuantization(const Graph& graph, const QuantOptions& options, Qua
     const Value* w = node->input(1);
     if (!isFloatActivation(x) && !isFloatConstant(x)) {
       s.excluded.push_back(node->describe() + ": input is not float");
+      continue;
+    }
+    // A weight with a zero-size dim (a layer of no output channels or an empty reduction) has no
+    // range to take scales from: the layer stays float (it computes nothing worth quantizing).
+    if (isFloatConstant(w) && w->initializer().numel() == 0) {
+      const std::string why = "its weight '" + w->name() + "' of shape " + shapeToString(w->initializer().shape()) +
+                              " has no elements; kept in float";
+      logger("vitq.quantize")->warn("node {}: {}", node->describe(), why);
+      s.excluded.push_back(node->describe() + ": " + why);
       continue;
     }
     ++s.quantized_nodes;
