@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "onnx_io/importer.h"
+#include "passes/canonicalize/widen_float16.h"
 #include "vitq/commands.h"
 #include "vitq/feeds.h"
 #include "vitq/option_checks.h"
@@ -41,6 +42,7 @@ void addBenchCommand(CLI::App& app, CommandAction& action) {
       ImportOptions import;
       import.inline_functions = true;  // model-local functions run as their bodies
       VITQ_ASSIGN_OR_RETURN(Model model, loadModel(opts->model, import));
+      widenFloat16(*model.graph);  // a float16 model runs in float32 between casts at its interface
       VITQ_ASSIGN_OR_RETURN(Executor exec, Executor::create(*model.graph, model.opsetVersion(""), {opts->threads, opts->profile}));
       VITQ_ASSIGN_OR_RETURN(TensorMap feeds, loadFeeds(exec, opts->inputs));
       VITQ_RETURN_IF_ERROR(addRandomFeeds(exec, opts->shapes, opts->seed, feeds));
