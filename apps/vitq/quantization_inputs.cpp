@@ -68,7 +68,8 @@ void reportExportStyle(const ExportStyleFixes& fixes, const std::string& model_p
               "no longer inputs of the written model (first: '{}')",
               model_path, fixes.frozen_inputs.size(), fixes.frozen_inputs.front());
   }
-  if (fixes.folded_identities) log->info("{} Identity nodes of constants read as the constants", fixes.folded_identities);
+  if (fixes.folded_identities) log->info("{} Identity/Dropout nodes read past", fixes.folded_identities);
+  if (fixes.folded_constants) log->info("{} Transpose/Cast/Reshape nodes of constants folded", fixes.folded_constants);
   if (fixes.folded_gemm_scalars) log->info("{} Gemm alpha/beta folded into B/C", fixes.folded_gemm_scalars);
   if (fixes.unshared_biases) log->info("{} shared biases copied per layer", fixes.unshared_biases);
 }
@@ -142,8 +143,8 @@ StatusOr<QuantizationInputs> loadQuantizationInputs(const std::string& model_pat
     fillUntypedValues(*in.working.graph, seen.dtypes);
   }
   // Float-equivalent canonicalization on both, so that layer and node names match.
-  normalizeExportStyle(*in.reference.graph);
-  reportExportStyle(normalizeExportStyle(*in.working.graph), model_path);
+  normalizeExportStyle(*in.reference.graph, in.reference.opsetVersion(""));
+  reportExportStyle(normalizeExportStyle(*in.working.graph, in.working.opsetVersion("")), model_path);
   foldBatchNorms(*in.reference.graph);
   const size_t folded = foldBatchNorms(*in.working.graph);
   nameUnnamedNodes(*in.reference.graph);

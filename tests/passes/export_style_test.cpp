@@ -52,7 +52,7 @@ TEST_CASE("normalize-export-style keeps the outputs and removes every style", "[
   std::vector<Tensor> before;
   for (size_t i = 0; i < data.size(); ++i) before.push_back(runY(m, data.sample(i)->at("X")).clone());
 
-  const ExportStyleFixes fixes = normalizeExportStyle(*m.graph);
+  const ExportStyleFixes fixes = normalizeExportStyle(*m.graph, 13);
   REQUIRE(verifyModel(m).isOk());
   CHECK(fixes.frozen_inputs == std::vector<std::string>{"W"});
   CHECK(fixes.folded_identities == 1);
@@ -76,6 +76,41 @@ TEST_CASE("normalize-export-style keeps the outputs and removes every style", "[
   }
 }
 
+// do_constant_folding=False leaves a weight behind Transpose; float16 conversions read weights
+// through Cast; torchvision's Swin puts an inference Dropout between Softmax and its MatMul.
+TEST_CASE("Transpose/Cast of constants fold and inference Dropout is read past", "[passes][export-style]") {
+  Model m = test::parseModel("<ir_version: 8, opset_import: [\"\" : 13]>\n"
+                             "agraph (float[2, 6] X) => (float[2, 4] Y)\n<" +
+                             test::normalInitializer("Wt", {4, 6}, 1, 0.5f) + R"ONNX(, double[4] Bd = {0.5, -1, 2, 0}> {
+  W = Transpose <perm = [1, 0]> (Wt)
+  B = Cast <to = 1> (Bd)
+  H = MatMul(X, W)
+  S = Softmax <axis = -1> (H)
+  D = Dropout(S)
+  Y = Add(D, B)
+}
+)ONNX");
+  const test::NormalDataset data(3, {2, 6}, 5);
+  std::vector<Tensor> before;
+  for (size_t i = 0; i < data.size(); ++i) before.push_back(runY(m, data.sample(i)->at("X")).clone());
+  const ExportStyleFixes fixes = normalizeExportStyle(*m.graph, 13);
+  REQUIRE(verifyModel(m).isOk());
+  CHECK(fixes.folded_constants == 2);
+  CHECK(fixes.folded_identities == 1);
+  CHECK(findOp(*m.graph, "Transpose") == nullptr);
+  CHECK(findOp(*m.graph, "Cast") == nullptr);
+  CHECK(findOp(*m.graph, "Dropout") == nullptr);
+  const Node* matmul = findOp(*m.graph, "MatMul");
+  REQUIRE(matmul);
+  CHECK(matmul->input(1)->isConstant());
+  CHECK(matmul->input(1)->name() == "W");  // the folded constant keeps the value's name
+  CHECK(matmul->output(0)->uses()[0].user->output(0)->uses()[0].user->is("Add"));  // Softmax -> Add
+  for (size_t i = 0; i < data.size(); ++i) {
+    const Tensor after = runY(m, data.sample(i)->at("X"));
+    for (int64_t k = 0; k < after.numel(); ++k) CHECK(after.data<float>()[k] == before[i].data<float>()[k]);
+  }
+}
+
 TEST_CASE("A bias shared by two Convs becomes one per Conv, and both get int32 biases", "[passes][export-style]") {
   Model m = test::parseModel("<ir_version: 8, opset_import: [\"\" : 13]>\n"
                              "agraph (float[1, 2, 5, 5] X) => (float[1, 3, 5, 5] Y)\n<" +
@@ -86,7 +121,7 @@ TEST_CASE("A bias shared by two Convs becomes one per Conv, and both get int32 b
   Y = Conv(H, W2, B)
 }
 )ONNX");
-  CHECK(normalizeExportStyle(*m.graph).unshared_biases == 1);
+  CHECK(normalizeExportStyle(*m.graph, 13).unshared_biases == 1);
   const test::NormalDataset calib(8, {1, 2, 5, 5}, 7);
   PipelineOptions o;
   auto report = quantizeModel(m, calib, o);
