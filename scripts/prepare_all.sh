@@ -2,7 +2,8 @@
 # Prepares every model and data set of the evaluation suite (after scripts/setup.sh).
 #
 #   scripts/prepare_all.sh            all models and data (PP-OCR incl. the rapidocr wheel variant,
-#                                     MiniLM, synthetic DeiT/Swin graphs, full rendered sets), and a
+#                                     MiniLM, synthetic DeiT/Swin graphs, full rendered sets, the model
+#                                     zoo corpus of scripts/zoo/, about 9 minutes), and a
 #                                     re-check of the committed Fashion-MNIST models' accuracy
 #   scripts/prepare_all.sh --fast     the CI subset: PP-OCR, MiniLM, small rendered sets,
 #                                     Fashion-MNIST files; no training, no synthetic graphs
@@ -43,5 +44,6 @@ step "Fashion-MNIST data";       "$py" scripts/data/fashion_mnist_data.py
 if ! ((fast)); then
   step "Fashion-MNIST check";    "$py" scripts/models/fashion_mnist.py --check
   step "Synthetic DeiT/Swin";    "$py" scripts/models/synthetic.py
+  step "Model zoo corpus";       "$py" scripts/zoo/make_zoo.py
 fi
 echo "prepared in $((SECONDS - t0)) s"
