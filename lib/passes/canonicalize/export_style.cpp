@@ -59,9 +59,17 @@ bool isFoldableOp(const Node& n) {
   return false;
 }
 
-size_t foldConstantOps(Graph& g, int64_t opset) {
+// One pass in graph order, so that chains (Cast -> Identity -> Transpose of a weight) fold whole:
+// each node's inputs are folded before it is visited.
+size_t foldConstantOps(Graph& g, int64_t opset, size_t& identities) {
   size_t folded = 0;
   for (Node* n : g.nodeList()) {
+    if (n->is("Identity") && isPassThrough(*n) && n->output(0) && !g.isOutput(n->output(0))) {
+      g.replaceAllUsesWith(n->output(0), n->input(0));
+      g.eraseNode(n);
+      ++identities;
+      continue;
+    }
     if (!isFoldableOp(*n) || !n->output(0) || g.isOutput(n->output(0))) continue;
     std::vector<const Tensor*> inputs;
     bool constant = n->numInputs() > 0;
@@ -136,7 +144,7 @@ ExportStyleFixes normalizeExportStyle(Graph& graph, int64_t opset) {
   ExportStyleFixes fixes;
   fixes.frozen_inputs = freezeInitializerInputs(graph);
   fixes.folded_identities = foldPassThroughs(graph);
-  fixes.folded_constants = foldConstantOps(graph, opset);
+  fixes.folded_constants = foldConstantOps(graph, opset, fixes.folded_identities);
   for (Node* n : graph.nodeList()) {
     if (n->is("Gemm") && foldGemmScalars(graph, n)) ++fixes.folded_gemm_scalars;
   }
