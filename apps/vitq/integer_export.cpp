@@ -21,6 +21,7 @@ Status runIntegerExport(const Model& reference, Model& quantized, const Dataset&
   lo.activation_bits = a.abits;
   lo.threads = a.threads;
   lo.mean_ranges = a.mean_ranges;
+  lo.float_boundary = a.float_boundary;
   VITQ_ASSIGN_OR_RETURN(IntegerLoweringReport lr, lowerToInteger(quantized, calib, lo));
   quantized.producer_name = "vitq";
   // The report runs the written model as vitq's executor does: functions inlined.
@@ -37,7 +38,8 @@ Status runIntegerExport(const Model& reference, Model& quantized, const Dataset&
                                 {"activation_matmuls", lr.activation_matmuls}, {"products", lr.products},
                                 {"shiftmax", lr.shiftmax},
                                 {"shiftgelu", lr.shiftgelu}, {"layernorms", lr.layernorms},
-                                {"residual_adds", lr.residual_adds}, {"requantizers", lr.requantizers}};
+                                {"residual_adds", lr.residual_adds}, {"requantizers", lr.requantizers},
+                                {"float_ops", lr.float_ops}};
   report["guard"] = a.guard ? "on" : "off";
   // Report first, then the model; a model that cannot be written takes the report with it.
   if (!a.report.empty()) VITQ_RETURN_IF_ERROR(writeReportFile(report, a.report));
@@ -51,7 +53,9 @@ Status runIntegerExport(const Model& reference, Model& quantized, const Dataset&
             << lr.products << " activation products, "
             << lr.shiftmax << " Shiftmax, " << lr.shiftgelu << " ShiftGELU, " << lr.layernorms << " I-LayerNorm, "
             << lr.residual_adds << " residual adds, " << lr.requantizers << " requantizers; "
-            << lr.calibration_samples << " calibration samples\n\n"
+            << lr.calibration_samples << " calibration samples"
+            << (lr.float_ops.empty() ? "" : "; " + std::to_string(lr.float_ops.size()) + " ops kept in float (--float-boundary)")
+            << "\n\n"
             << accuracyMarkdown(report);
   if (a.guard) VITQ_RETURN_IF_ERROR(checkFidelity(report, a.output));
   return enforceGates(a.gates, report["summary"]);

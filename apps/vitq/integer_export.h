@@ -15,6 +15,7 @@ namespace vitq::cli {
 struct IntegerExportArgs {
   std::string model, output, report, recipe;
   bool mean_ranges = false;  // --ranges mean-minmax
+  bool float_boundary = false;  // --float-boundary
   int wbits = 8, abits = 8, threads = 1;
   std::vector<int64_t> labels;  // of the evaluation samples (--labels), may be empty
   bool guard = true;             // the fidelity guard (fidelity_guard.h)

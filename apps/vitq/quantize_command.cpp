@@ -38,7 +38,7 @@ struct Options {
   size_t calib_samples = 0, eval_samples = 0;
   std::vector<std::string> exclude, fail_if;
   bool no_ln_reparam = false, no_log_softmax = false, median_scale = false, dual_clip = false, reduce_range = false,
-       int4 = false, symmetric_activations = false, no_guard = false;
+       int4 = false, symmetric_activations = false, no_guard = false, float_boundary = false;
   std::string placement = "integer";
   std::string depthwise_inputs;  // per-tensor or per-channel; empty: the recipe's choice
   double smooth_alpha = -1;  // negative: no smoothing
@@ -105,6 +105,9 @@ Status checkOptionsAreRead(const Options& o, const PipelineOptions& po, const Pi
                                     o.format != "integer",
                                     "shapes the QDQ export; --format integer lowers every layer to integer "
                                     "arithmetic of its own and does not read it"));
+  VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--float-boundary"}, o.format == "integer",
+                                    "keeps ops without an integer form in float in the integer export; it needs "
+                                    "--format integer"));
   VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--no-log-softmax"}, recipe.log_softmax,
                                     "removes RepQ-ViT's log-sqrt2 post-Softmax quantizer; recipe " + name + " has none"));
   return Status::ok();
@@ -293,8 +296,8 @@ Status runQuantize(const Options& o) {
   VITQ_ASSIGN_OR_RETURN(compare.labels, evalLabels(in, o.labels));  // checked before the long part
   if (o.format == "integer") {
     return runIntegerExport(reference, quantized, *in.calib, *in.eval,
-                            {o.model, o.output, o.report, o.recipe, o.ranges == "mean-minmax", o.wbits, o.abits, o.threads,
-                             compare.labels, !o.no_guard, gates});
+                            {o.model, o.output, o.report, o.recipe, o.ranges == "mean-minmax", o.float_boundary, o.wbits,
+                             o.abits, o.threads, compare.labels, !o.no_guard, gates});
   }
   std::optional<MixedPrecisionPlan> mixed;
   if (budget) {
@@ -442,6 +445,9 @@ void addQuantizeCommand(CLI::App& app, CommandAction& action) {
                   "i-vit: activation ranges from the calibration samples: minmax (the observed extremes, I-ViT's; "
                   "default) or mean-minmax (each sample's extremes averaged over the samples)")
       ->check(CLI::IsMember({"minmax", "mean-minmax"}));
+  cmd->add_flag("--float-boundary", o->float_boundary,
+                "--format integer: ops without an integer form (ConvTranspose, Resize, a lone Sigmoid, ...) run in "
+                "float between a dequantizer and a quantizer, listed in the report, instead of failing the export");
   cmd->add_flag("--no-ln-reparam", o->no_ln_reparam, "repq-vit without the post-LayerNorm reparameterization");
   cmd->add_flag("--no-log-softmax", o->no_log_softmax, "repq-vit without the log-sqrt2 post-Softmax quantizer");
   cmd->add_flag("--median-scale", o->median_scale, "Post-LayerNorm reference scale: median of the channels (DopQ-ViT)");

@@ -168,7 +168,8 @@ def main():
                                (["--recon-iters", "5"], "--recon-iters tunes the reconstruction"),
                                (["--seed", "3"], "--seed seeds the sample draws"),
                                (["--median-scale"], "--median-scale sets the reference scale of RepQ-ViT's post-LayerNorm"),
-                               (["--no-log-softmax"], "--no-log-softmax removes RepQ-ViT's log-sqrt2")):
+                               (["--no-log-softmax"], "--no-log-softmax removes RepQ-ViT's log-sqrt2"),
+                               (["--float-boundary"], "--float-boundary keeps ops without an integer form in float")):
             expect(vitq, quantize + extra, 2, message, f"{extra[0]} with minmax", [good], [out])
         # A misspelt node pattern would silently quantize the layer it meant to keep.
         expect(vitq, quantize + ["--exclude", "nosuch"], 2, "--exclude 'nosuch' names no node of the model",

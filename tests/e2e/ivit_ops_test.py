@@ -11,6 +11,8 @@ divides by a width it never saw. Checked:
    input quantizer and the output dequantizer).
 2. ONNX Runtime's outputs equal `vitq run`'s element for element.
 3. The integer model's outputs stay close to the float model's (SQNR floor).
+4. --float-boundary: a decoder's ConvTranspose, Resize and lone Sigmoid, refused without it, run in
+   float between a dequantizer and a quantizer with it, listed in the report; ORT == vitq exactly.
 """
 import argparse
 import os
@@ -69,6 +71,64 @@ def build_model(path):
     onnx.save(model, path)
 
 
+def build_decoder(path):
+    """x -> Conv -> Relu -> ConvTranspose (stride 2, bias) -> Resize (nearest, x2) -> Sigmoid: three ops
+    without an integer form, for --float-boundary."""
+    rng = np.random.default_rng(9)
+    inits = [numpy_helper.from_array(a, n) for a, n in
+             ((rng.normal(0, 0.4, (6, 4, 3, 3)).astype(np.float32), "w1"), (rng.normal(0, 0.1, 6).astype(np.float32), "b1"),
+              (rng.normal(0, 0.3, (6, 3, 2, 2)).astype(np.float32), "wt"), (rng.normal(0, 0.1, 3).astype(np.float32), "bt"),
+              (np.array([1, 1, 2, 2], np.float32), "scales"))]
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("ConvTranspose", ["r", "wt", "bt"], ["u"], strides=[2, 2], name="deconv"),
+             helper.make_node("Resize", ["u", "", "scales"], ["z"], mode="nearest", name="resize"),
+             helper.make_node("Sigmoid", ["z"], ["y"], name="sigmoid")]
+    graph = helper.make_graph(nodes, "decoder", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4, 6, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 3, 24, 24])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+
+
+def float_boundary(vitq, tmp, rng):
+    """Without --float-boundary the export names the first op it cannot lower; with it, those ops run
+    in float between a dequantizer and a quantizer, ONNX Runtime and vitq agree exactly, and the
+    report lists them."""
+    model, out = os.path.join(tmp, "decoder.onnx"), os.path.join(tmp, "decoder_int.onnx")
+    build_decoder(model)
+    calib = os.path.join(tmp, "decoder_calib.npy")
+    np.save(calib, rng.uniform(-2, 2, (32, 4, 6, 6)).astype(np.float32))
+    base = [vitq, "-q", "quantize", model, "--data", calib, "-o", out, "--recipe", "i-vit", "--format", "integer"]
+    proc = subprocess.run(base, capture_output=True, text=True)
+    check(proc.returncode == 2 and "node 'deconv' (ConvTranspose): op ConvTranspose has no integer lowering" in proc.stderr,
+          f"without --float-boundary: exit 2 naming the ConvTranspose ({proc.returncode}: {proc.stderr.strip()[-200:]})")
+    report = os.path.join(tmp, "decoder.json")
+    proc = subprocess.run(base + ["--float-boundary", "--report", report], capture_output=True, text=True)
+    check(proc.returncode == 0, f"with --float-boundary: exit 0 ({proc.stderr.strip()[-300:]})")
+    if proc.returncode != 0:
+        return
+    import json
+    kept = json.load(open(report))["integer_lowering"]["float_ops"]
+    check(kept == ["'deconv' (ConvTranspose)", "'resize' (Resize)", "'sigmoid' (Sigmoid)"],
+          f"the report lists the ops kept in float: {kept}")
+    ops = {n.op_type for n in onnx.load(out).graph.node}
+    check("ConvInteger" in ops and "Conv" not in ops, "the Conv is still integer (ConvInteger), no float Conv")
+    x = rng.uniform(-2, 2, (8, 4, 6, 6)).astype(np.float32)
+    got = ort_run(out, x)
+    inp = os.path.join(tmp, "decoder_x.npy")
+    np.save(inp, x)
+    run_dir = os.path.join(tmp, "decoder_run")
+    os.makedirs(run_dir)
+    proc = subprocess.run([vitq, "-q", "run", out, "--input", inp, "--output-dir", run_dir], capture_output=True, text=True)
+    check(proc.returncode == 0 and np.array_equal(np.load(os.path.join(run_dir, "y.npy")), got),
+          "ORT outputs == vitq's on the model with float boundaries")
+    ref = ort_run(model, x)
+    sqnr = 10 * np.log10(np.sum(ref ** 2) / max(np.sum((ref - got) ** 2), 1e-30))
+    check(sqnr >= MIN_SQNR_DB, f"float-boundary outputs vs float: SQNR {sqnr:.1f} dB >= {MIN_SQNR_DB}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--vitq", required=True)
@@ -101,6 +161,7 @@ def main():
         ref = ort_run(model, x)
         sqnr = 10 * np.log10(np.sum(ref ** 2) / max(np.sum((ref - got) ** 2), 1e-30))
         check(sqnr >= MIN_SQNR_DB, f"integer outputs vs float on width 12: SQNR {sqnr:.1f} dB >= {MIN_SQNR_DB}")
+        float_boundary(args.vitq, tmp, rng)
     return exit_code()
 
 

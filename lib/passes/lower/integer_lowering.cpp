@@ -149,7 +149,9 @@ Status Lowering::run(IntegerLoweringReport& report) {
     else if (n->is("HardSwish")) st = lowerHardSwish(*n);
     else if (isShapeOp(*n)) st = lowerShapeOp(*n);
     else if (n->is("Pad")) st = lowerPad(*n);
-    else st = unsupported("node " + n->describe() + ": op " + n->opType() + " has no integer lowering");
+    else if (o_.float_boundary) st = lowerAtFloatBoundary(*n);
+    else st = unsupported("node " + n->describe() + ": op " + n->opType() + " has no integer lowering (--float-boundary "
+                          "keeps such ops in float between a dequantizer and a quantizer)");
     VITQ_RETURN_IF_ERROR(st);
   }
   for (size_t i = 0; i < g_.outputs().size(); ++i) VITQ_RETURN_IF_ERROR(lowerOutput(i));

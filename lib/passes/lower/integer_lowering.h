@@ -44,6 +44,9 @@ struct IntegerLoweringOptions {
   // Activation ranges: false, the extremes observed over all calibration samples (I-ViT's min/max);
   // true, each sample's min and max averaged over the samples (NNCF's mean-minmax).
   bool mean_ranges = false;
+  // An op without an integer form runs in float between a dequantizer of its inputs and a
+  // quantizer of its outputs (ranges from the calibration), instead of failing the export.
+  bool float_boundary = false;
   int threads = 1;
 };
 
@@ -58,10 +61,12 @@ struct IntegerLoweringReport {
   int layernorms = 0;
   int residual_adds = 0;
   int requantizers = 0;
+  std::vector<std::string> float_ops;  // nodes kept in float at a boundary (float_boundary)
 };
 
 /// Rewrites \p model in place into the integer graph and adds the vitq functions to it; fails
-/// naming the first float op it cannot lower (Sigmoid alone, MaxPool, Resize, ...).
+/// naming the first float op it cannot lower (Sigmoid alone, MaxPool, Resize, ...), or with
+/// float_boundary keeps such ops in float between a dequantizer and a quantizer.
 StatusOr<IntegerLoweringReport> lowerToInteger(Model& model, const Dataset& calib, const IntegerLoweringOptions& options);
 
 }  // namespace vitq

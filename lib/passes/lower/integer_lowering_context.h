@@ -318,7 +318,9 @@ class Lowering {
   }
 
   // ---- op lowerings -------------------------------------------------------------------------
-  Status lowerInput(Value* x);
+  Status lowerInput(Value* x, const std::string& prefix = "input_quantizer/");
+  Value* dequantize(const Rep& r, const std::string& hint);
+  Status lowerAtFloatBoundary(Node& n);
   Status lowerConv(Node& n);
   Status lowerMatMul(Node& n);
   Status lowerGemm(Node& n);

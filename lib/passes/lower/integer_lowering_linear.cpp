@@ -4,10 +4,10 @@
 
 namespace vitq::integer_lowering_detail {
 
-Status Lowering::lowerInput(Value* x) {
+Status Lowering::lowerInput(Value* x, const std::string& prefix) {
   const double s = scaleFor(x, o_.activation_bits);
   const int64_t qmax = qmaxOf(o_.activation_bits);
-  const std::string hint = "input_quantizer/" + x->name();
+  const std::string hint = prefix + x->name();
   Value* scaled = node("Div", {x, g_.addInitializer(g_.uniqueName(hint + "_scale"),
                                                      Tensor::fromVector<float>({static_cast<float>(s)}, {}))},
                        DataType::kFloat, hint);
@@ -207,17 +207,38 @@ Status Lowering::lowerScale(Node& n) {
 }
 
 
-Status Lowering::lowerOutput(size_t index) {
-  Value* out = g_.outputs()[index];
-  if (!hasRep(out)) return Status::ok();  // non-float outputs stay as they are
-  const Rep& r = reps_.at(out);
-  const std::string name = out->name();
-  const std::string hint = "output_dequantizer/" + name;
+// codes x scale, in float: per channel where the codes are.
+Value* Lowering::dequantize(const Rep& r, const std::string& hint) {
   Value* f = cast(r.v, DataType::kFloat, hint);
   std::vector<float> scale(r.scale.begin(), r.scale.end());
   const std::vector<int64_t> shape = r.perChannel() ? r.chan_shape : std::vector<int64_t>{};
-  Value* y = node("Mul", {f, g_.addInitializer(g_.uniqueName(hint + "_scale"), Tensor::fromVector<float>(scale, shape))},
-                  DataType::kFloat, hint);
+  return node("Mul", {f, g_.addInitializer(g_.uniqueName(hint + "_scale"), Tensor::fromVector<float>(scale, shape))},
+              DataType::kFloat, hint);
+}
+
+// An op without an integer form, kept in float by choice: its integer inputs are dequantized
+// ("float_boundary/" nodes), it runs as it is, and each float output is quantized again with its
+// calibrated range, as a graph input is.
+Status Lowering::lowerAtFloatBoundary(Node& n) {
+  const std::string hint = "float_boundary/" + (n.name().empty() ? n.output(0)->name() : n.name());
+  for (size_t i = 0; i < n.numInputs(); ++i) {
+    Value* x = n.input(i);
+    if (!x || x->type().dtype != DataType::kFloat || isConstantLike(x)) continue;
+    if (!hasRep(x)) return unsupported("node " + n.describe() + ": input '" + x->name() + "' has no integer form");
+    g_.setInput(&n, i, dequantize(reps_.at(x), hint + "/in" + std::to_string(i)));
+  }
+  for (Value* out : n.outputs()) {
+    if (out && out->type().dtype == DataType::kFloat) VITQ_RETURN_IF_ERROR(lowerInput(out, "float_boundary/"));
+  }
+  report_->float_ops.push_back(n.describe());
+  return Status::ok();
+}
+
+Status Lowering::lowerOutput(size_t index) {
+  Value* out = g_.outputs()[index];
+  if (!hasRep(out)) return Status::ok();  // non-float outputs stay as they are
+  const std::string name = out->name();
+  Value* y = dequantize(reps_.at(out), "output_dequantizer/" + name);
   y->type() = out->type();
   g_.renameValue(out, g_.uniqueName(name + "_float"));
   g_.setOutput(index, y);
