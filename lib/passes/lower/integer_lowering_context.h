@@ -214,7 +214,9 @@ class Lowering {
     return requantRep(r, scaleFor(fv, bits), bits, hint);
   }
 
-  // Codes of a float value computed from constants only (an initializer, or shape ops on one).
+  // Codes of a float value computed from constants only (an initializer, or shape ops on one); a
+  // value that float ops compute from constants and the input's shape (a position embedding
+  // interpolated to the token grid: Resize -> Cast -> Transpose) is quantized where it is computed.
   StatusOr<Value*> constantCodes(Value* fv, double scale, int bits, const std::string& hint) {
     const int64_t qmax = qmaxOf(bits);
     if (fv->isConstant()) {
@@ -228,9 +230,19 @@ class Lowering {
       return g_.addInitializer(g_.uniqueName(fv->name() + "_codes"), std::move(q));
     }
     Node* p = fv->producer();
-    if (!p || !isShapeOp(*p) || !p->input(0)) return unsupported("value '" + fv->name() + "' has no integer form");
+    if (!p) return unsupported("value '" + fv->name() + "' has no integer form");
+    if (!isShapeOp(*p) || !p->input(0) || !isConstantLike(p->input(0))) return quantizeAtRunTime(fv, scale, qmax, hint);
     VITQ_ASSIGN_OR_RETURN(Value * in, constantCodes(p->input(0), scale, bits, hint));
     return cloneOn(*p, in, hint);
+  }
+
+  // int32 codes clip(round(fv / scale), -qmax, qmax) computed by the graph.
+  Value* quantizeAtRunTime(Value* fv, double scale, int64_t qmax, const std::string& hint) {
+    Value* s = g_.addInitializer(g_.uniqueName(hint + "_scale"), Tensor::fromVector<float>({static_cast<float>(scale)}, {}));
+    Value* r = node("Round", {node("Div", {fv, s}, DataType::kFloat, hint)}, DataType::kFloat, hint);
+    Value* lo = g_.addInitializer(g_.uniqueName(hint + "_lo"), Tensor::fromVector<float>({static_cast<float>(-qmax)}, {}));
+    Value* hi = g_.addInitializer(g_.uniqueName(hint + "_hi"), Tensor::fromVector<float>({static_cast<float>(qmax)}, {}));
+    return cast(node("Clip", {r, lo, hi}, DataType::kFloat, hint), DataType::kInt32, hint);
   }
 
   // Copy of a shape op \p n reading \p data instead of its first input; int32 output.
