@@ -24,7 +24,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from e2e_checks import check, exit_code, ort_run  # noqa: E402
+from e2e_checks import check, exit_code, ort_run, vitq_run  # noqa: E402
 from ivit_test import integer_only  # noqa: E402
 
 MIN_SQNR_DB = 25.0  # measured 33.7 dB (8-bit activations, a 16-bit product, two requantizations)
@@ -117,13 +117,8 @@ def float_boundary(vitq, tmp, rng):
     check("ConvInteger" in ops and "Conv" not in ops, "the Conv is still integer (ConvInteger), no float Conv")
     x = rng.uniform(-2, 2, (8, 4, 6, 6)).astype(np.float32)
     got = ort_run(out, x)
-    inp = os.path.join(tmp, "decoder_x.npy")
-    np.save(inp, x)
-    run_dir = os.path.join(tmp, "decoder_run")
-    os.makedirs(run_dir)
-    proc = subprocess.run([vitq, "-q", "run", out, "--input", inp, "--output-dir", run_dir], capture_output=True, text=True)
-    check(proc.returncode == 0 and np.array_equal(np.load(os.path.join(run_dir, "y.npy")), got),
-          "ORT outputs == vitq's on the model with float boundaries")
+    mine, err = vitq_run(vitq, out, x, tmp)
+    check(mine is not None and np.array_equal(mine, got), f"ORT outputs == vitq's on the model with float boundaries {err}")
     ref = ort_run(model, x)
     sqnr = 10 * np.log10(np.sum(ref ** 2) / max(np.sum((ref - got) ** 2), 1e-30))
     check(sqnr >= MIN_SQNR_DB, f"float-boundary outputs vs float: SQNR {sqnr:.1f} dB >= {MIN_SQNR_DB}")
@@ -147,15 +142,9 @@ def main():
         integer_only(out, "cnn-ops", required={"ConvInteger", "MatMulInteger", "ShiftGELU"})
         x = rng.uniform(-2, 2, (32, 4, 6, 12)).astype(np.float32)
         got = ort_run(out, x)
-        inp = os.path.join(tmp, "x.npy")
-        np.save(inp, x)
-        run_dir = os.path.join(tmp, "run")
-        os.makedirs(run_dir)
-        proc = subprocess.run([args.vitq, "-q", "run", out, "--input", inp, "--output-dir", run_dir],
-                              capture_output=True, text=True)
-        check(proc.returncode == 0, f"vitq run on the integer model {proc.stderr[-1000:]}")
-        if proc.returncode == 0:
-            mine = np.load(os.path.join(run_dir, "y.npy"))
+        mine, err = vitq_run(args.vitq, out, x, tmp)
+        check(mine is not None, f"vitq run on the integer model {err[-1000:]}")
+        if mine is not None:
             check(got.shape == mine.shape and np.array_equal(got, mine),
                   f"ORT outputs == vitq's, every element ({got.shape} vs {mine.shape})")
         ref = ort_run(model, x)
