@@ -688,6 +688,21 @@ def disk_full_cases(vitq, ws):
     if "left: \n" not in proc.stdout + "\n":
         problems.append(f"files left: {proc.stdout.strip()}")
     report("full_tmpfs", problems, proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "")
+    # quantize writes a model and a report: when either write fails on the full filesystem, neither
+    # is left (the report is written first and removed if the model then fails).
+    elsewhere = ws.path("elsewhere")
+    os.makedirs(elsewhere)
+    for case, model_out, report_out in (("report_write_fails", f"{elsewhere}/m.onnx", f"{mnt}/r.json"),
+                                        ("model_write_fails", f"{mnt}/m.onnx", f"{elsewhere}/r.json")):
+        cmd = " ".join(f'"{a}"' for a in [vitq] + ws.quantize(ws.good, out=model_out) + ["--report", report_out])
+        script = (f'mount -t tmpfs -o size=64k vitq-test "{mnt}" || exit 99; '
+                  f'dd if=/dev/zero of="{mnt}/fill" bs=1k count=64 2>/dev/null; {cmd}')
+        proc = subprocess.run(prefix + ["sh", "-c", script], capture_output=True, text=True)
+        left = [f for f in (model_out, report_out) if f.startswith(elsewhere) and os.path.exists(f)]
+        problems = ([] if proc.returncode == 2 else [f"exit {proc.returncode}"]) + [f"left {f}" for f in left]
+        if "No space left on device" not in proc.stderr:
+            problems.append("message lacks 'No space left on device'")
+        report(case, problems, proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "")
 
 
 def stopped(pid):
