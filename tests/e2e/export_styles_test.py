@@ -33,6 +33,12 @@ def check(ok, what):
     e2e_checks.check(ok, what)
 
 
+def reseed(seed):
+    """Each model draws its weights from its own seed, whatever the models before it drew."""
+    global RNG
+    RNG = np.random.default_rng(seed)
+
+
 def init(name, shape, scale=0.5):
     return numpy_helper.from_array((RNG.standard_normal(shape) * scale).astype(np.float32), name)
 
@@ -66,9 +72,12 @@ def conv_net_weights_as_inputs():
 
 def gemm_alpha():
     inits = [init("w", [16, 12]), init("b", [16], 0.2), init("w2", [4, 16])]
-    nodes = [helper.make_node("Gemm", ["x", "w", "b"], ["h"], transB=1, alpha=0.25, beta=2.0),
+    # alpha with beta = 1 and a bias is what ONNX Runtime's QGemm fusion misreads (its int32 bias at
+    # scale alpha * s_x * s_w: cosine 0.95 here before the fold); beta != 1 it does not fuse.
+    inits.append(init("b2", [4], 0.2))
+    nodes = [helper.make_node("Gemm", ["x", "w", "b"], ["h"], transB=1, alpha=0.25),
              helper.make_node("Relu", ["h"], ["r"]),
-             helper.make_node("Gemm", ["r", "w2"], ["y"], transB=1, alpha=3.0)]
+             helper.make_node("Gemm", ["r", "w2", "b2"], ["y"], transB=1, alpha=3.0, beta=2.0)]
     return model(nodes, [vinfo("x", [2, 12])], [vinfo("y", [2, 4])], inits), {"x": (2, 12)}
 
 
@@ -170,7 +179,8 @@ def main():
     ap.add_argument("--vitq", required=True)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        for name, make in CASES.items():
+        for seed, (name, make) in enumerate(CASES.items()):
+            reseed(seed)
             m, shapes = make()
             src = os.path.join(tmp, name + ".onnx")
             onnx.save(m, src)
@@ -185,11 +195,18 @@ def main():
                 continue
             ref = ort_outputs(src, held_out, True)
             for optimize in (True, False):
-                c = cosine(ref, ort_outputs(out, held_out, optimize))
+                try:
+                    c = cosine(ref, ort_outputs(out, held_out, optimize))
+                except Exception as e:  # the written model fails in ONNX Runtime
+                    c = 0.0
+                    print(f"     {name}: ONNX Runtime failed: {str(e)[-200:]}")
                 check(c >= 0.99, f"{name}: ONNX Runtime ({'optimized' if optimize else 'no optimizations'}) "
                                  f"cosine {c:.4f} >= 0.99")
             calib = samples(shapes, 16, 1, dtype)
-            ort_cos = cosine(ort_outputs(src, calib, True), ort_outputs(out, calib, True))
+            try:
+                ort_cos = cosine(ort_outputs(src, calib, True), ort_outputs(out, calib, True))
+            except Exception:
+                ort_cos = 0.0
             vitq_cos = report["summary"]["output_cosine"]
             check(vitq_cos - ort_cos <= 0.01, f"{name}: vitq's report (cosine {vitq_cos:.4f}) no more optimistic than "
                                               f"ONNX Runtime on the same samples ({ort_cos:.4f})")
@@ -207,6 +224,7 @@ def main():
                       f"bias_past_int32: the report names the float bias ({floats})")
 
         # The guard: 2-bit weights and activations break the conv net; exit 3 naming the output.
+        reseed(0)
         m, shapes = conv_net_weights_as_inputs()
         src = os.path.join(tmp, "guard.onnx")
         onnx.save(m, src)
@@ -217,7 +235,8 @@ def main():
         check(proc.returncode == 3 and "fidelity guard: the quantized model is broken: output 'y' has cosine" in proc.stderr,
               f"2-bit model refused by the guard with exit 3 (exit {proc.returncode}: {proc.stderr.strip()[-300:]})")
         check(report is not None and report["guard"] == "on" and report["summary"]["output_cosine"] < 0.9,
-              "the guard's report is written and says the guard was on")
+              f"the guard's report is written and says the guard was on (cosine "
+              f"{report['summary']['output_cosine'] if report else None})")
         proc, report = quantize(args.vitq, src, data, out, "--wbits", "2", "--abits", "2", "--no-guard")
         check(proc.returncode == 0 and report["guard"] == "off", f"--no-guard accepts it (exit {proc.returncode})")
 
