@@ -171,6 +171,14 @@ def main():
                                (["--no-log-softmax"], "--no-log-softmax removes RepQ-ViT's log-sqrt2"),
                                (["--float-boundary"], "--float-boundary keeps ops without an integer form in float")):
             expect(vitq, quantize + extra, 2, message, f"{extra[0]} with minmax", [good], [out])
+        # More calibration samples asked for than there are: used as they are, and said.
+        rows = os.path.join(d, "rows.npy")
+        np.save(rows, np.random.default_rng(0).uniform(-1, 1, (3, 4)).astype(np.float32))
+        counted = os.path.join(d, "counted.onnx")
+        expect(vitq, ["quantize", good, "--data", rows, "-o", counted, "--calib-samples", "1000"], 0,
+               "--calib-samples 1000: '" + rows + "' holds 3 calibration samples; using 3",
+               "--calib-samples above the samples", [good])
+        os.remove(counted)
         # A misspelt node pattern would silently quantize the layer it meant to keep.
         expect(vitq, quantize + ["--exclude", "nosuch"], 2, "--exclude 'nosuch' names no node of the model",
                "--exclude naming nothing", [good], [out])
