@@ -15,6 +15,7 @@ const KernelRegistry& KernelRegistry::instance() {
     registerLinearKernels(r);
     registerConvKernels(r);
     registerNormalizationKernels(r);
+    registerRecurrentKernels(r);
     return r;
   }();
   return registry;

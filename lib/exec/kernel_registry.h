@@ -35,5 +35,6 @@ void registerShapeKernels(KernelRegistry& r);
 void registerIndexingKernels(KernelRegistry& r);
 void registerResizeKernels(KernelRegistry& r);
 void registerQuantKernels(KernelRegistry& r);
+void registerRecurrentKernels(KernelRegistry& r);
 
 }  // namespace vitq
