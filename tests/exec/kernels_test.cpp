@@ -408,5 +408,68 @@ TEST_CASE("MaxPool ceil_mode with indices, AveragePool count_include_pad", "[ker
   CHECK(y[8] == 15.0f / 4.0f);
 }
 
+// Recurrent layers against ONNX Runtime 1.20.1 (CPU). Weights and inputs come from a formula both
+// sides compute, 0.5 * sin(0.37 * i + k) over the flat index i; expected outputs printed by ORT.
+Tensor sinTensor(const Shape& shape, int k) {
+  Tensor t(DataType::kFloat, shape);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = static_cast<float>(0.5 * std::sin(0.37 * static_cast<double>(i) + k));
+  return t;
+}
+
+void checkClose(const Tensor& got, const std::vector<float>& want) {
+  REQUIRE(got.numel() == static_cast<int64_t>(want.size()));
+  for (size_t i = 0; i < want.size(); ++i) CHECK(got.data<float>()[i] == Approx(want[i]).margin(1e-6));
+}
+
+TEST_CASE("LSTM bidirectional with sequence_lens, initial states and peepholes matches ONNX Runtime", "[kernels]") {
+  const std::string text = model(14,
+      "(float[3,2,3] X, float[2,8,3] W, float[2,8,2] R, float[2,16] B, int32[2] L, float[2,2,2] H0, float[2,2,2] C0, "
+      "float[2,6] P) => (float[3,2,2,2] Y, float[2,2,2] Yh, float[2,2,2] Yc)",
+      "  Y, Yh, Yc = LSTM <direction = \"bidirectional\", hidden_size = 2> (X, W, R, B, L, H0, C0, P)");
+  TensorMap feeds{{"X", sinTensor({3, 2, 3}, 0)}, {"W", sinTensor({2, 8, 3}, 1)}, {"R", sinTensor({2, 8, 2}, 2)},
+                  {"B", sinTensor({2, 16}, 3)},   {"L", Tensor::fromVector<int32_t>({3, 2}, {2})},
+                  {"H0", sinTensor({2, 2, 2}, 4)}, {"C0", sinTensor({2, 2, 2}, 5)}, {"P", sinTensor({2, 6}, 6)}};
+  auto out = run(text, 14, feeds);
+  REQUIRE(out.isOk());
+  // Batch entry 1 runs 2 steps: Y[2, :, 1] is zero, its reverse direction starts at t = 1.
+  const std::vector<float> want_y{-0.090713337f, -0.16594745f, 0.071141019f, -0.059888292f, -0.042806376f, 0.0024921275f, -0.013202813f, 0.024851153f, 0.047042042f, -0.051309738f, -0.020147763f, -0.030768408f, 0.013500561f, 0.045877576f, 0.17649992f, 0.15241228f, -0.066897601f, -0.064016134f, 0.0f, 0.0f, 0.17877135f, 0.13762748f, 0.0f, 0.0f};
+  const std::vector<float> want_yh{-0.066897601f, -0.064016134f, -0.020147763f, -0.030768408f, -0.042806376f, 0.0024921275f, -0.013202813f, 0.024851153f};
+  const std::vector<float> want_yc{-0.12270819f, -0.099785283f, -0.037905388f, -0.053982884f, -0.089439526f, 0.0046610348f, -0.029010221f, 0.041877344f};
+  checkClose(out->at("Y"), want_y);
+  checkClose(out->at("Yh"), want_yh);
+  checkClose(out->at("Yc"), want_yc);
+
+  // A hidden_size that disagrees with W is refused, naming the node.
+  const std::string bad = model(14, "(float[3,2,3] X, float[2,8,3] W, float[2,8,2] R) => (float[3,2,2,3] Y)",
+                                "  Y = LSTM <direction = \"bidirectional\", hidden_size = 3> (X, W, R)");
+  auto err = run(bad, 14, {{"X", sinTensor({3, 2, 3}, 0)}, {"W", sinTensor({2, 8, 3}, 1)}, {"R", sinTensor({2, 8, 2}, 2)}});
+  REQUIRE_FALSE(err.isOk());
+  CHECK_THAT(err.status().message(), Catch::Contains("(LSTM)") && Catch::Contains("W has shape [2,8,3]"));
+}
+
+TEST_CASE("GRU with linear_before_reset = 1, sequence_lens and initial_h matches ONNX Runtime", "[kernels]") {
+  TensorMap feeds{{"X", sinTensor({3, 2, 3}, 0)}, {"W", sinTensor({1, 6, 3}, 1)}, {"R", sinTensor({1, 6, 2}, 2)},
+                  {"B", sinTensor({1, 12}, 3)},   {"L", Tensor::fromVector<int32_t>({2, 3}, {2})},
+                  {"H0", sinTensor({1, 2, 2}, 4)}};
+  const std::string sig =
+      "(float[3,2,3] X, float[1,6,3] W, float[1,6,2] R, float[1,12] B, int32[2] L, float[1,2,2] H0) => "
+      "(float[3,1,2,2] Y, float[1,2,2] Yh)";
+  SECTION("forward, linear_before_reset = 1") {
+    auto out = run(model(14, sig, "  Y, Yh = GRU <hidden_size = 2, linear_before_reset = 1> (X, W, R, B, L, H0)"), 14, feeds);
+    REQUIRE(out.isOk());
+    checkClose(out->at("Y"), {-0.33159673f, -0.23281245f, -0.50189793f, -0.16139457f, -0.41290393f, -0.18459536f,
+                              -0.22627249f, -0.34492353f, 0.0f, 0.0f, -0.15358394f, -0.33938837f});
+    checkClose(out->at("Yh"), {-0.41290393f, -0.18459536f, -0.15358394f, -0.33938837f});
+  }
+  SECTION("reverse, linear_before_reset = 0, clip 0.6") {
+    auto out = run(model(14, sig, "  Y, Yh = GRU <hidden_size = 2, direction = \"reverse\", clip = 0.6> (X, W, R, B, L, H0)"),
+                   14, feeds);
+    REQUIRE(out.isOk());
+    checkClose(out->at("Y"), {-0.29038414f, -0.0037521124f, -0.27495375f, -0.0128337f, -0.34886944f, -0.15490431f,
+                              -0.095502719f, -0.32082915f, 0.0f, 0.0f, -0.1122261f, -0.25647369f});
+    checkClose(out->at("Yh"), {-0.29038414f, -0.0037521124f, -0.27495375f, -0.0128337f});
+  }
+}
+
 }  // namespace
 }  // namespace vitq
