@@ -71,6 +71,7 @@ void reportExportStyle(const ExportStyleFixes& fixes, const std::string& model_p
   if (fixes.folded_identities) log->info("{} Identity/Dropout nodes read past", fixes.folded_identities);
   if (fixes.folded_constants) log->info("{} Transpose/Cast/Reshape nodes of constants folded", fixes.folded_constants);
   if (fixes.folded_gemm_scalars) log->info("{} Gemm alpha/beta folded into B/C", fixes.folded_gemm_scalars);
+  if (fixes.einsum_matmuls) log->info("{} Einsum matrix products written as MatMul", fixes.einsum_matmuls);
   if (fixes.unshared_biases) log->info("{} shared biases copied per layer", fixes.unshared_biases);
 }
 

@@ -111,6 +111,37 @@ TEST_CASE("Transpose/Cast of constants fold and inference Dropout is read past",
   }
 }
 
+// Attention in einsum form (MaxViT, einsum transformers): Q K^T and A V become MatMuls with the
+// same outputs, so quantization and the attention patterns see them.
+TEST_CASE("Einsum batched matrix products become MatMul", "[passes][export-style]") {
+  Model m = test::parseModel(R"ONNX(
+<ir_version: 8, opset_import: ["" : 13]>
+agraph (float[2, 3, 4, 5] Q, float[2, 3, 6, 5] K, float[2, 3, 6, 5] V) => (float[2, 3, 4, 5] Y, float[2, 3, 4, 6] P)
+{
+  S = Einsum <equation = "bhid,bhjd->bhij"> (Q, K)
+  P = Softmax <axis = -1> (S)
+  Y = Einsum <equation = "bhij, bhjd -> bhid"> (P, V)
+}
+)ONNX");
+  const test::NormalDataset q(2, {2, 3, 4, 5}, 1), k(2, {2, 3, 6, 5}, 2), v(2, {2, 3, 6, 5}, 3);
+  auto run = [&](const Model& model, size_t i) {
+    auto exec = Executor::create(*model.graph, 13);
+    REQUIRE(exec.isOk());
+    auto out = exec->run({{"Q", q.sample(i)->at("X")}, {"K", k.sample(i)->at("X")}, {"V", v.sample(i)->at("X")}});
+    REQUIRE(out.isOk());
+    return out->at("Y").clone();
+  };
+  const Tensor before = run(m, 0);
+  CHECK(normalizeExportStyle(*m.graph, 13).einsum_matmuls == 2);
+  REQUIRE(verifyModel(m).isOk());
+  CHECK(findOp(*m.graph, "Einsum") == nullptr);
+  CHECK(m.graph->outputs()[0]->name() == "Y");
+  const Tensor after = run(m, 0);
+  for (int64_t i = 0; i < after.numel(); ++i) {
+    CHECK(std::fabs(after.data<float>()[i] - before.data<float>()[i]) <= 1e-5f);
+  }
+}
+
 TEST_CASE("A bias shared by two Convs becomes one per Conv, and both get int32 biases", "[passes][export-style]") {
   Model m = test::parseModel("<ir_version: 8, opset_import: [\"\" : 13]>\n"
                              "agraph (float[1, 2, 5, 5] X) => (float[1, 3, 5, 5] Y)\n<" +

@@ -1,5 +1,7 @@
 #include "passes/canonicalize/export_style.h"
 
+#include <cctype>
+
 #include "exec/kernel_registry.h"
 #include "pattern/match_utils.h"
 
@@ -124,6 +126,56 @@ bool foldGemmScalars(Graph& g, Node* gemm) {
   return changed;
 }
 
+// Einsum of two operands that is a batched matrix product ("bhik,bhkj->bhij", or with the second
+// operand transposed, "bhik,bhjk->bhij", as attention writes Q K^T): a MatMul (after a Transpose
+// of the last two axes of the second operand), which quantization and the attention patterns know.
+bool einsumAsMatMul(Graph& g, Node* n) {
+  if (!n->is("Einsum") || n->numInputs() != 2 || n->numOutputs() != 1 || !n->output(0)) return false;
+  const std::string eq = n->attrs().stringOr("equation", "");
+  std::string text;
+  for (char ch : eq) {
+    if (ch != ' ') text += ch;
+  }
+  const size_t comma = text.find(','), arrow = text.find("->");
+  if (comma == std::string::npos || arrow == std::string::npos || comma > arrow) return false;
+  const std::string a = text.substr(0, comma), b = text.substr(comma + 1, arrow - comma - 1), y = text.substr(arrow + 2);
+  const size_t rank = y.size();
+  if (rank < 2 || a.size() != rank || b.size() != rank) return false;
+  for (const std::string* term : {&a, &b, &y}) {
+    for (size_t i = 0; i < rank; ++i) {
+      if (!std::isalpha(static_cast<unsigned char>((*term)[i])) || term->find((*term)[i], i + 1) != std::string::npos) return false;
+    }
+  }
+  const std::string batch = y.substr(0, rank - 2);
+  if (a.substr(0, rank - 2) != batch || b.substr(0, rank - 2) != batch) return false;
+  const char i = y[rank - 2], j = y[rank - 1], k = a[rank - 1];
+  if (a[rank - 2] != i || k == i || k == j || batch.find(k) != std::string::npos) return false;
+  const bool transposed = b[rank - 2] == j && b[rank - 1] == k;
+  if (!transposed && !(b[rank - 2] == k && b[rank - 1] == j)) return false;
+  Value* rhs = n->input(1);
+  const std::string base = n->name().empty() ? n->output(0)->name() : n->name();
+  if (transposed) {
+    Node* t = g.addNode("Transpose", {rhs}, 1, "", n);
+    t->setName(g.uniqueName(base + "_rhs_transposed"));
+    std::vector<int64_t> perm;
+    for (size_t d = 0; d < rank; ++d) perm.push_back(static_cast<int64_t>(d));
+    std::swap(perm[rank - 2], perm[rank - 1]);
+    t->attrs().set("perm", Attribute::makeInts(perm));
+    g.renameValue(t->output(0), g.uniqueName(base + "_rhs_transposed"));
+    t->output(0)->type().dtype = rhs->type().dtype;
+    rhs = t->output(0);
+  }
+  Node* matmul = g.addNode("MatMul", {n->input(0), rhs}, 1, "", n);
+  matmul->setName(n->name().empty() ? g.uniqueName(base + "_MatMul") : n->name());
+  Value* out = n->output(0);
+  const std::string name = out->name();
+  matmul->output(0)->type() = out->type();
+  g.replaceAllUsesWith(out, matmul->output(0));
+  g.eraseNode(n);
+  g.renameValue(matmul->output(0), name);
+  return true;
+}
+
 // The third input of a layer that takes an int32 bias, when other nodes read it too.
 size_t unshareBiases(Graph& g) {
   size_t copies = 0;
@@ -147,6 +199,7 @@ ExportStyleFixes normalizeExportStyle(Graph& graph, int64_t opset) {
   fixes.folded_constants = foldConstantOps(graph, opset, fixes.folded_identities);
   for (Node* n : graph.nodeList()) {
     if (n->is("Gemm") && foldGemmScalars(graph, n)) ++fixes.folded_gemm_scalars;
+    if (einsumAsMatMul(graph, n)) ++fixes.einsum_matmuls;
   }
   fixes.unshared_biases = unshareBiases(graph);
   return fixes;

@@ -6,6 +6,7 @@
 //   Transpose/Cast/Reshape/... of constants (do_constant_folding=False,
 //     float16 weights read through Cast)                                 -> the folded constant
 //   Dropout (inference) -> v  (torchvision's Swin between Softmax and MatMul) -> its input
+//   Einsum "..ik,..kj->..ij" / "..ik,..jk->..ij" (attention in einsum form)  -> MatMul
 //   Gemm(A, B, C, alpha, beta) with constant B and C                     -> Gemm(A, alpha*B, beta*C)
 //   one bias constant read by several Conv/ConvTranspose/Gemm           -> a copy per layer
 //
@@ -28,9 +29,11 @@ struct ExportStyleFixes {
   size_t folded_identities = 0;          // Identity and inference Dropout read past
   size_t folded_constants = 0;            // cheap ops of constants computed once
   size_t folded_gemm_scalars = 0;         // Gemm nodes whose alpha/beta moved into B/C
+  size_t einsum_matmuls = 0;              // Einsum batched matrix products written as MatMul
   size_t unshared_biases = 0;             // bias copies made for layers sharing one
   bool any() const {
-    return !frozen_inputs.empty() || folded_identities || folded_constants || folded_gemm_scalars || unshared_biases;
+    return !frozen_inputs.empty() || folded_identities || folded_constants || folded_gemm_scalars || einsum_matmuls ||
+           unshared_biases;
   }
 };
 
