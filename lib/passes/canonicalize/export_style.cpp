@@ -36,20 +36,6 @@ bool isPassThrough(const Node& n) {
   return !mask || (!mask->hasUses() && !mask->owner()->isOutput(mask));
 }
 
-size_t foldPassThroughs(Graph& g) {
-  size_t folded = 0;
-  for (Node* n : g.nodeList()) {
-    if (n->numInputs() < 1 || !isPassThrough(*n)) continue;
-    Value* in = n->input(0);
-    Value* out = n->output(0);
-    if (!in || !out || g.isOutput(out)) continue;
-    g.replaceAllUsesWith(out, in);
-    g.eraseNode(n);
-    ++folded;
-  }
-  return folded;
-}
-
 // Ops that only move, retype or reshape a constant: computed once by their kernel, the result is
 // no larger than the inputs.
 bool isFoldableOp(const Node& n) {
@@ -63,13 +49,13 @@ bool isFoldableOp(const Node& n) {
 
 // One pass in graph order, so that chains (Cast -> Identity -> Transpose of a weight) fold whole:
 // each node's inputs are folded before it is visited.
-size_t foldConstantOps(Graph& g, int64_t opset, size_t& identities) {
+size_t foldConstantOps(Graph& g, int64_t opset, size_t& pass_throughs) {
   size_t folded = 0;
   for (Node* n : g.nodeList()) {
-    if (n->is("Identity") && isPassThrough(*n) && n->output(0) && !g.isOutput(n->output(0))) {
+    if (n->numInputs() > 0 && n->input(0) && isPassThrough(*n) && n->output(0) && !g.isOutput(n->output(0))) {
       g.replaceAllUsesWith(n->output(0), n->input(0));
       g.eraseNode(n);
-      ++identities;
+      ++pass_throughs;
       continue;
     }
     if (!isFoldableOp(*n) || !n->output(0) || g.isOutput(n->output(0))) continue;
@@ -195,7 +181,6 @@ size_t unshareBiases(Graph& g) {
 ExportStyleFixes normalizeExportStyle(Graph& graph, int64_t opset) {
   ExportStyleFixes fixes;
   fixes.frozen_inputs = freezeInitializerInputs(graph);
-  fixes.folded_identities = foldPassThroughs(graph);
   fixes.folded_constants = foldConstantOps(graph, opset, fixes.folded_identities);
   for (Node* n : graph.nodeList()) {
     if (n->is("Gemm") && foldGemmScalars(graph, n)) ++fixes.folded_gemm_scalars;
