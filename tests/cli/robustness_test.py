@@ -427,8 +427,11 @@ def large_data_cases(vitq, ws):
         code, text, peak = run_vitq(vitq, ["-q", "quantize", model, "--data", data, "-o", out, "--calib-samples", "8",
                                            "--holdout", "4"])
         problems = [] if code == 0 and os.path.exists(out) else [f"exit {code}: {text.strip()[-300:]}"]
-        if not peak < RSS_LIMIT_MB:
-            problems.append(f"peak RSS {peak:.0f} MB, limit {RSS_LIMIT_MB} MB")
+        # Under AddressSanitizer its allocator quarantine keeps up to 256 MB of freed samples; the
+        # whole batch read at once took 2.1-3.1 GB, so 600 MB still tells the two apart.
+        limit = 600 if "ASAN_OPTIONS" in os.environ else RSS_LIMIT_MB
+        if not peak < limit:
+            problems.append(f"peak RSS {peak:.0f} MB, limit {limit} MB")
         seconds = time.monotonic() - started
         report(name, problems, f"exit {code}, {peak:.0f} MB for 1024 MiB of samples, {seconds:.1f} s")
     os.remove(sparse)
