@@ -7,16 +7,8 @@ namespace vitq::integer_lowering_detail {
 Status Lowering::lowerInput(Value* x, const std::string& prefix) {
   const double s = scaleFor(x, o_.activation_bits);
   const int64_t qmax = qmaxOf(o_.activation_bits);
-  const std::string hint = prefix + x->name();
-  Value* scaled = node("Div", {x, g_.addInitializer(g_.uniqueName(hint + "_scale"),
-                                                     Tensor::fromVector<float>({static_cast<float>(s)}, {}))},
-                       DataType::kFloat, hint);
-  Value* r = node("Round", {scaled}, DataType::kFloat, hint);
-  r = node("Clip", {r, g_.addInitializer(g_.uniqueName(hint + "_lo"), Tensor::fromVector<float>({static_cast<float>(-qmax)}, {})),
-                    g_.addInitializer(g_.uniqueName(hint + "_hi"), Tensor::fromVector<float>({static_cast<float>(qmax)}, {}))},
-           DataType::kFloat, hint);
   Rep rep;
-  rep.v = cast(r, DataType::kInt32, hint);
+  rep.v = quantizeAtRunTime(x, s, qmax, prefix + x->name());
   rep.scale = {static_cast<float>(s)};  // the float32 scale the graph divides by
   rep.bound = qmax;
   reps_[x] = rep;
