@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "exec/kernel_registry.h"
+#include "passes/ptq/linear_rewrite.h"
 #include "pattern/match_utils.h"
 
 namespace vitq {
@@ -17,10 +18,6 @@ std::vector<std::string> freezeInitializerInputs(Graph& g) {
     frozen.push_back(v->name());
   }
   return frozen;
-}
-
-void eraseIfOrphan(Graph& g, Value* v) {
-  if (v && v->isConstant() && !v->hasUses() && !g.isOutput(v)) g.eraseValue(v);
 }
 
 // Identity of a constant, and Dropout in inference (no training_mode input, no mask read): the
@@ -77,7 +74,7 @@ size_t foldConstantOps(Graph& g, int64_t opset, size_t& pass_throughs) {
     g.replaceAllUsesWith(out, folded_value);
     g.eraseNode(n);
     g.renameValue(folded_value, name);
-    for (Value* v : operands) eraseIfOrphan(g, v);
+    for (Value* v : operands) eraseIfUnused(g, v);
     ++folded;
   }
   return folded;
@@ -99,13 +96,13 @@ bool foldGemmScalars(Graph& g, Node* gemm) {
   bool changed = false;
   if (alpha != 1.0f && isFloatConstant(b)) {
     g.setInput(gemm, 1, scaledCopy(g, b, alpha, "_alpha"));
-    eraseIfOrphan(g, b);
+    eraseIfUnused(g, b);
     gemm->attrs().erase("alpha");
     changed = true;
   }
   if (beta != 1.0f && c && isFloatConstant(c)) {
     g.setInput(gemm, 2, scaledCopy(g, c, beta, "_beta"));
-    eraseIfOrphan(g, c);
+    eraseIfUnused(g, c);
     gemm->attrs().erase("beta");
     changed = true;
   }
