@@ -11,6 +11,7 @@
 #include "report/accuracy_report.h"
 #include "report/report_writer.h"
 #include "vitq/fidelity_guard.h"
+#include "vitq/report_output.h"
 
 namespace vitq::cli {
 
@@ -41,12 +42,8 @@ Status runIntegerExport(const Model& reference, Model& quantized, const Dataset&
                                 {"residual_adds", lr.residual_adds}, {"requantizers", lr.requantizers},
                                 {"float_ops", lr.float_ops}};
   report["guard"] = a.guard ? "on" : "off";
-  // Report first, then the model; a model that cannot be written takes the report with it.
   if (!a.report.empty()) VITQ_RETURN_IF_ERROR(writeReportFile(report, a.report));
-  if (Status saved = saveModel(quantized, a.output); !saved.isOk()) {
-    if (!a.report.empty()) std::filesystem::remove(a.report);
-    return saved;
-  }
+  VITQ_RETURN_IF_ERROR(saveModelAfterReport(quantized, a.output, a.report));
   std::cout << "# vitq quantize: " << a.model << " -> " << a.output << " (integer, I-ViT)\n\n"
             << "W" << a.wbits << "A" << a.abits << " (residual stream " << lo.residual_bits << "-bit): " << lr.linear
             << " linear, " << lr.convolutions << " conv, " << lr.activation_matmuls << " activation MatMuls, "

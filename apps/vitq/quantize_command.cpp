@@ -407,13 +407,8 @@ Status runQuantize(const Options& o) {
                             {"reparameterized_layernorms", pr.reparameterized},
                             {"log_softmax_quantizers", ms.log_quantizers}, {"float_biases", ms.float_biases}};
   report["guard"] = o.no_guard ? "off" : "on";
-  // The report is written before the model, and removed if the model cannot be: a failed run
-  // leaves neither behind.
   VITQ_RETURN_IF_ERROR(writeReport(report, o.report, {reference, quantized, *in.eval, o.threads, &in.original}));
-  if (Status written = saveModel(quantized, o.output); !written.isOk()) {
-    if (!o.report.empty()) std::filesystem::remove(o.report);
-    return written;
-  }
+  VITQ_RETURN_IF_ERROR(saveModelAfterReport(quantized, o.output, o.report));
   std::cout << "# vitq quantize: " << o.model << " -> " << o.output << "\n\n"
             << "recipe " << o.recipe << ", W" << o.wbits << "A" << o.abits << ", " << plan.quantized_nodes << " of "
             << plan.compute_nodes << " compute nodes quantized, " << pr.calibration_samples << " calibration samples\n\n"

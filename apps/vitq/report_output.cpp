@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "onnx_io/exporter.h"
 #include "report/activation_histograms.h"
 #include "report/model_summary.h"
 #include "report/report_writer.h"
@@ -48,6 +49,12 @@ Status writeReport(nlohmann::json report, const std::string& path, const ReportM
                                                models.threads));
   }
   return writeReportFile(report, path);
+}
+
+Status saveModelAfterReport(const Model& model, const std::string& output, const std::string& report_path) {
+  Status written = saveModel(model, output);
+  if (!written.isOk() && !report_path.empty()) std::filesystem::remove(report_path);
+  return written;
 }
 
 }  // namespace vitq::cli

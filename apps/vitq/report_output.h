@@ -23,4 +23,8 @@ struct ReportModels {
 /// with a model_summary of the original model.
 Status writeReport(nlohmann::json report, const std::string& path, const ReportModels& models);
 
+/// Saves the quantized model after its report was written to \p report_path: a model that cannot
+/// be written takes the report with it, so a failed run leaves neither.
+Status saveModelAfterReport(const Model& model, const std::string& output, const std::string& report_path);
+
 }  // namespace vitq::cli
