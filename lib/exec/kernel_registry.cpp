@@ -5,7 +5,9 @@ namespace vitq {
 const KernelRegistry& KernelRegistry::instance() {
   static const KernelRegistry registry = [] {
     KernelRegistry r;
-    registerElementwiseKernels(r);
+    registerUnaryKernels(r);
+    registerBinaryKernels(r);
+    registerCastKernels(r);
     registerShapeKernels(r);
     registerIndexingKernels(r);
     registerReduceKernels(r);

@@ -25,7 +25,9 @@ class KernelRegistry {
 };
 
 // One per kernel file (kernels/*.cpp).
-void registerElementwiseKernels(KernelRegistry& r);
+void registerUnaryKernels(KernelRegistry& r);
+void registerBinaryKernels(KernelRegistry& r);
+void registerCastKernels(KernelRegistry& r);
 void registerLinearKernels(KernelRegistry& r);
 void registerConvKernels(KernelRegistry& r);
 void registerNormalizationKernels(KernelRegistry& r);
