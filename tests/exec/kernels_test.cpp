@@ -128,6 +128,28 @@ TEST_CASE("MatMulInteger with a per-row A zero point", "[kernels]") {
   CHECK(values<int32_t>(out->at("Y")) == want);
 }
 
+TEST_CASE("Integer Div truncates toward zero, by powers of two and otherwise", "[kernels]") {
+  // One divisor per row (per channel, as the integer export's requantization): powers of two take
+  // a shift, 3 divides; negative dividends round toward zero either way.
+  const std::vector<int64_t> x{-9, -8, -7, -1, 0, 1, 7, 8, 9, -1000001, 1000001, std::numeric_limits<int64_t>::min() + 1};
+  const std::vector<int64_t> d{1, 2, 8, 3};
+  std::vector<int64_t> rows;
+  for (size_t i = 0; i < d.size(); ++i) rows.insert(rows.end(), x.begin(), x.end());
+  auto out = run(model(13, "(int64[4,12] X, int64[4,1] D) => (int64[4,12] Y)", "  Y = Div(X, D)"), 13,
+                 {{"X", Tensor::fromVector(rows, {4, 12})}, {"D", Tensor::fromVector(d, {4, 1})}});
+  REQUIRE(out.isOk());
+  std::vector<int64_t> expected;
+  for (const int64_t q : d) {
+    for (const int64_t v : x) expected.push_back(v / q);
+  }
+  CHECK(values<int64_t>(out->at("Y")) == expected);
+  auto by_zero = run(model(13, "(int32[3] X, int32[1] D) => (int32[3] Y)", "  Y = Div(X, D)"), 13,
+                     {{"X", Tensor::fromVector(std::vector<int32_t>{-5, 0, 5}, {3})},
+                      {"D", Tensor::fromVector(std::vector<int32_t>{0}, {1})}});
+  REQUIRE(by_zero.isOk());
+  CHECK(values<int32_t>(by_zero->at("Y")) == std::vector<int32_t>{0, 0, 0});
+}
+
 TEST_CASE("Reshape with 0 and -1", "[kernels]") {
   const std::string sig = "(float[2, 3, 4] X, int64[2] S) => (float Y)";
   Tensor x(DataType::kFloat, {2, 3, 4});

@@ -41,6 +41,50 @@ Tensor binaryLoop(const Tensor& a, const Tensor& b, const Shape& out_shape, Data
   return y;
 }
 
+// x / d for a power-of-two d as a shift; signed values round toward zero as division does, by
+// adding d - 1 to negative values first.
+template <typename T>
+void shiftDivide(const T* x, T* y, int64_t n, int shift) {
+  if constexpr (std::is_signed_v<T>) {
+    const T bias = static_cast<T>((T(1) << shift) - 1);
+    for (int64_t j = 0; j < n; ++j) y[j] = static_cast<T>((x[j] + (x[j] < 0 ? bias : T(0))) >> shift);
+  } else {
+    for (int64_t j = 0; j < n; ++j) y[j] = static_cast<T>(x[j] >> shift);
+  }
+}
+
+// Integer Div truncates toward zero, as ONNX Runtime does; a zero divisor gives 0 (undefined in
+// ONNX). The integer-only export requantizes by dividing by per-tensor or per-channel powers of two,
+// so a divisor constant along a row takes a shift: hardware division of 64-bit integers does not
+// vectorize and costs tens of cycles.
+template <typename T>
+Tensor integerDivide(const Tensor& a, const Tensor& b, const Shape& out_shape, DataType out_type) {
+  Tensor y = Tensor::uninitialized(out_type, out_shape);
+  const T* pa = a.data<T>();
+  const T* pb = b.data<T>();
+  T* py = y.data<T>();
+  const auto divide = [](T x, T d) { return d == 0 ? T(0) : static_cast<T>(x / d); };
+  forEachBroadcastRow(out_shape, {a.shape(), b.shape()},
+                      [&](int64_t out, const int64_t* base, const int64_t* step, int64_t n) {
+                        const T* ra = pa + base[0];
+                        const T* rb = pb + base[1];
+                        T* ry = py + out;
+                        if (step[1] == 0 && step[0] == 1) {
+                          const T d = rb[0];
+                          if (d > 0 && (d & (d - 1)) == 0) {
+                            int shift = 0;
+                            while ((T(1) << shift) != d) ++shift;
+                            shiftDivide(ra, ry, n, shift);
+                          } else {
+                            for (int64_t j = 0; j < n; ++j) ry[j] = divide(ra[j], d);
+                          }
+                        } else {
+                          for (int64_t j = 0; j < n; ++j) ry[j] = divide(ra[j * step[0]], rb[j * step[1]]);
+                        }
+                      });
+  return y;
+}
+
 enum class Arith { kAdd, kSub, kMul, kDiv, kPow, kMax, kMin, kMod, kFMod };
 
 template <typename T>
@@ -139,7 +183,7 @@ StatusOr<Tensor> arithmetic(const KernelContext& ctx, Arith op, const Tensor& a,
         if constexpr (std::is_floating_point_v<T>) {
           out = binaryLoop<T, T>(a, b, shape, a.dtype(), [](T x, T y) { return x / y; });
         } else {  // truncation toward zero, as ONNX Runtime; 0 for a zero divisor (undefined in ONNX)
-          out = binaryLoop<T, T>(a, b, shape, a.dtype(), [](T x, T y) { return y == 0 ? T(0) : static_cast<T>(x / y); });
+          out = integerDivide<T>(a, b, shape, a.dtype());
         }
         break;
       case Arith::kMax:

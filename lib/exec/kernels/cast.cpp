@@ -16,7 +16,7 @@ StatusOr<Tensor> castTensor(const KernelContext& ctx, const Tensor& source, Data
   const Tensor x = widenToFloat(source);
   if (x.dtype() == target) return x.dtype() == source.dtype() ? x.clone() : x;
   if (is16BitFloat(target) && x.dtype() == DataType::kFloat) return narrowFromFloat(x, target);
-  Tensor y(target, x.shape());
+  Tensor y = Tensor::uninitialized(target, x.shape());
   bool ok = false;
   if (is16BitFloat(target)) {
     const bool half = target == DataType::kFloat16;
@@ -36,7 +36,9 @@ StatusOr<Tensor> castTensor(const KernelContext& ctx, const Tensor& source, Data
         using TO = decltype(tout);
         const TI* in = x.data<TI>();
         TO* out = y.data<TO>();
-        for (int64_t i = 0; i < x.numel(); ++i) {
+        const int64_t n = x.numel();
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (int64_t i = 0; i < n; ++i) {
           if constexpr (std::is_same_v<TO, bool>) out[i] = in[i] != TI(0);
           else if constexpr (std::is_integral_v<TO> && std::is_floating_point_v<TI>) {
             // Out-of-range float to int is undefined in C++; saturate like the reference backend does.

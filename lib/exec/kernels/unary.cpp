@@ -71,7 +71,7 @@ T mish(T x) { return x * std::tanh(softplus(x)); }
 
 Status clipKernel(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  Tensor y(x.dtype(), x.shape());
+  Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
   const bool ok = dispatchNumeric(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T lo = std::numeric_limits<T>::lowest();
@@ -84,7 +84,9 @@ Status clipKernel(KernelContext& ctx) {
     if (ctx.hasInput(2) && ctx.input(2).numel() == 1) hi = ctx.input(2).data<T>()[0];
     const T* in = x.data<T>();
     T* out = y.data<T>();
-    for (int64_t i = 0; i < x.numel(); ++i) out[i] = std::min(std::max(in[i], lo), hi);
+    const int64_t n = x.numel();
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) out[i] = std::min(std::max(in[i], lo), hi);
   });
   if (!ok) return ctx.error(std::string("type ") + dataTypeName(x.dtype()) + " is not supported");
   ctx.setOutput(0, std::move(y));
