@@ -3,6 +3,7 @@
 // float32 and rounds the result back.
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "exec/kernel_registry.h"
 #include "exec/kernels/broadcast.h"
@@ -130,6 +131,36 @@ T arithNan(Arith op, T a, T b) {
   return arith(op, a, b);
 }
 
+// Every element of a numeric tensor as a double; false for other element types.
+bool toDoubles(const Tensor& t, std::vector<double>& out) {
+  out.resize(static_cast<size_t>(t.numel()));
+  return dispatchNumeric(t.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = t.data<T>();
+    for (int64_t i = 0; i < t.numel(); ++i) out[static_cast<size_t>(i)] = static_cast<double>(p[i]);
+  });
+}
+
+// Pow allows an exponent of another type: computed in double, the result in the base's type. Both
+// operands are widened first, so the type pairs do not multiply into instantiations.
+StatusOr<Tensor> mixedPow(const KernelContext& ctx, const Tensor& a, const Tensor& b) {
+  VITQ_ASSIGN_OR_RETURN(Shape shape, broadcastShapes(ctx, a.shape(), b.shape()));
+  std::vector<double> base, exponent;
+  if (!toDoubles(a, base) || !toDoubles(b, exponent)) {
+    return ctx.error(std::string("Pow of ") + dataTypeName(a.dtype()) + " by " + dataTypeName(b.dtype()) +
+                     " is not supported");
+  }
+  Tensor y = Tensor::uninitialized(a.dtype(), shape);
+  dispatchNumeric(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* py = y.data<T>();
+    forEachBroadcast(shape, {a.shape(), b.shape()}, [&](int64_t i, const int64_t* o) {
+      py[i] = static_cast<T>(std::pow(base[static_cast<size_t>(o[0])], exponent[static_cast<size_t>(o[1])]));
+    });
+  });
+  return y;
+}
+
 StatusOr<Tensor> arithmetic(const KernelContext& ctx, Arith op, const Tensor& a, const Tensor& b) {
   if (is16BitFloat(a.dtype()) || is16BitFloat(b.dtype())) {
     if (a.dtype() != b.dtype() && op != Arith::kPow) {
@@ -147,26 +178,7 @@ StatusOr<Tensor> arithmetic(const KernelContext& ctx, Arith op, const Tensor& a,
     for (int64_t i = 0; i < a.numel(); ++i) out[i] = x[i] * x[i];
     return y;
   }
-  if (op == Arith::kPow && a.dtype() != b.dtype()) {
-    // Pow allows a different exponent type: compute in double, keep the base type.
-    VITQ_ASSIGN_OR_RETURN(Shape shape, broadcastShapes(ctx, a.shape(), b.shape()));
-    Tensor y(a.dtype(), shape);
-    bool ok = true;
-    ok = dispatchNumeric(a.dtype(), [&](auto ta) {
-      using TA = decltype(ta);
-      ok = dispatchNumeric(b.dtype(), [&](auto tb) {
-        using TB = decltype(tb);
-        const TA* pa = a.data<TA>();
-        const TB* pb = b.data<TB>();
-        TA* py = y.data<TA>();
-        forEachBroadcast(shape, {a.shape(), b.shape()}, [&](int64_t i, const int64_t* o) {
-          py[i] = static_cast<TA>(std::pow(static_cast<double>(pa[o[0]]), static_cast<double>(pb[o[1]])));
-        });
-      });
-    }) && ok;
-    if (!ok) return ctx.error("unsupported Pow types");
-    return y;
-  }
+  if (op == Arith::kPow && a.dtype() != b.dtype()) return mixedPow(ctx, a, b);
   if (a.dtype() != b.dtype()) {
     return ctx.error(std::string("input types differ: ") + dataTypeName(a.dtype()) + " and " + dataTypeName(b.dtype()));
   }
