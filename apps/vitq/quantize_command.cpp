@@ -405,6 +405,7 @@ Status runQuantize(const Options& o) {
                             {"weights", ms.weights}, {"biases", ms.biases},
                             {"four_bit_tensors", ms.four_bit_tensors},
                             {"reparameterized_layernorms", pr.reparameterized},
+                            {"layernorms_too_few_rows", pr.reparam_few_rows},
                             {"log_softmax_quantizers", ms.log_quantizers}, {"float_biases", ms.float_biases}};
   report["guard"] = o.no_guard ? "off" : "on";
   VITQ_RETURN_IF_ERROR(writeReport(report, o.report, {reference, quantized, *in.eval, o.threads, &in.original}));

@@ -743,5 +743,6 @@ BY_NAME = {m.name: m for m in MODELS}
 # The CI subset: small models, every style (op13 through kiai, nofold and external, which export at
 # opset 13), every hand-built graph (make_zoo.py --subset ci).
 CI_SUBSET = [("conv_decoder", "op11"), ("fcn_small", "dynamic"), ("vit_small", "op17"), ("vit_small", "fp16"),
-             ("squeezenet1_1", "kiai"), ("text_tied_lm", "nofold"), ("autoencoder", "external")] + \
+             ("squeezenet1_1", "kiai"), ("text_tied_lm", "nofold"), ("autoencoder", "external"),
+             ("maxvit_small", "op17")] + \
             [(m.name, "onnx") for m in MODELS if m.family == "hostile"]

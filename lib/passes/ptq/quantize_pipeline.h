@@ -70,6 +70,7 @@ struct PipelineReport {
   size_t calibration_samples = 0;
   std::vector<SmoothReport> smoothed;        // activations smoothed into their readers' weights
   std::vector<std::string> reparameterized;  // LayerNorm outputs folded to per-tensor
+  std::vector<std::string> reparam_few_rows;  // foldable, but too few calibration rows to fold
   std::vector<DualClipSite> dual_clipped;
   int log_softmax = 0;
   std::vector<BiasCorrectionSite> bias_corrected;
