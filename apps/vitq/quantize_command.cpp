@@ -320,7 +320,7 @@ Status runQuantize(const Options& o) {
   report["model"] = o.model;
   report["output_model"] = o.output;
   report["recipe"] = {{"name", o.recipe}, {"weight_bits", o.wbits}, {"activation_bits", o.abits},
-                      {"calibration_samples", pr.calibration_samples}};
+                      {"calibration_samples", pr.calibration_samples}, {"pipeline", pr.pipeline}};
   if (o.recipe == "percentile") report["recipe"]["percentile"] = o.percentile;
   if (o.recipe == "i-vit") report["recipe"]["ranges"] = o.ranges.empty() ? "minmax" : o.ranges;
   if (!o.stats.empty()) report["recipe"]["statistics"] = o.stats;

@@ -4,6 +4,7 @@
 
 #include "core/logging.h"
 #include "exec/thread_scope.h"
+#include "passes/ptq/quant_step.h"
 #include "passes/ptq/reconstruction_check.h"
 #include "pattern/bridge_blocks.h"
 
@@ -75,6 +76,33 @@ StatusOr<std::vector<BlockReconstructionReport>> reconstructBlocks(Model& model,
     if (!report.weights.empty()) reports.push_back(std::move(report));
   }
   return reports;
+}
+
+namespace {
+
+class BridgeReconstructionStep final : public QuantStep {
+ public:
+  const char* name() const override { return "bridge-reconstruction"; }
+  const char* summary() const override {
+    return "q-hyvit: learned rounding of the bridge blocks' weights";
+  }
+  StepTraits traits() const override { return {true, false, false}; }
+  bool enabled(const PipelineOptions& o) const override { return o.reconstruct == Reconstruction::kBridges; }
+  Status run(QuantContext& ctx) const override {
+    ReconstructionOptions r = ctx.options.reconstruction;
+    r.threads = ctx.options.threads;
+    VITQ_ASSIGN_OR_RETURN(ctx.report.reconstructed, reconstructBlocks(ctx.model, ctx.table, ctx.calib,
+                                                                      bridgeReconstructionBlocks(*ctx.model.graph), r));
+    logger("vitq.quantize")->info("reconstructed {} bridge blocks", ctx.report.reconstructed.size());
+    return Status::ok();
+  }
+};
+
+}  // namespace
+
+const QuantStep& bridgeReconstructionStep() {
+  static const BridgeReconstructionStep step;
+  return step;
 }
 
 }  // namespace vitq

@@ -7,7 +7,9 @@
 #include <unordered_set>
 
 #include "ir/quantized_codes.h"
+#include "passes/canonicalize/raise_opset.h"
 #include "passes/ptq/log_quant_export.h"
+#include "passes/ptq/quant_step.h"
 #include "quant/math/quantize.h"
 
 namespace vitq {
@@ -346,6 +348,32 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table,
     if (!v->hasUses() && !v->isGraphInput() && !graph.isOutput(v) && table.has(v)) graph.eraseValue(v);
   }
   return stats;
+}
+
+namespace {
+
+class MaterializeQdqStep final : public QuantStep {
+ public:
+  const char* name() const override { return "materialize-qdq"; }
+  const char* summary() const override {
+    return "the only step that writes QuantizeLinear/DequantizeLinear (--int4: INT4/UINT4 for tensors of 4 bits or fewer, the model raised to opset 21)";
+  }
+  StepTraits traits() const override { return {false, false, true}; }
+  bool enabled(const PipelineOptions&) const override { return true; }
+  Status run(QuantContext& ctx) const override {
+    VITQ_ASSIGN_OR_RETURN(ctx.report.materialized,
+                          materializeQdq(*ctx.model.graph, ctx.table, {ctx.options.four_bit_types}));
+    // ONNX's 4-bit types in QuantizeLinear/DequantizeLinear need opset 21.
+    if (ctx.report.materialized.four_bit_tensors > 0) VITQ_RETURN_IF_ERROR(raiseOpset(ctx.model, 21));
+    return Status::ok();
+  }
+};
+
+}  // namespace
+
+const QuantStep& materializeQdqStep() {
+  static const MaterializeQdqStep step;
+  return step;
 }
 
 }  // namespace vitq

@@ -6,10 +6,12 @@
 #include <unordered_set>
 
 #include "calib/calibration_session.h"
+#include "core/logging.h"
 #include "exec/gemm.h"
 #include "exec/thread_scope.h"
 #include "passes/ptq/linear_rewrite.h"
 #include "passes/ptq/plan_quantization.h"
+#include "passes/ptq/quant_step.h"
 #include "quant/math/quantize.h"
 
 namespace vitq {
@@ -211,6 +213,32 @@ StatusOr<std::vector<NoisyBiasSite>> applyNoisyBias(Model& model, QuantTable& ta
     results.push_back(std::move(r));
   }
   return results;
+}
+
+namespace {
+
+class NoisyBiasStep final : public QuantStep {
+ public:
+  const char* name() const override { return "noisy-bias"; }
+  const char* summary() const override {
+    return "+noisy: fixed noise before activation quantizers, compensated in the next layer's bias";
+  }
+  StepTraits traits() const override { return {true, false, false}; }
+  bool enabled(const PipelineOptions& o) const override { return o.noisy_bias; }
+  Status run(QuantContext& ctx) const override {
+    NoisyBiasOptions noisy = ctx.options.noisy;
+    noisy.threads = ctx.options.threads;
+    VITQ_ASSIGN_OR_RETURN(ctx.report.noisy_bias, applyNoisyBias(ctx.model, ctx.table, ctx.calib, noisy));
+    logger("vitq.quantize")->info("noisy bias searched on {} activations", ctx.report.noisy_bias.size());
+    return Status::ok();
+  }
+};
+
+}  // namespace
+
+const QuantStep& noisyBiasStep() {
+  static const NoisyBiasStep step;
+  return step;
 }
 
 }  // namespace vitq

@@ -1,6 +1,5 @@
-// The quantization pipeline behind `vitq quantize`: optional float-equivalent reparameterization
-// (RepQ-ViT post-LayerNorm), placement, weight parameters, activation calibration, and QDQ
-// materialization, driven by one options struct that recipes fill (recipes.h).
+// The quantization pipeline behind `vitq quantize`: the registered steps (quant_step.h) run in
+// order over the model, driven by one options struct that recipes fill (recipes.h).
 #pragma once
 
 #include <optional>
@@ -65,6 +64,7 @@ struct DualClipSite {
 };
 
 struct PipelineReport {
+  std::vector<std::string> pipeline;  // the steps run, in order (quant_step.h)
   QuantPlanSummary plan;
   MaterializeStats materialized;
   size_t calibration_samples = 0;

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "passes/ptq/quant_step.h"
+
 namespace vitq {
 
 const std::vector<std::string>& recipeNames() {
@@ -28,24 +30,17 @@ std::string recipeSummary(const std::string& name) {
 }
 
 const std::vector<std::pair<std::string, std::string>>& pipelinePasses() {
-  static const std::vector<std::pair<std::string, std::string>> passes = {
-      {"upgrade-opset", "models below opset 13 are converted (per-channel DequantizeLinear needs 13)"},
-      {"fold-batchnorm", "BatchNormalization after Conv folded into the Conv's weight and bias"},
-      {"name-nodes", "unnamed nodes get <OpType>_<n> names (--layer-bits, reports)"},
-      {"budget-search", "--budget: per-layer precision chosen on a copy (running the passes below) by sensitivity and greedy search"},
-      {"smooth-quant", "--smooth-quant: outlier channels of linear layers' inputs moved into their weights (SmoothQuant)"},
-      {"ln-reparam", "repq-vit: per-channel post-LayerNorm ranges folded into LayerNorm and the next linear layer (repquant, --dual-clip: the widest channels clipped where the readers' quantized output error falls)"},
-      {"plan", "what is quantized: compute layers' inputs, outputs, weights and biases (--exclude, --layer-bits)"},
-      {"calibrate", "activation statistics over the calibration samples; ranges by the recipe's method"},
-      {"log-softmax", "repq-vit: log-sqrt2 quantizers on attention probabilities"},
-      {"bridge-reconstruction", "q-hyvit: learned rounding of the bridge blocks' weights"},
-      {"sequential-reconstruction", "--reconstruct all: learned rounding of every block in order, on the quantized model's own inputs (BRECQ)"},
-      {"bias-correction", "--bias-correction: each quantized layer's mean output shift folded into its bias"},
-      {"noisy-bias", "+noisy: fixed noise before activation quantizers, compensated in the next layer's bias"},
-      {"materialize-qdq", "the only pass that writes QuantizeLinear/DequantizeLinear (--int4: INT4/UINT4 for tensors of 4 bits or fewer)"},
-      {"raise-opset", "--int4: the model raised to opset 21 (reductions' axes as inputs, Split num_outputs, ...)"},
-      {"integer-lowering", "--format integer: integer-only ops and dyadic requantizers (i-vit)"},
-  };
+  static const std::vector<std::pair<std::string, std::string>> passes = [] {
+    std::vector<std::pair<std::string, std::string>> list = {
+        {"upgrade-opset", "models below opset 13 are converted (per-channel DequantizeLinear needs 13)"},
+        {"fold-batchnorm", "BatchNormalization after Conv folded into the Conv's weight and bias"},
+        {"name-nodes", "unnamed nodes get <OpType>_<n> names (--layer-bits, reports)"},
+        {"budget-search", "--budget: per-layer precision chosen on a copy (running the steps below) by sensitivity and greedy search"},
+    };
+    for (const QuantStep* step : quantSteps()) list.emplace_back(step->name(), step->summary());
+    list.emplace_back("integer-lowering", "--format integer: integer-only ops and dyadic requantizers (i-vit)");
+    return list;
+  }();
   return passes;
 }
 

@@ -8,6 +8,7 @@
 #include "autodiff/vjp.h"
 #include "core/logging.h"
 #include "exec/thread_scope.h"
+#include "passes/ptq/quant_step.h"
 #include "passes/ptq/reconstruction_check.h"
 
 namespace vitq {
@@ -212,6 +213,33 @@ StatusOr<std::vector<BlockReconstructionReport>> reconstructSequentially(Model& 
   }
   log->info("sequential reconstruction: {} blocks on {} samples", reports.size(), n);
   return reports;
+}
+
+namespace {
+
+class SequentialReconstructionStep final : public QuantStep {
+ public:
+  const char* name() const override { return "sequential-reconstruction"; }
+  const char* summary() const override {
+    return "--reconstruct all: learned rounding of every block in order, on the quantized model's own inputs (BRECQ)";
+  }
+  StepTraits traits() const override { return {true, false, false}; }
+  bool enabled(const PipelineOptions& o) const override { return o.reconstruct == Reconstruction::kSequential; }
+  Status run(QuantContext& ctx) const override {
+    ReconstructionOptions r = ctx.options.reconstruction;
+    r.threads = ctx.options.threads;
+    const auto blocks = sequentialReconstructionBlocks(*ctx.model.graph, ctx.table, ctx.options.reconstruction_block_layers);
+    VITQ_ASSIGN_OR_RETURN(ctx.report.reconstructed, reconstructSequentially(ctx.model, ctx.table, ctx.calib, blocks, r));
+    logger("vitq.quantize")->info("reconstructed {} blocks in sequence", ctx.report.reconstructed.size());
+    return Status::ok();
+  }
+};
+
+}  // namespace
+
+const QuantStep& sequentialReconstructionStep() {
+  static const SequentialReconstructionStep step;
+  return step;
 }
 
 }  // namespace vitq

@@ -5,7 +5,9 @@
 #include <unordered_set>
 
 #include "calib/calibration_session.h"
+#include "core/logging.h"
 #include "passes/ptq/linear_rewrite.h"
+#include "passes/ptq/quant_step.h"
 #include "passes/ptq/scale_reparam.h"
 #include "pattern/match_utils.h"
 
@@ -138,6 +140,35 @@ StatusOr<std::vector<SmoothReport>> smoothActivations(Model& model, const Datase
     report.push_back({site.input->name(), static_cast<int>(site.consumers.size()), *hi, *lo});
   }
   return report;
+}
+
+namespace {
+
+class SmoothQuantStep final : public QuantStep {
+ public:
+  const char* name() const override { return "smooth-quant"; }
+  const char* summary() const override {
+    return "--smooth-quant: outlier channels of linear layers' inputs moved into their weights (SmoothQuant)";
+  }
+  StepTraits traits() const override { return {true, true, false}; }
+  bool enabled(const PipelineOptions& o) const override { return o.smooth_alpha.has_value(); }
+  Status run(QuantContext& ctx) const override {
+    const PipelineOptions& o = ctx.options;
+    // Only the layers that will be quantized are smoothed (their weights are in the plan).
+    const QuantTable planned = planQuantization(*ctx.model.graph, o.quant, nullptr);
+    auto quantized = [&planned](const Node& n) { return planned.has(n.input(1)); };
+    VITQ_ASSIGN_OR_RETURN(ctx.report.smoothed, smoothActivations(ctx.model, ctx.calib, *o.smooth_alpha, quantized, o.threads));
+    logger("vitq.quantize")->info("smoothed {} activations into their readers' weights (alpha {})",
+                                  ctx.report.smoothed.size(), *o.smooth_alpha);
+    return Status::ok();
+  }
+};
+
+}  // namespace
+
+const QuantStep& smoothQuantStep() {
+  static const SmoothQuantStep step;
+  return step;
 }
 
 }  // namespace vitq

@@ -1,0 +1,68 @@
+// The steps of `vitq quantize`: each PTQ method or stage is one QuantStep in the file of its
+// method, run in the registry's order over one shared QuantContext. Adding a method is its file,
+// one accessor line below and one line in quant_steps.cpp's list.
+//
+//   smooth-quant -> ln-reparam -> plan -> log-softmax -> calibrate -> bridge-reconstruction
+//   -> sequential-reconstruction -> bias-correction -> noisy-bias -> materialize-qdq
+//
+// A step the options do not ask for is skipped (enabled()); the report records the steps run.
+#pragma once
+
+#include <unordered_map>
+#include <vector>
+
+#include "passes/ptq/quantize_pipeline.h"
+
+namespace vitq {
+
+/// What every step reads and writes: the model being rewritten, the calibration data, the
+/// options, the quant table (from `plan` on) and the report the steps fill.
+struct QuantContext {
+  Model& model;
+  const Dataset& calib;
+  const PipelineOptions& options;
+  QuantTable table;
+  // Activations whose parameters an earlier step decided (ln-reparam's per-tensor scales); the
+  // calibrate step keeps them where the planned bits match.
+  std::unordered_map<const Value*, QuantParams> fixed;
+  PipelineReport report;
+};
+
+struct StepTraits {
+  bool reads_data = false;        // observes the calibration data (so --stats cannot stand in for it)
+  bool float_equivalent = false;  // the float model computes the same function afterwards
+  bool writes_qdq = false;        // turns the plan into QuantizeLinear/DequantizeLinear nodes
+};
+
+class QuantStep {
+ public:
+  virtual ~QuantStep() = default;
+  /// The step's name in code, `vitq passes`, the report's `pipeline` and the docs.
+  virtual const char* name() const = 0;
+  virtual const char* summary() const = 0;
+  virtual StepTraits traits() const = 0;
+  /// Whether \p options ask for this step.
+  virtual bool enabled(const PipelineOptions& options) const = 0;
+  virtual Status run(QuantContext& ctx) const = 0;
+};
+
+/// Every step, in the order they run.
+const std::vector<const QuantStep*>& quantSteps();
+
+/// Runs the enabled steps of the registry in order, those before the first one that writes QDQ
+/// nodes (prepare) or all of them; with `stop_after_reparam` only the leading float-equivalent ones.
+Status runQuantSteps(QuantContext& ctx, bool include_qdq);
+
+// One accessor per step, defined in the step's file.
+const QuantStep& smoothQuantStep();               // smooth_quant.cpp
+const QuantStep& lnReparamStep();                 // ln_reparam.cpp
+const QuantStep& planStep();                      // calibrate_activations.cpp
+const QuantStep& logSoftmaxStep();                // log_softmax.cpp
+const QuantStep& calibrateStep();                 // calibrate_activations.cpp
+const QuantStep& bridgeReconstructionStep();      // block_reconstruction.cpp
+const QuantStep& sequentialReconstructionStep();  // sequential_reconstruction.cpp
+const QuantStep& biasCorrectionStep();            // bias_correction.cpp
+const QuantStep& noisyBiasStep();                 // noisy_bias.cpp
+const QuantStep& materializeQdqStep();            // materialize_qdq.cpp
+
+}  // namespace vitq

@@ -1,0 +1,31 @@
+#include "passes/ptq/quant_step.h"
+
+#include "core/logging.h"
+
+namespace vitq {
+
+const std::vector<const QuantStep*>& quantSteps() {
+  static const std::vector<const QuantStep*> steps = {
+      &smoothQuantStep(),          &lnReparamStep(),  &planStep(),          &logSoftmaxStep(),
+      &calibrateStep(),            &bridgeReconstructionStep(),           &sequentialReconstructionStep(),
+      &biasCorrectionStep(),       &noisyBiasStep(),  &materializeQdqStep(),
+  };
+  return steps;
+}
+
+Status runQuantSteps(QuantContext& ctx, bool include_qdq) {
+  auto log = logger("vitq.quantize");
+  for (const QuantStep* step : quantSteps()) {
+    const StepTraits traits = step->traits();
+    if (traits.writes_qdq && !include_qdq) break;
+    // --stop-after reparam: the model is written while it still computes the float function.
+    if (ctx.options.stop_after_reparam && !traits.float_equivalent) break;
+    if (!step->enabled(ctx.options)) continue;
+    log->debug("step {}", step->name());
+    VITQ_RETURN_IF_ERROR(step->run(ctx));
+    ctx.report.pipeline.push_back(step->name());
+  }
+  return Status::ok();
+}
+
+}  // namespace vitq
