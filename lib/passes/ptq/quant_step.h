@@ -49,9 +49,13 @@ class QuantStep {
 /// Every step, in the order they run.
 const std::vector<const QuantStep*>& quantSteps();
 
-/// Runs the enabled steps of the registry in order, those before the first one that writes QDQ
-/// nodes (prepare) or all of them; with `stop_after_reparam` only the leading float-equivalent ones.
-Status runQuantSteps(QuantContext& ctx, bool include_qdq);
+/// Runs the enabled steps of \p steps in order, those before the first one that writes QDQ nodes
+/// (prepare) or all of them; with `stop_after_reparam` only the leading float-equivalent ones.
+Status runQuantSteps(QuantContext& ctx, const std::vector<const QuantStep*>& steps, bool include_qdq);
+/// The same over the registry.
+inline Status runQuantSteps(QuantContext& ctx, bool include_qdq) {
+  return runQuantSteps(ctx, quantSteps(), include_qdq);
+}
 
 // One accessor per step, defined in the step's file.
 const QuantStep& smoothQuantStep();               // smooth_quant.cpp

@@ -13,9 +13,9 @@ const std::vector<const QuantStep*>& quantSteps() {
   return steps;
 }
 
-Status runQuantSteps(QuantContext& ctx, bool include_qdq) {
+Status runQuantSteps(QuantContext& ctx, const std::vector<const QuantStep*>& steps, bool include_qdq) {
   auto log = logger("vitq.quantize");
-  for (const QuantStep* step : quantSteps()) {
+  for (const QuantStep* step : steps) {
     const StepTraits traits = step->traits();
     if (traits.writes_qdq && !include_qdq) break;
     // --stop-after reparam: the model is written while it still computes the float function.
