@@ -13,6 +13,7 @@
 #include "onnx_io/exporter.h"
 #include "passes/canonicalize/raise_opset.h"
 #include "passes/ptq/plan_quantization.h"
+#include "passes/ptq/quant_step.h"
 #include "passes/ptq/recipes.h"
 #include "report/accuracy_report.h"
 #include "report/report_writer.h"
@@ -251,19 +252,15 @@ Status runQuantize(const Options& o) {
                            "keeps one width for the whole integer graph");
   }
   if (!o.stats.empty()) {
-    // What needs the data itself, named as the user asked for it.
-    const std::string recipe = "recipe '" + o.recipe + "'";
-    const std::string needs_data = po.ln_reparam ? "the post-LayerNorm reparameterization of " + recipe
-                                   : po.smooth_alpha ? "--smooth-quant"
-                                   : po.bias_correction ? "--bias-correction"
-                                   : po.noisy_bias ? "the NoisyQuant of " + recipe
-                                   : po.reconstruct != Reconstruction::kNone ? "the reconstruction of " + recipe
+    const QuantStep* step = firstStepReadingData(po);
+    const std::string needs_data = step ? "the " + std::string(step->name()) + " step (recipe '" + o.recipe +
+                                              "' and its flags)"
                                    : o.format == "integer" ? "--format integer"
                                                            : "";
     if (!needs_data.empty()) {
-      return invalidArgument("--stats: " + needs_data + " rewrites the graph from the data itself, "
-                             "which saved statistics cannot replace; they serve minmax, mean-minmax, percentile, "
-                             "entropy and mse in QDQ format without it");
+      return invalidArgument("--stats: " + needs_data + " reads the calibration data itself, which saved statistics "
+                             "cannot replace; they serve minmax, mean-minmax, percentile, entropy and mse in QDQ "
+                             "format without it");
     }
   }
   if (!o.report.empty()) VITQ_RETURN_IF_ERROR(checkReportPath(o.report));

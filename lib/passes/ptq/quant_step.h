@@ -29,7 +29,7 @@ struct QuantContext {
 };
 
 struct StepTraits {
-  bool reads_data = false;        // observes the calibration data (so --stats cannot stand in for it)
+  bool reads_data = false;        // needs the calibration samples themselves (saved statistics cannot stand in)
   bool float_equivalent = false;  // the float model computes the same function afterwards
   bool writes_qdq = false;        // turns the plan into QuantizeLinear/DequantizeLinear nodes
 };
@@ -48,6 +48,10 @@ class QuantStep {
 
 /// Every step, in the order they run.
 const std::vector<const QuantStep*>& quantSteps();
+
+/// The first step \p options enable that needs the calibration samples themselves, or null when
+/// saved statistics (`vitq calibrate`) can stand in for them.
+const QuantStep* firstStepReadingData(const PipelineOptions& options);
 
 /// Runs the enabled steps of \p steps in order, those before the first one that writes QDQ nodes
 /// (prepare) or all of them; with `stop_after_reparam` only the leading float-equivalent ones.

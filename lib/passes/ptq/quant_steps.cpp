@@ -13,6 +13,13 @@ const std::vector<const QuantStep*>& quantSteps() {
   return steps;
 }
 
+const QuantStep* firstStepReadingData(const PipelineOptions& options) {
+  for (const QuantStep* step : quantSteps()) {
+    if (step->traits().reads_data && step->enabled(options)) return step;
+  }
+  return nullptr;
+}
+
 Status runQuantSteps(QuantContext& ctx, const std::vector<const QuantStep*>& steps, bool include_qdq) {
   auto log = logger("vitq.quantize");
   for (const QuantStep* step : steps) {
