@@ -1,5 +1,6 @@
 #include "onnx_io/exporter.h"
 
+#include "ir/verifier.h"
 #include "onnx_io/atomic_file.h"
 #include "onnx_io/model_file.h"
 #include "onnx_io/tensor_proto.h"
@@ -148,6 +149,8 @@ onnx::ModelProto exportModel(const Model& model) {
 
 Status saveModel(const Model& model, const std::filesystem::path& path, const SaveOptions& options) {
   constexpr size_t kAutoThreshold = size_t{1800} << 20;  // leave headroom under protobuf's 2 GB
+  // Nothing malformed is written: a pass that broke the graph fails here, naming the node.
+  VITQ_RETURN_IF_ERROR(verifyModel(model).withContext("not writing '" + path.string() + "'"));
   onnx::ModelProto proto = exportModel(model);
   const bool external = options.external_data == ExternalData::kAlways ||
                         (options.external_data == ExternalData::kAuto &&

@@ -1,6 +1,7 @@
 #include "passes/ptq/quant_step.h"
 
 #include "core/logging.h"
+#include "ir/verifier.h"
 
 namespace vitq {
 
@@ -30,6 +31,9 @@ Status runQuantSteps(QuantContext& ctx, const std::vector<const QuantStep*>& ste
     if (!step->enabled(ctx.options)) continue;
     log->debug("step {}", step->name());
     VITQ_RETURN_IF_ERROR(step->run(ctx));
+    // Each step must leave a well-formed graph (SSA, use lists, order, arity); a broken rewrite is
+    // named here rather than found by a runtime later.
+    VITQ_RETURN_IF_ERROR(verifyModel(ctx.model).withContext(std::string("after step '") + step->name() + "'"));
     ctx.report.pipeline.push_back(step->name());
   }
   return Status::ok();
