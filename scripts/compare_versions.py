@@ -4,6 +4,9 @@ recipe, --budget and the integer export) with both and compares the written mode
 reports (timing aside). For refactors that must not change what vitq writes.
 
     scripts/compare_versions.py --old /tmp/vitq_before --new build/apps/vitq/vitq [--only SUBSTR]
+                                [--ignore KEY ...]
+
+(--ignore: report keys left out of the comparison, e.g. one the new version adds.)
 
 Exits 1 and names each case whose model or report differs.
 """
@@ -19,7 +22,15 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 from determinism_test import CASES, DATA, digest, without_timing  # noqa: E402
 
 
-def quantize(vitq, model, args, out):
+def without_keys(doc, keys):
+    if isinstance(doc, dict):
+        return {k: without_keys(v, keys) for k, v in doc.items() if k not in keys}
+    if isinstance(doc, list):
+        return [without_keys(v, keys) for v in doc]
+    return doc
+
+
+def quantize(vitq, model, args, out, ignore):
     report = out[:-5] + ".json"
     cmd = [vitq, "-q", "quantize", model, "--data", DATA, "--calib-samples", "32", "--eval-samples", "8",
            "--threads", "1", "-o", out, "--report", report] + args
@@ -27,7 +38,7 @@ def quantize(vitq, model, args, out):
     if proc.returncode != 0:
         return None, f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}"
     with open(report) as f:
-        return digest(out), without_timing(json.load(f))
+        return digest(out), without_keys(without_timing(json.load(f)), ignore)
 
 
 def main():
@@ -35,6 +46,7 @@ def main():
     ap.add_argument("--old", required=True)
     ap.add_argument("--new", required=True)
     ap.add_argument("--only", help="cases whose arguments contain this text")
+    ap.add_argument("--ignore", action="append", default=[], help="a report key to leave out (repeatable)")
     args = ap.parse_args()
     differ = 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -42,8 +54,8 @@ def main():
             label = f"{os.path.basename(model)} {' '.join(case)}"
             if args.only and args.only not in label:
                 continue
-            old = quantize(args.old, model, case, os.path.join(tmp, f"{i}_old.onnx"))
-            new = quantize(args.new, model, case, os.path.join(tmp, f"{i}_new.onnx"))
+            old = quantize(args.old, model, case, os.path.join(tmp, f"{i}_old.onnx"), set(args.ignore))
+            new = quantize(args.new, model, case, os.path.join(tmp, f"{i}_new.onnx"), set(args.ignore))
             same_model, same_report = old[0] == new[0], old[1] == new[1]
             print(f"{'same' if same_model and same_report else 'DIFF'} {label}"
                   + ("" if same_model else " (model bytes)") + ("" if same_report else " (report)"), flush=True)

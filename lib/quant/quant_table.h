@@ -23,7 +23,10 @@ struct TensorQuant {
 
 class QuantTable {
  public:
-  void set(const Value* v, TensorQuant q) { entries_[v] = std::move(q); order_.push_back(v); }
+  /// Adds or replaces \p v's decision; a replaced value keeps its place in the order.
+  void set(const Value* v, TensorQuant q) {
+    if (entries_.insert_or_assign(v, std::move(q)).second) order_.push_back(v);
+  }
   bool has(const Value* v) const { return entries_.count(v) > 0; }
   const TensorQuant* find(const Value* v) const {
     auto it = entries_.find(v);

@@ -79,5 +79,21 @@ TEST_CASE("the registry names every step once, materialize-qdq last", "[passes][
   for (const QuantStep* s : quantSteps()) CHECK(s->traits().writes_qdq == (std::string(s->name()) == "materialize-qdq"));
 }
 
+TEST_CASE("QuantTable: setting a value twice replaces its decision and keeps one place in the order", "[passes][steps]") {
+  Model m = test::parseModel(kMatMul);
+  const Value* x = m.graph->inputs().front();
+  const Value* w = m.graph->nodes().front()->input(1);
+  QuantTable table;
+  TensorQuant first;
+  first.spec.bits = 8;
+  table.set(x, first);
+  table.set(w, first);
+  TensorQuant second;
+  second.spec.bits = 4;
+  table.set(x, second);
+  CHECK(table.values() == std::vector<const Value*>{x, w});
+  CHECK(table.find(x)->spec.bits == 4);
+}
+
 }  // namespace
 }  // namespace vitq
