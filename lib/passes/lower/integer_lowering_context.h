@@ -14,6 +14,7 @@
 #include "calib/calibration_session.h"
 #include "passes/lower/integer_lowering.h"
 #include "pattern/transformer_patterns.h"
+#include "quant/math/dyadic.h"
 
 namespace vitq::integer_lowering_detail {
 
@@ -127,20 +128,15 @@ class Lowering {
     std::vector<int64_t> mult, half, div, offset;
     for (double s : r.scale) {
       const double M = s / target;
-      int e = 0;
-      const double f = std::frexp(std::fabs(M), &e);
-      int64_t m = static_cast<int64_t>(std::floor(std::ldexp(f, mb) + 0.5));
-      if (m == (int64_t{1} << mb)) {
-        m >>= 1;
-        ++e;
-      }
-      int shift = mb - e;
-      if (M == 0 || shift > 62) {
+      const Dyadic d = dyadicFromScale(M, mb);
+      int64_t m = d.multiplier;
+      int shift = d.shift;
+      if (m == 0 || shift > 62) {  // every code requantizes to 0
         m = 0;
         shift = 1;
       }
       if (shift < 1) return internalError("requantizer '" + hint + "': multiplier " + std::to_string(M) + " too large");
-      mult.push_back(M < 0 ? -m : m);
+      mult.push_back(m);
       half.push_back((int64_t{1} << (shift - 1)) + (int64_t{1} << 62));
       div.push_back(int64_t{1} << shift);
       offset.push_back(int64_t{1} << (62 - shift));

@@ -21,18 +21,19 @@ void checkWidth(int bits, bool is_signed) {
 
 double Dyadic::value() const { return std::ldexp(static_cast<double>(multiplier), -shift); }
 
-Dyadic dyadicFromScale(double M) {
+Dyadic dyadicFromScale(double M, int mantissa_bits) {
   VITQ_CHECK(std::isfinite(M)) << "dyadic multiplier of a non-finite scale " << M;
+  VITQ_CHECK(mantissa_bits >= 1 && mantissa_bits <= 31) << "dyadic mantissa of " << mantissa_bits << " bits";
   if (M == 0) return {};
   int e = 0;
   const double f = std::frexp(std::fabs(M), &e);  // |M| = f · 2^e, f in [0.5, 1)
-  // f · 2^31 and the + 0.5 are exact in double (53-bit mantissa, value below 2^31).
-  int64_t m = static_cast<int64_t>(std::floor(std::ldexp(f, 31) + 0.5));
-  if (m == (int64_t{1} << 31)) {  // f rounded up to 1.0: 2^31 does not fit int32
+  // f · 2^b and the + 0.5 are exact in double (53-bit mantissa, value below 2^31).
+  int64_t m = static_cast<int64_t>(std::floor(std::ldexp(f, mantissa_bits) + 0.5));
+  if (m == (int64_t{1} << mantissa_bits)) {  // f rounded up to 1.0: the mantissa guard
     m >>= 1;
     ++e;
   }
-  const int c = 31 - e;
+  const int c = mantissa_bits - e;
   if (c >= kZeroShift) return {};
   return {static_cast<int32_t>(M < 0 ? -m : m), c};
 }

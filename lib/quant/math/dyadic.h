@@ -33,8 +33,9 @@ struct Dyadic {
 };
 
 /// Decomposition of a finite M (VITQ_CHECK otherwise). |M| < 2^−65 (c ≥ 96) gives {0, 0}: every int64
-/// accumulator requantizes to 0 either way.
-Dyadic dyadicFromScale(double M);
+/// accumulator requantizes to 0 either way. \p mantissa_bits b (1 to 31) gives |m| in [2^(b−1), 2^b)
+/// and c = b − e: the integer lowering takes fewer bits where its int64 products need headroom.
+Dyadic dyadicFromScale(double M, int mantissa_bits = 31);
 std::vector<Dyadic> dyadicFromScales(const std::vector<double>& Ms);
 
 /// Smallest and largest code of a \p bits integer: signed bits in [2, 32], unsigned in [1, 31].
