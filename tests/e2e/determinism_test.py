@@ -3,7 +3,11 @@
 with the same inputs, seed and thread count write byte-identical models and identical reports
 apart from timing. Across thread counts only the ViT (no Conv but its stem) is checked: the
 executor's multi-threaded convolution sums in another order, so conv-heavy models quantized with
---threads 2 differ in the last bits from --threads 1 (a known limit, docs/cli.md)."""
+--threads 2 differ in the last bits from --threads 1 (a known limit, docs/cli.md).
+
+--quick (the sanitizer build): every case still runs twice (the ViT's a third time with --threads 2)
+and is compared byte for byte, on 8 calibration and 4 report samples instead of 32 and 8, and 5
+reconstruction steps on 8 cached samples instead of 20 on 16."""
 import argparse
 import hashlib
 import json
@@ -34,6 +38,8 @@ CASES = [
     (VIT, ["--recipe", "minmax", "--wbits", "6", "--abits", "6", "--holdout", "32", "--budget", "top1_drop<=3"]),
 ]
 TIMING = {"seconds", "output_model"}
+# --quick: the cases' reconstruction options take these values.
+QUICK_RECON = {"--recon-iters": "5", "--recon-samples": "8"}
 
 
 def digest(path):
@@ -49,8 +55,13 @@ def without_timing(doc):
     return doc
 
 
-def quantize(vitq, model, args, out, threads):
-    cmd = [vitq, "-q", "quantize", model, "--data", DATA, "--calib-samples", "32", "--eval-samples", "8",
+def quick_args(args):
+    """`args` with the values of the options in QUICK_RECON replaced."""
+    return [QUICK_RECON[args[i - 1]] if i > 0 and args[i - 1] in QUICK_RECON else a for i, a in enumerate(args)]
+
+
+def quantize(vitq, model, args, out, threads, samples):
+    cmd = [vitq, "-q", "quantize", model, "--data", DATA, "--calib-samples", samples[0], "--eval-samples", samples[1],
            "--threads", str(threads), "-o", out, "--report", out[:-5] + ".json"] + args
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -62,16 +73,20 @@ def quantize(vitq, model, args, out, threads):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--vitq", required=True)
-    vitq = parser.parse_args().vitq
+    parser.add_argument("--quick", action="store_true", help="fewer samples and steps (for the sanitizer build)")
+    opts = parser.parse_args()
+    vitq = opts.vitq
+    samples = ("8", "4") if opts.quick else ("32", "8")
     with tempfile.TemporaryDirectory() as tmp:
         for i, (model, args) in enumerate(CASES):
-            first = quantize(vitq, model, args, os.path.join(tmp, f"{i}_a.onnx"), 1)
-            second = quantize(vitq, model, args, os.path.join(tmp, f"{i}_b.onnx"), 1)
+            args = quick_args(args) if opts.quick else args
+            first = quantize(vitq, model, args, os.path.join(tmp, f"{i}_a.onnx"), 1, samples)
+            second = quantize(vitq, model, args, os.path.join(tmp, f"{i}_b.onnx"), 1, samples)
             label = f"{os.path.basename(model)} {' '.join(args)}"
             check(first[0] == second[0], f"{label}: same model bytes")
             check(first[1] == second[1], f"{label}: same report apart from timing")
             if model == VIT and "--budget" not in args:
-                threaded = quantize(vitq, model, args, os.path.join(tmp, f"{i}_c.onnx"), 2)
+                threaded = quantize(vitq, model, args, os.path.join(tmp, f"{i}_c.onnx"), 2, samples)
                 check(threaded[0] == first[0], f"{label}: same model bytes with --threads 2")
     return exit_code()
 

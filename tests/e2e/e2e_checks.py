@@ -38,11 +38,12 @@ EVALUATE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.
                         "evaluate.py")
 
 
-def evaluate(task, model, reference, tmp):
-    """The task metrics of `model` in ONNX Runtime (scripts/eval/evaluate.py on the data in data/)."""
+def evaluate(task, model, reference, tmp, limit=None):
+    """The task metrics of `model` in ONNX Runtime (scripts/eval/evaluate.py on the data in data/, the
+    first `limit` samples when given)."""
     out = os.path.join(tmp, os.path.basename(model) + ".eval.json")
-    subprocess.run([sys.executable, EVALUATE, "--task", task, "--model", model, "--reference", reference, "--json", out],
-                   check=True, capture_output=True)
+    subprocess.run([sys.executable, EVALUATE, "--task", task, "--model", model, "--reference", reference, "--json", out,
+                    *(["--limit", str(limit)] if limit else [])], check=True, capture_output=True)
     with open(out) as f:
         result = json.load(f)
     return result.get("metrics", result)

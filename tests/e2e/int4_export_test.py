@@ -6,6 +6,11 @@ execution of the file, take less space, and are deterministic. Models: the Fashi
 4-bit depthwise inputs) and PP-OCR rec (opset 9, Relus feeding 4-bit quantizers).
 
     int4_export_test.py --vitq build/apps/vitq
+
+--quick (the sanitizer build): the same exports and checks on 16 calibration images instead of 32
+to 128 and 4 PP-OCR lines instead of 8 (the fewest with which RepQ-ViT folds its LayerNorms: 256
+rows per channel), compared on 200 test images instead of 1000 and 4 lines instead of 8; vitq's
+report on 2 samples instead of 8.
 """
 import argparse
 import hashlib
@@ -24,6 +29,7 @@ from e2e_checks import check, exit_code, ort_run, vitq_run  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FASHION = os.path.join(REPO, "data", "fashion_mnist")
 INT4, UINT4 = 22, 21  # TensorProto.DataType values (onnx >= 1.16 names them)
+REPORT_SAMPLES = "8"  # samples of vitq's report, of which only the tensor counts are read; 2 with --quick
 
 
 def quantize(vitq, model, data, out, *flags):
@@ -31,7 +37,7 @@ def quantize(vitq, model, data, out, *flags):
     # --no-guard: this test compares storage forms of the same model; some W4A4 settings here are
     # weak on purpose (symmetric min/max activations on the ViT: output cosine about 0.5).
     proc = subprocess.run([vitq, "-q", "quantize", model, "--data", data, "-o", out, "--report", report,
-                           "--eval-samples", "8", "--no-guard", *flags], capture_output=True, text=True)
+                           "--eval-samples", REPORT_SAMPLES, "--no-guard", *flags], capture_output=True, text=True)
     check(proc.returncode == 0, f"quantize {os.path.basename(out)} {' '.join(flags)}: {proc.stderr.strip()[-300:]}")
     with open(report) as f:
         return json.load(f), proc.stderr
@@ -86,27 +92,37 @@ def compare_pair(vitq, name, model, data, x, tmp, flags, agree_floor, with_vitq=
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--vitq", required=True)
-    vitq = ap.parse_args().vitq
+    ap.add_argument("--quick", action="store_true", help="fewer calibration samples and test images (sanitizer builds)")
+    args = ap.parse_args()
+    vitq, quick = args.vitq, args.quick
+    if quick:
+        global REPORT_SAMPLES
+        REPORT_SAMPLES = "2"
+
+    def samples(n):
+        """Calibration samples: 16 with --quick."""
+        return "16" if quick else str(n)
+
     tmp = tempfile.mkdtemp(prefix="vitq-int4-")
     calib = os.path.join(FASHION, "calib_x.npy")
-    test_x = np.load(os.path.join(FASHION, "test_x.npy"))[:1000]
+    test_x = np.load(os.path.join(FASHION, "test_x.npy"))[:200 if quick else 1000]
     models = os.path.join(REPO, "tests", "data", "models")
 
     vit = compare_pair(vitq, "vit", os.path.join(models, "fmnist_vit_op17.onnx"), calib, test_x, tmp,
-                       ["--calib-samples", "128", "--wbits", "4", "--abits", "4", "--recipe", "repq-vit"], 0.99)
+                       ["--calib-samples", samples(128), "--wbits", "4", "--abits", "4", "--recipe", "repq-vit"], 0.99)
     if vit:
         again = os.path.join(tmp, "vit_int4_again.onnx")
-        quantize(vitq, os.path.join(models, "fmnist_vit_op17.onnx"), calib, again, "--calib-samples", "128",
+        quantize(vitq, os.path.join(models, "fmnist_vit_op17.onnx"), calib, again, "--calib-samples", samples(128),
                  "--wbits", "4", "--abits", "4", "--recipe", "repq-vit", "--int4")
         check(os.path.exists(again) and digest(again) == digest(vit), "vit: the same command writes the same bytes")
 
     # Symmetric activations: INT4 codes on [-7, 7], clipped like the 8-bit container export.
     compare_pair(vitq, "vit_symmetric", os.path.join(models, "fmnist_vit_op17.onnx"), calib, test_x, tmp,
-                 ["--calib-samples", "32", "--wbits", "4", "--abits", "4", "--symmetric-activations"], 0.99,
+                 ["--calib-samples", samples(32), "--wbits", "4", "--abits", "4", "--symmetric-activations"], 0.99,
                  with_vitq=False)
 
     hybrid = compare_pair(vitq, "hybrid", os.path.join(models, "fmnist_hybrid_op13.onnx"), calib, test_x, tmp,
-                          ["--calib-samples", "128", "--wbits", "4", "--abits", "4", "--placement", "inputs",
+                          ["--calib-samples", samples(128), "--wbits", "4", "--abits", "4", "--placement", "inputs",
                            "--depthwise-inputs", "per-channel"], 0.99)
     if hybrid:
         m = onnx.load(hybrid)
@@ -117,9 +133,10 @@ def main():
         check(len(axis) > 0, f"hybrid: {len(axis)} per-channel 4-bit activation quantizers")
 
     rec_model = os.path.join(REPO, "models", "ppocr", "ch_PP-OCRv4_rec_infer.onnx")
-    rec_x = np.load(os.path.join(REPO, "data", "ppocr", "rec_eval", "x.npy"), mmap_mode="r")[:8].copy()
+    lines = 4 if quick else 8
+    rec_x = np.load(os.path.join(REPO, "data", "ppocr", "rec_eval", "x.npy"), mmap_mode="r")[:lines].copy()
     rec_calib = os.path.join(tmp, "rec_calib.npy")
-    np.save(rec_calib, np.load(os.path.join(REPO, "data", "ppocr", "rec_calib", "x.npy"), mmap_mode="r")[:8])
+    np.save(rec_calib, np.load(os.path.join(REPO, "data", "ppocr", "rec_calib", "x.npy"), mmap_mode="r")[:lines])
     rec = compare_pair(vitq, "ppocr_rec", rec_model, rec_calib, rec_x, tmp,
                        ["--wbits", "4", "--abits", "4", "--recipe", "repq-vit", "--placement", "inputs",
                         "--depthwise-inputs", "per-channel"], 0.95, with_vitq=False)
@@ -134,7 +151,7 @@ def main():
     # W8A4: the activations of layers with 8-bit weights stay in 8-bit containers (ONNX Runtime would
     # fuse QLinearConv/QLinearMatMul and refuse 4-bit inputs); the attention MatMuls' are 4-bit.
     plain, packed = os.path.join(tmp, "w8a4.onnx"), os.path.join(tmp, "w8a4_int4.onnx")
-    flags = ["--calib-samples", "64", "--wbits", "8", "--abits", "4"]
+    flags = ["--calib-samples", samples(64), "--wbits", "8", "--abits", "4"]
     quantize(vitq, os.path.join(models, "fmnist_vit_op17.onnx"), calib, plain, *flags)
     quantize(vitq, os.path.join(models, "fmnist_vit_op17.onnx"), calib, packed, *flags, "--int4")
     if os.path.exists(plain) and os.path.exists(packed):
