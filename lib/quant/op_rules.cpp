@@ -21,6 +21,13 @@ QuantRole quantRole(const Node& node) {
   return QuantRole::kFloat;
 }
 
+bool takesBias(const Node& node) { return oneOf(node, {"Conv", "ConvTranspose", "Gemm"}); }
+
+bool movesElementsOnly(const Node& node) {
+  return oneOf(node, {"Reshape", "Transpose", "Gather", "Flatten", "Squeeze", "Unsqueeze", "Slice", "Expand",
+                      "Identity", "Tile"});
+}
+
 const char* quantRoleName(QuantRole role) {
   switch (role) {
     case QuantRole::kCompute: return "compute";

@@ -15,6 +15,11 @@ enum class QuantRole {
 };
 
 QuantRole quantRole(const Node& node);
+/// Conv, ConvTranspose and Gemm: a third input is a bias added per output channel (int32 in QDQ).
+bool takesBias(const Node& node);
+/// Ops that only move or select elements of their first input (no arithmetic, no second data
+/// input): the integer lowering applies them to the codes unchanged.
+bool movesElementsOnly(const Node& node);
 const char* quantRoleName(QuantRole role);
 /// One sentence on why \p node has its role, for reports ("Softmax stays float: ...").
 std::string quantRoleReason(const Node& node);

@@ -86,7 +86,7 @@ json transformerJson(const Graph& g) {
   for (const auto& b : findBridgeBlocks(g)) {
     json weights = json::array();
     for (const Node* n : b.nodes) {
-      const bool layer = n->is("Conv") || n->is("ConvTranspose") || n->is("MatMul") || n->is("Gemm");
+      const bool layer = quantRole(*n) == QuantRole::kCompute;
       if (layer && n->input(1) && n->input(1)->isConstant()) weights.push_back(nodeLabel(n));
     }
     json inputs = json::array();

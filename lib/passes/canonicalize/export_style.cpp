@@ -5,6 +5,7 @@
 #include "exec/kernel_registry.h"
 #include "passes/ptq/linear_rewrite.h"
 #include "pattern/match_utils.h"
+#include "quant/op_rules.h"
 
 namespace vitq {
 namespace {
@@ -163,7 +164,7 @@ bool einsumAsMatMul(Graph& g, Node* n) {
 size_t unshareBiases(Graph& g) {
   size_t copies = 0;
   for (Node* n : g.nodeList()) {
-    if (!(n->is("Conv") || n->is("ConvTranspose") || n->is("Gemm")) || n->numInputs() < 3) continue;
+    if (!takesBias(*n) || n->numInputs() < 3) continue;
     Value* b = n->input(2);
     if (!isFloatConstant(b) || b->uses().size() < 2) continue;
     const std::string name = g.uniqueName(b->name() + "_" + (n->name().empty() ? n->opType() : n->name()));

@@ -147,7 +147,7 @@ Status Lowering::run(IntegerLoweringReport& report) {
     else if (n->is("AveragePool")) st = lowerAveragePool(*n);
     else if (n->is("HardSigmoid")) st = lowerHardSigmoid(*n);
     else if (n->is("HardSwish")) st = lowerHardSwish(*n);
-    else if (isShapeOp(*n)) st = lowerShapeOp(*n);
+    else if (movesElementsOnly(*n)) st = lowerShapeOp(*n);
     else if (n->is("Pad")) st = lowerPad(*n);
     else if (o_.float_boundary) st = lowerAtFloatBoundary(*n);
     else st = unsupported("node " + n->describe() + ": op " + n->opType() + " has no integer lowering (--float-boundary "

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -15,6 +14,7 @@
 #include "passes/lower/integer_lowering.h"
 #include "pattern/transformer_patterns.h"
 #include "quant/math/dyadic.h"
+#include "quant/op_rules.h"
 
 namespace vitq::integer_lowering_detail {
 
@@ -34,11 +34,6 @@ inline constexpr int64_t kInt32Max = 2147483647;
 inline int bitlen(uint64_t v) { return v == 0 ? 0 : 64 - __builtin_clzll(v); }
 inline int64_t qmaxOf(int bits) { return (int64_t{1} << (bits - 1)) - 1; }
 
-inline bool isShapeOp(const Node& n) {
-  static const std::set<std::string> ops = {"Reshape", "Transpose", "Gather",  "Flatten", "Squeeze",
-                                            "Unsqueeze", "Slice",   "Expand",  "Identity", "Tile"};
-  return n.domain().empty() && ops.count(n.opType()) > 0;
-}
 
 // The attributes of \p from on \p to (graph attributes aside: the ops lowered here have none).
 inline void copyAttrs(const Node& from, Node* to) {
@@ -227,7 +222,7 @@ class Lowering {
     }
     Node* p = fv->producer();
     if (!p) return unsupported("value '" + fv->name() + "' has no integer form");
-    if (!isShapeOp(*p) || !p->input(0) || !isConstantLike(p->input(0))) return quantizeAtRunTime(fv, scale, qmax, hint);
+    if (!movesElementsOnly(*p) || !p->input(0) || !isConstantLike(p->input(0))) return quantizeAtRunTime(fv, scale, qmax, hint);
     VITQ_ASSIGN_OR_RETURN(Value * in, constantCodes(p->input(0), scale, bits, hint));
     return cloneOn(*p, in, hint);
   }
@@ -264,7 +259,7 @@ class Lowering {
     for (const Use& u : v->uses()) {
       const Node& n = *u.user;
       if (n.is("Shape")) continue;
-      if (isShapeOp(n) && u.index == 0) {
+      if (movesElementsOnly(n) && u.index == 0) {
         if (!feedsNarrowOnly(n.output(0), depth + 1)) return false;
         continue;
       }

@@ -11,6 +11,7 @@
 #include "passes/ptq/log_quant_export.h"
 #include "passes/ptq/quant_step.h"
 #include "quant/math/quantize.h"
+#include "quant/op_rules.h"
 
 namespace vitq {
 namespace {
@@ -181,7 +182,7 @@ bool gridInside(const TensorQuant& q, float lo, float hi) {
 std::unordered_set<const Value*> besideWideWeights(const Graph& graph, const QuantTable& table) {
   std::unordered_set<const Value*> wide;
   for (const auto& node : graph.nodes()) {
-    const bool linear = node->is("Conv") || node->is("ConvTranspose") || node->is("MatMul") || node->is("Gemm");
+    const bool linear = quantRole(*node) == QuantRole::kCompute;
     if (!linear || node->numInputs() < 2) continue;
     const TensorQuant* w = table.find(node->input(1));
     if (!w || w->role != QuantRoleOfValue::kWeight || w->spec.bits <= 4) continue;

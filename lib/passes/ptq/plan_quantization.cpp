@@ -147,7 +147,7 @@ QuantTable planQuantization(const Graph& graph, const QuantOptions& options, Qua
       addActivation(w, act_bits);  // activation x activation MatMul (attention)
     }
     const Value* b = node->input(2);
-    const bool has_bias = (node->is("Conv") || node->is("ConvTranspose") || node->is("Gemm")) && isFloatConstant(b) &&
+    const bool has_bias = takesBias(*node) && isFloatConstant(b) &&
                           b->initializer().rank() == 1 && isFloatActivation(x) && isFloatConstant(w) &&
                           b->uses().size() == 1;
     if (has_bias) {
