@@ -19,7 +19,6 @@ import numpy as np
 import onnx
 import torch
 import torch.nn.functional as F
-from onnx import helper
 from torch import nn
 
 DIM, HEADS, PATCH, GRID = 32, 2, 4, 4
