@@ -41,8 +41,7 @@ Status runSensitivity(const Options& o) {
   if (o.smooth_alpha >= 0) po.smooth_alpha = o.smooth_alpha;
   po.threads = o.threads;
   // Sensitivity compares plain configurations; learned rounding and noise belong to the final run.
-  po.noisy_bias = false;
-  po.reconstruct = Reconstruction::kNone;
+  po.final_run = false;
   VITQ_ASSIGN_OR_RETURN(QuantizationInputs in,
                         loadQuantizationInputs(o.model, o.data, {o.calib_samples, o.eval_samples, o.holdout}, o.threads,
                                                o.preprocess));

@@ -70,6 +70,21 @@ TEST_CASE("a step added to the list runs in its place and changes what materiali
   for (size_t i = 0; i < before.size(); ++i) CHECK(after[i] == 2.0f * before[i]);
 }
 
+TEST_CASE("options that are not the final run skip the final-run-only steps", "[passes][steps]") {
+  const test::NormalDataset data(8, {4, 6}, 3);
+  PipelineOptions options;
+  options.noisy_bias = true;
+  Model final_model = test::parseModel(kMatMul);
+  auto final_report = quantizeModel(final_model, data, options);
+  REQUIRE(final_report.isOk());
+  CHECK(final_report->pipeline == std::vector<std::string>{"plan", "calibrate", "noisy-bias", "materialize-qdq"});
+  options.final_run = false;  // as sensitivity and the budget search run the steps
+  Model plain_model = test::parseModel(kMatMul);
+  auto plain_report = quantizeModel(plain_model, data, options);
+  REQUIRE(plain_report.isOk());
+  CHECK(plain_report->pipeline == std::vector<std::string>{"plan", "calibrate", "materialize-qdq"});
+}
+
 TEST_CASE("the registry names every step once, materialize-qdq last", "[passes][steps]") {
   std::vector<std::string> names;
   for (const QuantStep* s : quantSteps()) names.push_back(s->name());

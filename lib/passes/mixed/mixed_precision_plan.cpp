@@ -42,8 +42,7 @@ StatusOr<MixedPrecisionPlan> planMixedPrecision(const Model& reference, const Mo
   auto log = logger("vitq.budget");
   const auto start = std::chrono::steady_clock::now();
   PipelineOptions plain = options;
-  plain.noisy_bias = false;
-  plain.reconstruct = Reconstruction::kNone;
+  plain.final_run = false;
   VITQ_ASSIGN_OR_RETURN(Model search_model, cloneModel(working));
   VITQ_ASSIGN_OR_RETURN(PreparedQuantization base, prepareQuantization(search_model, calib, plain));
   const std::vector<int> bits = rungBits(options.quant);

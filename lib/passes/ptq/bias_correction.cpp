@@ -151,7 +151,7 @@ class BiasCorrectionStep final : public QuantStep {
   bool enabled(const PipelineOptions& o) const override { return o.bias_correction; }
   Status run(QuantContext& ctx) const override {
     auto log = logger("vitq.quantize");
-    if (ctx.options.reconstruct == Reconstruction::kSequential) {
+    if (ctx.options.reconstruct == Reconstruction::kSequential && ctx.options.final_run) {
       // Measured on PP-OCR rec W6A6: 1.97 % CER with it, 0.66 % without (docs/benchmarks.md).
       log->warn("bias correction measures each layer's shift on float inputs and partly undoes the rounding "
                 "learned on quantized inputs by --reconstruct all; leave --bias-correction out with it");

@@ -32,6 +32,8 @@ struct StepTraits {
   bool reads_data = false;        // needs the calibration samples themselves (saved statistics cannot stand in)
   bool float_equivalent = false;  // the float model computes the same function afterwards
   bool writes_qdq = false;        // turns the plan into QuantizeLinear/DequantizeLinear nodes
+  bool final_run_only = false;    // learned or random changes made once, for the written model: skipped
+                                  // when the options are not the final run (sensitivity, budget search)
 };
 
 class QuantStep {

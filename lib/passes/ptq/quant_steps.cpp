@@ -28,7 +28,7 @@ Status runQuantSteps(QuantContext& ctx, const std::vector<const QuantStep*>& ste
     if (traits.writes_qdq && !include_qdq) break;
     // --stop-after reparam: the model is written while it still computes the float function.
     if (ctx.options.stop_after_reparam && !traits.float_equivalent) break;
-    if (!step->enabled(ctx.options)) continue;
+    if (!step->enabled(ctx.options) || (traits.final_run_only && !ctx.options.final_run)) continue;
     log->debug("step {}", step->name());
     VITQ_RETURN_IF_ERROR(step->run(ctx));
     // Each step must leave a well-formed graph (SSA, use lists, order, arity); a broken rewrite is

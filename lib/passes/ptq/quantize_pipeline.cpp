@@ -33,7 +33,7 @@ StatusOr<QuantTable> calibrateQuantTable(Model& model, const Dataset& calib, con
 }
 
 Status checkReconstruction(const Model& model, const PipelineOptions& o) {
-  if (o.reconstruct == Reconstruction::kNone) return Status::ok();
+  if (o.reconstruct == Reconstruction::kNone || !o.final_run) return Status::ok();
   const Graph& g = *model.graph;
   // The reparameterizations to come add only differentiable nodes (Mul, Add) and keep the weights.
   const QuantTable planned = planQuantization(g, o.quant, nullptr);

@@ -49,6 +49,9 @@ struct PipelineOptions {
   int reconstruction_block_layers = 2;  // kSequential: quantized layers per block, at least
   bool four_bit_types = false;     // export tensors of at most 4 bits as INT4/UINT4 (opset 21)
   int threads = 1;
+  // false: the steps marked final_run_only (noise, learned rounding) are skipped, as sensitivity
+  // analysis and the budget search compare plain configurations.
+  bool final_run = true;
   // Saved statistics (`vitq calibrate`) used instead of observing the calibration data.
   const CalibrationResult* precomputed_stats = nullptr;
   std::string precomputed_source;  // names them in errors
