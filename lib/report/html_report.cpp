@@ -26,6 +26,8 @@ rect.bar { fill: #4a78c2; } rect.bar.worst { fill: #d9822b; } rect.hbin { fill: 
 code { font-size: 12px; }
 )CSS";
 
+// A layer's figure may be absent (a hand-written or older report): read with value(), since a const
+// json's operator[] on a missing key is undefined behaviour.
 double numberOr(const json& v, double fallback) { return v.is_number() ? v.get<double>() : fallback; }
 
 // A number with its place in the report, for the page and for tests.
@@ -131,8 +133,8 @@ std::string layers(const json& r) {
   for (size_t i = 0; i < r["layers"].size(); ++i) {
     const json& l = r["layers"][i];
     bars.push_back({l["node"].get<std::string>() + " (" + l["op"].get<std::string>() + ")",
-                    numberOr(l["sqnr_db"], std::numeric_limits<double>::quiet_NaN()),
-                    "/layers/" + std::to_string(i) + "/sqnr_db", l["sqnr_db"].dump(),
+                    numberOr(l.value("sqnr_db", json()), std::numeric_limits<double>::quiet_NaN()),
+                    "/layers/" + std::to_string(i) + "/sqnr_db", l.value("sqnr_db", json()).dump(),
                     worst.count(l["value"].get<std::string>()) > 0});
   }
   std::string h = "<h2>SQNR per layer</h2>\n<p class=\"muted\">each compute layer's output against the float "
@@ -179,8 +181,8 @@ std::string sensitivity(const json& r) {
   for (size_t i = 0; i < shown; ++i) {
     const json& l = s["layers"][i];
     bars.push_back({"#" + l["rank"].dump() + " " + l["node"].get<std::string>(),
-                    numberOr(l["only_sqnr_db"], std::numeric_limits<double>::quiet_NaN()),
-                    "/sensitivity/layers/" + std::to_string(i) + "/only_sqnr_db", l["only_sqnr_db"].dump(), i < 5});
+                    numberOr(l.value("only_sqnr_db", json()), std::numeric_limits<double>::quiet_NaN()),
+                    "/sensitivity/layers/" + std::to_string(i) + "/only_sqnr_db", l.value("only_sqnr_db", json()).dump(), i < 5});
   }
   h += svgBarChart(bars, "dB");
   h += "<table><tr><th>rank</th><th>layer</th><th>op</th><th>only: SQNR dB</th><th>only: top-1</th>"
