@@ -3,10 +3,10 @@
 // float32 and rounds the result back.
 #include <cmath>
 #include <limits>
-#include <vector>
 
 #include "exec/kernel_registry.h"
 #include "exec/kernels/broadcast.h"
+#include "exec/kernels/cast.h"
 #include "ir/half.h"
 
 namespace vitq {
@@ -131,34 +131,16 @@ T arithNan(Arith op, T a, T b) {
   return arith(op, a, b);
 }
 
-// Every element of a numeric tensor as a double; false for other element types.
-bool toDoubles(const Tensor& t, std::vector<double>& out) {
-  out.resize(static_cast<size_t>(t.numel()));
-  return dispatchNumeric(t.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const T* p = t.data<T>();
-    for (int64_t i = 0; i < t.numel(); ++i) out[static_cast<size_t>(i)] = static_cast<double>(p[i]);
-  });
-}
-
-// Pow allows an exponent of another type: computed in double, the result in the base's type. Both
-// operands are widened first, so the type pairs do not multiply into instantiations.
+// Pow allows an exponent of another type: both operands are cast to double (Cast's conversion), the
+// power taken there and the result cast back to the base's type, so that the type pairs do not
+// multiply into instantiations.
 StatusOr<Tensor> mixedPow(const KernelContext& ctx, const Tensor& a, const Tensor& b) {
   VITQ_ASSIGN_OR_RETURN(Shape shape, broadcastShapes(ctx, a.shape(), b.shape()));
-  std::vector<double> base, exponent;
-  if (!toDoubles(a, base) || !toDoubles(b, exponent)) {
-    return ctx.error(std::string("Pow of ") + dataTypeName(a.dtype()) + " by " + dataTypeName(b.dtype()) +
-                     " is not supported");
-  }
-  Tensor y = Tensor::uninitialized(a.dtype(), shape);
-  dispatchNumeric(a.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    T* py = y.data<T>();
-    forEachBroadcast(shape, {a.shape(), b.shape()}, [&](int64_t i, const int64_t* o) {
-      py[i] = static_cast<T>(std::pow(base[static_cast<size_t>(o[0])], exponent[static_cast<size_t>(o[1])]));
-    });
-  });
-  return y;
+  VITQ_ASSIGN_OR_RETURN(Tensor base, castTensor(ctx, a, DataType::kDouble));
+  VITQ_ASSIGN_OR_RETURN(Tensor exponent, castTensor(ctx, b, DataType::kDouble));
+  const Tensor y = binaryLoop<double, double>(base, exponent, shape, DataType::kDouble,
+                                              [](double x, double e) { return std::pow(x, e); });
+  return castTensor(ctx, y, a.dtype());
 }
 
 StatusOr<Tensor> arithmetic(const KernelContext& ctx, Arith op, const Tensor& a, const Tensor& b) {

@@ -5,12 +5,13 @@
 #include <cmath>
 #include <limits>
 
+#include "exec/kernels/cast.h"
+
 #include "exec/kernel_registry.h"
 #include "exec/kernels/kernel_utils.h"
 #include "ir/half.h"
 
 namespace vitq {
-namespace {
 
 StatusOr<Tensor> castTensor(const KernelContext& ctx, const Tensor& source, DataType target) {
   const Tensor x = widenToFloat(source);
@@ -60,6 +61,8 @@ StatusOr<Tensor> castTensor(const KernelContext& ctx, const Tensor& source, Data
   }
   return y;
 }
+
+namespace {
 
 Status castKernel(KernelContext& ctx) {
   const auto to = ctx.attrs().getInt("to");

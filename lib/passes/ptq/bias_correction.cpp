@@ -147,7 +147,7 @@ class BiasCorrectionStep final : public QuantStep {
   const char* summary() const override {
     return "--bias-correction: each quantized layer's mean output shift folded into its bias";
   }
-  StepTraits traits() const override { return {true, false, false}; }
+  StepTraits traits() const override { return StepTraits{}.readsData(); }
   bool enabled(const PipelineOptions& o) const override { return o.bias_correction; }
   Status run(QuantContext& ctx) const override {
     auto log = logger("vitq.quantize");

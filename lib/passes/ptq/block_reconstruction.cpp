@@ -86,7 +86,7 @@ class BridgeReconstructionStep final : public QuantStep {
   const char* summary() const override {
     return "q-hyvit: learned rounding of the bridge blocks' weights";
   }
-  StepTraits traits() const override { return {true, false, false, true}; }
+  StepTraits traits() const override { return StepTraits{}.readsData().finalRunOnly(); }
   bool enabled(const PipelineOptions& o) const override { return o.reconstruct == Reconstruction::kBridges; }
   Status run(QuantContext& ctx) const override {
     ReconstructionOptions r = ctx.options.reconstruction;

@@ -82,7 +82,7 @@ class PlanStep final : public QuantStep {
   const char* summary() const override {
     return "what is quantized: compute layers' inputs, outputs, weights and biases (--exclude, --layer-bits)";
   }
-  StepTraits traits() const override { return {false, false, false}; }
+  StepTraits traits() const override { return {}; }
   bool enabled(const PipelineOptions&) const override { return true; }
   Status run(QuantContext& ctx) const override {
     const PipelineOptions& o = ctx.options;
@@ -107,7 +107,7 @@ class CalibrateStep final : public QuantStep {
   const char* summary() const override {
     return "weight parameters; activation statistics over the calibration samples, ranges by the recipe's method";
   }
-  StepTraits traits() const override { return {false, false, false}; }  // saved statistics serve
+  StepTraits traits() const override { return {}; }  // saved statistics serve
   bool enabled(const PipelineOptions&) const override { return true; }
   Status run(QuantContext& ctx) const override {
     const PipelineOptions& o = ctx.options;

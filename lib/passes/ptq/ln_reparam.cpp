@@ -103,7 +103,7 @@ class LnReparamStep final : public QuantStep {
     return "repq-vit: per-channel post-LayerNorm ranges folded into LayerNorm and the next linear layer (repquant, "
            "--dual-clip: the widest channels clipped where the readers' quantized output error falls)";
   }
-  StepTraits traits() const override { return {true, true, false}; }
+  StepTraits traits() const override { return StepTraits{}.readsData().floatEquivalent(); }
   bool enabled(const PipelineOptions& o) const override { return o.ln_reparam; }
   Status run(QuantContext& ctx) const override {
     VITQ_ASSIGN_OR_RETURN(ctx.fixed, reparameterizeLayerNorms(ctx.model, ctx.calib, ctx.options, ctx.report));

@@ -30,7 +30,7 @@ class LogSoftmaxStep final : public QuantStep {
  public:
   const char* name() const override { return "log-softmax"; }
   const char* summary() const override { return "repq-vit: log-sqrt2 quantizers on attention probabilities"; }
-  StepTraits traits() const override { return {false, false, false}; }
+  StepTraits traits() const override { return {}; }
   bool enabled(const PipelineOptions& o) const override { return o.log_softmax; }
   Status run(QuantContext& ctx) const override {
     ctx.report.log_softmax = markLogSoftmax(*ctx.model.graph, ctx.table);

@@ -223,7 +223,7 @@ class NoisyBiasStep final : public QuantStep {
   const char* summary() const override {
     return "+noisy: fixed noise before activation quantizers, compensated in the next layer's bias";
   }
-  StepTraits traits() const override { return {true, false, false, true}; }
+  StepTraits traits() const override { return StepTraits{}.readsData().finalRunOnly(); }
   bool enabled(const PipelineOptions& o) const override { return o.noisy_bias; }
   Status run(QuantContext& ctx) const override {
     NoisyBiasOptions noisy = ctx.options.noisy;

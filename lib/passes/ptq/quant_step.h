@@ -34,6 +34,19 @@ struct StepTraits {
   bool writes_qdq = false;        // turns the plan into QuantizeLinear/DequantizeLinear nodes
   bool final_run_only = false;    // learned or random changes made once, for the written model: skipped
                                   // when the options are not the final run (sensitivity, budget search)
+
+  // Named setters, so that a step reads `StepTraits{}.readsData().finalRunOnly()`.
+  constexpr StepTraits readsData() const { return with(&StepTraits::reads_data); }
+  constexpr StepTraits floatEquivalent() const { return with(&StepTraits::float_equivalent); }
+  constexpr StepTraits writesQdq() const { return with(&StepTraits::writes_qdq); }
+  constexpr StepTraits finalRunOnly() const { return with(&StepTraits::final_run_only); }
+
+ private:
+  constexpr StepTraits with(bool StepTraits::*flag) const {
+    StepTraits t = *this;
+    t.*flag = true;
+    return t;
+  }
 };
 
 class QuantStep {

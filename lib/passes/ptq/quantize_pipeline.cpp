@@ -25,6 +25,7 @@ StatusOr<QuantTable> calibrateQuantTable(Model& model, const Dataset& calib, con
                                          const std::unordered_map<const Value*, QuantParams>& reparam_params,
                                          PipelineReport& report) {
   QuantContext ctx{model, calib, o, {}, reparam_params, std::move(report)};
+  // The three steps whatever --stop-after says: the rungs of mixed precision are always calibrated.
   for (const QuantStep* step : {&planStep(), &logSoftmaxStep(), &calibrateStep()}) {
     if (step->enabled(o)) VITQ_RETURN_IF_ERROR(step->run(ctx));
   }

@@ -223,7 +223,7 @@ class SequentialReconstructionStep final : public QuantStep {
   const char* summary() const override {
     return "--reconstruct all: learned rounding of every block in order, on the quantized model's own inputs (BRECQ)";
   }
-  StepTraits traits() const override { return {true, false, false, true}; }
+  StepTraits traits() const override { return StepTraits{}.readsData().finalRunOnly(); }
   bool enabled(const PipelineOptions& o) const override { return o.reconstruct == Reconstruction::kSequential; }
   Status run(QuantContext& ctx) const override {
     ReconstructionOptions r = ctx.options.reconstruction;

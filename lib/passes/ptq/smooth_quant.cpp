@@ -150,7 +150,7 @@ class SmoothQuantStep final : public QuantStep {
   const char* summary() const override {
     return "--smooth-quant: outlier channels of linear layers' inputs moved into their weights (SmoothQuant)";
   }
-  StepTraits traits() const override { return {true, true, false}; }
+  StepTraits traits() const override { return StepTraits{}.readsData().floatEquivalent(); }
   bool enabled(const PipelineOptions& o) const override { return o.smooth_alpha.has_value(); }
   Status run(QuantContext& ctx) const override {
     const PipelineOptions& o = ctx.options;
