@@ -26,7 +26,7 @@ class WidenActivationScales final : public QuantStep {
  public:
   const char* name() const override { return "widen-activation-scales"; }
   const char* summary() const override { return "test: every activation scale doubled"; }
-  StepTraits traits() const override { return {false, false, false}; }
+  StepTraits traits() const override { return {}; }
   bool enabled(const PipelineOptions&) const override { return true; }
   Status run(QuantContext& ctx) const override {
     for (const Value* v : ctx.table.values()) {
