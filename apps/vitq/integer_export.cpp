@@ -7,7 +7,7 @@
 #include "onnx_io/atomic_file.h"
 #include "onnx_io/exporter.h"
 #include "onnx_io/importer.h"
-#include "passes/lower/integer_lowering.h"
+#include "passes/ptq/quantize_pipeline.h"
 #include "report/accuracy_report.h"
 #include "report/report_writer.h"
 #include "vitq/fidelity_guard.h"
@@ -16,14 +16,9 @@
 namespace vitq::cli {
 
 Status runIntegerExport(const Model& reference, Model& quantized, const Dataset& calib, const Dataset& eval,
-                        const IntegerExportArgs& a) {
-  IntegerLoweringOptions lo;
-  lo.weight_bits = a.wbits;
-  lo.activation_bits = a.abits;
-  lo.threads = a.threads;
-  lo.mean_ranges = a.mean_ranges;
-  lo.float_boundary = a.float_boundary;
-  VITQ_ASSIGN_OR_RETURN(IntegerLoweringReport lr, lowerToInteger(quantized, calib, lo));
+                        const PipelineOptions& options, const IntegerExportArgs& a) {
+  VITQ_ASSIGN_OR_RETURN(PipelineReport pr, quantizeModel(quantized, calib, options));
+  const IntegerLoweringReport& lr = pr.integer;
   quantized.producer_name = "vitq";
   // The report runs the written model as vitq's executor does: functions inlined.
   ImportOptions import;
@@ -32,9 +27,11 @@ Status runIntegerExport(const Model& reference, Model& quantized, const Dataset&
   VITQ_ASSIGN_OR_RETURN(nlohmann::json report, compareModels(reference, runnable, eval, {}, {0, a.threads, a.labels}));
   report["model"] = a.model;
   report["output_model"] = a.output;
-  report["recipe"] = {{"name", a.recipe}, {"format", "integer"}, {"weight_bits", a.wbits}, {"activation_bits", a.abits},
-                      {"residual_bits", lo.residual_bits},
-                      {"ranges", a.mean_ranges ? "mean-minmax" : "minmax"}, {"calibration_samples", lr.calibration_samples}};
+  const bool mean_ranges = options.activation_range == RangeMethod::kMeanMinMax;
+  report["recipe"] = {{"name", a.recipe}, {"format", "integer"}, {"weight_bits", options.quant.weight_bits},
+                      {"activation_bits", options.quant.activation_bits}, {"residual_bits", options.residual_bits},
+                      {"ranges", mean_ranges ? "mean-minmax" : "minmax"}, {"calibration_samples", lr.calibration_samples},
+                      {"pipeline", pr.pipeline}};
   report["integer_lowering"] = {{"linear", lr.linear}, {"convolutions", lr.convolutions},
                                 {"activation_matmuls", lr.activation_matmuls}, {"products", lr.products},
                                 {"shiftmax", lr.shiftmax},
@@ -45,7 +42,8 @@ Status runIntegerExport(const Model& reference, Model& quantized, const Dataset&
   if (!a.report.empty()) VITQ_RETURN_IF_ERROR(writeReportFile(report, a.report));
   VITQ_RETURN_IF_ERROR(saveModelAfterReport(quantized, a.output, a.report));
   std::cout << "# vitq quantize: " << a.model << " -> " << a.output << " (integer, I-ViT)\n\n"
-            << "W" << a.wbits << "A" << a.abits << " (residual stream " << lo.residual_bits << "-bit): " << lr.linear
+            << "W" << options.quant.weight_bits << "A" << options.quant.activation_bits << " (residual stream "
+            << options.residual_bits << "-bit): " << lr.linear
             << " linear, " << lr.convolutions << " conv, " << lr.activation_matmuls << " activation MatMuls, "
             << lr.products << " activation products, "
             << lr.shiftmax << " Shiftmax, " << lr.shiftgelu << " ShiftGELU, " << lr.layernorms << " I-LayerNorm, "

@@ -77,9 +77,8 @@ Status runQuantize(const QuantizeFlags& o) {
   CompareOptions compare{0, o.threads, {}};
   VITQ_ASSIGN_OR_RETURN(compare.labels, evalLabels(in, o.labels));  // checked before the long part
   if (o.format == "integer") {
-    return runIntegerExport(reference, quantized, *in.calib, *in.eval,
-                            {o.model, o.output, o.report, o.recipe, o.ranges == "mean-minmax", o.float_boundary, o.wbits,
-                             o.abits, o.threads, compare.labels, !o.no_guard, gates});
+    return runIntegerExport(reference, quantized, *in.calib, *in.eval, po,
+                            {o.model, o.output, o.report, o.recipe, o.threads, compare.labels, !o.no_guard, gates});
   }
   std::optional<MixedPrecisionPlan> mixed;
   if (budget) {

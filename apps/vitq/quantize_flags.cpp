@@ -147,11 +147,17 @@ StatusOr<PipelineOptions> pipelineOptionsFromFlags(const QuantizeFlags& o) {
     return invalidArgument("--stop-after '" + o.stop_after + "': the only stage is 'reparam'");
   }
   po.stop_after_reparam = !o.stop_after.empty();
+  if (po.stop_after_reparam && o.format == "integer") {
+    return invalidArgument("--stop-after reparam writes the float model after the reparameterization; --format "
+                           "integer has none to stop after");
+  }
   if (!o.ranges.empty() && o.recipe != "i-vit") {
     return invalidArgument("--ranges chooses the activation ranges of --recipe i-vit; recipe '" + o.recipe +
                            "' has its own (mean-minmax is also a recipe)");
   }
   if (o.ranges == "mean-minmax") po.activation_range = RangeMethod::kMeanMinMax;
+  po.integer_lowering = o.format == "integer";
+  po.float_boundary = o.float_boundary;
   VITQ_RETURN_IF_ERROR(checkOptionsAreRead(o, po, recipe_defaults));
   if (o.depthwise_inputs == "per-channel" && (o.format == "integer" || o.placement == "integer")) {
     return invalidArgument("--depthwise-inputs per-channel needs --placement inputs in QDQ format: the integer "

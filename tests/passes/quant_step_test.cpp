@@ -2,6 +2,7 @@
 // same runner as the built-in ones, at its place in the order.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -57,9 +58,9 @@ TEST_CASE("a step added to the list runs in its place and changes what materiali
 
   const WidenActivationScales widen;
   std::vector<const QuantStep*> steps = quantSteps();
-  steps.insert(steps.end() - 1, &widen);  // just before materialize-qdq
+  steps.insert(std::find(steps.begin(), steps.end(), &materializeQdqStep()), &widen);
   Model widened = test::parseModel(kMatMul);
-  QuantContext ctx{widened, data, options, {}, {}, {}};
+  QuantContext ctx{widened, data, options, {}, {}, {}, {}};
   REQUIRE(runQuantSteps(ctx, steps, true).isOk());
   CHECK(ctx.report.pipeline ==
         std::vector<std::string>{"plan", "calibrate", "widen-activation-scales", "materialize-qdq"});
@@ -85,13 +86,16 @@ TEST_CASE("options that are not the final run skip the final-run-only steps", "[
   CHECK(plain_report->pipeline == std::vector<std::string>{"plan", "calibrate", "materialize-qdq"});
 }
 
-TEST_CASE("the registry names every step once, materialize-qdq last", "[passes][steps]") {
+TEST_CASE("the registry names every step once, the two that materialize last", "[passes][steps]") {
   std::vector<std::string> names;
   for (const QuantStep* s : quantSteps()) names.push_back(s->name());
   CHECK(names == std::vector<std::string>{"smooth-quant", "ln-reparam", "plan", "log-softmax", "calibrate",
                                           "bridge-reconstruction", "sequential-reconstruction", "bias-correction",
-                                          "noisy-bias", "materialize-qdq"});
-  for (const QuantStep* s : quantSteps()) CHECK(s->traits().writes_qdq == (std::string(s->name()) == "materialize-qdq"));
+                                          "noisy-bias", "materialize-qdq", "integer-lowering"});
+  for (const QuantStep* s : quantSteps()) {
+    const std::string name = s->name();
+    CHECK(s->traits().writes_quantized == (name == "materialize-qdq" || name == "integer-lowering"));
+  }
 }
 
 TEST_CASE("QuantTable: setting a value twice replaces its decision and keeps one place in the order", "[passes][steps]") {

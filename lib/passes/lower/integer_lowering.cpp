@@ -4,6 +4,7 @@
 #include "pattern/match_utils.h"
 #include "passes/lower/integer_functions.h"
 #include "passes/lower/integer_lowering_context.h"
+#include "passes/ptq/quant_step.h"
 
 namespace vitq {
 namespace integer_lowering_detail {
@@ -182,25 +183,55 @@ Status Lowering::run(IntegerLoweringReport& report) {
 
 }  // namespace integer_lowering_detail
 
-StatusOr<IntegerLoweringReport> lowerToInteger(Model& model, const Dataset& calib, const IntegerLoweringOptions& o) {
+StatusOr<IntegerLoweringReport> lowerToInteger(Model& model, const CalibrationResult& stats,
+                                               const IntegerLoweringOptions& o) {
   if (model.opsetVersion("") < 13) return unsupported("the integer export needs ai.onnx opset >= 13");
   if (o.weight_bits < 2 || o.weight_bits > 8 || o.activation_bits < 2 || o.activation_bits > 8 ||
       o.residual_bits < o.activation_bits || o.residual_bits > 16) {
     return invalidArgument("integer export: weights and activations take 2 to 8 bits, the residual stream up to 16");
   }
-  auto log = logger("vitq.lower");
-  VITQ_ASSIGN_OR_RETURN(CalibrationResult stats,
-                        calibrate(*model.graph, model.opsetVersion(""), calib, [](const Value&) { return makeMinMaxObserver(); },
-                                  nullptr, {o.threads}));
   IntegerLoweringReport report;
   report.calibration_samples = stats.samples;
   integer_lowering_detail::Lowering lowering(model, o, stats);
   VITQ_RETURN_IF_ERROR(lowering.run(report));
-  log->info("integer lowering: {} linear, {} conv, {} act matmuls, {} products, {} Shiftmax, {} ShiftGELU, {} I-LayerNorm, "
-            "{} residual adds, {} requantizers",
-            report.linear, report.convolutions, report.activation_matmuls, report.products, report.shiftmax,
-            report.shiftgelu, report.layernorms, report.residual_adds, report.requantizers);
+  logger("vitq.lower")->info("integer lowering: {} linear, {} conv, {} act matmuls, {} products, {} Shiftmax, {} ShiftGELU, "
+                             "{} I-LayerNorm, {} residual adds, {} requantizers",
+                             report.linear, report.convolutions, report.activation_matmuls, report.products,
+                             report.shiftmax, report.shiftgelu, report.layernorms, report.residual_adds,
+                             report.requantizers);
   return report;
+}
+
+namespace {
+
+// The I-ViT export as the pipeline's last step: the calibrate step observed every float
+// activation (the plan step plans them all in integer mode), and the lowering reads their ranges.
+class IntegerLoweringStep final : public QuantStep {
+ public:
+  const char* name() const override { return "integer-lowering"; }
+  const char* summary() const override {
+    return "--format integer: integer-only ops, Shiftmax, ShiftGELU, I-LayerNorm and dyadic requantizers (i-vit)";
+  }
+  StepTraits traits() const override { return StepTraits{}.writesQuantized(); }
+  bool enabled(const PipelineOptions& o) const override { return o.integer_lowering; }
+  Status run(QuantContext& ctx) const override {
+    const PipelineOptions& o = ctx.options;
+    IntegerLoweringOptions lo;
+    lo.weight_bits = o.quant.weight_bits;
+    lo.activation_bits = o.quant.activation_bits;
+    lo.residual_bits = o.residual_bits;
+    lo.mean_ranges = o.activation_range == RangeMethod::kMeanMinMax;
+    lo.float_boundary = o.float_boundary;
+    VITQ_ASSIGN_OR_RETURN(ctx.report.integer, lowerToInteger(ctx.model, ctx.stats, lo));
+    return Status::ok();
+  }
+};
+
+}  // namespace
+
+const QuantStep& integerLoweringStep() {
+  static const IntegerLoweringStep step;
+  return step;
 }
 
 }  // namespace vitq

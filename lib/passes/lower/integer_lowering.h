@@ -32,7 +32,7 @@
 #include <string>
 #include <vector>
 
-#include "calib/dataset.h"
+#include "calib/calibration_session.h"
 #include "ir/graph.h"
 
 namespace vitq {
@@ -47,7 +47,6 @@ struct IntegerLoweringOptions {
   // An op without an integer form runs in float between a dequantizer of its inputs and a
   // quantizer of its outputs (ranges from the calibration), instead of failing the export.
   bool float_boundary = false;
-  int threads = 1;
 };
 
 struct IntegerLoweringReport {
@@ -64,9 +63,12 @@ struct IntegerLoweringReport {
   std::vector<std::string> float_ops;  // nodes kept in float at a boundary (float_boundary)
 };
 
-/// Rewrites \p model in place into the integer graph and adds the vitq functions to it; fails
-/// naming the first float op it cannot lower (Sigmoid alone, MaxPool, Resize, ...), or with
-/// float_boundary keeps such ops in float between a dequantizer and a quantizer.
-StatusOr<IntegerLoweringReport> lowerToInteger(Model& model, const Dataset& calib, const IntegerLoweringOptions& options);
+/// Rewrites \p model in place into the integer graph and adds the vitq functions to it, with the
+/// ranges of \p stats (min/max statistics of every float activation, as the calibrate step
+/// observes them in integer mode); fails naming the first float op it cannot lower (Sigmoid
+/// alone, MaxPool, Resize, ...), or with float_boundary keeps such ops in float between a
+/// dequantizer and a quantizer. As a step: integer-lowering (quant_step.h), after plan and calibrate.
+StatusOr<IntegerLoweringReport> lowerToInteger(Model& model, const CalibrationResult& stats,
+                                               const IntegerLoweringOptions& options);
 
 }  // namespace vitq

@@ -2,8 +2,10 @@
 // every planned activation's range from the calibration data (or saved statistics) by the
 // recipe's range method.
 //
-//   plan:      Conv/MatMul/Gemm inputs, outputs, weights, biases -> QuantTable entries (specs only)
-//   calibrate: observers on the planned activations -> scales and zero points in the table
+//   plan:      Conv/MatMul/Gemm inputs, outputs, weights, biases -> QuantTable entries (specs only);
+//              for integer-lowering every float activation (the lowering quantizes them all)
+//   calibrate: observers on the planned activations -> scales and zero points in the table, and
+//              the statistics themselves in the context (integer-lowering reads ranges)
 #include <functional>
 
 #include "calib/calibration_session.h"
@@ -76,6 +78,18 @@ StatusOr<CalibrationResult> selectStats(const Graph& g, const CalibrationResult&
   return chosen;
 }
 
+// Integer-lowering quantizes every float activation (graph inputs included) on its own grids: all
+// of them are planned, so that the calibrate step observes them.
+QuantTable planEveryActivation(const Graph& g, const QuantSpec& spec) {
+  QuantTable table;
+  for (const Value* v : g.values()) {
+    if (v->isConstant() || v->type().dtype != DataType::kFloat) continue;
+    if (!v->producer() && !v->isGraphInput()) continue;
+    table.set(v, {QuantRoleOfValue::kActivation, spec, {}, nullptr, nullptr});
+  }
+  return table;
+}
+
 class PlanStep final : public QuantStep {
  public:
   const char* name() const override { return "plan"; }
@@ -86,7 +100,8 @@ class PlanStep final : public QuantStep {
   bool enabled(const PipelineOptions&) const override { return true; }
   Status run(QuantContext& ctx) const override {
     const PipelineOptions& o = ctx.options;
-    ctx.table = planQuantization(*ctx.model.graph, o.quant, &ctx.report.plan);
+    ctx.table = o.integer_lowering ? planEveryActivation(*ctx.model.graph, activationSpec(o))
+                                   : planQuantization(*ctx.model.graph, o.quant, &ctx.report.plan);
     for (const Value* v : ctx.table.values()) {
       TensorQuant& q = *ctx.table.find(v);
       if (o.inputs_8bit && q.role == QuantRoleOfValue::kActivation && v->isGraphInput()) q.spec.bits = 8;
@@ -137,7 +152,9 @@ class CalibrateStep final : public QuantStep {
     }
     ctx.report.calibration_samples = stats.samples;
     logger("vitq.quantize")->info("calibrated {} values on {} samples", stats.stats.size(), stats.samples);
-    return setActivationParams(table, stats, o, fixed);
+    VITQ_RETURN_IF_ERROR(setActivationParams(table, stats, o, fixed));
+    ctx.stats = std::move(stats);
+    return Status::ok();
   }
 };
 

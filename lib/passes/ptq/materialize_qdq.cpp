@@ -359,8 +359,8 @@ class MaterializeQdqStep final : public QuantStep {
   const char* summary() const override {
     return "the only step that writes QuantizeLinear/DequantizeLinear (--int4: INT4/UINT4 for tensors of 4 bits or fewer, the model raised to opset 21)";
   }
-  StepTraits traits() const override { return StepTraits{}.writesQdq(); }
-  bool enabled(const PipelineOptions&) const override { return true; }
+  StepTraits traits() const override { return StepTraits{}.writesQuantized(); }
+  bool enabled(const PipelineOptions& o) const override { return !o.integer_lowering; }
   Status run(QuantContext& ctx) const override {
     VITQ_ASSIGN_OR_RETURN(ctx.report.materialized,
                           materializeQdq(*ctx.model.graph, ctx.table, {ctx.options.four_bit_types}));

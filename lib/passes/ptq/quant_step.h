@@ -3,7 +3,7 @@
 // one accessor line below and one line in quant_steps.cpp's list.
 //
 //   smooth-quant -> ln-reparam -> plan -> log-softmax -> calibrate -> bridge-reconstruction
-//   -> sequential-reconstruction -> bias-correction -> noisy-bias -> materialize-qdq
+//   -> sequential-reconstruction -> bias-correction -> noisy-bias -> materialize-qdq | integer-lowering
 //
 // A step the options do not ask for is skipped (enabled()); the report records the steps run.
 #pragma once
@@ -26,19 +26,23 @@ struct QuantContext {
   // calibrate step keeps them where the planned bits match.
   std::unordered_map<const Value*, QuantParams> fixed;
   PipelineReport report;
+  // What the calibrate step observed on the planned activations (by value name), for the steps
+  // that need ranges rather than parameters (integer-lowering).
+  CalibrationResult stats;
 };
 
 struct StepTraits {
   bool reads_data = false;        // needs the calibration samples themselves (saved statistics cannot stand in)
   bool float_equivalent = false;  // the float model computes the same function afterwards
-  bool writes_qdq = false;        // turns the plan into QuantizeLinear/DequantizeLinear nodes
+  bool writes_quantized = false;  // writes the plan into the graph (QDQ nodes, or integer ops); the
+                                  // quantization is decided before it (prepareQuantization stops there)
   bool final_run_only = false;    // learned or random changes made once, for the written model: skipped
                                   // when the options are not the final run (sensitivity, budget search)
 
   // Named setters, so that a step reads `StepTraits{}.readsData().finalRunOnly()`.
   constexpr StepTraits readsData() const { return with(&StepTraits::reads_data); }
   constexpr StepTraits floatEquivalent() const { return with(&StepTraits::float_equivalent); }
-  constexpr StepTraits writesQdq() const { return with(&StepTraits::writes_qdq); }
+  constexpr StepTraits writesQuantized() const { return with(&StepTraits::writes_quantized); }
   constexpr StepTraits finalRunOnly() const { return with(&StepTraits::final_run_only); }
 
  private:
@@ -68,12 +72,12 @@ const std::vector<const QuantStep*>& quantSteps();
 /// saved statistics (`vitq calibrate`) can stand in for them.
 const QuantStep* firstStepReadingData(const PipelineOptions& options);
 
-/// Runs the enabled steps of \p steps in order, those before the first one that writes QDQ nodes
+/// Runs the enabled steps of \p steps in order, those before the first one that materializes
 /// (prepare) or all of them; with `stop_after_reparam` only the leading float-equivalent ones.
-Status runQuantSteps(QuantContext& ctx, const std::vector<const QuantStep*>& steps, bool include_qdq);
+Status runQuantSteps(QuantContext& ctx, const std::vector<const QuantStep*>& steps, bool include_materialize);
 /// The same over the registry.
-inline Status runQuantSteps(QuantContext& ctx, bool include_qdq) {
-  return runQuantSteps(ctx, quantSteps(), include_qdq);
+inline Status runQuantSteps(QuantContext& ctx, bool include_materialize) {
+  return runQuantSteps(ctx, quantSteps(), include_materialize);
 }
 
 // One accessor per step, defined in the step's file.
@@ -87,5 +91,6 @@ const QuantStep& sequentialReconstructionStep();  // sequential_reconstruction.c
 const QuantStep& biasCorrectionStep();            // bias_correction.cpp
 const QuantStep& noisyBiasStep();                 // noisy_bias.cpp
 const QuantStep& materializeQdqStep();            // materialize_qdq.cpp
+const QuantStep& integerLoweringStep();           // passes/lower/integer_lowering.cpp
 
 }  // namespace vitq

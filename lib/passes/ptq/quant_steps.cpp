@@ -9,7 +9,7 @@ const std::vector<const QuantStep*>& quantSteps() {
   static const std::vector<const QuantStep*> steps = {
       &smoothQuantStep(),          &lnReparamStep(),  &planStep(),          &logSoftmaxStep(),
       &calibrateStep(),            &bridgeReconstructionStep(),           &sequentialReconstructionStep(),
-      &biasCorrectionStep(),       &noisyBiasStep(),  &materializeQdqStep(),
+      &biasCorrectionStep(),       &noisyBiasStep(),  &materializeQdqStep(),  &integerLoweringStep(),
   };
   return steps;
 }
@@ -21,11 +21,11 @@ const QuantStep* firstStepReadingData(const PipelineOptions& options) {
   return nullptr;
 }
 
-Status runQuantSteps(QuantContext& ctx, const std::vector<const QuantStep*>& steps, bool include_qdq) {
+Status runQuantSteps(QuantContext& ctx, const std::vector<const QuantStep*>& steps, bool include_materialize) {
   auto log = logger("vitq.quantize");
   for (const QuantStep* step : steps) {
     const StepTraits traits = step->traits();
-    if (traits.writes_qdq && !include_qdq) break;
+    if (traits.writes_quantized && !include_materialize) break;
     // --stop-after reparam: the model is written while it still computes the float function.
     if (ctx.options.stop_after_reparam && !traits.float_equivalent) break;
     if (!step->enabled(ctx.options) || (traits.final_run_only && !ctx.options.final_run)) continue;

@@ -24,7 +24,7 @@ StatusOr<CalibrationResult> collectActivationStats(const Model& model, const Dat
 StatusOr<QuantTable> calibrateQuantTable(Model& model, const Dataset& calib, const PipelineOptions& o,
                                          const std::unordered_map<const Value*, QuantParams>& reparam_params,
                                          PipelineReport& report) {
-  QuantContext ctx{model, calib, o, {}, reparam_params, std::move(report)};
+  QuantContext ctx{model, calib, o, {}, reparam_params, std::move(report), {}};
   // The three steps whatever --stop-after says: the rungs of mixed precision are always calibrated.
   for (const QuantStep* step : {&planStep(), &logSoftmaxStep(), &calibrateStep()}) {
     if (step->enabled(o)) VITQ_RETURN_IF_ERROR(step->run(ctx));
@@ -50,7 +50,7 @@ StatusOr<PreparedQuantization> prepareQuantization(Model& model, const Dataset& 
   VITQ_RETURN_IF_ERROR(checkReconstruction(model, o));
   // Every parallel region of the steps (Eigen's products included) runs on --threads threads.
   const OmpThreadScope threads(o.threads);
-  QuantContext ctx{model, calib, o, {}, {}, {}};
+  QuantContext ctx{model, calib, o, {}, {}, {}, {}};
   VITQ_RETURN_IF_ERROR(runQuantSteps(ctx, false));
   return PreparedQuantization{std::move(ctx.table), std::move(ctx.report)};
 }
@@ -58,7 +58,7 @@ StatusOr<PreparedQuantization> prepareQuantization(Model& model, const Dataset& 
 StatusOr<PipelineReport> quantizeModel(Model& model, const Dataset& calib, const PipelineOptions& o) {
   VITQ_RETURN_IF_ERROR(checkReconstruction(model, o));
   const OmpThreadScope threads(o.threads);
-  QuantContext ctx{model, calib, o, {}, {}, {}};
+  QuantContext ctx{model, calib, o, {}, {}, {}, {}};
   VITQ_RETURN_IF_ERROR(runQuantSteps(ctx, true));
   return std::move(ctx.report);
 }

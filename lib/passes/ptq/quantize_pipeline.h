@@ -10,6 +10,7 @@
 #include "calib/calibration_session.h"
 #include "calib/dataset.h"
 #include "ir/graph.h"
+#include "passes/lower/integer_lowering.h"
 #include "passes/ptq/bias_correction.h"
 #include "passes/ptq/dual_clipping.h"
 #include "passes/ptq/block_reconstruction.h"
@@ -48,6 +49,11 @@ struct PipelineOptions {
   ReconstructionOptions reconstruction;
   int reconstruction_block_layers = 2;  // kSequential: quantized layers per block, at least
   bool four_bit_types = false;     // export tensors of at most 4 bits as INT4/UINT4 (opset 21)
+  // The integer-only export (I-ViT) in place of the QDQ nodes: every float activation is planned
+  // and calibrated, then lowered (passes/lower/integer_lowering.h).
+  bool integer_lowering = false;
+  int residual_bits = 16;          // integer-lowering: the residual stream's and LayerNorm inputs' bits
+  bool float_boundary = false;     // integer-lowering: ops without an integer form stay float between Q/DQ
   int threads = 1;
   // false: the steps marked final_run_only (noise, learned rounding) are skipped, as sensitivity
   // analysis and the budget search compare plain configurations.
@@ -79,6 +85,7 @@ struct PipelineReport {
   std::vector<BiasCorrectionSite> bias_corrected;
   std::vector<NoisyBiasSite> noisy_bias;
   std::vector<BlockReconstructionReport> reconstructed;
+  IntegerLoweringReport integer;
 };
 
 /// The quantization decided but not yet written into the graph: the table holds every value's
