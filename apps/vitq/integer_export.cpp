@@ -7,6 +7,7 @@
 #include "onnx_io/atomic_file.h"
 #include "onnx_io/exporter.h"
 #include "onnx_io/importer.h"
+#include "passes/ptq/pipeline_text.h"
 #include "passes/ptq/quantize_pipeline.h"
 #include "report/accuracy_report.h"
 #include "report/report_writer.h"
@@ -31,7 +32,7 @@ Status runIntegerExport(const Model& reference, Model& quantized, const Dataset&
   report["recipe"] = {{"name", a.recipe}, {"format", "integer"}, {"weight_bits", options.quant.weight_bits},
                       {"activation_bits", options.quant.activation_bits}, {"residual_bits", options.residual_bits},
                       {"ranges", mean_ranges ? "mean-minmax" : "minmax"}, {"calibration_samples", lr.calibration_samples},
-                      {"pipeline", pr.pipeline}};
+                      {"pipeline", pipelineText(pr.pipeline, options)}};
   report["integer_lowering"] = {{"linear", lr.linear}, {"convolutions", lr.convolutions},
                                 {"activation_matmuls", lr.activation_matmuls}, {"products", lr.products},
                                 {"shiftmax", lr.shiftmax},

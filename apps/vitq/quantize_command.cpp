@@ -67,7 +67,7 @@ Status runQuantize(const QuantizeFlags& o) {
     if (!found) return invalidArgument("--layer-bits '" + name + "=" + std::to_string(bits) + "': no node is named '" + name + "'");
   }
   // --int4 raises the model to opset 21 at the end: refuse what cannot be raised before calibrating.
-  if (o.int4) VITQ_RETURN_IF_ERROR(checkRaiseOpset(quantized, 21));
+  if (po.four_bit_types) VITQ_RETURN_IF_ERROR(checkRaiseOpset(quantized, 21));
   CalibrationResult saved;
   if (!o.stats.empty()) {
     VITQ_ASSIGN_OR_RETURN(saved, loadSavedStats(o.stats, in.original, o.model));
@@ -76,9 +76,9 @@ Status runQuantize(const QuantizeFlags& o) {
   }
   CompareOptions compare{0, o.threads, {}};
   VITQ_ASSIGN_OR_RETURN(compare.labels, evalLabels(in, o.labels));  // checked before the long part
-  if (o.format == "integer") {
+  if (po.integer_lowering) {
     return runIntegerExport(reference, quantized, *in.calib, *in.eval, po,
-                            {o.model, o.output, o.report, o.recipe, o.threads, compare.labels, !o.no_guard, gates});
+                            {o.model, o.output, o.report, recipeName(o), o.threads, compare.labels, !o.no_guard, gates});
   }
   std::optional<MixedPrecisionPlan> mixed;
   if (budget) {
@@ -88,7 +88,7 @@ Status runQuantize(const QuantizeFlags& o) {
   VITQ_ASSIGN_OR_RETURN(PipelineReport pr, quantizeModel(quantized, *in.calib, po));
   const QuantPlanSummary& plan = pr.plan;
   const MaterializeStats& ms = pr.materialized;
-  if (o.int4 && ms.four_bit_tensors == 0) {
+  if (po.four_bit_types && ms.four_bit_tensors == 0) {
     logger("vitq.quantize")->warn("--int4: no tensor is stored in 4 bits (4-bit activations of layers with wider "
                                   "weights stay in 8-bit containers: ONNX Runtime would fuse them into "
                                   "QLinearConv/QLinearMatMul, which reject 4-bit inputs)");
@@ -120,7 +120,7 @@ Status runQuantize(const QuantizeFlags& o) {
   VITQ_RETURN_IF_ERROR(writeReport(report, o.report, {reference, quantized, *in.eval, o.threads, &in.original}));
   VITQ_RETURN_IF_ERROR(saveModelAfterReport(quantized, o.output, o.report));
   std::cout << "# vitq quantize: " << o.model << " -> " << o.output << "\n\n"
-            << "recipe " << o.recipe << ", W" << o.wbits << "A" << o.abits << ", " << plan.quantized_nodes << " of "
+            << "recipe " << recipeName(o) << ", W" << o.wbits << "A" << o.abits << ", " << plan.quantized_nodes << " of "
             << plan.compute_nodes << " compute nodes quantized, " << pr.calibration_samples << " calibration samples\n\n"
             << accuracyMarkdown(report, 10);
   if (!o.no_guard) VITQ_RETURN_IF_ERROR(checkFidelity(report, o.output));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "passes/ptq/pipeline_text.h"
 #include "passes/ptq/quant_step.h"
 #include "passes/ptq/recipes.h"
 #include "vitq/option_checks.h"
@@ -22,40 +23,38 @@ Status refuseUnread(const QuantizeFlags& o, std::initializer_list<const char*> f
 // Every tuning option that the chosen recipe and flags leave unread; \p po holds the final
 // choices, \p recipe what the recipe alone sets.
 Status checkOptionsAreRead(const QuantizeFlags& o, const PipelineOptions& po, const PipelineOptions& recipe) {
-  const std::string name = "'" + o.recipe + "'";
+  const std::string label = recipeLabel(o);
   VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--percentile"}, recipe.activation_range == RangeMethod::kPercentile,
-                                    "sets the range of --recipe percentile; recipe " + name + " does not read it"));
+                                    "sets the range of --recipe percentile; " + label + " does not read it"));
   VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--noise-seed", "--noise-dist", "--noise-steps", "--noise-layers"}, po.noisy_bias,
-                                    "tunes NoisyQuant (a recipe ending in +noisy); recipe " + name + " adds no noise"));
+                                    "tunes NoisyQuant (a recipe ending in +noisy); " + label + " adds no noise"));
   const bool reconstructs = po.reconstruct != Reconstruction::kNone;
   VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--recon-iters", "--recon-samples", "--recon-batch", "--recon-lr", "--recon-drop"},
                                     reconstructs,
-                                    "tunes the reconstruction, and recipe " + name + " reconstructs nothing "
+                                    "tunes the reconstruction, and " + label + " reconstructs nothing "
                                     "(--reconstruct bridges|all, or --recipe q-hyvit or repquant)"));
   VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--recon-block-layers"}, po.reconstruct == Reconstruction::kSequential,
-                                    "sizes the blocks of --reconstruct all; recipe " + name + " does not use them"));
+                                    "sizes the blocks of --reconstruct all; " + label + " does not use them"));
   VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--seed"}, reconstructs || po.dual_clip,
-                                    "seeds the sample draws of reconstruction and dual clipping; recipe " + name +
-                                        " draws none"));
+                                    "seeds the sample draws of reconstruction and dual clipping; " + label + " draws none"));
   VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--no-ln-reparam"}, recipe.ln_reparam,
-                                    "concerns RepQ-ViT's post-LayerNorm reparameterization; recipe " + name +
-                                        " has none"));
+                                    "concerns RepQ-ViT's post-LayerNorm reparameterization; " + label + " has none"));
   VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--median-scale"}, po.ln_reparam,
-                                    "sets the reference scale of RepQ-ViT's post-LayerNorm reparameterization; "
-                                    "recipe " + name + (recipe.ln_reparam ? " with --no-ln-reparam" : "") +
+                                    "sets the reference scale of RepQ-ViT's post-LayerNorm reparameterization; " +
+                                        label + (recipe.ln_reparam ? " with --no-ln-reparam" : "") +
                                         " has none"));
   // The integer export lowers every layer with symmetric activations, 8-bit containers and its own
   // placement; the QDQ export's options would be ignored.
   VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--placement", "--smooth-quant", "--bias-correction", "--symmetric-activations",
                                         "--reduce-range", "--exclude"},
-                                    o.format != "integer",
+                                    !po.integer_lowering,
                                     "shapes the QDQ export; --format integer lowers every layer to integer "
                                     "arithmetic of its own and does not read it"));
-  VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--float-boundary"}, o.format == "integer",
+  VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--float-boundary"}, po.integer_lowering,
                                     "keeps ops without an integer form in float in the integer export; it needs "
                                     "--format integer"));
   VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--no-log-softmax"}, recipe.log_softmax,
-                                    "removes RepQ-ViT's log-sqrt2 post-Softmax quantizer; recipe " + name + " has none"));
+                                    "removes RepQ-ViT's log-sqrt2 post-Softmax quantizer; " + label + " has none"));
   return Status::ok();
 }
 
@@ -75,51 +74,91 @@ StatusOr<std::pair<std::string, int>> parseLayerBits(const std::string& text) {
 }
 }  // namespace
 
-StatusOr<PipelineOptions> pipelineOptionsFromFlags(const QuantizeFlags& o) {
+std::string recipeName(const QuantizeFlags& o) { return o.pipeline.empty() ? o.recipe : "custom"; }
+
+std::string recipeLabel(const QuantizeFlags& o) {
+  return o.pipeline.empty() ? "recipe '" + o.recipe + "'" : std::string("the --pipeline");
+}
+
+namespace {
+
+// The steps or ranges an integer export cannot carry: integer-lowering computes its own weights
+// and scales from the calibrated min/max ranges of the float model.
+Status checkIntegerPipeline(const PipelineOptions& po) {
+  if (!po.integer_lowering) return Status::ok();
+  for (const QuantStep* step : quantSteps()) {
+    const std::string name = step->name();
+    if (step->enabled(po) && name != "plan" && name != "calibrate" && name != "integer-lowering") {
+      return invalidArgument("integer-lowering runs after plan and calibrate alone: step '" + name +
+                             "' changes the QDQ model, which the integer export does not write");
+    }
+  }
+  if (po.activation_range != RangeMethod::kMinMax && po.activation_range != RangeMethod::kMeanMinMax) {
+    return invalidArgument("integer-lowering reads min/max ranges: calibrate{range=minmax} or calibrate{range=mean-minmax}");
+  }
+  return Status::ok();
+}
+
+// The steps and options of --recipe or --pipeline, with --format integer's step in place.
+StatusOr<PipelineOptions> recipeOptions(const QuantizeFlags& o) {
   PipelineOptions po;
-  VITQ_RETURN_IF_ERROR(applyRecipe(o.recipe, po));
+  if (o.pipeline.empty()) {
+    VITQ_RETURN_IF_ERROR(applyRecipe(o.recipe, po));
+  } else {
+    if (o.given.count("--recipe")) return invalidArgument("--pipeline names the steps itself: give it or --recipe, not both");
+    VITQ_RETURN_IF_ERROR(applyPipelineText(o.pipeline, po).withContext("--pipeline '" + o.pipeline + "'"));
+  }
+  if (o.format == "integer") integerLoweringStep().enable(po);
+  return po;
+}
+
+}  // namespace
+
+StatusOr<PipelineOptions> pipelineOptionsFromFlags(const QuantizeFlags& o) {
+  VITQ_ASSIGN_OR_RETURN(PipelineOptions po, recipeOptions(o));
   const PipelineOptions recipe_defaults = po;
+  const std::string label = recipeLabel(o);
   // 7-bit weights keep ONNX Runtime's u8s8 kernels exact on x86 CPUs without VNNI (their int16
   // pair sums saturate with full-range int8 weights).
   po.quant.weight_bits = o.reduce_range ? std::min(o.wbits, 7) : o.wbits;
   po.quant.activation_bits = o.abits;
   po.quant.exclude = o.exclude;
   if (o.reduce_range) po.quant.max_weight_bits = 7;
-  po.quant.quantize_outputs = o.placement == "integer";
+  if (o.given.count("--placement")) po.quant.quantize_outputs = o.placement == "integer";
   if (!o.depthwise_inputs.empty()) po.quant.depthwise_channel_inputs = o.depthwise_inputs == "per-channel";
   // A recipe's per-channel depthwise inputs (q-hyvit) apply with --placement inputs only: the
   // integer placement quantizes the depthwise outputs, so the report says what is in effect.
-  if (o.depthwise_inputs.empty() && o.placement == "integer") po.quant.depthwise_channel_inputs = false;
+  if (o.depthwise_inputs.empty() && po.quant.quantize_outputs) po.quant.depthwise_channel_inputs = false;
   if (o.smooth_alpha >= 0) po.smooth_alpha = o.smooth_alpha;
-  po.bias_correction = o.bias_correction;
+  po.bias_correction = po.bias_correction || o.bias_correction;
   bool any_four_bit = o.wbits <= 4 || o.abits <= 4;
   for (const auto& text : o.layer_bits) {
     VITQ_ASSIGN_OR_RETURN(auto lb, parseLayerBits(text));
     po.quant.layer_bits.push_back(lb);
     any_four_bit = any_four_bit || lb.second <= 4;
   }
-  po.four_bit_types = o.int4;
+  po.four_bit_types = po.four_bit_types || o.int4;
   if (o.symmetric_activations) po.quant.activation_symmetric = true;
-  if (o.int4 && o.format == "integer") {
+  if (o.int4 && po.integer_lowering) {
     return invalidArgument("--int4 chooses the QDQ export's storage types; --format integer writes its own");
   }
-  if (o.int4 && !any_four_bit) {
+  if (po.four_bit_types && !any_four_bit) {
     return invalidArgument("--int4 stores tensors of 4 bits or fewer in INT4/UINT4, and none has (--wbits " +
                            std::to_string(o.wbits) + " --abits " + std::to_string(o.abits) + ")");
   }
-  po.percentile = o.percentile;
+  if (o.given.count("--percentile")) po.percentile = o.percentile;
   po.threads = o.threads;
   po.ln_reparam = po.ln_reparam && !o.no_ln_reparam;
   if (o.symmetric_activations && po.ln_reparam) {
-    return invalidArgument("--symmetric-activations: recipe '" + o.recipe + "' reparameterizes the post-LayerNorm "
+    return invalidArgument("--symmetric-activations: " + label + " reparameterizes the post-LayerNorm "
                            "activations onto a grid with a zero point (RepQ-ViT's z~); add --no-ln-reparam");
   }
   po.log_softmax = po.log_softmax && !o.no_log_softmax;
-  po.median_scale = o.median_scale;
+  po.median_scale = po.median_scale || o.median_scale;
   po.dual_clip = (po.dual_clip || o.dual_clip) && po.ln_reparam;
   if (o.dual_clip && !po.ln_reparam) {
-    return invalidArgument("--dual-clip chooses the per-channel post-LayerNorm bounds of RepQ-ViT's reparameterization; "
-                           "recipe '" + o.recipe + "'" + (o.no_ln_reparam ? " with --no-ln-reparam" : "") +
+    return invalidArgument("--dual-clip chooses the per-channel post-LayerNorm bounds of RepQ-ViT's reparameterization; " +
+                           label + (o.no_ln_reparam ? " with --no-ln-reparam" : "") +
                            " has none (use repq-vit, repquant or q-hyvit)");
   }
   po.dual_clip_options.seed = o.seed;
@@ -134,61 +173,62 @@ StatusOr<PipelineOptions> pipelineOptionsFromFlags(const QuantizeFlags& o) {
   po.reconstruction.seed = o.seed;
   po.reconstruction.drop_probability = o.recon_drop;
   po.reconstruction.learn_activation_scales = o.recon_act_scales;
-  po.reconstruction_block_layers = o.recon_block_layers;
+  if (o.given.count("--recon-block-layers")) po.reconstruction_block_layers = o.recon_block_layers;
   if (o.reconstruct == "none") po.reconstruct = Reconstruction::kNone;
   if (o.reconstruct == "bridges") po.reconstruct = Reconstruction::kBridges;
   if (o.reconstruct == "all") po.reconstruct = Reconstruction::kSequential;
   if (o.recon_act_scales && po.reconstruct != Reconstruction::kSequential) {
-    return invalidArgument("--recon-act-scales learns activation scales block by block with --reconstruct all; "
-                           "recipe '" + o.recipe + "' reconstructs " +
+    return invalidArgument("--recon-act-scales learns activation scales block by block with --reconstruct all; " +
+                           label + " reconstructs " +
                            (po.reconstruct == Reconstruction::kBridges ? "the bridge blocks only" : "nothing"));
   }
   if (!o.stop_after.empty() && o.stop_after != "reparam") {
     return invalidArgument("--stop-after '" + o.stop_after + "': the only stage is 'reparam'");
   }
   po.stop_after_reparam = !o.stop_after.empty();
-  if (po.stop_after_reparam && o.format == "integer") {
+  if (po.stop_after_reparam && po.integer_lowering) {
     return invalidArgument("--stop-after reparam writes the float model after the reparameterization; --format "
                            "integer has none to stop after");
   }
-  if (!o.ranges.empty() && o.recipe != "i-vit") {
-    return invalidArgument("--ranges chooses the activation ranges of --recipe i-vit; recipe '" + o.recipe +
-                           "' has its own (mean-minmax is also a recipe)");
+  if (!o.ranges.empty() && (o.recipe != "i-vit" || !o.pipeline.empty())) {
+    return invalidArgument(o.pipeline.empty() ? "--ranges chooses the activation ranges of --recipe i-vit; recipe '" +
+                                                    o.recipe + "' has its own (mean-minmax is also a recipe)"
+                                              : std::string("--ranges chooses the activation ranges of --recipe i-vit; "
+                                                            "in a --pipeline, calibrate{range=...} does"));
   }
   if (o.ranges == "mean-minmax") po.activation_range = RangeMethod::kMeanMinMax;
-  po.integer_lowering = o.format == "integer";
-  po.float_boundary = o.float_boundary;
+  po.float_boundary = po.float_boundary || o.float_boundary;
   VITQ_RETURN_IF_ERROR(checkOptionsAreRead(o, po, recipe_defaults));
-  if (o.depthwise_inputs == "per-channel" && (o.format == "integer" || o.placement == "integer")) {
+  if (o.depthwise_inputs == "per-channel" && (po.integer_lowering || po.quant.quantize_outputs)) {
     return invalidArgument("--depthwise-inputs per-channel needs --placement inputs in QDQ format: the integer "
                            "placement quantizes the depthwise Convs' outputs for ONNX Runtime's QLinearConv, which "
                            "takes one input scale, and --format integer gives every activation one scale");
   }
-  if (!o.stats.empty() && po.quant.depthwise_channel_inputs && o.placement == "inputs") {
-    return invalidArgument("--stats: saved statistics are per tensor; per-channel depthwise inputs (--recipe " +
-                           o.recipe + ") calibrate on --data (or pass --depthwise-inputs per-tensor)");
+  if (!o.stats.empty() && po.quant.depthwise_channel_inputs && !po.quant.quantize_outputs) {
+    return invalidArgument("--stats: saved statistics are per tensor; per-channel depthwise inputs (" + label +
+                           ") calibrate on --data (or pass --depthwise-inputs per-tensor)");
   }
-  if (o.format == "integer" && o.recipe != "i-vit") {
+  if (po.integer_lowering && o.pipeline.empty() && o.recipe != "i-vit") {
     return invalidArgument(po.noisy_bias
                                ? "--format integer: NoisyQuant (+noisy) is a pass of the QDQ export; the integer "
                                  "export takes --recipe i-vit alone"
                                : "--format integer is the I-ViT integer export: use it with --recipe i-vit (got '" +
                                      o.recipe + "')");
   }
-  if (o.format == "integer" && !o.reconstruct.empty() && o.reconstruct != "none") {
+  if (po.integer_lowering && !o.reconstruct.empty() && o.reconstruct != "none") {
     return invalidArgument("--reconstruct " + o.reconstruct + " learns weight rounding for QDQ models; --format "
                            "integer computes its own integer weights");
   }
-  if (o.format == "integer" && (!o.budget.empty() || !o.layer_bits.empty())) {
+  if (po.integer_lowering && (!o.budget.empty() || !o.layer_bits.empty())) {
     return invalidArgument("--budget and --layer-bits choose per-layer precision in QDQ models; --format integer "
                            "keeps one width for the whole integer graph");
   }
+  VITQ_RETURN_IF_ERROR(checkIntegerPipeline(po));
   if (!o.stats.empty()) {
     const QuantStep* step = firstStepReadingData(po);
-    const std::string needs_data = step ? "the " + std::string(step->name()) + " step (recipe '" + o.recipe +
-                                              "' and its flags)"
-                                   : o.format == "integer" ? "--format integer"
-                                                           : "";
+    const std::string needs_data = step ? "the " + std::string(step->name()) + " step (" + label + " and its flags)"
+                                   : po.integer_lowering ? "--format integer"
+                                                         : "";
     if (!needs_data.empty()) {
       return invalidArgument("--stats: " + needs_data + " reads the calibration data itself, which saved statistics "
                              "cannot replace; they serve minmax, mean-minmax, percentile, entropy and mse in QDQ "
@@ -208,6 +248,10 @@ void addQuantizeFlags(CLI::App& app, QuantizeFlags& flags) {
                   "How images in --data become the input: a preset (ppocr-rec, ppocr-cls, ppocr-det, "
                   "fashion-mnist, imagenet) and/or key=value items (docs/cli.md)");
   cmd->add_option("-o,--output", o->output, "Quantized ONNX model to write")->required();
+  cmd->add_option("--pipeline", o->pipeline,
+                  "The steps to run with their options instead of --recipe, as vitq passes lists them and reports "
+                  "record them, e.g. \"ln-reparam, plan{inputs-8bit}, calibrate{range=mse}, materialize-qdq\" "
+                  "(docs/cli.md)");
   cmd->add_option("--recipe", o->recipe, "minmax (default), mean-minmax, percentile, entropy, mse, repq-vit, repquant, q-hyvit or i-vit (docs/recipes.md)");
   cmd->add_option("--format", o->format, "qdq (default) or integer: integer-only ONNX (--recipe i-vit, docs/recipes.md)")
       ->check(CLI::IsMember({"qdq", "integer"}));

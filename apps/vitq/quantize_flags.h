@@ -15,6 +15,7 @@ namespace vitq::cli {
 
 struct QuantizeFlags {
   std::string model, data, output, report, recipe = "minmax", stop_after;
+  std::string pipeline;  // --pipeline: the steps and their options instead of --recipe
   std::string format = "qdq";
   std::string ranges;  // i-vit: minmax (default) or mean-minmax
   int wbits = 8, abits = 8, threads = 1;
@@ -50,7 +51,12 @@ struct QuantizeFlags {
 /// Declares every option of `vitq quantize` on \p cmd, bound to \p o.
 void addQuantizeFlags(CLI::App& cmd, QuantizeFlags& o);
 
-/// The recipe with the flags applied; refuses flags the run would not read and combinations that
+/// "recipe 'NAME'" or "the --pipeline", for messages.
+std::string recipeLabel(const QuantizeFlags& o);
+/// The recipe's name in reports: --recipe's, or "custom" for a --pipeline.
+std::string recipeName(const QuantizeFlags& o);
+
+/// The recipe (or --pipeline) with the flags applied; refuses flags the run would not read and combinations that
 /// cannot work, naming the flags.
 StatusOr<PipelineOptions> pipelineOptionsFromFlags(const QuantizeFlags& o);
 

@@ -2,15 +2,17 @@
 
 #include <algorithm>
 
+#include "passes/ptq/pipeline_text.h"
+
 namespace vitq::cli {
 
 void addQuantizeSections(nlohmann::json& report, const QuantizeFlags& o, const PipelineOptions& po,
                          const PipelineReport& pr, size_t calibration_samples) {
   const QuantPlanSummary& plan = pr.plan;
   const MaterializeStats& ms = pr.materialized;
-  report["recipe"] = {{"name", o.recipe}, {"weight_bits", o.wbits}, {"activation_bits", o.abits},
-                      {"calibration_samples", pr.calibration_samples}, {"pipeline", pr.pipeline}};
-  if (o.recipe == "percentile") report["recipe"]["percentile"] = o.percentile;
+  report["recipe"] = {{"name", recipeName(o)}, {"weight_bits", o.wbits}, {"activation_bits", o.abits},
+                      {"calibration_samples", pr.calibration_samples}, {"pipeline", pipelineText(pr.pipeline, po)}};
+  if (po.activation_range == RangeMethod::kPercentile) report["recipe"]["percentile"] = po.percentile;
   if (o.recipe == "i-vit") report["recipe"]["ranges"] = o.ranges.empty() ? "minmax" : o.ranges;
   if (!o.stats.empty()) report["recipe"]["statistics"] = o.stats;
   if (po.ln_reparam) {
@@ -27,9 +29,9 @@ void addQuantizeSections(nlohmann::json& report, const QuantizeFlags& o, const P
   }
   report["recipe"]["log_softmax"] = po.log_softmax;
   report["recipe"]["reduce_range"] = o.reduce_range;
-  report["recipe"]["int4"] = o.int4;
+  report["recipe"]["int4"] = po.four_bit_types;
   report["recipe"]["activations"] = po.quant.activation_symmetric ? "symmetric" : "asymmetric";
-  report["recipe"]["placement"] = o.placement;
+  report["recipe"]["placement"] = po.quant.quantize_outputs ? "integer" : "inputs";
   report["recipe"]["depthwise_inputs"] = po.quant.depthwise_channel_inputs ? "per-channel" : "per-tensor";
   if (po.bias_correction) {
     nlohmann::json layers = nlohmann::json::array();

@@ -29,6 +29,7 @@ class WidenActivationScales final : public QuantStep {
   const char* summary() const override { return "test: every activation scale doubled"; }
   StepTraits traits() const override { return {}; }
   bool enabled(const PipelineOptions&) const override { return true; }
+  void enable(PipelineOptions&) const override {}
   Status run(QuantContext& ctx) const override {
     for (const Value* v : ctx.table.values()) {
       TensorQuant& q = *ctx.table.find(v);

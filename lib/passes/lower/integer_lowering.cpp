@@ -214,6 +214,15 @@ class IntegerLoweringStep final : public QuantStep {
   }
   StepTraits traits() const override { return StepTraits{}.writesQuantized(); }
   bool enabled(const PipelineOptions& o) const override { return o.integer_lowering; }
+  void enable(PipelineOptions& o) const override { o.integer_lowering = true; }
+  std::vector<StepOption> options() const override {
+    return {numberOption(
+                "residual-bits", 8, 16, true, [](const PipelineOptions& o) { return o.residual_bits; },
+                [](PipelineOptions& o, double v) { o.residual_bits = static_cast<int>(v); }, 16),
+            switchOption(
+                "float-boundary", [](const PipelineOptions& o) { return o.float_boundary; },
+                [](PipelineOptions& o) { o.float_boundary = true; })};
+  }
   Status run(QuantContext& ctx) const override {
     const PipelineOptions& o = ctx.options;
     IntegerLoweringOptions lo;

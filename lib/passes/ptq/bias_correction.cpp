@@ -149,6 +149,7 @@ class BiasCorrectionStep final : public QuantStep {
   }
   StepTraits traits() const override { return StepTraits{}.readsData(); }
   bool enabled(const PipelineOptions& o) const override { return o.bias_correction; }
+  void enable(PipelineOptions& o) const override { o.bias_correction = true; }
   Status run(QuantContext& ctx) const override {
     auto log = logger("vitq.quantize");
     if (ctx.options.reconstruct == Reconstruction::kSequential && ctx.options.final_run) {

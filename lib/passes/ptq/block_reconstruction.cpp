@@ -88,6 +88,7 @@ class BridgeReconstructionStep final : public QuantStep {
   }
   StepTraits traits() const override { return StepTraits{}.readsData().finalRunOnly(); }
   bool enabled(const PipelineOptions& o) const override { return o.reconstruct == Reconstruction::kBridges; }
+  void enable(PipelineOptions& o) const override { o.reconstruct = Reconstruction::kBridges; }
   Status run(QuantContext& ctx) const override {
     ReconstructionOptions r = ctx.options.reconstruction;
     r.threads = ctx.options.threads;

@@ -98,6 +98,24 @@ class PlanStep final : public QuantStep {
   }
   StepTraits traits() const override { return {}; }
   bool enabled(const PipelineOptions&) const override { return true; }
+  void enable(PipelineOptions&) const override {}
+  std::vector<StepOption> options() const override {
+    return {switchOption(
+                "inputs-8bit", [](const PipelineOptions& o) { return o.inputs_8bit; },
+                [](PipelineOptions& o) { o.inputs_8bit = true; }),
+            choiceOption<bool>(
+                "activations", {{"asymmetric", false}, {"symmetric", true}},
+                [](const PipelineOptions& o) { return o.quant.activation_symmetric; },
+                [](PipelineOptions& o, bool symmetric) { o.quant.activation_symmetric = symmetric; }, false),
+            choiceOption<bool>(
+                "placement", {{"integer", true}, {"inputs", false}},
+                [](const PipelineOptions& o) { return o.quant.quantize_outputs; },
+                [](PipelineOptions& o, bool outputs) { o.quant.quantize_outputs = outputs; }, true),
+            choiceOption<bool>(
+                "depthwise-inputs", {{"per-tensor", false}, {"per-channel", true}},
+                [](const PipelineOptions& o) { return o.quant.depthwise_channel_inputs; },
+                [](PipelineOptions& o, bool per_channel) { o.quant.depthwise_channel_inputs = per_channel; }, false)};
+  }
   Status run(QuantContext& ctx) const override {
     const PipelineOptions& o = ctx.options;
     ctx.table = o.integer_lowering ? planEveryActivation(*ctx.model.graph, activationSpec(o))
@@ -124,6 +142,25 @@ class CalibrateStep final : public QuantStep {
   }
   StepTraits traits() const override { return {}; }  // saved statistics serve
   bool enabled(const PipelineOptions&) const override { return true; }
+  void enable(PipelineOptions&) const override {}
+  std::vector<StepOption> options() const override {
+    const std::vector<std::pair<std::string, RangeMethod>> ranges = {
+        {"minmax", RangeMethod::kMinMax}, {"mean-minmax", RangeMethod::kMeanMinMax},
+        {"percentile", RangeMethod::kPercentile}, {"entropy", RangeMethod::kEntropy}, {"mse", RangeMethod::kMse}};
+    return {choiceOption<RangeMethod>(
+                "range", ranges, [](const PipelineOptions& o) { return o.activation_range; },
+                [](PipelineOptions& o, RangeMethod m) { o.activation_range = m; }),
+            numberOption(
+                "percentile", 90, 100, false,
+                [](const PipelineOptions& o) {
+                  // Written with range=percentile only, the one range it sets.
+                  return o.activation_range == RangeMethod::kPercentile ? o.percentile : -1.0;
+                },
+                [](PipelineOptions& o, double p) { o.percentile = p; }, -1.0),
+            choiceOption<bool>(
+                "weights", {{"minmax", false}, {"mse", true}}, [](const PipelineOptions& o) { return o.weight_mse; },
+                [](PipelineOptions& o, bool mse) { o.weight_mse = mse; }, false)};
+  }
   Status run(QuantContext& ctx) const override {
     const PipelineOptions& o = ctx.options;
     QuantTable& table = ctx.table;

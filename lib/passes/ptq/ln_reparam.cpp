@@ -105,6 +105,15 @@ class LnReparamStep final : public QuantStep {
   }
   StepTraits traits() const override { return StepTraits{}.readsData().floatEquivalent(); }
   bool enabled(const PipelineOptions& o) const override { return o.ln_reparam; }
+  void enable(PipelineOptions& o) const override { o.ln_reparam = true; }
+  std::vector<StepOption> options() const override {
+    return {choiceOption<bool>(
+                "reference", {{"mean", false}, {"median", true}}, [](const PipelineOptions& o) { return o.median_scale; },
+                [](PipelineOptions& o, bool median) { o.median_scale = median; }, false),
+            switchOption(
+                "dual-clip", [](const PipelineOptions& o) { return o.dual_clip; },
+                [](PipelineOptions& o) { o.dual_clip = true; })};
+  }
   Status run(QuantContext& ctx) const override {
     VITQ_ASSIGN_OR_RETURN(ctx.fixed, reparameterizeLayerNorms(ctx.model, ctx.calib, ctx.options, ctx.report));
     auto log = logger("vitq.quantize");

@@ -32,6 +32,7 @@ class LogSoftmaxStep final : public QuantStep {
   const char* summary() const override { return "repq-vit: log-sqrt2 quantizers on attention probabilities"; }
   StepTraits traits() const override { return {}; }
   bool enabled(const PipelineOptions& o) const override { return o.log_softmax; }
+  void enable(PipelineOptions& o) const override { o.log_softmax = true; }
   Status run(QuantContext& ctx) const override {
     ctx.report.log_softmax = markLogSoftmax(*ctx.model.graph, ctx.table);
     return Status::ok();

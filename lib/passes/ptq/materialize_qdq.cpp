@@ -361,6 +361,12 @@ class MaterializeQdqStep final : public QuantStep {
   }
   StepTraits traits() const override { return StepTraits{}.writesQuantized(); }
   bool enabled(const PipelineOptions& o) const override { return !o.integer_lowering; }
+  void enable(PipelineOptions&) const override {}  // runs unless integer-lowering takes its place
+  std::vector<StepOption> options() const override {
+    return {switchOption(
+        "int4", [](const PipelineOptions& o) { return o.four_bit_types; },
+        [](PipelineOptions& o) { o.four_bit_types = true; })};
+  }
   Status run(QuantContext& ctx) const override {
     VITQ_ASSIGN_OR_RETURN(ctx.report.materialized,
                           materializeQdq(*ctx.model.graph, ctx.table, {ctx.options.four_bit_types}));

@@ -225,6 +225,7 @@ class NoisyBiasStep final : public QuantStep {
   }
   StepTraits traits() const override { return StepTraits{}.readsData().finalRunOnly(); }
   bool enabled(const PipelineOptions& o) const override { return o.noisy_bias; }
+  void enable(PipelineOptions& o) const override { o.noisy_bias = true; }
   Status run(QuantContext& ctx) const override {
     NoisyBiasOptions noisy = ctx.options.noisy;
     noisy.threads = ctx.options.threads;

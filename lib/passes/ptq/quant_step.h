@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "passes/ptq/quantize_pipeline.h"
+#include "passes/ptq/step_options.h"
 
 namespace vitq {
 
@@ -62,6 +63,11 @@ class QuantStep {
   virtual StepTraits traits() const = 0;
   /// Whether \p options ask for this step.
   virtual bool enabled(const PipelineOptions& options) const = 0;
+  /// Turns the step on in \p options (a pipeline text that names it does); a step that always runs
+  /// has nothing to turn on.
+  virtual void enable(PipelineOptions& options) const = 0;
+  /// What the step takes in a pipeline text (pipeline_text.h).
+  virtual std::vector<StepOption> options() const { return {}; }
   virtual Status run(QuantContext& ctx) const = 0;
 };
 

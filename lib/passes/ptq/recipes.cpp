@@ -2,31 +2,95 @@
 
 #include <utility>
 
+#include "passes/ptq/pipeline_text.h"
 #include "passes/ptq/quant_step.h"
 
 namespace vitq {
+namespace {
+
+struct Recipe {
+  const char* name;
+  const char* summary;
+  const char* pipeline;
+};
+
+// RepQ-ViT (repq-vit): MSE range search everywhere, per-channel post-LayerNorm quantizers folded to
+// per-tensor, log-sqrt2 post-Softmax quantizers, 8-bit model inputs. RepQuant (algorithms.md 2.5):
+// those quantizers, post-LayerNorm channel bounds chosen against the readers' quantized outputs
+// before the fold (dual_clipping.h), then learned rounding of every block in order (its "quantized
+// weight reconstruction"; BRECQ-style here). Q-HyViT: the repq-vit parameters, its code's
+// granularity rule (depthwise Conv inputs per channel), then learned rounding of the bridge blocks'
+// weights against their float outputs (block_reconstruction.h). I-ViT: symmetric per-tensor
+// activations (absmax / (2^(b-1) - 1)) from min/max calibration, int8 per-channel weights;
+// --format integer puts integer-lowering in materialize-qdq's place.
+const std::vector<Recipe>& recipes() {
+  static const std::vector<Recipe> list = {
+      {"minmax", "observed min/max ranges; weights per channel, activations per tensor",
+       "plan, calibrate{range=minmax}, materialize-qdq"},
+      {"mean-minmax", "activation ranges from each sample's min/max averaged over the samples (NNCF's default)",
+       "plan, calibrate{range=mean-minmax}, materialize-qdq"},
+      {"percentile", "activation ranges keeping --percentile of a histogram's mass",
+       "plan, calibrate{range=percentile}, materialize-qdq"},
+      {"entropy", "KL-divergence activation ranges (TensorRT, ONNX Runtime Entropy)",
+       "plan, calibrate{range=entropy}, materialize-qdq"},
+      {"mse", "ranges and weight clipping minimizing the squared quantization error",
+       "plan, calibrate{range=mse, weights=mse}, materialize-qdq"},
+      {"repq-vit", "mse + post-LayerNorm scale reparameterization + log-sqrt2 post-Softmax quantizers",
+       "ln-reparam, plan{inputs-8bit}, log-softmax, calibrate{range=mse, weights=mse}, materialize-qdq"},
+      {"repquant",
+       "repq-vit + per-channel dual clipping of post-LayerNorm activations + learned rounding of every block "
+       "(RepQuant)",
+       "ln-reparam{dual-clip}, plan{inputs-8bit}, log-softmax, calibrate{range=mse, weights=mse}, "
+       "sequential-reconstruction, materialize-qdq"},
+      {"q-hyvit",
+       "repq-vit + AdaRound reconstruction of the conv/transformer bridge blocks (+ per-channel depthwise Conv "
+       "inputs with --placement inputs)",
+       "ln-reparam, plan{inputs-8bit, depthwise-inputs=per-channel}, log-softmax, calibrate{range=mse, weights=mse}, "
+       "bridge-reconstruction, materialize-qdq"},
+      {"i-vit", "symmetric activations; with --format integer: integer-only Shiftmax, ShiftGELU, I-LayerNorm",
+       "plan{activations=symmetric}, calibrate{range=minmax}, materialize-qdq"},
+  };
+  return list;
+}
+
+const Recipe* recipeNamed(const std::string& name) {
+  for (const Recipe& r : recipes()) {
+    if (name == r.name) return &r;
+  }
+  return nullptr;
+}
+
+}  // namespace
 
 const std::vector<std::string>& recipeNames() {
-  static const std::vector<std::string> names = {"minmax", "mean-minmax", "percentile", "entropy", "mse", "repq-vit", "repquant", "q-hyvit", "i-vit"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> list;
+    for (const Recipe& r : recipes()) list.push_back(r.name);
+    return list;
+  }();
   return names;
 }
 
 std::string recipeSummary(const std::string& name) {
-  static const std::vector<std::pair<std::string, std::string>> summaries = {
-      {"minmax", "observed min/max ranges; weights per channel, activations per tensor"},
-      {"mean-minmax", "activation ranges from each sample's min/max averaged over the samples (NNCF's default)"},
-      {"percentile", "activation ranges keeping --percentile of a histogram's mass"},
-      {"entropy", "KL-divergence activation ranges (TensorRT, ONNX Runtime Entropy)"},
-      {"mse", "ranges and weight clipping minimizing the squared quantization error"},
-      {"repq-vit", "mse + post-LayerNorm scale reparameterization + log-sqrt2 post-Softmax quantizers"},
-      {"repquant", "repq-vit + per-channel dual clipping of post-LayerNorm activations + learned rounding of every block (RepQuant)"},
-      {"q-hyvit", "repq-vit + AdaRound reconstruction of the conv/transformer bridge blocks (+ per-channel depthwise Conv inputs with --placement inputs)"},
-      {"i-vit", "symmetric activations; with --format integer: integer-only Shiftmax, ShiftGELU, I-LayerNorm"},
-  };
-  for (const auto& [n, text] : summaries) {
-    if (n == name) return text;
+  const Recipe* r = recipeNamed(name);
+  return r ? r->summary : "";
+}
+
+StatusOr<std::string> recipePipeline(const std::string& recipe) {
+  // "+noisy" composes NoisyQuant with any base recipe: noisy-bias runs just before the QDQ nodes.
+  const std::string suffix = "+noisy";
+  std::string name = recipe;
+  const bool noisy = name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  if (noisy) name.resize(name.size() - suffix.size());
+  const Recipe* r = recipeNamed(name);
+  if (!r) {
+    std::string list;
+    for (const auto& n : recipeNames()) list += (list.empty() ? "" : ", ") + n;
+    return invalidArgument("unknown --recipe '" + recipe + "' (available: " + list + ", each optionally with +noisy)");
   }
-  return "";
+  std::string text = r->pipeline;
+  if (noisy) text.insert(text.rfind("materialize-qdq"), "noisy-bias, ");
+  return text;
 }
 
 const std::vector<std::pair<std::string, std::string>>& pipelinePasses() {
@@ -37,67 +101,18 @@ const std::vector<std::pair<std::string, std::string>>& pipelinePasses() {
         {"name-nodes", "unnamed nodes get <OpType>_<n> names (--layer-bits, reports)"},
         {"budget-search", "--budget: per-layer precision chosen on a copy (running the steps below) by sensitivity and greedy search"},
     };
-    for (const QuantStep* step : quantSteps()) list.emplace_back(step->name(), step->summary());
-    list.emplace_back("integer-lowering", "--format integer: integer-only ops and dyadic requantizers (i-vit)");
+    for (const QuantStep* step : quantSteps()) {
+      const std::string takes = stepOptionsSummary(step->name());
+      list.emplace_back(step->name(), std::string(step->summary()) + (takes.empty() ? "" : " {" + takes + "}"));
+    }
     return list;
   }();
   return passes;
 }
 
-Status applyRecipe(const std::string& recipe, PipelineOptions& o) {
-  // "+noisy" composes NoisyQuant with any base recipe.
-  const std::string suffix = "+noisy";
-  std::string name = recipe;
-  if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
-    name.resize(name.size() - suffix.size());
-    o.noisy_bias = true;
-  }
-  if (name == "minmax") {
-    o.activation_range = RangeMethod::kMinMax;
-  } else if (name == "mean-minmax") {
-    o.activation_range = RangeMethod::kMeanMinMax;
-  } else if (name == "percentile") {
-    o.activation_range = RangeMethod::kPercentile;
-  } else if (name == "entropy") {
-    // KL-divergence activation ranges (TensorRT, ONNX Runtime's Entropy calibrator); weights min/max.
-    o.activation_range = RangeMethod::kEntropy;
-  } else if (name == "mse") {
-    o.activation_range = RangeMethod::kMse;
-    o.weight_mse = true;
-  } else if (name == "repq-vit") {
-    // RepQ-ViT: MSE range search everywhere, per-channel post-LayerNorm quantizers folded to
-    // per-tensor, log-sqrt2 post-Softmax quantizers, 8-bit model inputs.
-    o.activation_range = RangeMethod::kMse;
-    o.weight_mse = true;
-    o.ln_reparam = true;
-    o.log_softmax = true;
-    o.inputs_8bit = true;
-  } else if (name == "repquant") {
-    // RepQuant (algorithms.md 2.5): repq-vit's quantizers, post-LayerNorm channel bounds chosen
-    // against the readers' quantized outputs before the fold (dual_clipping.h), then learned
-    // rounding of every block in order (its "quantized weight reconstruction"; BRECQ-style here).
-    VITQ_RETURN_IF_ERROR(applyRecipe("repq-vit", o));
-    o.dual_clip = true;
-    o.reconstruct = Reconstruction::kSequential;
-  } else if (name == "q-hyvit") {
-    // Q-HyViT: the repq-vit parameters, its code's granularity rule (depthwise Conv inputs per
-    // channel), then learned rounding of the bridge blocks' weights against their float outputs
-    // (passes/ptq/block_reconstruction.h).
-    VITQ_RETURN_IF_ERROR(applyRecipe("repq-vit", o));
-    o.quant.depthwise_channel_inputs = true;
-    o.reconstruct = Reconstruction::kBridges;
-  } else if (name == "i-vit") {
-    // I-ViT's quantizers: symmetric per-tensor activations (absmax / (2^(b-1) - 1)) from min/max
-    // calibration, int8 per-channel weights. --format integer lowers the model to integer-only ops
-    // (passes/lower/integer_lowering.h); --format qdq writes the same quantizers as QDQ.
-    o.activation_range = RangeMethod::kMinMax;
-    o.quant.activation_symmetric = true;
-  } else {
-    std::string list;
-    for (const auto& n : recipeNames()) list += (list.empty() ? "" : ", ") + n;
-    return invalidArgument("unknown --recipe '" + recipe + "' (available: " + list + ", each optionally with +noisy)");
-  }
-  return Status::ok();
+Status applyRecipe(const std::string& name, PipelineOptions& o) {
+  VITQ_ASSIGN_OR_RETURN(std::string text, recipePipeline(name));
+  return applyPipelineText(text, o).withContext("recipe '" + name + "'");
 }
 
 }  // namespace vitq

@@ -1,5 +1,5 @@
-// Named recipes (`vitq quantize --recipe NAME`): each is a preset of PipelineOptions
-// (docs/recipes.md describes them).
+// Named recipes (`vitq quantize --recipe NAME`): each is a pipeline text (pipeline_text.h) of the
+// steps it runs with their options; docs/recipes.md describes them.
 #pragma once
 
 #include <string>
@@ -15,11 +15,14 @@ const std::vector<std::string>& recipeNames();
 /// One line on what the recipe does (for `vitq passes`).
 std::string recipeSummary(const std::string& name);
 
+/// The recipe's pipeline text. A "+noisy" suffix adds NoisyQuant to any recipe ("repq-vit+noisy").
+StatusOr<std::string> recipePipeline(const std::string& name);
+
 /// The passes of `vitq quantize` in the order they run: name and what each does.
 const std::vector<std::pair<std::string, std::string>>& pipelinePasses();
 
-/// Sets the recipe's switches in \p options (bits, exclusions and threads are left as they are).
-/// A "+noisy" suffix adds NoisyQuant to any recipe ("repq-vit+noisy").
+/// Turns on the recipe's steps and options in \p options (a default PipelineOptions: bits,
+/// exclusions and threads are left as they are).
 Status applyRecipe(const std::string& name, PipelineOptions& options);
 
 }  // namespace vitq

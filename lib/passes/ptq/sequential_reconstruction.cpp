@@ -225,6 +225,12 @@ class SequentialReconstructionStep final : public QuantStep {
   }
   StepTraits traits() const override { return StepTraits{}.readsData().finalRunOnly(); }
   bool enabled(const PipelineOptions& o) const override { return o.reconstruct == Reconstruction::kSequential; }
+  void enable(PipelineOptions& o) const override { o.reconstruct = Reconstruction::kSequential; }
+  std::vector<StepOption> options() const override {
+    return {numberOption(
+        "block-layers", 1, 1000, true, [](const PipelineOptions& o) { return o.reconstruction_block_layers; },
+        [](PipelineOptions& o, double v) { o.reconstruction_block_layers = static_cast<int>(v); }, 2)};
+  }
   Status run(QuantContext& ctx) const override {
     ReconstructionOptions r = ctx.options.reconstruction;
     r.threads = ctx.options.threads;

@@ -152,6 +152,14 @@ class SmoothQuantStep final : public QuantStep {
   }
   StepTraits traits() const override { return StepTraits{}.readsData().floatEquivalent(); }
   bool enabled(const PipelineOptions& o) const override { return o.smooth_alpha.has_value(); }
+  void enable(PipelineOptions& o) const override {
+    if (!o.smooth_alpha) o.smooth_alpha = 0.5;  // the paper's migration strength
+  }
+  std::vector<StepOption> options() const override {
+    return {numberOption(
+        "alpha", 0, 1, false, [](const PipelineOptions& o) { return o.smooth_alpha.value_or(0.5); },
+        [](PipelineOptions& o, double v) { o.smooth_alpha = v; })};
+  }
   Status run(QuantContext& ctx) const override {
     const PipelineOptions& o = ctx.options;
     // Only the layers that will be quantized are smoothed (their weights are in the plan).
