@@ -136,6 +136,15 @@ def main():
                "--format integer keeps one width", "--budget with --format integer", [good], [out])
         expect(vitq, quantize + ["--recipe", "minmax", "--ranges", "mean-minmax"], 2,
                "--ranges chooses the activation ranges of --recipe i-vit", "--ranges without i-vit", [good], [out])
+        expect(vitq, quantize + ["--recipe", "mse", "--pipeline", "plan, calibrate, materialize-qdq"], 2,
+               "--pipeline names the steps itself: give it or --recipe, not both", "--pipeline with --recipe",
+               [good], [out])
+        expect(vitq, quantize + ["--pipeline", "plan, calibrate{range=mse}, bias-correction{strength=2}, materialize-qdq"],
+               2, "--pipeline 'plan, calibrate{range=mse}, bias-correction{strength=2}, materialize-qdq': step "
+               "'bias-correction' has no option 'strength' (it takes none)", "unknown option in --pipeline", [good], [out])
+        expect(vitq, quantize + ["--pipeline", "ln-reparam, plan, calibrate{range=minmax}, integer-lowering"], 2,
+               "integer-lowering runs after plan and calibrate alone: step 'ln-reparam' changes the QDQ model",
+               "integer-lowering after a reparameterization", [good], [out])
         expect(vitq, quantize + ["--depthwise-inputs", "per-channel"], 2,
                "--depthwise-inputs per-channel needs --placement inputs", "per-channel depthwise inputs, integer placement",
                [good], [out])

@@ -5,6 +5,10 @@ apart from timing. Across thread counts only the ViT (no Conv but its stem) is c
 executor's multi-threaded convolution sums in another order, so conv-heavy models quantized with
 --threads 2 differ in the last bits from --threads 1 (a known limit, docs/cli.md).
 
+The second run of each case replaces `--recipe NAME` by `--pipeline` with the pipeline text the
+first run's report recorded: a run is reproduced from its report (the report's recipe name,
+"custom" for a --pipeline, aside).
+
 --quick (the sanitizer build): every case still runs twice (the ViT's a third time with --threads 2)
 and is compared byte for byte, on 8 calibration and 4 report samples instead of 32 and 8, and 5
 reconstruction steps on 8 cached samples instead of 20 on 16."""
@@ -70,6 +74,17 @@ def quantize(vitq, model, args, out, threads, samples):
         return digest(out), without_timing(json.load(f))
 
 
+def with_recorded_pipeline(args, report):
+    """`args` with --recipe NAME replaced by --pipeline and the text \p report recorded."""
+    kept = [a for i, a in enumerate(args) if a != "--recipe" and (i == 0 or args[i - 1] != "--recipe")]
+    return kept + ["--pipeline", report["recipe"]["pipeline"]]
+
+
+def without_recipe_name(report):
+    recipe = {k: v for k, v in report["recipe"].items() if k != "name"}
+    return {**report, "recipe": recipe}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--vitq", required=True)
@@ -81,10 +96,13 @@ def main():
         for i, (model, args) in enumerate(CASES):
             args = quick_args(args) if opts.quick else args
             first = quantize(vitq, model, args, os.path.join(tmp, f"{i}_a.onnx"), 1, samples)
-            second = quantize(vitq, model, args, os.path.join(tmp, f"{i}_b.onnx"), 1, samples)
+            second = quantize(vitq, model, with_recorded_pipeline(args, first[1]), os.path.join(tmp, f"{i}_b.onnx"),
+                              1, samples)
             label = f"{os.path.basename(model)} {' '.join(args)}"
-            check(first[0] == second[0], f"{label}: same model bytes")
-            check(first[1] == second[1], f"{label}: same report apart from timing")
+            check(second[1]["recipe"]["name"] == "custom", f"{label}: --pipeline runs are named custom")
+            check(first[0] == second[0], f"{label}: same model bytes (rerun with the report's --pipeline)")
+            check(without_recipe_name(first[1]) == without_recipe_name(second[1]),
+                  f"{label}: same report apart from timing and the recipe's name")
             if model == VIT and "--budget" not in args:
                 threaded = quantize(vitq, model, args, os.path.join(tmp, f"{i}_c.onnx"), 2, samples)
                 check(threaded[0] == first[0], f"{label}: same model bytes with --threads 2")

@@ -30,7 +30,7 @@ const std::vector<Recipe>& recipes() {
       {"mean-minmax", "activation ranges from each sample's min/max averaged over the samples (NNCF's default)",
        "plan, calibrate{range=mean-minmax}, materialize-qdq"},
       {"percentile", "activation ranges keeping --percentile of a histogram's mass",
-       "plan, calibrate{range=percentile}, materialize-qdq"},
+       "plan, calibrate{range=percentile, percentile=99.99}, materialize-qdq"},
       {"entropy", "KL-divergence activation ranges (TensorRT, ONNX Runtime Entropy)",
        "plan, calibrate{range=entropy}, materialize-qdq"},
       {"mse", "ranges and weight clipping minimizing the squared quantization error",
