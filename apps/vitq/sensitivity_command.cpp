@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "core/logging.h"
+#include "onnx_io/model_clone.h"
 #include "passes/mixed/sensitivity.h"
 #include "passes/ptq/materialize_qdq.h"
 #include "passes/ptq/recipes.h"

@@ -144,6 +144,11 @@ std::vector<Value*> Graph::values() const {
   return out;
 }
 
+Value* Graph::mutableValue(const Value* value) {
+  auto it = value_pos_.find(value);
+  return it == value_pos_.end() ? nullptr : it->second->get();
+}
+
 Value* Graph::findValue(const std::string& name) const {
   auto it = by_name_.find(name);
   return it == by_name_.end() ? nullptr : it->second;

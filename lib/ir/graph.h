@@ -55,6 +55,9 @@ class Graph {
   size_t numValues() const { return values_.size(); }
   bool isOutput(const Value* value) const;
 
+  /// Mutable access to \p value, which this graph owns (a QuantTable's or a const traversal's key);
+  /// nullptr for a value of another graph.
+  Value* mutableValue(const Value* value);
   /// Value named \p name in this graph only, or nullptr.
   Value* findValue(const std::string& name) const;
   /// Value named \p name in this graph or an enclosing one, or nullptr.

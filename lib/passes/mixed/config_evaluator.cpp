@@ -1,5 +1,6 @@
 #include "passes/mixed/config_evaluator.h"
 
+#include "onnx_io/model_clone.h"
 #include "passes/mixed/quant_units.h"
 #include "passes/ptq/materialize_qdq.h"
 #include "report/accuracy_report.h"

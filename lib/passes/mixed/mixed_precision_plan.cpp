@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "core/logging.h"
+#include "onnx_io/model_clone.h"
 #include "passes/mixed/sensitivity.h"
 
 namespace vitq {

@@ -4,8 +4,6 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "onnx_io/exporter.h"
-#include "onnx_io/importer.h"
 #include "quant/op_rules.h"
 
 namespace vitq {
@@ -92,21 +90,6 @@ StatusOr<QuantTable> remapTable(const QuantTable& table, const Graph& target) {
     out.set(mapped, std::move(q));
   }
   return out;
-}
-
-StatusOr<Model> cloneModel(const Model& model) {
-  ImportOptions options;
-  options.lift_constants = false;
-  options.infer_shapes = false;
-  VITQ_ASSIGN_OR_RETURN(Model copy, importModel(exportModel(model), {}, options));
-  // The ONNX form carries only declared types; passes read the inferred ones too.
-  for (const auto& node : copy.graph->nodes()) {
-    for (Value* v : node->outputs()) {
-      const Value* source = v ? model.graph->findValue(v->name()) : nullptr;
-      if (source && !v->typeDeclared()) v->type() = source->type();
-    }
-  }
-  return copy;
 }
 
 }  // namespace vitq

@@ -39,7 +39,4 @@ QuantTable selectEntries(const QuantTable& table, const std::vector<const Value*
 /// \p table re-keyed onto the same-named values of \p target (a copy of the graph it was made on).
 StatusOr<QuantTable> remapTable(const QuantTable& table, const Graph& target);
 
-/// An independent copy of \p model (through its ONNX form).
-StatusOr<Model> cloneModel(const Model& model);
-
 }  // namespace vitq

@@ -202,7 +202,7 @@ StatusOr<BlockReconstructionReport> learnBlockRounding(Graph& graph, int64_t ops
       const TensorQuant* q = v ? table.find(v) : nullptr;
       if (!v || !learnableWeight(v, q) || q->params.scale.empty() || done.count(v)) continue;
       done.insert(v);
-      LearnedWeight w{const_cast<Value*>(v), std::make_unique<AdaRoundWeight>(v->initializer(), q->params, q->spec),
+      LearnedWeight w{graph.mutableValue(v), std::make_unique<AdaRoundWeight>(v->initializer(), q->params, q->spec),
                       nullptr};
       w.adam = std::make_unique<Adam>(static_cast<size_t>(w.rounding->numel()), o.learning_rate);
       report.weights.push_back(v->name());

@@ -255,10 +255,10 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table,
                                    " stays float: " + overflow);
       continue;
     }
-    bias_params.emplace_back(const_cast<Value*>(cv), p);
+    bias_params.emplace_back(graph.mutableValue(cv), p);
   }
   for (const Value* cv : table.values()) {
-    Value* v = const_cast<Value*>(cv);
+    Value* v = graph.mutableValue(cv);
     const TensorQuant& q = *table.find(v);
     if (q.params.scale.empty() && q.role != QuantRoleOfValue::kBias) {
       return internalError("value '" + v->name() + "' was planned for quantization but has no parameters");

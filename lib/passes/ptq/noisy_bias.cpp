@@ -46,7 +46,7 @@ Matrix asInputMajor(const Node& n, const Tensor& w) {
   return trans ? Matrix(m.transpose()) : Matrix(m);
 }
 
-std::vector<Site> findSites(const Graph& g, const QuantTable& table, const std::vector<std::string>& layers) {
+std::vector<Site> findSites(Graph& g, const QuantTable& table, const std::vector<std::string>& layers) {
   std::vector<Site> sites;
   for (const Value* cv : table.values()) {
     const TensorQuant& q = *table.find(cv);
@@ -54,7 +54,7 @@ std::vector<Site> findSites(const Graph& g, const QuantTable& table, const std::
         !cv->hasUses() || g.isOutput(cv)) {
       continue;
     }
-    Site site{const_cast<Value*>(cv), {}};
+    Site site{g.mutableValue(cv), {}};
     bool ok = true;
     for (const Use& u : cv->uses()) {
       Node* n = u.user;

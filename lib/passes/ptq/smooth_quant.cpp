@@ -13,7 +13,7 @@
 
 namespace vitq {
 
-std::vector<SmoothSite> findSmoothSites(const Graph& graph, const std::function<bool(const Node&)>& wanted) {
+std::vector<SmoothSite> findSmoothSites(Graph& graph, const std::function<bool(const Node&)>& wanted) {
   std::vector<SmoothSite> sites;
   for (const Value* v : graph.values()) {
     if (v->isConstant() || !v->hasUses()) continue;
@@ -27,7 +27,7 @@ std::vector<SmoothSite> findSmoothSites(const Graph& graph, const std::function<
       site.consumers.push_back(user);
     }
     if (site.consumers.empty()) continue;
-    site.input = const_cast<Value*>(v);
+    site.input = graph.mutableValue(v);
     sites.push_back(std::move(site));
   }
   return sites;

@@ -24,7 +24,7 @@ struct SmoothSite {
 
 /// Activations read by at least one linear layer that \p wanted accepts (all when null), with
 /// every such reader that agrees on the channel count.
-std::vector<SmoothSite> findSmoothSites(const Graph& graph, const std::function<bool(const Node&)>& wanted = nullptr);
+std::vector<SmoothSite> findSmoothSites(Graph& graph, const std::function<bool(const Node&)>& wanted = nullptr);
 
 /// s_c for activation maxima \p act_absmax and weight maxima \p weight_absmax; channels where
 /// either is zero keep 1; s is clamped to [1e-5, 1e5] so that no weight row over- or underflows.
