@@ -8,6 +8,7 @@
 #include "onnx_io/exporter.h"
 #include "onnx_io/importer.h"
 #include "passes/ptq/pipeline_text.h"
+#include "passes/ptq/quant_step.h"
 #include "passes/ptq/quantize_pipeline.h"
 #include "report/accuracy_report.h"
 #include "report/report_writer.h"
@@ -33,12 +34,7 @@ Status runIntegerExport(const Model& reference, Model& quantized, const Dataset&
                       {"activation_bits", options.quant.activation_bits}, {"residual_bits", options.residual_bits},
                       {"ranges", mean_ranges ? "mean-minmax" : "minmax"}, {"calibration_samples", lr.calibration_samples},
                       {"pipeline", pipelineText(pr.pipeline, options)}};
-  report["integer_lowering"] = {{"linear", lr.linear}, {"convolutions", lr.convolutions},
-                                {"activation_matmuls", lr.activation_matmuls}, {"products", lr.products},
-                                {"shiftmax", lr.shiftmax},
-                                {"shiftgelu", lr.shiftgelu}, {"layernorms", lr.layernorms},
-                                {"residual_adds", lr.residual_adds}, {"requantizers", lr.requantizers},
-                                {"float_ops", lr.float_ops}};
+  addStepReports(options, pr, report);
   report["guard"] = a.guard ? "on" : "off";
   if (!a.report.empty()) VITQ_RETURN_IF_ERROR(writeReportFile(report, a.report));
   VITQ_RETURN_IF_ERROR(saveModelAfterReport(quantized, a.output, a.report));

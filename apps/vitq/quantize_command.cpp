@@ -100,7 +100,7 @@ Status runQuantize(const QuantizeFlags& o) {
   VITQ_ASSIGN_OR_RETURN(nlohmann::json report, compareModels(reference, quantized, *in.eval, layer_values, compare));
   report["model"] = o.model;
   report["output_model"] = o.output;
-  addQuantizeSections(report, o, po, pr, in.calib->size());
+  addQuantizeSections(report, o, po, pr);
   if (mixed) {
     report["sensitivity"] = mixed->sensitivity;
     report["budget"] = mixed->budget;

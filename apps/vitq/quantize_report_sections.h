@@ -2,8 +2,6 @@
 // what each step did) and the quantization's counts (docs/report-format.md).
 #pragma once
 
-#include <cstddef>
-
 #include <nlohmann/json.hpp>
 
 #include "passes/ptq/quantize_pipeline.h"
@@ -11,9 +9,10 @@
 
 namespace vitq::cli {
 
-/// Fills report["recipe"], ["quantization"] and, where those steps ran, ["noisy_bias"] and
-/// ["reconstruction"]; \p calibration_samples bounds the reconstruction's sample count.
+/// Fills report["recipe"] and ["quantization"]; the steps that ran add their own sections
+/// (QuantStep::addToReport: the recipe's ln_reparam, smooth_quant, ..., ["noisy_bias"],
+/// ["reconstruction"]).
 void addQuantizeSections(nlohmann::json& report, const QuantizeFlags& o, const PipelineOptions& po,
-                         const PipelineReport& pr, size_t calibration_samples);
+                         const PipelineReport& pr);
 
 }  // namespace vitq::cli

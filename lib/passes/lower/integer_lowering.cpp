@@ -1,5 +1,7 @@
 #include "passes/lower/integer_lowering.h"
 
+#include <nlohmann/json.hpp>
+
 #include "core/logging.h"
 #include "pattern/match_utils.h"
 #include "passes/lower/integer_functions.h"
@@ -213,6 +215,19 @@ class IntegerLoweringStep final : public QuantStep {
     return "--format integer: integer-only ops, Shiftmax, ShiftGELU, I-LayerNorm and dyadic requantizers (i-vit)";
   }
   StepTraits traits() const override { return StepTraits{}.writesQuantized(); }
+  void addToReport(const PipelineOptions&, const PipelineReport& r, nlohmann::json& out) const override {
+    const IntegerLoweringReport& lr = r.integer;
+    out["integer_lowering"] = {{"linear", lr.linear},
+                               {"convolutions", lr.convolutions},
+                               {"activation_matmuls", lr.activation_matmuls},
+                               {"products", lr.products},
+                               {"shiftmax", lr.shiftmax},
+                               {"shiftgelu", lr.shiftgelu},
+                               {"layernorms", lr.layernorms},
+                               {"residual_adds", lr.residual_adds},
+                               {"requantizers", lr.requantizers},
+                               {"float_ops", lr.float_ops}};
+  }
   bool enabled(const PipelineOptions& o) const override { return o.integer_lowering; }
   void enable(PipelineOptions& o) const override { o.integer_lowering = true; }
   std::vector<StepOption> options() const override {

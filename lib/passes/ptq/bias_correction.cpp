@@ -5,6 +5,8 @@
 #include <map>
 #include <memory>
 
+#include <nlohmann/json.hpp>
+
 #include "calib/calibration_session.h"
 #include "core/logging.h"
 #include "exec/kernel_registry.h"
@@ -148,6 +150,13 @@ class BiasCorrectionStep final : public QuantStep {
     return "--bias-correction: each quantized layer's mean output shift folded into its bias";
   }
   StepTraits traits() const override { return StepTraits{}.readsData(); }
+  void addToReport(const PipelineOptions&, const PipelineReport& r, nlohmann::json& out) const override {
+    nlohmann::json layers = nlohmann::json::array();
+    for (const auto& b : r.bias_corrected) {
+      layers.push_back({{"layer", b.layer}, {"max_shift", b.max_shift}, {"mean_shift", b.mean_shift}});
+    }
+    out["recipe"]["bias_correction"] = layers;
+  }
   bool enabled(const PipelineOptions& o) const override { return o.bias_correction; }
   void enable(PipelineOptions& o) const override { o.bias_correction = true; }
   Status run(QuantContext& ctx) const override {

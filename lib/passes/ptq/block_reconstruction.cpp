@@ -1,6 +1,9 @@
 #include "passes/ptq/block_reconstruction.h"
 
+#include <algorithm>
 #include <unordered_set>
+
+#include <nlohmann/json.hpp>
 
 #include "core/logging.h"
 #include "exec/thread_scope.h"
@@ -78,6 +81,23 @@ StatusOr<std::vector<BlockReconstructionReport>> reconstructBlocks(Model& model,
   return reports;
 }
 
+void addReconstructionReport(const char* scope, const PipelineOptions& o, const PipelineReport& r, nlohmann::json& out) {
+  const ReconstructionOptions& ro = o.reconstruction;
+  out["recipe"]["reconstruction"] = {{"scope", scope}, {"iterations", ro.iterations},
+                                     {"samples", std::min(ro.samples, r.calibration_samples)}, {"batch", ro.batch},
+                                     {"learning_rate", ro.learning_rate}, {"seed", ro.seed},
+                                     {"block_layers", o.reconstruction_block_layers}, {"drop", ro.drop_probability},
+                                     {"activation_scales", ro.learn_activation_scales}};
+  nlohmann::json blocks = nlohmann::json::array();
+  for (const auto& b : r.reconstructed) {
+    blocks.push_back({{"block", b.name}, {"output", b.output}, {"weights", b.weights}, {"elements", b.elements},
+                      {"codes_changed", b.flipped}, {"loss_before", b.loss_before}, {"loss_after", b.loss_after},
+                      {"kept_nearest", b.kept_nearest}, {"activation_scales", b.activation_scales.size()},
+                      {"seconds", b.seconds}});
+  }
+  out["reconstruction"] = blocks;
+}
+
 namespace {
 
 class BridgeReconstructionStep final : public QuantStep {
@@ -87,6 +107,9 @@ class BridgeReconstructionStep final : public QuantStep {
     return "q-hyvit: learned rounding of the bridge blocks' weights";
   }
   StepTraits traits() const override { return StepTraits{}.readsData().finalRunOnly(); }
+  void addToReport(const PipelineOptions& o, const PipelineReport& r, nlohmann::json& out) const override {
+    addReconstructionReport("bridges", o, r, out);
+  }
   bool enabled(const PipelineOptions& o) const override { return o.reconstruct == Reconstruction::kBridges; }
   void enable(PipelineOptions& o) const override { o.reconstruct = Reconstruction::kBridges; }
   Status run(QuantContext& ctx) const override {

@@ -10,6 +10,8 @@
 #include <optional>
 #include <unordered_set>
 
+#include <nlohmann/json.hpp>
+
 #include "calib/calibration_session.h"
 #include "core/logging.h"
 #include "passes/ptq/activation_ranges.h"
@@ -113,6 +115,18 @@ class LnReparamStep final : public QuantStep {
             switchOption(
                 "dual-clip", [](const PipelineOptions& o) { return o.dual_clip; },
                 [](PipelineOptions& o) { o.dual_clip = true; })};
+  }
+  void addToReport(const PipelineOptions& o, const PipelineReport& r, nlohmann::json& out) const override {
+    nlohmann::json ln = {{"reference_scale", o.median_scale ? "median" : "mean"}};
+    if (o.dual_clip) {
+      nlohmann::json sites = nlohmann::json::array();
+      for (const auto& d : r.dual_clipped) {
+        sites.push_back({{"activation", d.activation}, {"loss_before", d.loss_before}, {"loss_after", d.loss_after},
+                         {"clipped_channels", d.clipped_channels}});
+      }
+      ln["dual_clip"] = sites;
+    }
+    out["recipe"]["ln_reparam"] = ln;
   }
   Status run(QuantContext& ctx) const override {
     VITQ_ASSIGN_OR_RETURN(ctx.fixed, reparameterizeLayerNorms(ctx.model, ctx.calib, ctx.options, ctx.report));

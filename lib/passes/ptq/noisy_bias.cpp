@@ -5,6 +5,8 @@
 #include <random>
 #include <unordered_set>
 
+#include <nlohmann/json.hpp>
+
 #include "calib/calibration_session.h"
 #include "core/logging.h"
 #include "exec/gemm.h"
@@ -224,6 +226,17 @@ class NoisyBiasStep final : public QuantStep {
     return "+noisy: fixed noise before activation quantizers, compensated in the next layer's bias";
   }
   StepTraits traits() const override { return StepTraits{}.readsData().finalRunOnly(); }
+  void addToReport(const PipelineOptions& o, const PipelineReport& r, nlohmann::json& out) const override {
+    out["recipe"]["noisy_bias"] = {{"seed", o.noisy.seed}, {"distribution", o.noisy.gaussian ? "gaussian" : "uniform"},
+                                   {"amplitude_steps", o.noisy.amplitude_steps}, {"layers", o.noisy.layers}};
+    nlohmann::json sites = nlohmann::json::array();
+    for (const auto& site : r.noisy_bias) {
+      sites.push_back({{"activation", site.activation}, {"consumers", site.consumers}, {"amplitude", site.amplitude},
+                       {"shift", site.shift}, {"sqnr_before_db", site.sqnr_before_db},
+                       {"sqnr_after_db", site.sqnr_after_db}});
+    }
+    out["noisy_bias"] = sites;
+  }
   bool enabled(const PipelineOptions& o) const override { return o.noisy_bias; }
   void enable(PipelineOptions& o) const override { o.noisy_bias = true; }
   Status run(QuantContext& ctx) const override {

@@ -11,6 +11,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "passes/ptq/quantize_pipeline.h"
 #include "passes/ptq/step_options.h"
 
@@ -69,6 +71,9 @@ class QuantStep {
   /// What the step takes in a pipeline text (pipeline_text.h).
   virtual std::vector<StepOption> options() const { return {}; }
   virtual Status run(QuantContext& ctx) const = 0;
+  /// Writes the step's settings and what it did into the run's report (docs/report-format.md),
+  /// from the options and the report the run left.
+  virtual void addToReport(const PipelineOptions&, const PipelineReport&, nlohmann::json&) const {}
 };
 
 /// Every step, in the order they run.
@@ -77,6 +82,9 @@ const std::vector<const QuantStep*>& quantSteps();
 /// The first step \p options enable that needs the calibration samples themselves, or null when
 /// saved statistics (`vitq calibrate`) can stand in for them.
 const QuantStep* firstStepReadingData(const PipelineOptions& options);
+
+/// Each step of \p report.pipeline (the steps that ran) writes its section into \p out.
+void addStepReports(const PipelineOptions& options, const PipelineReport& report, nlohmann::json& out);
 
 /// Runs the enabled steps of \p steps in order, those before the first one that materializes
 /// (prepare) or all of them; with `stop_after_reparam` only the leading float-equivalent ones.

@@ -14,6 +14,14 @@ const std::vector<const QuantStep*>& quantSteps() {
   return steps;
 }
 
+void addStepReports(const PipelineOptions& options, const PipelineReport& report, nlohmann::json& out) {
+  for (const std::string& name : report.pipeline) {
+    for (const QuantStep* step : quantSteps()) {
+      if (name == step->name()) step->addToReport(options, report, out);
+    }
+  }
+}
+
 const QuantStep* firstStepReadingData(const PipelineOptions& options) {
   for (const QuantStep* step : quantSteps()) {
     if (step->traits().reads_data && step->enabled(options)) return step;

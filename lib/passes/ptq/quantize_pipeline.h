@@ -7,6 +7,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "calib/calibration_session.h"
 #include "calib/dataset.h"
 #include "ir/graph.h"
@@ -87,6 +89,10 @@ struct PipelineReport {
   std::vector<BlockReconstructionReport> reconstructed;
   IntegerLoweringReport integer;
 };
+
+/// The report's reconstruction sections (docs/report-format.md) for either scope, "bridges" or "all".
+void addReconstructionReport(const char* scope, const PipelineOptions& options, const PipelineReport& report,
+                             nlohmann::json& out);
 
 /// The quantization decided but not yet written into the graph: the table holds every value's
 /// parameters and points into \p model's graph (reparameterized, noise-biased, reconstructed).

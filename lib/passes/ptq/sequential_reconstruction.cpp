@@ -5,6 +5,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <nlohmann/json.hpp>
+
 #include "autodiff/vjp.h"
 #include "core/logging.h"
 #include "exec/thread_scope.h"
@@ -224,6 +226,9 @@ class SequentialReconstructionStep final : public QuantStep {
     return "--reconstruct all: learned rounding of every block in order, on the quantized model's own inputs (BRECQ)";
   }
   StepTraits traits() const override { return StepTraits{}.readsData().finalRunOnly(); }
+  void addToReport(const PipelineOptions& o, const PipelineReport& r, nlohmann::json& out) const override {
+    addReconstructionReport("all", o, r, out);
+  }
   bool enabled(const PipelineOptions& o) const override { return o.reconstruct == Reconstruction::kSequential; }
   void enable(PipelineOptions& o) const override { o.reconstruct = Reconstruction::kSequential; }
   std::vector<StepOption> options() const override {

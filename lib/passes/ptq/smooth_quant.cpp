@@ -4,6 +4,8 @@
 #include <cmath>
 #include <unordered_set>
 
+#include <nlohmann/json.hpp>
+
 #include "calib/calibration_session.h"
 #include "core/logging.h"
 #include "passes/ptq/linear_rewrite.h"
@@ -151,6 +153,14 @@ class SmoothQuantStep final : public QuantStep {
     return "--smooth-quant: outlier channels of linear layers' inputs moved into their weights (SmoothQuant)";
   }
   StepTraits traits() const override { return StepTraits{}.readsData().floatEquivalent(); }
+  void addToReport(const PipelineOptions& o, const PipelineReport& r, nlohmann::json& out) const override {
+    nlohmann::json smoothed = nlohmann::json::array();
+    for (const auto& s : r.smoothed) {
+      smoothed.push_back({{"activation", s.input}, {"consumers", s.consumers}, {"min_scale", s.min_scale},
+                          {"max_scale", s.max_scale}});
+    }
+    out["recipe"]["smooth_quant"] = {{"alpha", *o.smooth_alpha}, {"smoothed", smoothed}};
+  }
   bool enabled(const PipelineOptions& o) const override { return o.smooth_alpha.has_value(); }
   void enable(PipelineOptions& o) const override {
     if (!o.smooth_alpha) o.smooth_alpha = 0.5;  // the paper's migration strength
