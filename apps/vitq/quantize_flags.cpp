@@ -131,6 +131,7 @@ StatusOr<PipelineOptions> pipelineOptionsFromFlags(const QuantizeFlags& o) {
   if (o.depthwise_inputs.empty() && po.quant.quantize_outputs) po.quant.depthwise_channel_inputs = false;
   if (o.smooth_alpha >= 0) po.smooth_alpha = o.smooth_alpha;
   po.bias_correction = po.bias_correction || o.bias_correction;
+  po.gptq = po.gptq || o.gptq;
   bool any_four_bit = o.wbits <= 4 || o.abits <= 4;
   for (const auto& text : o.layer_bits) {
     VITQ_ASSIGN_OR_RETURN(auto lb, parseLayerBits(text));
@@ -309,6 +310,10 @@ void addQuantizeFlags(CLI::App& app, QuantizeFlags& flags) {
                   "SmoothQuant before calibration with this migration strength alpha (0 to 1; 0.5 in the paper, "
                   "NNCF 0.95): outlier channels of linear layers' inputs move into their weights")
       ->check(CLI::Range(0.0, 1.0))->check(finiteNumber());
+  cmd->add_flag("--gptq", o->gptq,
+                "After calibration, MatMul/Gemm weights rounded column by column on their calibrated grid, each "
+                "column's error compensated in the columns not yet rounded through the inputs' Hessian (GPTQ); "
+                "options in a --pipeline: gptq{damp=0.01, block-size=128, samples=128, act-order}");
   cmd->add_flag("--bias-correction", o->bias_correction,
                 "After calibration, each quantized layer's mean output shift per channel (float against quantized "
                 "input and weights, on the calibration data) is added to its bias");

@@ -28,6 +28,7 @@ struct QuantizeFlags {
   std::string depthwise_inputs;  // per-tensor or per-channel; empty: the recipe's choice
   double smooth_alpha = -1;  // negative: no smoothing
   bool bias_correction = false;
+  bool gptq = false;
   uint64_t noise_seed = 0;
   std::string noise_dist = "uniform";
   int noise_steps = 50;

@@ -91,7 +91,7 @@ TEST_CASE("the registry names every step once, the two that materialize last", "
   std::vector<std::string> names;
   for (const QuantStep* s : quantSteps()) names.push_back(s->name());
   CHECK(names == std::vector<std::string>{"smooth-quant", "ln-reparam", "plan", "log-softmax", "calibrate",
-                                          "bridge-reconstruction", "sequential-reconstruction", "bias-correction",
+                                          "gptq", "bridge-reconstruction", "sequential-reconstruction", "bias-correction",
                                           "noisy-bias", "materialize-qdq", "integer-lowering"});
   for (const QuantStep* s : quantSteps()) {
     const std::string name = s->name();

@@ -8,7 +8,7 @@ namespace vitq {
 const std::vector<const QuantStep*>& quantSteps() {
   static const std::vector<const QuantStep*> steps = {
       &smoothQuantStep(),          &lnReparamStep(),  &planStep(),          &logSoftmaxStep(),
-      &calibrateStep(),            &bridgeReconstructionStep(),           &sequentialReconstructionStep(),
+      &calibrateStep(),            &gptqStep(),       &bridgeReconstructionStep(),           &sequentialReconstructionStep(),
       &biasCorrectionStep(),       &noisyBiasStep(),  &materializeQdqStep(),  &integerLoweringStep(),
   };
   return steps;

@@ -15,6 +15,7 @@
 #include "passes/lower/integer_lowering.h"
 #include "passes/ptq/bias_correction.h"
 #include "passes/ptq/dual_clipping.h"
+#include "passes/ptq/gptq.h"
 #include "passes/ptq/block_reconstruction.h"
 #include "passes/ptq/sequential_reconstruction.h"
 #include "passes/ptq/materialize_qdq.h"
@@ -47,6 +48,8 @@ struct PipelineOptions {
   bool bias_correction = false;    // mean output shift of each quantized layer folded into its bias
   bool noisy_bias = false;         // NoisyQuant on the inputs of linear layers
   NoisyBiasOptions noisy;
+  bool gptq = false;               // GPTQ rounding of MatMul/Gemm weights on the calibrated grid
+  GptqOptions gptq_options;
   Reconstruction reconstruct = Reconstruction::kNone;
   ReconstructionOptions reconstruction;
   int reconstruction_block_layers = 2;  // kSequential: quantized layers per block, at least
@@ -86,6 +89,7 @@ struct PipelineReport {
   int log_softmax = 0;
   std::vector<BiasCorrectionSite> bias_corrected;
   std::vector<NoisyBiasSite> noisy_bias;
+  std::vector<GptqLayerReport> gptq;
   std::vector<BlockReconstructionReport> reconstructed;
   IntegerLoweringReport integer;
 };

@@ -1,0 +1,60 @@
+// gptq (Frantar et al., "GPTQ: Accurate Post-Training Quantization for Generative Pre-trained
+// Transformers", 2023): the weights of every quantized MatMul/Gemm are rounded one input column at
+// a time on the grid the calibrate step chose (its per-channel scales stay), and each column's
+// rounding error is pushed onto the columns not yet rounded, weighted by the inverse Hessian of the
+// layer's squared output error, H = 2 X^T X over the calibration inputs X. No gradients: one run
+// of the float model collects every layer's X^T X, then each layer is a dense Cholesky-based loop.
+//
+//   before: W (float) --materialize-qdq--> round(W / s)            (nearest: each error alone)
+//   after:  W' = s (q - z), q chosen column by column           (errors compensated through H)
+//
+// Per output channel c and input column i (columns in blocks of `block_size`, optionally in order
+// of decreasing H_ii, "act-order"), with U the upper Cholesky factor of (H + damp mean(diag H) I)^-1:
+//   q_ci = quant(W_ci);  e_c = (W_ci - q_ci) / U_ii;  W_cj -= e_c U_ij  for j > i.
+// The written model holds W' on the grid, so materialize-qdq exports exactly those codes.
+#pragma once
+
+#include <Eigen/Dense>
+
+#include <string>
+#include <vector>
+
+#include "calib/dataset.h"
+#include "ir/graph.h"
+#include "quant/quant_table.h"
+
+namespace vitq {
+
+struct GptqOptions {
+  double damp = 0.01;      // added to diag(H) as this fraction of its mean (the paper's 1 %)
+  int block_size = 128;    // columns updated lazily together
+  bool act_order = false;  // columns in order of decreasing H_ii (the paper's "act-order")
+  size_t samples = 128;    // calibration samples whose inputs build H (the first N)
+  int threads = 1;
+};
+
+struct GptqLayerReport {
+  std::string layer;
+  std::string weight;
+  int64_t rows = 0;  // input rows that built H
+  // The layer's squared output error on those rows, tr((W - Wq) H (W - Wq)^T) / rows, with
+  // round-to-nearest and with GPTQ's codes.
+  double error_nearest = 0;
+  double error_gptq = 0;
+  bool kept_nearest = false;  // GPTQ was not better (or H was not positive definite)
+};
+
+/// GPTQ on one matrix \p w ([outputs, inputs]) with per-output-row scales and zero points on the
+/// grid [qmin, qmax] and the input Gram matrix \p h ([inputs, inputs], X^T X); returns the
+/// dequantized weights s (q - z). Fails when H stays singular after damping.
+StatusOr<Eigen::MatrixXd> gptqQuantize(const Eigen::MatrixXd& w, const Eigen::MatrixXd& h,
+                                       const std::vector<float>& scales, const std::vector<int32_t>& zero_points,
+                                       int32_t qmin, int32_t qmax, const GptqOptions& options);
+
+/// Runs GPTQ on the weights of every quantized MatMul and Gemm of \p model (2-D constant weights
+/// in \p table, used by that node alone) with X^T X from \p calib through the float model, and
+/// writes the chosen weights back into the initializers.
+StatusOr<std::vector<GptqLayerReport>> gptqWeights(Model& model, const QuantTable& table, const Dataset& calib,
+                                                   const GptqOptions& options);
+
+}  // namespace vitq
