@@ -54,6 +54,15 @@ VARIANTS = {
                        "per-channel"],
     "q-hyvit-in": ["--recipe", "q-hyvit", "--placement", "inputs", "--bias-correction"],
     "mse-in": ["--recipe", "mse", "--placement", "inputs"],
+    # GPTQ rounding of the MatMul/Gemm weights on the recipe's grid (passes/ptq/gptq.h).
+    "mse-gptq": ["--recipe", "mse", "--gptq"],
+    "repq-vit-gptq": ["--recipe", "repq-vit", "--gptq"],
+    "mse-gptq-float": ["--pipeline", "plan, calibrate{range=mse, weights=mse}, gptq{inputs=float}, materialize-qdq"],
+    "minmax-gptq": ["--recipe", "minmax", "--gptq"],
+    "encoder": ["--recipe", "mse", "--placement", "inputs", "--smooth-quant", "0.8"],
+    "encoder-gptq": ["--recipe", "mse", "--placement", "inputs", "--smooth-quant", "0.8", "--gptq"],
+    "repq-vit-gptq-act": ["--pipeline", "ln-reparam, plan{inputs-8bit}, log-softmax, calibrate{range=mse, weights=mse}, "
+                          "gptq{act-order}, materialize-qdq"],
     # The same models with ONNX's 4-bit types (opset 21) where tensors have 4 bits or fewer.
     "repq-vit-int4": ["--recipe", "repq-vit", "--int4"],
     "repq-vit-in-dw-int4": ["--recipe", "repq-vit", "--placement", "inputs", "--bias-correction", "--depthwise-inputs",

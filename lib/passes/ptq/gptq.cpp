@@ -145,20 +145,43 @@ StatusOr<Eigen::MatrixXd> gptqQuantize(const Eigen::MatrixXd& w_in, const Eigen:
   return out;
 }
 
-StatusOr<std::vector<GptqLayerReport>> gptqWeights(Model& model, const QuantTable& table, const Dataset& calib,
-                                                   const GptqOptions& o) {
-  Graph& g = *model.graph;
-  const std::vector<GptqLayer> layers = findLayers(g, table);
-  std::unordered_map<const Value*, Gram> grams;
-  for (const GptqLayer& l : layers) {
-    auto [it, added] = grams.try_emplace(l.input);
-    if (added) it->second.xtx = Eigen::MatrixXd::Zero(l.inputs, l.inputs);
+namespace {
+
+// Wave of each layer: 0 for a layer whose input no other layer of \p layers reaches, else one more
+// than the deepest such layer upstream. A wave's inputs depend only on earlier waves' weights.
+std::vector<int> layerWaves(const Graph& g, const std::vector<GptqLayer>& layers) {
+  std::unordered_map<const Node*, size_t> index;
+  for (size_t i = 0; i < layers.size(); ++i) index[layers[i].node] = i;
+  std::unordered_map<const Value*, int> depth;  // layers upstream of a value, at most
+  std::vector<int> waves(layers.size(), 0);
+  for (const auto& node : g.nodes()) {
+    int in = 0;
+    for (const Value* v : node->inputs()) {
+      if (auto it = depth.find(v); v && it != depth.end()) in = std::max(in, it->second);
+    }
+    int out = in;
+    if (auto it = index.find(node.get()); it != index.end()) {
+      waves[it->second] = in;
+      out = in + 1;
+    }
+    for (const Value* v : node->outputs()) {
+      if (v) depth[v] = out;
+    }
   }
-  std::vector<GptqLayerReport> reports;
-  if (layers.empty()) return reports;
-  // Widths must agree between the layers reading one activation.
-  for (const GptqLayer& l : layers) {
-    if (grams.at(l.input).xtx.rows() != l.inputs) return internalError("gptq: layers reading '" + l.input->name() + "' disagree on its width");
+  return waves;
+}
+
+// X^T X of the inputs of \p layers over the first samples of \p calib through \p g as it is now.
+StatusOr<std::unordered_map<const Value*, Gram>> collectGrams(const Model& model, const std::vector<const GptqLayer*>& layers,
+                                                              const Dataset& calib, const GptqOptions& o) {
+  const Graph& g = *model.graph;
+  std::unordered_map<const Value*, Gram> grams;
+  for (const GptqLayer* l : layers) {
+    auto [it, added] = grams.try_emplace(l->input);
+    if (added) it->second.xtx = Eigen::MatrixXd::Zero(l->inputs, l->inputs);
+    if (it->second.xtx.rows() != l->inputs) {
+      return internalError("gptq: layers reading '" + l->input->name() + "' disagree on its width");
+    }
   }
   VITQ_ASSIGN_OR_RETURN(Executor exec, Executor::create(g, model.opsetVersion(""), {o.threads}));
   GramHooks hooks(grams);
@@ -170,43 +193,70 @@ StatusOr<std::vector<GptqLayerReport>> gptqWeights(Model& model, const QuantTabl
     }
     VITQ_RETURN_IF_ERROR(exec.run(feeds, &hooks).status());
   }
+  return grams;
+}
+
+// Rounds one layer's weight (GPTQ, or nearest where GPTQ is not better) and writes it back on the grid.
+GptqLayerReport roundLayer(Graph& g, const GptqLayer& l, const Gram& gram, const QuantTable& table,
+                           const GptqOptions& o) {
+  const TensorQuant& tq = *table.find(l.weight);
+  const Tensor& t = l.weight->initializer();
+  using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  Eigen::Map<const RowMajor> stored(t.data<float>(), t.dim(0), t.dim(1));
+  const Eigen::MatrixXd w = l.transposed ? Eigen::MatrixXd(stored.cast<double>()) : Eigen::MatrixXd(stored.cast<double>().transpose());
+  GptqLayerReport r;
+  r.layer = l.node->name();
+  r.weight = l.weight->name();
+  r.rows = gram.rows;
+  // Round to nearest, as materialize-qdq would: the baseline GPTQ must beat.
+  Eigen::MatrixXd nearest(w.rows(), w.cols());
+  for (int64_t row = 0; row < w.rows(); ++row) {
+    const float s = tq.params.scale.size() == 1 ? tq.params.scale[0] : tq.params.scale[static_cast<size_t>(row)];
+    const int32_t z = tq.params.zero_point.size() == 1 ? tq.params.zero_point[0] : tq.params.zero_point[static_cast<size_t>(row)];
+    for (int64_t c = 0; c < w.cols(); ++c) {
+      nearest(row, c) = dequantizeValue(quantizeValue(static_cast<float>(w(row, c)), s, z, tq.spec.qmin(), tq.spec.qmax()), s, z);
+    }
+  }
+  const double per_row = gram.rows > 0 ? 1.0 / static_cast<double>(gram.rows) : 0.0;
+  r.error_nearest = outputError(w - nearest, gram.xtx) * per_row;
+  auto chosen = gptqQuantize(w, gram.xtx, tq.params.scale, tq.params.zero_point, tq.spec.qmin(), tq.spec.qmax(), o);
+  if (chosen.isOk()) r.error_gptq = outputError(w - *chosen, gram.xtx) * per_row;
+  r.kept_nearest = !chosen.isOk() || gram.rows == 0 || !(r.error_gptq < r.error_nearest);
+  if (r.kept_nearest) r.error_gptq = r.error_nearest;
+  // The weight is written on its grid either way, so that later waves see it as the model will.
+  const Eigen::MatrixXd& q = r.kept_nearest ? nearest : *chosen;
+  Tensor out(DataType::kFloat, t.shape());
+  Eigen::Map<RowMajor> written(out.data<float>(), t.dim(0), t.dim(1));
+  if (l.transposed) written = q.cast<float>();
+  else written = q.transpose().cast<float>();
+  g.setInitializer(l.weight, std::move(out));
+  return r;
+}
+
+}  // namespace
+
+StatusOr<std::vector<GptqLayerReport>> gptqWeights(Model& model, const QuantTable& table, const Dataset& calib,
+                                                   const GptqOptions& o) {
+  Graph& g = *model.graph;
+  const std::vector<GptqLayer> layers = findLayers(g, table);
+  std::vector<GptqLayerReport> reports(layers.size());
+  if (layers.empty()) return reports;
+  const std::vector<int> waves = o.sequential ? layerWaves(g, layers) : std::vector<int>(layers.size(), 0);
+  const int last_wave = *std::max_element(waves.begin(), waves.end());
   auto log = logger("vitq.quantize");
-  for (const GptqLayer& l : layers) {
-    const Gram& gram = grams.at(l.input);
-    const TensorQuant& tq = *table.find(l.weight);
-    const Tensor& t = l.weight->initializer();
-    Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> stored(t.data<float>(), t.dim(0), t.dim(1));
-    const Eigen::MatrixXd w = l.transposed ? Eigen::MatrixXd(stored.cast<double>()) : Eigen::MatrixXd(stored.cast<double>().transpose());
-    GptqLayerReport r;
-    r.layer = l.node->name();
-    r.weight = l.weight->name();
-    r.rows = gram.rows;
-    // Round to nearest, as materialize-qdq would: the baseline GPTQ must beat.
-    Eigen::MatrixXd nearest(w.rows(), w.cols());
-    for (int64_t row = 0; row < w.rows(); ++row) {
-      const float s = tq.params.scale.size() == 1 ? tq.params.scale[0] : tq.params.scale[static_cast<size_t>(row)];
-      const int32_t z = tq.params.zero_point.size() == 1 ? tq.params.zero_point[0] : tq.params.zero_point[static_cast<size_t>(row)];
-      for (int64_t c = 0; c < w.cols(); ++c) {
-        nearest(row, c) = dequantizeValue(quantizeValue(static_cast<float>(w(row, c)), s, z, tq.spec.qmin(), tq.spec.qmax()), s, z);
-      }
+  for (int wave = 0; wave <= last_wave; ++wave) {
+    std::vector<const GptqLayer*> now;
+    for (size_t i = 0; i < layers.size(); ++i) {
+      if (waves[i] == wave) now.push_back(&layers[i]);
     }
-    const double per_row = gram.rows > 0 ? 1.0 / static_cast<double>(gram.rows) : 0.0;
-    r.error_nearest = outputError(w - nearest, gram.xtx) * per_row;
-    auto chosen = gptqQuantize(w, gram.xtx, tq.params.scale, tq.params.zero_point, tq.spec.qmin(), tq.spec.qmax(), o);
-    if (chosen.isOk()) r.error_gptq = outputError(w - *chosen, gram.xtx) * per_row;
-    r.kept_nearest = !chosen.isOk() || gram.rows == 0 || !(r.error_gptq < r.error_nearest);
-    if (r.kept_nearest) {
-      r.error_gptq = r.error_nearest;
-    } else {
-      Tensor out(DataType::kFloat, t.shape());
-      Eigen::Map<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> written(out.data<float>(), t.dim(0), t.dim(1));
-      if (l.transposed) written = chosen->cast<float>();
-      else written = chosen->transpose().cast<float>();
-      g.setInitializer(l.weight, std::move(out));
+    if (now.empty()) continue;
+    VITQ_ASSIGN_OR_RETURN(auto grams, collectGrams(model, now, calib, o));
+    for (size_t i = 0; i < layers.size(); ++i) {
+      if (waves[i] != wave) continue;
+      reports[i] = roundLayer(g, layers[i], grams.at(layers[i].input), table, o);
+      log->debug("gptq {} (wave {}): output error {:.4g} -> {:.4g}{}", reports[i].layer, wave, reports[i].error_nearest,
+                 reports[i].error_gptq, reports[i].kept_nearest ? " (nearest kept)" : "");
     }
-    log->debug("gptq {}: output error {:.4g} -> {:.4g}{}", r.layer, r.error_nearest, r.error_gptq,
-               r.kept_nearest ? " (nearest kept)" : "");
-    reports.push_back(std::move(r));
   }
   return reports;
 }
@@ -235,7 +285,11 @@ class GptqStep final : public QuantStep {
                 [](PipelineOptions& o, double v) { o.gptq_options.samples = static_cast<size_t>(v); }, 128),
             switchOption(
                 "act-order", [](const PipelineOptions& o) { return o.gptq_options.act_order; },
-                [](PipelineOptions& o) { o.gptq_options.act_order = true; })};
+                [](PipelineOptions& o) { o.gptq_options.act_order = true; }),
+            choiceOption<bool>(
+                "inputs", {{"quantized", true}, {"float", false}},
+                [](const PipelineOptions& o) { return o.gptq_options.sequential; },
+                [](PipelineOptions& o, bool sequential) { o.gptq_options.sequential = sequential; }, true)};
   }
   Status run(QuantContext& ctx) const override {
     GptqOptions o = ctx.options.gptq_options;
@@ -254,7 +308,8 @@ class GptqStep final : public QuantStep {
     }
     const GptqOptions& g = o.gptq_options;
     out["recipe"]["gptq"] = {{"damp", g.damp}, {"block_size", g.block_size}, {"act_order", g.act_order},
-                             {"samples", g.samples}, {"layers", layers}};
+                             {"samples", g.samples}, {"inputs", g.sequential ? "quantized" : "float"},
+                             {"layers", layers}};
   }
 };
 

@@ -2,8 +2,10 @@
 // Transformers", 2023): the weights of every quantized MatMul/Gemm are rounded one input column at
 // a time on the grid the calibrate step chose (its per-channel scales stay), and each column's
 // rounding error is pushed onto the columns not yet rounded, weighted by the inverse Hessian of the
-// layer's squared output error, H = 2 X^T X over the calibration inputs X. No gradients: one run
-// of the float model collects every layer's X^T X, then each layer is a dense Cholesky-based loop.
+// layer's squared output error, H = 2 X^T X over the calibration inputs X. No gradients: layers
+// are taken in waves (one past the deepest layer upstream of the input); one model run per wave
+// collects X^T X with the earlier waves' weights already rounded, then each layer is a dense
+// Cholesky-based loop.
 //
 //   before: W (float) --materialize-qdq--> round(W / s)            (nearest: each error alone)
 //   after:  W' = s (q - z), q chosen column by column           (errors compensated through H)
@@ -30,6 +32,10 @@ struct GptqOptions {
   int block_size = 128;    // columns updated lazily together
   bool act_order = false;  // columns in order of decreasing H_ii (the paper's "act-order")
   size_t samples = 128;    // calibration samples whose inputs build H (the first N)
+  // true: layers are rounded in waves, each layer's X from the model with the weights of the
+  // layers before it already rounded (the GPTQ paper's sequential order); false: every X from the
+  // float model in one run.
+  bool sequential = true;
   int threads = 1;
 };
 
@@ -52,8 +58,9 @@ StatusOr<Eigen::MatrixXd> gptqQuantize(const Eigen::MatrixXd& w, const Eigen::Ma
                                        int32_t qmin, int32_t qmax, const GptqOptions& options);
 
 /// Runs GPTQ on the weights of every quantized MatMul and Gemm of \p model (2-D constant weights
-/// in \p table, used by that node alone) with X^T X from \p calib through the float model, and
-/// writes the chosen weights back into the initializers.
+/// in \p table, used by that node alone) with X^T X from \p calib (through the model with the
+/// earlier layers' weights rounded, or the float model), and writes the chosen weights back into
+/// the initializers on their grid.
 StatusOr<std::vector<GptqLayerReport>> gptqWeights(Model& model, const QuantTable& table, const Dataset& calib,
                                                    const GptqOptions& options);
 
