@@ -99,6 +99,26 @@ Status checkIntegerPipeline(const PipelineOptions& po) {
   return Status::ok();
 }
 
+// Weight-only quantization leaves every activation float: the steps that place, move or learn
+// activation quantizers have nothing to work on.
+Status checkWeightOnlyPipeline(const PipelineOptions& po, const QuantizeFlags& o) {
+  if (!po.quant.weights_only) return Status::ok();
+  for (const QuantStep* step : quantSteps()) {
+    const std::string name = step->name();
+    if (step->enabled(po) && name != "plan" && name != "calibrate" && name != "gptq" && name != "materialize-qdq") {
+      return invalidArgument("weight-only quantization leaves the activations float; step '" + name +
+                             "' works on activation quantizers (weight-only takes plan, calibrate, gptq and "
+                             "materialize-qdq)");
+    }
+  }
+  if (!o.budget.empty() || !o.layer_bits.empty()) {
+    return invalidArgument("--budget and --layer-bits choose per-layer precision of weights and activations; "
+                           "--weight-only keeps one weight width");
+  }
+  if (!o.stats.empty()) return invalidArgument("--stats: weight-only quantization observes no activations");
+  return Status::ok();
+}
+
 // The steps and options of --recipe or --pipeline, with --format integer's step in place.
 StatusOr<PipelineOptions> recipeOptions(const QuantizeFlags& o) {
   PipelineOptions po;
@@ -132,6 +152,19 @@ StatusOr<PipelineOptions> pipelineOptionsFromFlags(const QuantizeFlags& o) {
   if (o.smooth_alpha >= 0) po.smooth_alpha = o.smooth_alpha;
   po.bias_correction = po.bias_correction || o.bias_correction;
   po.gptq = po.gptq || o.gptq;
+  if (o.weight_only) po.quant.weights_only = true;
+  if (o.given.count("--group-size")) po.quant.weight_group_size = o.group_size;
+  if (o.asymmetric_weights) po.quant.weight_asymmetric = true;
+  if (po.quant.weight_asymmetric && !po.quant.weights_only) {
+    return invalidArgument("--asymmetric-weights (plan{asymmetric-weights}) is for weight-only quantization: add "
+                           "--weight-only");
+  }
+  if (po.quant.weight_group_size > 0 && !po.quant.weights_only) {
+    return invalidArgument("--group-size (plan{group-size}) sets the weight groups of weight-only quantization: add "
+                           "--weight-only");
+  }
+  // Weight-only models exist to be small: 4-bit weights are stored as INT4.
+  if (po.quant.weights_only && o.wbits <= 4) po.four_bit_types = true;
   bool any_four_bit = o.wbits <= 4 || o.abits <= 4;
   for (const auto& text : o.layer_bits) {
     VITQ_ASSIGN_OR_RETURN(auto lb, parseLayerBits(text));
@@ -225,6 +258,7 @@ StatusOr<PipelineOptions> pipelineOptionsFromFlags(const QuantizeFlags& o) {
                            "keeps one width for the whole integer graph");
   }
   VITQ_RETURN_IF_ERROR(checkIntegerPipeline(po));
+  VITQ_RETURN_IF_ERROR(checkWeightOnlyPipeline(po, o));
   if (!o.stats.empty()) {
     const QuantStep* step = firstStepReadingData(po);
     const std::string needs_data = step ? "the " + std::string(step->name()) + " step (" + label + " and its flags)"
@@ -314,6 +348,17 @@ void addQuantizeFlags(CLI::App& app, QuantizeFlags& flags) {
                 "After calibration, MatMul/Gemm weights rounded column by column on their calibrated grid, each "
                 "column's error compensated in the columns not yet rounded through the inputs' Hessian (GPTQ); "
                 "options in a --pipeline: gptq{damp=0.01, block-size=128, samples=128, act-order}");
+  cmd->add_flag("--weight-only", o->weight_only,
+                "Quantize only the MatMul/Gemm weights (activations and biases stay float), per output channel or "
+                "with --group-size; weights of 4 bits or fewer stored as INT4 (opset 21). With --recipe minmax: "
+                "round to nearest (RTN); add --gptq for GPTQ rounding");
+  cmd->add_flag("--asymmetric-weights", o->asymmetric_weights,
+                "--weight-only: unsigned weight codes with a zero point per scale (uint4 [0, 15]: all 16 levels) "
+                "instead of symmetric int4 [-7, 7]");
+  cmd->add_option("--group-size", o->group_size,
+                  "--weight-only: one scale per block of N weights along the input dimension (e.g. 32, 128), "
+                  "exported as DequantizeLinear with block_size (opset 21); 0: per output channel (default)")
+      ->check(CLI::Range(0, 1 << 20));
   cmd->add_flag("--bias-correction", o->bias_correction,
                 "After calibration, each quantized layer's mean output shift per channel (float against quantized "
                 "input and weights, on the calibration data) is added to its bias");

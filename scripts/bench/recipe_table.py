@@ -59,6 +59,17 @@ VARIANTS = {
     "repq-vit-gptq": ["--recipe", "repq-vit", "--gptq"],
     "mse-gptq-float": ["--pipeline", "plan, calibrate{range=mse, weights=mse}, gptq{inputs=float}, materialize-qdq"],
     "minmax-gptq": ["--recipe", "minmax", "--gptq"],
+    # Weight-only (language models): RTN and GPTQ, per output channel and in groups along the input.
+    "rtn": ["--recipe", "minmax", "--weight-only"],
+    "rtn-g128": ["--recipe", "minmax", "--weight-only", "--group-size", "128"],
+    "rtn-g32": ["--recipe", "minmax", "--weight-only", "--group-size", "32"],
+    "gptq": ["--recipe", "minmax", "--weight-only", "--gptq"],
+    "gptq-g128": ["--recipe", "minmax", "--weight-only", "--group-size", "128", "--gptq"],
+    "gptq-g32": ["--recipe", "minmax", "--weight-only", "--group-size", "32", "--gptq"],
+    "rtn-g128-asym": ["--recipe", "minmax", "--weight-only", "--group-size", "128", "--asymmetric-weights"],
+    "rtn-g32-asym": ["--recipe", "minmax", "--weight-only", "--group-size", "32", "--asymmetric-weights"],
+    "gptq-g128-asym": ["--recipe", "minmax", "--weight-only", "--group-size", "128", "--gptq", "--asymmetric-weights"],
+    "gptq-g32-asym": ["--recipe", "minmax", "--weight-only", "--group-size", "32", "--gptq", "--asymmetric-weights"],
     "encoder": ["--recipe", "mse", "--placement", "inputs", "--smooth-quant", "0.8"],
     "encoder-gptq": ["--recipe", "mse", "--placement", "inputs", "--smooth-quant", "0.8", "--gptq"],
     "repq-vit-gptq-act": ["--pipeline", "ln-reparam, plan{inputs-8bit}, log-softmax, calibrate{range=mse, weights=mse}, "

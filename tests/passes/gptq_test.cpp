@@ -33,6 +33,12 @@ std::vector<float> rowScales(const Eigen::MatrixXd& w) {
   return s;
 }
 
+WeightGrid rowGrid(const Eigen::MatrixXd& w, const std::vector<float>& s) {
+  WeightGrid g{Eigen::MatrixXf(w.rows(), w.cols()), Eigen::MatrixXi::Zero(w.rows(), w.cols()), -7, 7};
+  for (int64_t r = 0; r < w.rows(); ++r) g.scale.row(r).setConstant(s[r]);
+  return g;
+}
+
 Eigen::MatrixXd nearest(const Eigen::MatrixXd& w, const std::vector<float>& s) {
   Eigen::MatrixXd q(w.rows(), w.cols());
   for (int64_t r = 0; r < w.rows(); ++r) {
@@ -53,7 +59,7 @@ TEST_CASE("GPTQ with uncorrelated inputs of equal power is round-to-nearest", "[
   const Eigen::MatrixXd h = 3.0 * Eigen::MatrixXd::Identity(20, 20);
   GptqOptions o;
   o.block_size = 8;
-  auto q = gptqQuantize(w, h, s, {0}, -7, 7, o);
+  auto q = gptqQuantize(w, h, rowGrid(w, s), o);
   REQUIRE(q.isOk());
   CHECK((*q - nearest(w, s)).cwiseAbs().maxCoeff() == 0.0);
 }
@@ -70,7 +76,7 @@ TEST_CASE("GPTQ lowers the output error on correlated inputs, on the same grid",
       GptqOptions o;
       o.act_order = act_order;
       o.block_size = block;
-      auto q = gptqQuantize(w, h, s, {0}, -7, 7, o);
+      auto q = gptqQuantize(w, h, rowGrid(w, s), o);
       REQUIRE(q.isOk());
       const double e_nearest = outputError(w - nearest(w, s), h);
       const double e_gptq = outputError(w - *q, h);

@@ -114,7 +114,16 @@ class PlanStep final : public QuantStep {
             choiceOption<bool>(
                 "depthwise-inputs", {{"per-tensor", false}, {"per-channel", true}},
                 [](const PipelineOptions& o) { return o.quant.depthwise_channel_inputs; },
-                [](PipelineOptions& o, bool per_channel) { o.quant.depthwise_channel_inputs = per_channel; }, false)};
+                [](PipelineOptions& o, bool per_channel) { o.quant.depthwise_channel_inputs = per_channel; }, false),
+            switchOption(
+                "weights-only", [](const PipelineOptions& o) { return o.quant.weights_only; },
+                [](PipelineOptions& o) { o.quant.weights_only = true; }),
+            switchOption(
+                "asymmetric-weights", [](const PipelineOptions& o) { return o.quant.weight_asymmetric; },
+                [](PipelineOptions& o) { o.quant.weight_asymmetric = true; }),
+            numberOption(
+                "group-size", 0, 1 << 20, true, [](const PipelineOptions& o) { return o.quant.weight_group_size; },
+                [](PipelineOptions& o, double v) { o.quant.weight_group_size = static_cast<int>(v); }, 0)};
   }
   Status run(QuantContext& ctx) const override {
     const PipelineOptions& o = ctx.options;
@@ -173,6 +182,9 @@ class CalibrateStep final : public QuantStep {
       }
     }
     auto wanted = [&table, &fixed](const Value& v) { return table.has(&v) && !fixed.count(&v); };
+    bool any_activation = false;
+    for (const Value* v : table.values()) any_activation = any_activation || table.find(v)->role == QuantRoleOfValue::kActivation;
+    if (!any_activation) return Status::ok();  // weight-only: nothing to observe
     auto observer = [&table, &o](const Value& v) {
       const QuantSpec& spec = table.find(&v)->spec;
       const bool log_quant = spec.scheme == QuantScheme::kLogSqrt2;

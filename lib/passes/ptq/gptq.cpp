@@ -69,12 +69,25 @@ std::vector<GptqLayer> findLayers(Graph& g, const QuantTable& table) {
     const bool transposed = gemm && node->attrs().intOr("transB", 0) != 0;
     const int64_t inputs = transposed ? t.dim(1) : t.dim(0);
     const int64_t outputs = transposed ? t.dim(0) : t.dim(1);
-    const size_t channels = q->params.scale.size();
-    if (channels != 1 && static_cast<int64_t>(channels) != outputs) continue;
-    if (channels != 1 && q->params.axis != (transposed ? 0 : 1)) continue;
+    if (q->params.scale.empty()) continue;
     layers.push_back({node.get(), g.mutableValue(w), x, transposed, inputs, outputs});
   }
   return layers;
+}
+
+// The grid of each element of \p l's weight in [outputs, inputs] order.
+WeightGrid gridOf(const GptqLayer& l, const TensorQuant& tq) {
+  const Tensor& t = l.weight->initializer();
+  WeightGrid grid{Eigen::MatrixXf(l.outputs, l.inputs), Eigen::MatrixXi(l.outputs, l.inputs), tq.spec.qmin(), tq.spec.qmax()};
+  const ParamIndexer index(tq.params, t.shape());
+  const int64_t cols = t.dim(1);
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const int64_t a = i / cols, b = i % cols;
+    const int64_t r = l.transposed ? a : b, c = l.transposed ? b : a;
+    grid.scale(r, c) = tq.params.scale[index(i)];
+    grid.zero_point(r, c) = tq.params.zero_point[index(i)];
+  }
+  return grid;
 }
 
 // tr(E H E^T): the squared output error of weight error E ([outputs, inputs]) on inputs with Gram H.
@@ -82,12 +95,15 @@ double outputError(const Eigen::MatrixXd& e, const Eigen::MatrixXd& h) { return 
 
 }  // namespace
 
-StatusOr<Eigen::MatrixXd> gptqQuantize(const Eigen::MatrixXd& w_in, const Eigen::MatrixXd& h_in,
-                                       const std::vector<float>& scales, const std::vector<int32_t>& zero_points,
-                                       int32_t qmin, int32_t qmax, const GptqOptions& o) {
+double WeightGrid::dequantized(int64_t r, int64_t c, double v) const {
+  const float s = scale(r, c);
+  const int32_t z = zero_point(r, c);
+  return dequantizeValue(quantizeValue(static_cast<float>(v), s, z, qmin, qmax), s, z);
+}
+
+StatusOr<Eigen::MatrixXd> gptqQuantize(const Eigen::MatrixXd& w_in, const Eigen::MatrixXd& h_in, const WeightGrid& grid,
+                                       const GptqOptions& o) {
   const int64_t rows = w_in.rows(), cols = w_in.cols();
-  auto scale_of = [&](int64_t r) { return scales.size() == 1 ? scales[0] : scales[static_cast<size_t>(r)]; };
-  auto zero_of = [&](int64_t r) { return zero_points.size() == 1 ? zero_points[0] : zero_points[static_cast<size_t>(r)]; };
   // Column order: as stored, or by decreasing H_ii (ties by index, so the order is deterministic).
   std::vector<int64_t> order(static_cast<size_t>(cols));
   std::iota(order.begin(), order.end(), 0);
@@ -129,9 +145,7 @@ StatusOr<Eigen::MatrixXd> gptqQuantize(const Eigen::MatrixXd& w_in, const Eigen:
       const int64_t c = i1 + i;
       const double d = u(c, c);
       for (int64_t r = 0; r < rows; ++r) {
-        const float s = scale_of(r);
-        const int32_t z = zero_of(r);
-        const double v = dequantizeValue(quantizeValue(static_cast<float>(w(r, c)), s, z, qmin, qmax), s, z);
+        const double v = grid.dequantized(r, order[c], w(r, c));
         q(r, c) = v;
         err(r, i) = (w(r, c) - v) / d;
       }
@@ -209,17 +223,14 @@ GptqLayerReport roundLayer(Graph& g, const GptqLayer& l, const Gram& gram, const
   r.weight = l.weight->name();
   r.rows = gram.rows;
   // Round to nearest, as materialize-qdq would: the baseline GPTQ must beat.
+  const WeightGrid grid = gridOf(l, tq);
   Eigen::MatrixXd nearest(w.rows(), w.cols());
   for (int64_t row = 0; row < w.rows(); ++row) {
-    const float s = tq.params.scale.size() == 1 ? tq.params.scale[0] : tq.params.scale[static_cast<size_t>(row)];
-    const int32_t z = tq.params.zero_point.size() == 1 ? tq.params.zero_point[0] : tq.params.zero_point[static_cast<size_t>(row)];
-    for (int64_t c = 0; c < w.cols(); ++c) {
-      nearest(row, c) = dequantizeValue(quantizeValue(static_cast<float>(w(row, c)), s, z, tq.spec.qmin(), tq.spec.qmax()), s, z);
-    }
+    for (int64_t c = 0; c < w.cols(); ++c) nearest(row, c) = grid.dequantized(row, c, w(row, c));
   }
   const double per_row = gram.rows > 0 ? 1.0 / static_cast<double>(gram.rows) : 0.0;
   r.error_nearest = outputError(w - nearest, gram.xtx) * per_row;
-  auto chosen = gptqQuantize(w, gram.xtx, tq.params.scale, tq.params.zero_point, tq.spec.qmin(), tq.spec.qmax(), o);
+  auto chosen = gptqQuantize(w, gram.xtx, grid, o);
   if (chosen.isOk()) r.error_gptq = outputError(w - *chosen, gram.xtx) * per_row;
   r.kept_nearest = !chosen.isOk() || gram.rows == 0 || !(r.error_gptq < r.error_nearest);
   if (r.kept_nearest) r.error_gptq = r.error_nearest;

@@ -50,12 +50,20 @@ struct GptqLayerReport {
   bool kept_nearest = false;  // GPTQ was not better (or H was not positive definite)
 };
 
-/// GPTQ on one matrix \p w ([outputs, inputs]) with per-output-row scales and zero points on the
-/// grid [qmin, qmax] and the input Gram matrix \p h ([inputs, inputs], X^T X); returns the
-/// dequantized weights s (q - z). Fails when H stays singular after damping.
-StatusOr<Eigen::MatrixXd> gptqQuantize(const Eigen::MatrixXd& w, const Eigen::MatrixXd& h,
-                                       const std::vector<float>& scales, const std::vector<int32_t>& zero_points,
-                                       int32_t qmin, int32_t qmax, const GptqOptions& options);
+/// The grid of every element of a [outputs, inputs] weight matrix: its scale and zero point (one per
+/// output row, per block of a row, or one for all), codes in [qmin, qmax].
+struct WeightGrid {
+  Eigen::MatrixXf scale;
+  Eigen::MatrixXi zero_point;
+  int32_t qmin = 0, qmax = 0;
+  double dequantized(int64_t r, int64_t c, double v) const;  // s (q - z) of v's nearest code
+};
+
+/// GPTQ on one matrix \p w ([outputs, inputs]) on \p grid with the input Gram matrix \p h
+/// ([inputs, inputs], X^T X); returns the dequantized weights s (q - z). Fails when H stays
+/// singular after damping.
+StatusOr<Eigen::MatrixXd> gptqQuantize(const Eigen::MatrixXd& w, const Eigen::MatrixXd& h, const WeightGrid& grid,
+                                       const GptqOptions& options);
 
 /// Runs GPTQ on the weights of every quantized MatMul and Gemm of \p model (2-D constant weights
 /// in \p table, used by that node alone) with X^T X from \p calib (through the model with the

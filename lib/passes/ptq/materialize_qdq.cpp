@@ -41,13 +41,14 @@ QuantParams containerParams(const TensorQuant& q, const MaterializeOptions& opti
 }
 
 Tensor scaleTensor(const QuantParams& p) {
+  if (p.blocked()) return Tensor::fromVector<float>(p.scale, p.scale_shape);
   if (p.perChannel()) return Tensor::fromVector<float>(p.scale, {static_cast<int64_t>(p.scale.size())});
   return Tensor::fromVector<float>({p.scale.at(0)}, {});
 }
 
 Tensor zeroPointTensor(const QuantParams& p, DataType type) {
   const bool per_channel = p.perChannel();
-  Shape shape = per_channel ? Shape{static_cast<int64_t>(p.zero_point.size())} : Shape{};
+  Shape shape = p.blocked() ? p.scale_shape : per_channel ? Shape{static_cast<int64_t>(p.zero_point.size())} : Shape{};
   Tensor t(type, shape);
   for (size_t i = 0; i < p.zero_point.size(); ++i) writeCode(type, t.rawData(), static_cast<int64_t>(i), p.zero_point[i]);
   return t;
@@ -60,6 +61,7 @@ Value* addDequantize(Graph& g, Value* quantized, const QuantParams& p, DataType 
   Node* dq = g.addNode("DequantizeLinear", {quantized, scale, zero}, 1, "", before);
   dq->setName(g.uniqueName(base + "_DequantizeLinear"));
   if (p.perChannel()) dq->attrs().set("axis", Attribute::makeInt(p.axis));
+  if (p.blocked()) dq->attrs().set("block_size", Attribute::makeInt(p.block_size));
   g.renameValue(dq->output(0), g.uniqueName(base + "_dequantized"));
   dq->output(0)->type().dtype = DataType::kFloat;
   return dq->output(0);
@@ -68,13 +70,11 @@ Value* addDequantize(Graph& g, Value* quantized, const QuantParams& p, DataType 
 // Integer tensor of \p type for a constant: weights on their per-channel grid, biases in int32.
 Tensor quantizeConstant(const Tensor& w, const QuantParams& p, const QuantSpec& spec, DataType type) {
   Tensor q(type, w.shape());
-  const int64_t channels = p.perChannel() ? w.dim(p.axis) : 1;
-  int64_t inner = 1;
-  for (int64_t d = p.axis + 1; p.perChannel() && d < w.rank(); ++d) inner *= w.dim(d);
+  const ParamIndexer index(p, w.shape());
   const int32_t qmin = spec.bits == 32 ? INT32_MIN : spec.qmin(), qmax = spec.bits == 32 ? INT32_MAX : spec.qmax();
   const float* src = w.data<float>();
   for (int64_t i = 0; i < w.numel(); ++i) {
-    const size_t c = p.perChannel() ? static_cast<size_t>((i / inner) % channels) : 0;
+    const size_t c = index(i);
     writeCode(type, q.rawData(), i, quantizeValue(src[i], p.scale[c], p.zero_point[c], qmin, qmax));
   }
   return q;
@@ -327,6 +327,7 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table,
       Node* first = v->uses().empty() ? nullptr : v->uses()[0].user;
       if (!first) continue;
       if (dataTypeBits(type) == 4) ++stats.four_bit_tensors;
+      if (q.params.blocked()) ++stats.blocked_weights;
       Value* deq = addDequantize(graph, stored, q.params, type, v->name(), graph.nodes().front().get());
       graph.replaceAllUsesWith(v, deq);
       ++stats.weights;
@@ -371,7 +372,9 @@ class MaterializeQdqStep final : public QuantStep {
     VITQ_ASSIGN_OR_RETURN(ctx.report.materialized,
                           materializeQdq(*ctx.model.graph, ctx.table, {ctx.options.four_bit_types}));
     // ONNX's 4-bit types in QuantizeLinear/DequantizeLinear need opset 21.
-    if (ctx.report.materialized.four_bit_tensors > 0) VITQ_RETURN_IF_ERROR(raiseOpset(ctx.model, 21));
+    // ... and so does DequantizeLinear's block_size (group-wise weights).
+    const MaterializeStats& ms = ctx.report.materialized;
+    if (ms.four_bit_tensors > 0 || ms.blocked_weights > 0) VITQ_RETURN_IF_ERROR(raiseOpset(ctx.model, 21));
     return Status::ok();
   }
 };

@@ -31,6 +31,7 @@ struct MaterializeStats {
   int log_quantizers = 0;  // log-sqrt2 post-Softmax fake-quantizers (log_quant_export.h)
   int per_channel_activations = 0;  // activation quantizers with one scale per channel (axis attribute)
   int four_bit_tensors = 0;  // weights and activations stored as INT4/UINT4
+  int blocked_weights = 0;   // weights with one scale per block (group-wise; block_size, opset 21)
   std::vector<std::string> float_biases;  // biases kept in float, with the reason
 };
 

@@ -61,6 +61,58 @@ void useChannelScalesForDepthwiseInputs(const Graph& graph, QuantTable& table) {
   }
 }
 
+// Weight-only: plans \p node's weight (MatMul or Gemm with a constant 2-D float weight, per output
+// channel or in blocks along the input dimension); returns why it stays float otherwise.
+std::string planWeightOnly(const Node& node, const QuantOptions& options, int bits, QuantTable& table) {
+  const bool gemm = node.is("Gemm");
+  if (!node.is("MatMul") && !gemm) return "weight-only quantization covers MatMul and Gemm weights";
+  const Value* w = node.input(1);
+  if (!isFloatConstant(w) || w->initializer().rank() != 2 || w->initializer().numel() == 0) {
+    return "its weight is not a constant 2-D float matrix";
+  }
+  if (gemm && node.attrs().intOr("transA", 0) != 0) return "Gemm with transA reads its weight as the second operand only";
+  if (table.has(w)) return "";  // shared with a layer planned before
+  const int64_t input_axis = gemm && node.attrs().intOr("transB", 0) ? 1 : 0;
+  QuantSpec ws;
+  ws.bits = std::min(bits, options.max_weight_bits);
+  ws.is_signed = ws.symmetric = !options.weight_asymmetric;
+  if (options.weight_group_size > 0 && w->initializer().dim(input_axis) > options.weight_group_size) {
+    ws.axis = input_axis;
+    ws.block_size = options.weight_group_size;
+  } else {
+    ws.axis = weightAxis(node, w->initializer());
+  }
+  table.set(w, TensorQuant{QuantRoleOfValue::kWeight, ws, {}, nullptr, nullptr});
+  return "";
+}
+
+// Group-wise weights: one range per block of spec.block_size elements along spec.axis.
+Status computeBlockedWeightParams(const Value& v, TensorQuant& q) {
+  const Tensor& w = v.initializer();
+  QuantParams shape_only;
+  shape_only.axis = q.spec.axis;
+  shape_only.block_size = q.spec.block_size;
+  shape_only.scale_shape = blockedScaleShape(w.shape(), q.spec.axis, q.spec.block_size);
+  int64_t count = 1;
+  for (int64_t d : shape_only.scale_shape) count *= d;
+  std::vector<float> lo(static_cast<size_t>(count), 0.0f), hi(static_cast<size_t>(count), 0.0f);
+  const ParamIndexer index(shape_only, w.shape());
+  const float* p = w.data<float>();
+  for (int64_t i = 0; i < w.numel(); ++i) {
+    if (!std::isfinite(p[i])) {
+      return invalidArgument("weight '" + v.name() + "' contains " + (std::isnan(p[i]) ? "NaN" : "Inf") + " at element " +
+                             std::to_string(i) + "; it cannot be quantized (--exclude its layer)");
+    }
+    const size_t c = index(i);
+    lo[c] = std::min(lo[c], p[i]);
+    hi[c] = std::max(hi[c], p[i]);
+  }
+  q.params = paramsFromRanges(lo, hi, q.spec);
+  q.params.block_size = shape_only.block_size;
+  q.params.scale_shape = shape_only.scale_shape;
+  return Status::ok();
+}
+
 }  // namespace
 
 bool isDepthwiseConv(const Node& node) {
@@ -133,6 +185,14 @@ QuantTable planQuantization(const Graph& graph, const QuantOptions& options, Qua
       s.excluded.push_back(node->describe() + ": " + why);
       continue;
     }
+    if (options.weights_only) {
+      if (const std::string why = planWeightOnly(*node, options, layerBits(*node, options.weight_bits), table); !why.empty()) {
+        s.excluded.push_back(node->describe() + ": " + why);
+      } else {
+        ++s.quantized_nodes;
+      }
+      continue;
+    }
     ++s.quantized_nodes;
     const int act_bits = layerBits(*node, options.activation_bits);
     if (isFloatActivation(x)) addActivation(x, act_bits);
@@ -169,6 +229,10 @@ Status computeWeightParams(QuantTable& table) {
     const Tensor& w = v->initializer();
     const int64_t axis = q.spec.axis;
     if (axis >= w.rank()) return internalError("weight '" + v->name() + "' has no axis " + std::to_string(axis));
+    if (q.spec.block_size > 0) {
+      VITQ_RETURN_IF_ERROR(computeBlockedWeightParams(*v, q));
+      continue;
+    }
     const int64_t channels = axis >= 0 ? w.dim(axis) : 1;
     int64_t inner = 1;
     for (int64_t d = axis + 1; axis >= 0 && d < w.rank(); ++d) inner *= w.dim(d);

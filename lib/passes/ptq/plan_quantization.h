@@ -33,6 +33,12 @@ struct QuantOptions {
   // the depthwise Conv's output is not quantized, i.e. with quantize_outputs false (ONNX Runtime's
   // QLinearConv, the point of quantized outputs, takes per-tensor inputs only).
   bool depthwise_channel_inputs = false;
+  // Weight-only quantization (language models): only the constant 2-D weights of MatMul and Gemm,
+  // activations and biases float; with weight_group_size > 0 each block of that many weights
+  // along the input dimension gets its own scale (ONNX's blocked DequantizeLinear, opset 21).
+  bool weights_only = false;
+  int weight_group_size = 0;
+  bool weight_asymmetric = false;  // weight-only: unsigned codes with a zero point per scale (uint4 [0, 15])
 };
 
 struct QuantPlanSummary {

@@ -42,8 +42,36 @@ QuantParams paramsFromRanges(const std::vector<float>& mins, const std::vector<f
   return p;
 }
 
+ParamIndexer::ParamIndexer(const QuantParams& p, const Shape& shape) {
+  if (!p.perChannel()) return;
+  axis_ = p.axis;
+  dim_ = shape.at(static_cast<size_t>(p.axis));
+  for (size_t d = static_cast<size_t>(p.axis) + 1; d < shape.size(); ++d) inner_ *= shape[d];
+  if (p.blocked()) {
+    block_ = p.block_size;
+    blocks_ = (dim_ + block_ - 1) / block_;
+  }
+}
+
+Shape blockedScaleShape(const Shape& shape, int64_t axis, int64_t block) {
+  Shape s = shape;
+  s.at(static_cast<size_t>(axis)) = (s[static_cast<size_t>(axis)] + block - 1) / block;
+  return s;
+}
+
 Tensor fakeQuantizeTensor(const Tensor& t, const QuantParams& p, const QuantSpec& spec) {
   Tensor out = Tensor::uninitialized(DataType::kFloat, t.shape());  // every element is written below
+  if (p.blocked()) {
+    const ParamIndexer index(p, t.shape());
+    const float* src = t.data<float>();
+    float* dst = out.data<float>();
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      const size_t c = index(i);
+      dst[i] = dequantizeValue(quantizeValue(src[i], p.scale[c], p.zero_point[c], spec.qmin(), spec.qmax()), p.scale[c],
+                               p.zero_point[c]);
+    }
+    return out;
+  }
   const int64_t channels = p.perChannel() ? t.dim(p.axis) : 1;
   int64_t inner = 1;
   for (int64_t d = p.axis + 1; p.perChannel() && d < t.rank(); ++d) inner *= t.dim(d);

@@ -34,6 +34,25 @@ inline float dequantizeValue(int32_t q, float scale, int32_t zero_point) {
   return static_cast<float>(q - zero_point) * scale;
 }
 
+/// Which of a QuantParams' scales each element of a tensor of one shape uses: the one scale, the
+/// channel along the axis, or the element's block (the scale tensor's row-major index).
+class ParamIndexer {
+ public:
+  ParamIndexer(const QuantParams& p, const Shape& shape);
+  size_t operator()(int64_t i) const {
+    if (axis_ < 0) return 0;
+    const int64_t j = (i / inner_) % dim_;
+    if (block_ <= 0) return static_cast<size_t>(j);
+    return static_cast<size_t>((i / (inner_ * dim_) * blocks_ + j / block_) * inner_ + i % inner_);
+  }
+
+ private:
+  int64_t axis_ = -1, dim_ = 1, inner_ = 1, block_ = 0, blocks_ = 1;
+};
+
+/// The blocked scale tensor's shape for a tensor of \p shape: \p axis reduced to ceil(dim / block).
+Shape blockedScaleShape(const Shape& shape, int64_t axis, int64_t block);
+
 /// dequantize(quantize(t)) element by element, per channel along p.axis when per-channel.
 Tensor fakeQuantizeTensor(const Tensor& t, const QuantParams& p, const QuantSpec& spec);
 
