@@ -120,7 +120,9 @@ Status runQuantize(const QuantizeFlags& o) {
   VITQ_RETURN_IF_ERROR(writeReport(report, o.report, {reference, quantized, *in.eval, o.threads, &in.original}));
   VITQ_RETURN_IF_ERROR(saveModelAfterReport(quantized, o.output, o.report));
   std::cout << "# vitq quantize: " << o.model << " -> " << o.output << "\n\n"
-            << "recipe " << recipeName(o) << ", W" << o.wbits << "A" << o.abits << ", " << plan.quantized_nodes << " of "
+            << "recipe " << recipeName(o) << ", W" << o.wbits
+            << (po.quant.weights_only ? " weight-only (activations float)" : "A" + std::to_string(o.abits)) << ", "
+            << plan.quantized_nodes << " of "
             << plan.compute_nodes << " compute nodes quantized, " << pr.calibration_samples << " calibration samples\n\n"
             << accuracyMarkdown(report, 10);
   if (!o.no_guard) VITQ_RETURN_IF_ERROR(checkFidelity(report, o.output));

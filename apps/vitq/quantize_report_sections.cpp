@@ -20,6 +20,10 @@ void addQuantizeSections(nlohmann::json& report, const QuantizeFlags& o, const P
   report["recipe"]["activations"] = po.quant.activation_symmetric ? "symmetric" : "asymmetric";
   report["recipe"]["placement"] = po.quant.quantize_outputs ? "integer" : "inputs";
   report["recipe"]["depthwise_inputs"] = po.quant.depthwise_channel_inputs ? "per-channel" : "per-tensor";
+  if (po.quant.weights_only) {
+    report["recipe"]["weight_only"] = {{"group_size", po.quant.weight_group_size},
+                                       {"weights", po.quant.weight_asymmetric ? "asymmetric" : "symmetric"}};
+  }
   // The sections of the steps that ran (ln_reparam, smooth_quant, bias_correction, noisy_bias,
   // reconstruction): each step writes its own.
   addStepReports(po, pr, report);
@@ -27,7 +31,7 @@ void addQuantizeSections(nlohmann::json& report, const QuantizeFlags& o, const P
                             {"kept_float", plan.excluded}, {"quantize_nodes", ms.quantize_nodes},
                             {"per_channel_activations", ms.per_channel_activations},
                             {"weights", ms.weights}, {"biases", ms.biases},
-                            {"four_bit_tensors", ms.four_bit_tensors},
+                            {"four_bit_tensors", ms.four_bit_tensors}, {"blocked_weights", ms.blocked_weights},
                             {"reparameterized_layernorms", pr.reparameterized},
                             {"layernorms_too_few_rows", pr.reparam_few_rows},
                             {"log_softmax_quantizers", ms.log_quantizers}, {"float_biases", ms.float_biases}};

@@ -145,6 +145,15 @@ def main():
         expect(vitq, quantize + ["--pipeline", "ln-reparam, plan, calibrate{range=minmax}, integer-lowering"], 2,
                "integer-lowering runs after plan and calibrate alone: step 'ln-reparam' changes the QDQ model",
                "integer-lowering after a reparameterization", [good], [out])
+        expect(vitq, quantize + ["--recipe", "repq-vit", "--weight-only"], 2,
+               "weight-only quantization leaves the activations float; step 'ln-reparam' works on activation "
+               "quantizers", "--weight-only with repq-vit", [good], [out])
+        expect(vitq, quantize + ["--group-size", "32"], 2,
+               "--group-size (plan{group-size}) sets the weight groups of weight-only quantization: add --weight-only",
+               "--group-size without --weight-only", [good], [out])
+        expect(vitq, quantize + ["--recipe", "i-vit", "--format", "integer", "--gptq"], 2,
+               "integer-lowering runs after plan and calibrate alone: step 'gptq'", "--gptq with --format integer",
+               [good], [out])
         expect(vitq, quantize + ["--depthwise-inputs", "per-channel"], 2,
                "--depthwise-inputs per-channel needs --placement inputs", "per-channel depthwise inputs, integer placement",
                [good], [out])

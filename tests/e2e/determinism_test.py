@@ -39,6 +39,9 @@ CASES = [
     (VIT, ["--recipe", "repquant", "--wbits", "4", "--abits", "4", "--recon-iters", "20", "--recon-samples", "16",
            "--recon-drop", "0.5", "--recon-act-scales", "--seed", "5"]),
     (VIT, ["--recipe", "i-vit", "--format", "integer"]),
+    (VIT, ["--recipe", "minmax", "--wbits", "4", "--weight-only", "--group-size", "32", "--asymmetric-weights",
+           "--gptq"]),
+    (VIT, ["--recipe", "mse", "--wbits", "3", "--abits", "8", "--gptq"]),
     (VIT, ["--recipe", "minmax", "--wbits", "6", "--abits", "6", "--holdout", "32", "--budget", "top1_drop<=3"]),
 ]
 TIMING = {"seconds", "output_model"}
