@@ -51,7 +51,7 @@ struct QuantizeFlags {
   std::set<std::string> given;  // options set on the command line or in a config file
 };
 
-/// Declares every option of `vitq quantize` on \p cmd, bound to \p o.
+/// Declares every option of `vitq quantize` on \p cmd, bound to \p o (quantize_flag_definitions.cpp).
 void addQuantizeFlags(CLI::App& cmd, QuantizeFlags& o);
 
 /// "recipe 'NAME'" or "the --pipeline", for messages.
