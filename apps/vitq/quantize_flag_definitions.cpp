@@ -78,7 +78,7 @@ void addQuantizeFlags(CLI::App& app, QuantizeFlags& flags) {
                   "NNCF 0.95): outlier channels of linear layers' inputs move into their weights")
       ->check(CLI::Range(0.0, 1.0))->check(finiteNumber());
   cmd->add_flag("--gptq", o->gptq,
-                "After calibration, MatMul/Gemm weights rounded column by column on their calibrated grid, each "
+                "After calibration, MatMul/Gemm/Conv weights rounded column by column on their calibrated grid, each "
                 "column's error compensated in the columns not yet rounded through the inputs' Hessian (GPTQ); "
                 "options in a --pipeline: gptq{damp=0.01, block-size=128, samples=128, act-order}");
   cmd->add_flag("--weight-only", o->weight_only,

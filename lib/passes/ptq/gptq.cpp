@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <optional>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -14,13 +15,24 @@
 namespace vitq {
 namespace {
 
-// One layer GPTQ rounds: its node, its weight and the activation whose X^T X it needs.
+// A 2-D convolution's patches (group 1; explicit or VALID padding): the rows of its im2col.
+struct ConvGeometry {
+  int64_t channels = 0, kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, pad_top = 0, pad_left = 0, pad_bottom = 0,
+          pad_right = 0;
+};
+
+// One layer GPTQ rounds: its node, its weight and the activation whose X^T X it needs (for a Conv,
+// X is the input's patches).
 struct GptqLayer {
   const Node* node;
   Value* weight;
   const Value* input;
-  bool transposed;  // stored [outputs, inputs] (Gemm transB=1); else [inputs, outputs]
+  bool transposed;  // stored [outputs, inputs] (Gemm transB=1, Conv [M, C, kh, kw]); else [inputs, outputs]
   int64_t inputs, outputs;
+  std::optional<ConvGeometry> conv;
+  // Key of the X^T X this layer reads: the input value for MatMul/Gemm (shared by q, k, v), the
+  // node itself for a Conv (its patches are its own).
+  const void* gramKey() const { return conv ? static_cast<const void*>(node) : static_cast<const void*>(input); }
 };
 
 struct Gram {
@@ -28,35 +40,107 @@ struct Gram {
   int64_t rows = 0;
 };
 
-// X^T X of every wanted activation over the float model's run on the calibration samples.
+// A Conv's patch rows of one sample: at most this many output positions (evenly spaced) each.
+constexpr int64_t kMaxPatchesPerSample = 4096;
+// Conv layers with longer patches keep nearest rounding (X^T X would take K^2 doubles).
+constexpr int64_t kMaxPatchLength = 2304;
+
+void addRows(Gram& g, const Tensor& t) {
+  const int64_t width = g.xtx.rows();
+  const int64_t rows = t.numel() / width;
+  Eigen::Map<const Eigen::MatrixXf> x(t.data<float>(), width, rows);  // one column per row of the tensor
+  g.xtx += (x * x.transpose()).cast<double>();
+  g.rows += rows;
+}
+
+void addPatches(Gram& g, const ConvGeometry& c, const Tensor& t) {
+  if (t.rank() != 4 || t.dim(1) != c.channels) return;
+  const int64_t n = t.dim(0), h = t.dim(2), w = t.dim(3);
+  const int64_t oh = (h + c.pad_top + c.pad_bottom - c.dh * (c.kh - 1) - 1) / c.sh + 1;
+  const int64_t ow = (w + c.pad_left + c.pad_right - c.dw * (c.kw - 1) - 1) / c.sw + 1;
+  if (oh <= 0 || ow <= 0) return;
+  const int64_t positions = oh * ow, step = (positions + kMaxPatchesPerSample - 1) / kMaxPatchesPerSample;
+  const int64_t used = (positions + step - 1) / step, k = c.channels * c.kh * c.kw;
+  const float* x = t.data<float>();
+  Eigen::MatrixXf patches(k, used);
+  for (int64_t b = 0; b < n; ++b) {
+    for (int64_t col = 0; col < used; ++col) {
+      const int64_t pos = col * step, oy = pos / ow, ox = pos % ow;
+      int64_t row = 0;
+      for (int64_t ch = 0; ch < c.channels; ++ch) {
+        for (int64_t ky = 0; ky < c.kh; ++ky) {
+          for (int64_t kx = 0; kx < c.kw; ++kx, ++row) {
+            const int64_t iy = oy * c.sh - c.pad_top + ky * c.dh, ix = ox * c.sw - c.pad_left + kx * c.dw;
+            patches(row, col) = iy >= 0 && iy < h && ix >= 0 && ix < w ? x[((b * c.channels + ch) * h + iy) * w + ix] : 0.0f;
+          }
+        }
+      }
+    }
+    g.xtx += (patches * patches.transpose()).cast<double>();
+    g.rows += used;
+  }
+}
+
+// X^T X of every wanted layer input over a model run on the calibration samples.
 class GramHooks : public ExecHooks {
  public:
-  explicit GramHooks(std::unordered_map<const Value*, Gram>& grams) : grams_(grams) {}
+  GramHooks(std::unordered_map<const void*, Gram>& grams, const std::vector<const GptqLayer*>& layers) : grams_(grams) {
+    for (const GptqLayer* l : layers) {
+      auto& readers = readers_[l->input];
+      const bool seen = std::any_of(readers.begin(), readers.end(), [l](const GptqLayer* r) { return r->gramKey() == l->gramKey(); });
+      if (!seen) readers.push_back(l);
+    }
+  }
   Status afterNode(const Node& node, const std::vector<const Tensor*>&, std::vector<Tensor>& outputs) override {
     for (size_t i = 0; i < node.numOutputs(); ++i) add(node.output(i), outputs[i]);
     return Status::ok();
   }
   void add(const Value* v, const Tensor& t) {
-    auto it = grams_.find(v);
-    if (it == grams_.end() || t.dtype() != DataType::kFloat) return;
-    Gram& g = it->second;
-    const int64_t width = g.xtx.rows();
-    const int64_t rows = t.numel() / width;
-    Eigen::Map<const Eigen::MatrixXf> x(t.data<float>(), width, rows);  // one column per row of the tensor
-    g.xtx += (x * x.transpose()).cast<double>();
-    g.rows += rows;
+    auto it = readers_.find(v);
+    if (it == readers_.end() || t.dtype() != DataType::kFloat) return;
+    for (const GptqLayer* l : it->second) {
+      Gram& g = grams_.at(l->gramKey());
+      if (l->conv) addPatches(g, *l->conv, t);
+      else addRows(g, t);
+    }
   }
 
  private:
-  std::unordered_map<const Value*, Gram>& grams_;
+  std::unordered_map<const void*, Gram>& grams_;
+  std::unordered_map<const Value*, std::vector<const GptqLayer*>> readers_;
 };
+
+std::optional<ConvGeometry> convGeometry(const Node& n, const Tensor& w) {
+  if (w.rank() != 4 || n.attrs().intOr("group", 1) != 1) return std::nullopt;
+  const std::string pad = n.attrs().stringOr("auto_pad", "NOTSET");
+  if (pad != "NOTSET" && pad != "VALID") return std::nullopt;
+  ConvGeometry c;
+  c.channels = w.dim(1);
+  c.kh = w.dim(2);
+  c.kw = w.dim(3);
+  if (c.channels * c.kh * c.kw > kMaxPatchLength) return std::nullopt;
+  const std::vector<int64_t> strides = n.attrs().getInts("strides").value_or(std::vector<int64_t>{1, 1});
+  const std::vector<int64_t> dilations = n.attrs().getInts("dilations").value_or(std::vector<int64_t>{1, 1});
+  const std::vector<int64_t> pads = pad == "VALID" ? std::vector<int64_t>{0, 0, 0, 0} : n.attrs().getInts("pads").value_or(std::vector<int64_t>{0, 0, 0, 0});
+  if (strides.size() != 2 || dilations.size() != 2 || pads.size() != 4) return std::nullopt;
+  c.sh = strides[0];
+  c.sw = strides[1];
+  c.dh = dilations[0];
+  c.dw = dilations[1];
+  c.pad_top = pads[0];
+  c.pad_left = pads[1];
+  c.pad_bottom = pads[2];
+  c.pad_right = pads[3];
+  return c;
+}
 
 std::vector<GptqLayer> findLayers(Graph& g, const QuantTable& table) {
   std::vector<GptqLayer> layers;
   for (const auto& node : g.nodes()) {
     const bool matmul = node->is("MatMul");
     const bool gemm = node->is("Gemm") && node->attrs().intOr("transA", 0) == 0 && node->attrs().floatOr("alpha", 1.0f) == 1.0f;
-    if ((!matmul && !gemm) || node->numInputs() < 2) continue;
+    const bool conv = node->is("Conv");
+    if ((!matmul && !gemm && !conv) || node->numInputs() < 2) continue;
     const Value* w = node->input(1);
     const Value* x = node->input(0);
     const TensorQuant* q = table.find(w);
@@ -65,12 +149,18 @@ std::vector<GptqLayer> findLayers(Graph& g, const QuantTable& table) {
       continue;
     }
     const Tensor& t = w->initializer();
-    if (t.dtype() != DataType::kFloat || t.shape().size() != 2) continue;
+    if (q->params.scale.empty() || t.dtype() != DataType::kFloat) continue;
+    if (conv) {
+      const std::optional<ConvGeometry> geometry = convGeometry(*node, t);
+      if (!geometry) continue;
+      layers.push_back({node.get(), g.mutableValue(w), x, true, t.numel() / t.dim(0), t.dim(0), geometry});
+      continue;
+    }
+    if (t.shape().size() != 2) continue;
     const bool transposed = gemm && node->attrs().intOr("transB", 0) != 0;
     const int64_t inputs = transposed ? t.dim(1) : t.dim(0);
     const int64_t outputs = transposed ? t.dim(0) : t.dim(1);
-    if (q->params.scale.empty()) continue;
-    layers.push_back({node.get(), g.mutableValue(w), x, transposed, inputs, outputs});
+    layers.push_back({node.get(), g.mutableValue(w), x, transposed, inputs, outputs, std::nullopt});
   }
   return layers;
 }
@@ -80,7 +170,7 @@ WeightGrid gridOf(const GptqLayer& l, const TensorQuant& tq) {
   const Tensor& t = l.weight->initializer();
   WeightGrid grid{Eigen::MatrixXf(l.outputs, l.inputs), Eigen::MatrixXi(l.outputs, l.inputs), tq.spec.qmin(), tq.spec.qmax()};
   const ParamIndexer index(tq.params, t.shape());
-  const int64_t cols = t.dim(1);
+  const int64_t cols = t.numel() / t.dim(0);  // a Conv weight [M, C, kh, kw] as [M, C kh kw]
   for (int64_t i = 0; i < t.numel(); ++i) {
     const int64_t a = i / cols, b = i % cols;
     const int64_t r = l.transposed ? a : b, c = l.transposed ? b : a;
@@ -186,19 +276,19 @@ std::vector<int> layerWaves(const Graph& g, const std::vector<GptqLayer>& layers
 }
 
 // X^T X of the inputs of \p layers over the first samples of \p calib through \p g as it is now.
-StatusOr<std::unordered_map<const Value*, Gram>> collectGrams(const Model& model, const std::vector<const GptqLayer*>& layers,
-                                                              const Dataset& calib, const GptqOptions& o) {
+StatusOr<std::unordered_map<const void*, Gram>> collectGrams(const Model& model, const std::vector<const GptqLayer*>& layers,
+                                                             const Dataset& calib, const GptqOptions& o) {
   const Graph& g = *model.graph;
-  std::unordered_map<const Value*, Gram> grams;
+  std::unordered_map<const void*, Gram> grams;
   for (const GptqLayer* l : layers) {
-    auto [it, added] = grams.try_emplace(l->input);
+    auto [it, added] = grams.try_emplace(l->gramKey());
     if (added) it->second.xtx = Eigen::MatrixXd::Zero(l->inputs, l->inputs);
     if (it->second.xtx.rows() != l->inputs) {
       return internalError("gptq: layers reading '" + l->input->name() + "' disagree on its width");
     }
   }
   VITQ_ASSIGN_OR_RETURN(Executor exec, Executor::create(g, model.opsetVersion(""), {o.threads}));
-  GramHooks hooks(grams);
+  GramHooks hooks(grams, layers);
   const size_t n = std::min(o.samples, calib.size());
   for (size_t i = 0; i < n; ++i) {
     VITQ_ASSIGN_OR_RETURN(TensorMap feeds, calib.sample(i));
@@ -216,7 +306,8 @@ GptqLayerReport roundLayer(Graph& g, const GptqLayer& l, const Gram& gram, const
   const TensorQuant& tq = *table.find(l.weight);
   const Tensor& t = l.weight->initializer();
   using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  Eigen::Map<const RowMajor> stored(t.data<float>(), t.dim(0), t.dim(1));
+  const int64_t stored_rows = t.dim(0), stored_cols = t.numel() / t.dim(0);  // a Conv weight as [M, C kh kw]
+  Eigen::Map<const RowMajor> stored(t.data<float>(), stored_rows, stored_cols);
   const Eigen::MatrixXd w = l.transposed ? Eigen::MatrixXd(stored.cast<double>()) : Eigen::MatrixXd(stored.cast<double>().transpose());
   GptqLayerReport r;
   r.layer = l.node->name();
@@ -237,7 +328,7 @@ GptqLayerReport roundLayer(Graph& g, const GptqLayer& l, const Gram& gram, const
   // The weight is written on its grid either way, so that later waves see it as the model will.
   const Eigen::MatrixXd& q = r.kept_nearest ? nearest : *chosen;
   Tensor out(DataType::kFloat, t.shape());
-  Eigen::Map<RowMajor> written(out.data<float>(), t.dim(0), t.dim(1));
+  Eigen::Map<RowMajor> written(out.data<float>(), stored_rows, stored_cols);
   if (l.transposed) written = q.cast<float>();
   else written = q.transpose().cast<float>();
   g.setInitializer(l.weight, std::move(out));
@@ -264,7 +355,7 @@ StatusOr<std::vector<GptqLayerReport>> gptqWeights(Model& model, const QuantTabl
     VITQ_ASSIGN_OR_RETURN(auto grams, collectGrams(model, now, calib, o));
     for (size_t i = 0; i < layers.size(); ++i) {
       if (waves[i] != wave) continue;
-      reports[i] = roundLayer(g, layers[i], grams.at(layers[i].input), table, o);
+      reports[i] = roundLayer(g, layers[i], grams.at(layers[i].gramKey()), table, o);
       log->debug("gptq {} (wave {}): output error {:.4g} -> {:.4g}{}", reports[i].layer, wave, reports[i].error_nearest,
                  reports[i].error_gptq, reports[i].kept_nearest ? " (nearest kept)" : "");
     }
@@ -278,7 +369,7 @@ class GptqStep final : public QuantStep {
  public:
   const char* name() const override { return "gptq"; }
   const char* summary() const override {
-    return "--gptq: MatMul/Gemm weights rounded column by column with the error compensated through the inputs' "
+    return "--gptq: MatMul/Gemm/Conv weights rounded column by column with the error compensated through the inputs' "
            "Hessian (GPTQ), on the calibrated grid";
   }
   StepTraits traits() const override { return StepTraits{}.readsData().finalRunOnly(); }

@@ -1,5 +1,5 @@
 // gptq (Frantar et al., "GPTQ: Accurate Post-Training Quantization for Generative Pre-trained
-// Transformers", 2023): the weights of every quantized MatMul/Gemm are rounded one input column at
+// Transformers", 2023): the weights of every quantized MatMul/Gemm/Conv are rounded one input column at
 // a time on the grid the calibrate step chose (its per-channel scales stay), and each column's
 // rounding error is pushed onto the columns not yet rounded, weighted by the inverse Hessian of the
 // layer's squared output error, H = 2 X^T X over the calibration inputs X. No gradients: layers
@@ -66,7 +66,8 @@ StatusOr<Eigen::MatrixXd> gptqQuantize(const Eigen::MatrixXd& w, const Eigen::Ma
                                        const GptqOptions& options);
 
 /// Runs GPTQ on the weights of every quantized MatMul and Gemm of \p model (2-D constant weights
-/// in \p table, used by that node alone) with X^T X from \p calib (through the model with the
+/// in \p table, used by that node alone) and Conv (2-D, group 1, explicit or VALID padding, patches
+/// of at most 2304 values: X is the input's im2col, at most 4096 evenly spaced positions per sample) with X^T X from \p calib (through the model with the
 /// earlier layers' weights rounded, or the float model), and writes the chosen weights back into
 /// the initializers on their grid.
 StatusOr<std::vector<GptqLayerReport>> gptqWeights(Model& model, const QuantTable& table, const Dataset& calib,
