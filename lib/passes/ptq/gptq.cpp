@@ -394,6 +394,12 @@ class GptqStep final : public QuantStep {
                 [](PipelineOptions& o, bool sequential) { o.gptq_options.sequential = sequential; }, true)};
   }
   Status run(QuantContext& ctx) const override {
+    const QuantOptions& q = ctx.options.quant;
+    if (!q.weights_only && q.activation_bits <= 4) {
+      logger("vitq.quantize")->warn("gptq rounds each layer for its unquantized inputs; with {}-bit activations it "
+                                    "can lower accuracy (Fashion ViT W4A4 mse: 85.9 % -> 78.3 %, docs/recipes.md): "
+                                    "compare with a run without --gptq", q.activation_bits);
+    }
     GptqOptions o = ctx.options.gptq_options;
     o.threads = ctx.options.threads;
     VITQ_ASSIGN_OR_RETURN(ctx.report.gptq, gptqWeights(ctx.model, ctx.table, ctx.calib, o));
