@@ -93,6 +93,8 @@ TEST_CASE("malformed pipeline texts are refused naming the step or option", "[pa
         "step 'smooth-quant': option 'alpha' takes a number from 0 to 1 (got '1.5')");
   CHECK(errorOf("plan, calibrate, sequential-reconstruction{block-layers=2.5}, materialize-qdq") ==
         "step 'sequential-reconstruction': option 'block-layers' takes a whole number from 1 to 1000 (got '2.5')");
+  CHECK(errorOf("plan, calibrate{range=mse, percentile=99.9}, materialize-qdq") ==
+        "step 'calibrate': option 'percentile' is read with range=percentile only");
   CHECK(errorOf("plan{inputs-8bit, calibrate, materialize-qdq") == "step 'plan': '{' is not closed");
   CHECK(errorOf("plan,, calibrate, materialize-qdq") == "a step name is missing (steps are separated by commas)");
   CHECK(errorOf("") == "a step name is missing (steps are separated by commas)");

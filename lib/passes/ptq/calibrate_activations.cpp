@@ -6,6 +6,7 @@
 //              for integer-lowering every float activation (the lowering quantizes them all)
 //   calibrate: observers on the planned activations -> scales and zero points in the table, and
 //              the statistics themselves in the context (integer-lowering reads ranges)
+#include <algorithm>
 #include <functional>
 
 #include "calib/calibration_session.h"
@@ -169,6 +170,13 @@ class CalibrateStep final : public QuantStep {
             choiceOption<bool>(
                 "weights", {{"minmax", false}, {"mse", true}}, [](const PipelineOptions& o) { return o.weight_mse; },
                 [](PipelineOptions& o, bool mse) { o.weight_mse = mse; }, false)};
+  }
+  Status checkOptions(const PipelineOptions& o, const std::vector<std::string>& given) const override {
+    const bool percentile = std::find(given.begin(), given.end(), "percentile") != given.end();
+    if (percentile && o.activation_range != RangeMethod::kPercentile) {
+      return invalidArgument("option 'percentile' is read with range=percentile only");
+    }
+    return Status::ok();
   }
   Status run(QuantContext& ctx) const override {
     const PipelineOptions& o = ctx.options;

@@ -129,6 +129,11 @@ Status applyPipelineText(const std::string& text, PipelineOptions& o) {
   for (size_t i = 0; i < steps.size(); ++i) {
     for (const ArgText& arg : named[i].args) VITQ_RETURN_IF_ERROR(applyArg(*steps[i], arg, o));
   }
+  for (size_t i = 0; i < steps.size(); ++i) {
+    std::vector<std::string> given;
+    for (const ArgText& arg : named[i].args) given.push_back(arg.key);
+    VITQ_RETURN_IF_ERROR(steps[i]->checkOptions(o, given).withContext(std::string("step '") + steps[i]->name() + "'"));
+  }
   // The text names exactly the steps that run.
   for (const QuantStep* step : registry) {
     const bool is_named = std::find(steps.begin(), steps.end(), step) != steps.end();

@@ -8,6 +8,7 @@
 // A step the options do not ask for is skipped (enabled()); the report records the steps run.
 #pragma once
 
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -70,6 +71,12 @@ class QuantStep {
   virtual void enable(PipelineOptions& options) const = 0;
   /// What the step takes in a pipeline text (pipeline_text.h).
   virtual std::vector<StepOption> options() const { return {}; }
+  /// Refuses options of a pipeline text that the step would not read with the others (\p given:
+  /// the keys the text set, after all of them are applied to \p options).
+  virtual Status checkOptions(const PipelineOptions&, const std::vector<std::string>& given) const {
+    (void)given;
+    return Status::ok();
+  }
   virtual Status run(QuantContext& ctx) const = 0;
   /// Writes the step's settings and what it did into the run's report (docs/report-format.md),
   /// from the options and the report the run left.
