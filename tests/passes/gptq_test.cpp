@@ -51,6 +51,31 @@ Eigen::MatrixXd nearest(const Eigen::MatrixXd& w, const std::vector<float>& s) {
 
 double outputError(const Eigen::MatrixXd& e, const Eigen::MatrixXd& h) { return (e * h).cwiseProduct(e).sum(); }
 
+// Quantizes \p model (input "X", output "Y") at W3A8 with \p pipeline; returns the squared output
+// error against the float model on \p eval and the run's report.
+std::pair<double, PipelineReport> w3a8Error(const std::string& model, const std::string& pipeline, const Dataset& calib,
+                                            const Dataset& eval) {
+  Model reference = test::parseModel(model);
+  Model m = test::parseModel(model);
+  PipelineOptions o;
+  REQUIRE(applyPipelineText(pipeline, o).isOk());
+  o.quant.weight_bits = 3;
+  o.quant.activation_bits = 8;
+  auto report = quantizeModel(m, calib, o);
+  REQUIRE(report.isOk());
+  auto a = Executor::create(*reference.graph, 17);
+  auto b = Executor::create(*m.graph, 17);
+  REQUIRE(a.isOk());
+  REQUIRE(b.isOk());
+  double e = 0;
+  for (size_t i = 0; i < eval.size(); ++i) {
+    const Tensor ya = a->run(*eval.sample(i))->at("Y");
+    const Tensor yb = b->run(*eval.sample(i))->at("Y");
+    for (int64_t j = 0; j < ya.numel(); ++j) e += std::pow(ya.data<float>()[j] - yb.data<float>()[j], 2);
+  }
+  return {e, *report};
+}
+
 }  // namespace
 
 TEST_CASE("GPTQ with uncorrelated inputs of equal power is round-to-nearest", "[passes][gptq]") {
@@ -62,6 +87,16 @@ TEST_CASE("GPTQ with uncorrelated inputs of equal power is round-to-nearest", "[
   auto q = gptqQuantize(w, h, rowGrid(w, s), o);
   REQUIRE(q.isOk());
   CHECK((*q - nearest(w, s)).cwiseAbs().maxCoeff() == 0.0);
+}
+
+TEST_CASE("GPTQ without damping on a singular Hessian damps itself instead of failing", "[passes][gptq]") {
+  const Eigen::MatrixXd x = randomMatrix(40, 3, 6) * randomMatrix(3, 16, 7);  // rank 3 of 16
+  const Eigen::MatrixXd w = randomMatrix(4, 16, 8);
+  GptqOptions o;
+  o.damp = 0;
+  auto q = gptqQuantize(w, x.transpose() * x, rowGrid(w, rowScales(w)), o);
+  REQUIRE(q.isOk());
+  CHECK(q->allFinite());
 }
 
 TEST_CASE("GPTQ lowers the output error on correlated inputs, on the same grid", "[passes][gptq]") {
@@ -108,29 +143,8 @@ mlp (float[1, 32, 4] X) => (float[1, 32, 8] Y)
 )";
   const test::NormalDataset calib(32, {1, 32, 4}, 11);
   const test::NormalDataset eval(16, {1, 32, 4}, 12);
-  auto error = [&](const std::string& pipeline) {
-    Model reference = test::parseModel(model);
-    Model m = test::parseModel(model);
-    PipelineOptions o;
-    REQUIRE(applyPipelineText(pipeline, o).isOk());
-    o.quant.weight_bits = 3;
-    o.quant.activation_bits = 8;
-    auto report = quantizeModel(m, calib, o);
-    REQUIRE(report.isOk());
-    auto a = Executor::create(*reference.graph, 17);
-    auto b = Executor::create(*m.graph, 17);
-    REQUIRE(a.isOk());
-    REQUIRE(b.isOk());
-    double e = 0;
-    for (size_t i = 0; i < eval.size(); ++i) {
-      const Tensor ya = a->run(*eval.sample(i))->at("Y");
-      const Tensor yb = b->run(*eval.sample(i))->at("Y");
-      for (int64_t j = 0; j < ya.numel(); ++j) e += std::pow(ya.data<float>()[j] - yb.data<float>()[j], 2);
-    }
-    return std::make_pair(e, *report);
-  };
-  const auto [plain, plain_report] = error("plan, calibrate{range=minmax}, materialize-qdq");
-  const auto [gptq, gptq_report] = error("plan, calibrate{range=minmax}, gptq, materialize-qdq");
+  const auto [plain, plain_report] = w3a8Error(model, "plan, calibrate{range=minmax}, materialize-qdq", calib, eval);
+  const auto [gptq, gptq_report] = w3a8Error(model, "plan, calibrate{range=minmax}, gptq, materialize-qdq", calib, eval);
   CHECK(gptq_report.pipeline == std::vector<std::string>{"plan", "calibrate", "gptq", "materialize-qdq"});
   REQUIRE(gptq_report.gptq.size() == 3);
   for (const auto& l : gptq_report.gptq) {
@@ -160,29 +174,8 @@ convs (float[1, 2, 12, 12] X) => (float[1, 6, 6, 6] Y)
 )";
   const test::NormalDataset calib(32, {1, 2, 12, 12}, 31);
   const test::NormalDataset eval(16, {1, 2, 12, 12}, 32);
-  auto run = [&](const std::string& pipeline) {
-    Model reference = test::parseModel(model);
-    Model m = test::parseModel(model);
-    PipelineOptions o;
-    REQUIRE(applyPipelineText(pipeline, o).isOk());
-    o.quant.weight_bits = 3;
-    o.quant.activation_bits = 8;
-    auto report = quantizeModel(m, calib, o);
-    REQUIRE(report.isOk());
-    auto a = Executor::create(*reference.graph, 17);
-    auto b = Executor::create(*m.graph, 17);
-    REQUIRE(a.isOk());
-    REQUIRE(b.isOk());
-    double e = 0;
-    for (size_t i = 0; i < eval.size(); ++i) {
-      const Tensor ya = a->run(*eval.sample(i))->at("Y");
-      const Tensor yb = b->run(*eval.sample(i))->at("Y");
-      for (int64_t j = 0; j < ya.numel(); ++j) e += std::pow(ya.data<float>()[j] - yb.data<float>()[j], 2);
-    }
-    return std::make_pair(e, *report);
-  };
-  const auto [plain, plain_report] = run("plan, calibrate{range=minmax}, materialize-qdq");
-  const auto [gptq, gptq_report] = run("plan, calibrate{range=minmax}, gptq, materialize-qdq");
+  const auto [plain, plain_report] = w3a8Error(model, "plan, calibrate{range=minmax}, materialize-qdq", calib, eval);
+  const auto [gptq, gptq_report] = w3a8Error(model, "plan, calibrate{range=minmax}, gptq, materialize-qdq", calib, eval);
   REQUIRE(gptq_report.gptq.size() == 2);  // W1 and W2
   CHECK(gptq_report.gptq[0].rows == 32 * 12 * 12);  // every output position of every sample
   CHECK(gptq_report.gptq[1].rows == 32 * 6 * 6);    // stride 2

@@ -211,7 +211,8 @@ StatusOr<Eigen::MatrixXd> gptqQuantize(const Eigen::MatrixXd& w_in, const Eigen:
   }
   const double mean_diag = h.diagonal().mean();
   Eigen::MatrixXd u;
-  for (double damp = o.damp; ; damp *= 10) {
+  // Each failed factorization retries with ten times the damping (from 1e-4 when damp is 0).
+  for (double damp = o.damp; ; damp = std::max(10 * damp, 1e-4)) {
     Eigen::MatrixXd damped = h;
     damped.diagonal().array() += damp * mean_diag;
     Eigen::LLT<Eigen::MatrixXd> llt(damped);
