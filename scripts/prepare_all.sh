@@ -37,6 +37,7 @@ else
 fi
 step "MiniLM model";             "$py" scripts/models/minilm.py
 step "MiniLM sentences";         "$py" scripts/data/minilm_data.py
+step "Gloss LM text";            "$py" scripts/data/gloss_lm_data.py
 if ((retrain)); then
   step "Fashion-MNIST training"; "$py" scripts/models/fashion_mnist.py
 fi

@@ -24,6 +24,8 @@ Tasks and metrics (data from scripts/data/, default folders under data/):
   models/minilm/all-MiniLM-L6-v2.onnx) ``cosine_mean``/``cosine_min`` to FP32, and retrieval
   agreement: ``retrieval_top1_agreement`` (each sentence's nearest neighbour is the same) and
   ``retrieval_top5_overlap`` (mean overlap of the 5-NN sets).
+* ``gloss-lm`` (data/gloss_lm): ``perplexity`` per byte of the byte-level decoder LM on the held-out
+  gloss windows (scripts/eval/perplexity.py), ``bits_per_byte``.
 * ``synthetic`` (data/synthetic): random-weight DeiT/Swin graphs; ``finite``; with ``--reference``
   ``output_cosine_mean``/``output_cosine_min`` and ``output_sqnr_db`` of the logits (no accuracy).
 
@@ -39,11 +41,11 @@ import time
 import numpy as np
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-TASKS = ("ppocr-rec", "ppocr-det", "ppocr-cls", "fashion-mnist", "minilm", "synthetic")
+TASKS = ("ppocr-rec", "ppocr-det", "ppocr-cls", "fashion-mnist", "minilm", "synthetic", "gloss-lm")
 DEFAULT_DATA = {
     "ppocr-rec": "data/ppocr/rec_eval", "ppocr-det": "data/ppocr/det_eval",
     "ppocr-cls": "data/ppocr/cls_eval", "fashion-mnist": "data/fashion_mnist", "minilm": "data/minilm",
-    "synthetic": "data/synthetic",
+    "synthetic": "data/synthetic", "gloss-lm": "data/gloss_lm",
 }
 DEFAULT_MODEL = {
     "ppocr-rec": "models/ppocr/ch_PP-OCRv4_rec_infer.onnx",
@@ -52,6 +54,7 @@ DEFAULT_MODEL = {
     "fashion-mnist": "tests/data/models/fmnist_vit_op17.onnx",
     "minilm": "models/minilm/all-MiniLM-L6-v2.onnx",
     "synthetic": "models/synthetic/deit_small.onnx",
+    "gloss-lm": "tests/data/models/gloss_lm_op17.onnx",
 }
 KEYS = "models/ppocr/ppocr_keys_v1.txt"
 
@@ -271,7 +274,16 @@ def eval_synthetic(args, data):
     return n, m, {}
 
 
-EVAL = {"ppocr-rec": eval_rec, "ppocr-det": eval_det, "ppocr-cls": eval_cls,
+# ---------------------------------------------------------------- gloss LM (byte-level decoder)
+def eval_gloss_lm(args, data):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import perplexity as ppl
+    windows = ppl.load_windows(data, args.limit)
+    result = ppl.perplexity(rpath(args.model), windows)
+    return len(windows), {"perplexity": result["perplexity"], "bits_per_byte": result["bits_per_byte"]}, {}
+
+
+EVAL = {"gloss-lm": eval_gloss_lm, "ppocr-rec": eval_rec, "ppocr-det": eval_det, "ppocr-cls": eval_cls,
         "fashion-mnist": eval_fmnist, "minilm": eval_minilm, "synthetic": eval_synthetic}
 
 
