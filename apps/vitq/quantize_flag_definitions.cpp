@@ -81,10 +81,21 @@ void addQuantizeFlags(CLI::App& app, QuantizeFlags& flags) {
                 "After calibration, MatMul/Gemm/Conv weights rounded column by column on their calibrated grid, each "
                 "column's error compensated in the columns not yet rounded through the inputs' Hessian (GPTQ); "
                 "options in a --pipeline: gptq{damp=0.01, block-size=128, samples=128, act-order}");
+  cmd->add_flag("--awq", o->awq,
+                "--weight-only: before planning, input channels with large activations get finer weight steps "
+                "(AWQ): per activation read by linear layers, scales mean|X|^alpha with alpha searched against the "
+                "readers' output error, folded into a LayerNorm or a Mul; options in a --pipeline: "
+                "awq{grid=20, samples=128}");
   cmd->add_flag("--weight-only", o->weight_only,
                 "Quantize only the MatMul/Gemm weights (activations and biases stay float), per output channel or "
                 "with --group-size; weights of 4 bits or fewer stored as INT4 (opset 21). With --recipe minmax: "
-                "round to nearest (RTN); add --gptq for GPTQ rounding");
+                "round to nearest (RTN); add --awq and/or --gptq");
+  cmd->add_option("--weight-format", o->weight_format,
+                  "--weight-only, --wbits <= 4: how the 4-bit weights are written: qdq (DequantizeLinear with "
+                  "block_size, opset 21, any runtime) or matmul-nbits (ONNX Runtime's com.microsoft.MatMulNBits, its "
+                  "fast 4-bit kernel); in a --pipeline: materialize-qdq{matmul-nbits}")
+      ->check(CLI::IsMember({"qdq", "matmul-nbits"}))
+      ->default_str("qdq");
   cmd->add_flag("--asymmetric-weights", o->asymmetric_weights,
                 "--weight-only: unsigned weight codes with a zero point per scale (uint4 [0, 15]: all 16 levels) "
                 "instead of symmetric int4 [-7, 7]");

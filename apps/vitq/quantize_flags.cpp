@@ -104,9 +104,10 @@ Status checkWeightOnlyPipeline(const PipelineOptions& po, const QuantizeFlags& o
   if (!po.quant.weights_only) return Status::ok();
   for (const QuantStep* step : quantSteps()) {
     const std::string name = step->name();
-    if (step->enabled(po) && name != "plan" && name != "calibrate" && name != "gptq" && name != "materialize-qdq") {
+    if (step->enabled(po) && name != "awq" && name != "plan" && name != "calibrate" && name != "gptq" &&
+        name != "materialize-qdq") {
       return invalidArgument("weight-only quantization leaves the activations float; step '" + name +
-                             "' works on activation quantizers (weight-only takes plan, calibrate, gptq and "
+                             "' works on activation quantizers (weight-only takes awq, plan, calibrate, gptq and "
                              "materialize-qdq)");
     }
   }
@@ -151,12 +152,18 @@ StatusOr<PipelineOptions> pipelineOptionsFromFlags(const QuantizeFlags& o) {
   if (o.smooth_alpha >= 0) po.smooth_alpha = o.smooth_alpha;
   po.bias_correction = po.bias_correction || o.bias_correction;
   po.gptq = po.gptq || o.gptq;
+  po.awq = po.awq || o.awq;
   if (o.weight_only) po.quant.weights_only = true;
   if (o.given.count("--group-size")) po.quant.weight_group_size = o.group_size;
   if (o.asymmetric_weights) po.quant.weight_asymmetric = true;
   if (po.quant.weight_asymmetric && !po.quant.weights_only) {
     return invalidArgument("--asymmetric-weights (plan{asymmetric-weights}) is for weight-only quantization: add "
                            "--weight-only");
+  }
+  if (o.weight_format == "matmul-nbits") po.matmul_nbits = true;
+  if (po.awq && !po.quant.weights_only) {
+    return invalidArgument("--awq (step awq) searches weight scales for float activations: add --weight-only "
+                           "(--smooth-quant is the method for quantized activations)");
   }
   if (po.quant.weight_group_size > 0 && !po.quant.weights_only) {
     return invalidArgument("--group-size (plan{group-size}) sets the weight groups of weight-only quantization: add "
@@ -258,6 +265,7 @@ StatusOr<PipelineOptions> pipelineOptionsFromFlags(const QuantizeFlags& o) {
   }
   VITQ_RETURN_IF_ERROR(checkIntegerPipeline(po));
   VITQ_RETURN_IF_ERROR(checkWeightOnlyPipeline(po, o));
+  VITQ_RETURN_IF_ERROR(checkMatMulNBits(po));
   if (!o.stats.empty()) {
     const QuantStep* step = firstStepReadingData(po);
     const std::string needs_data = step ? "the " + std::string(step->name()) + " step (" + label + " and its flags)"

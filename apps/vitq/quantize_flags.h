@@ -29,6 +29,8 @@ struct QuantizeFlags {
   double smooth_alpha = -1;  // negative: no smoothing
   bool bias_correction = false;
   bool gptq = false;
+  bool awq = false;
+  std::string weight_format = "qdq";
   bool weight_only = false, asymmetric_weights = false;
   int group_size = 0;
   uint64_t noise_seed = 0;

@@ -18,6 +18,7 @@ const KernelRegistry& KernelRegistry::instance() {
     registerConvKernels(r);
     registerNormalizationKernels(r);
     registerRecurrentKernels(r);
+    registerContribKernels(r);
     return r;
   }();
   return registry;

@@ -38,5 +38,6 @@ void registerIndexingKernels(KernelRegistry& r);
 void registerResizeKernels(KernelRegistry& r);
 void registerQuantKernels(KernelRegistry& r);
 void registerRecurrentKernels(KernelRegistry& r);
+void registerContribKernels(KernelRegistry& r);  // com.microsoft ops (matmul_nbits.cpp)
 
 }  // namespace vitq

@@ -70,6 +70,15 @@ VARIANTS = {
     "rtn-g32-asym": ["--recipe", "minmax", "--weight-only", "--group-size", "32", "--asymmetric-weights"],
     "gptq-g128-asym": ["--recipe", "minmax", "--weight-only", "--group-size", "128", "--gptq", "--asymmetric-weights"],
     "gptq-g32-asym": ["--recipe", "minmax", "--weight-only", "--group-size", "32", "--gptq", "--asymmetric-weights"],
+    # AWQ scales before the plan (passes/ptq/awq.h), alone and before GPTQ.
+    "awq-g128-asym": ["--recipe", "minmax", "--weight-only", "--group-size", "128", "--awq", "--asymmetric-weights"],
+    "awq-g32-asym": ["--recipe", "minmax", "--weight-only", "--group-size", "32", "--awq", "--asymmetric-weights"],
+    "awq-gptq-g128-asym": ["--recipe", "minmax", "--weight-only", "--group-size", "128", "--awq", "--gptq",
+                           "--asymmetric-weights"],
+    "awq-gptq-g32-asym": ["--recipe", "minmax", "--weight-only", "--group-size", "32", "--awq", "--gptq",
+                          "--asymmetric-weights"],
+    "awq-g128": ["--recipe", "minmax", "--weight-only", "--group-size", "128", "--awq"],
+    "awq-g32": ["--recipe", "minmax", "--weight-only", "--group-size", "32", "--awq"],
     "encoder": ["--recipe", "mse", "--placement", "inputs", "--smooth-quant", "0.8"],
     "encoder-gptq": ["--recipe", "mse", "--placement", "inputs", "--smooth-quant", "0.8", "--gptq"],
     "repq-vit-gptq-act": ["--pipeline", "ln-reparam, plan{inputs-8bit}, log-softmax, calibrate{range=mse, weights=mse}, "
@@ -81,7 +90,7 @@ VARIANTS = {
     # MiniLM's best W8A8 setting (docs/benchmarks.md, "Uniform W8A8").
     "inputs-sq0.8": ["--recipe", "minmax", "--placement", "inputs", "--smooth-quant", "0.8"],
 }
-METRIC = {"fashion-mnist": ("top1", 100.0, "top-1 %"), "ppocr-rec": ("cer", 100.0, "CER %"),
+METRIC = {"gloss-lm": ("perplexity", 1.0, "perplexity"), "fashion-mnist": ("top1", 100.0, "top-1 %"), "ppocr-rec": ("cer", 100.0, "CER %"),
           "ppocr-cls": ("accuracy", 100.0, "acc %"), "minilm": ("cosine_mean", 1.0, "cosine"),
           "ppocr-det": ("map_iou", 1.0, "map IoU vs FP32")}
 # Tasks whose metric compares with the FP32 model's outputs (evaluate.py --reference).

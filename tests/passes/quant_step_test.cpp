@@ -90,7 +90,7 @@ TEST_CASE("options that are not the final run skip the final-run-only steps", "[
 TEST_CASE("the registry names every step once, the two that materialize last", "[passes][steps]") {
   std::vector<std::string> names;
   for (const QuantStep* s : quantSteps()) names.push_back(s->name());
-  CHECK(names == std::vector<std::string>{"smooth-quant", "ln-reparam", "plan", "log-softmax", "calibrate",
+  CHECK(names == std::vector<std::string>{"smooth-quant", "ln-reparam", "awq", "plan", "log-softmax", "calibrate",
                                           "gptq", "bridge-reconstruction", "sequential-reconstruction", "bias-correction",
                                           "noisy-bias", "materialize-qdq", "integer-lowering"});
   for (const QuantStep* s : quantSteps()) {

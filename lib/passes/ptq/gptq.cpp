@@ -9,6 +9,7 @@
 
 #include "core/logging.h"
 #include "exec/executor.h"
+#include "passes/ptq/input_gram.h"
 #include "passes/ptq/quant_step.h"
 #include "quant/math/quantize.h"
 
@@ -35,25 +36,12 @@ struct GptqLayer {
   const void* gramKey() const { return conv ? static_cast<const void*>(node) : static_cast<const void*>(input); }
 };
 
-struct Gram {
-  Eigen::MatrixXd xtx;
-  int64_t rows = 0;
-};
-
 // A Conv's patch rows of one sample: at most this many output positions (evenly spaced) each.
 constexpr int64_t kMaxPatchesPerSample = 4096;
 // Conv layers with longer patches keep nearest rounding (X^T X would take K^2 doubles).
 constexpr int64_t kMaxPatchLength = 2304;
 
-void addRows(Gram& g, const Tensor& t) {
-  const int64_t width = g.xtx.rows();
-  const int64_t rows = t.numel() / width;
-  Eigen::Map<const Eigen::MatrixXf> x(t.data<float>(), width, rows);  // one column per row of the tensor
-  g.xtx += (x * x.transpose()).cast<double>();
-  g.rows += rows;
-}
-
-void addPatches(Gram& g, const ConvGeometry& c, const Tensor& t) {
+void addPatches(InputGram& g, const ConvGeometry& c, const Tensor& t) {
   if (t.rank() != 4 || t.dim(1) != c.channels) return;
   const int64_t n = t.dim(0), h = t.dim(2), w = t.dim(3);
   const int64_t oh = (h + c.pad_top + c.pad_bottom - c.dh * (c.kh - 1) - 1) / c.sh + 1;
@@ -84,7 +72,7 @@ void addPatches(Gram& g, const ConvGeometry& c, const Tensor& t) {
 // X^T X of every wanted layer input over a model run on the calibration samples.
 class GramHooks : public ExecHooks {
  public:
-  GramHooks(std::unordered_map<const void*, Gram>& grams, const std::vector<const GptqLayer*>& layers) : grams_(grams) {
+  GramHooks(std::unordered_map<const void*, InputGram>& grams, const std::vector<const GptqLayer*>& layers) : grams_(grams) {
     for (const GptqLayer* l : layers) {
       auto& readers = readers_[l->input];
       const bool seen = std::any_of(readers.begin(), readers.end(), [l](const GptqLayer* r) { return r->gramKey() == l->gramKey(); });
@@ -99,14 +87,14 @@ class GramHooks : public ExecHooks {
     auto it = readers_.find(v);
     if (it == readers_.end() || t.dtype() != DataType::kFloat) return;
     for (const GptqLayer* l : it->second) {
-      Gram& g = grams_.at(l->gramKey());
+      InputGram& g = grams_.at(l->gramKey());
       if (l->conv) addPatches(g, *l->conv, t);
-      else addRows(g, t);
+      else addGramRows(g, t);
     }
   }
 
  private:
-  std::unordered_map<const void*, Gram>& grams_;
+  std::unordered_map<const void*, InputGram>& grams_;
   std::unordered_map<const Value*, std::vector<const GptqLayer*>> readers_;
 };
 
@@ -179,9 +167,6 @@ WeightGrid gridOf(const GptqLayer& l, const TensorQuant& tq) {
   }
   return grid;
 }
-
-// tr(E H E^T): the squared output error of weight error E ([outputs, inputs]) on inputs with Gram H.
-double outputError(const Eigen::MatrixXd& e, const Eigen::MatrixXd& h) { return (e * h).cwiseProduct(e).sum(); }
 
 }  // namespace
 
@@ -277,14 +262,13 @@ std::vector<int> layerWaves(const Graph& g, const std::vector<GptqLayer>& layers
 }
 
 // X^T X of the inputs of \p layers over the first samples of \p calib through \p g as it is now.
-StatusOr<std::unordered_map<const void*, Gram>> collectGrams(const Model& model, const std::vector<const GptqLayer*>& layers,
+StatusOr<std::unordered_map<const void*, InputGram>> collectGrams(const Model& model, const std::vector<const GptqLayer*>& layers,
                                                              const Dataset& calib, const GptqOptions& o) {
   const Graph& g = *model.graph;
-  std::unordered_map<const void*, Gram> grams;
+  std::unordered_map<const void*, InputGram> grams;
   for (const GptqLayer* l : layers) {
-    auto [it, added] = grams.try_emplace(l->gramKey());
-    if (added) it->second.xtx = Eigen::MatrixXd::Zero(l->inputs, l->inputs);
-    if (it->second.xtx.rows() != l->inputs) {
+    auto it = grams.try_emplace(l->gramKey(), l->inputs).first;
+    if (it->second.width() != l->inputs) {
       return internalError("gptq: layers reading '" + l->input->name() + "' disagree on its width");
     }
   }
@@ -302,7 +286,7 @@ StatusOr<std::unordered_map<const void*, Gram>> collectGrams(const Model& model,
 }
 
 // Rounds one layer's weight (GPTQ, or nearest where GPTQ is not better) and writes it back on the grid.
-GptqLayerReport roundLayer(Graph& g, const GptqLayer& l, const Gram& gram, const QuantTable& table,
+GptqLayerReport roundLayer(Graph& g, const GptqLayer& l, const InputGram& gram, const QuantTable& table,
                            const GptqOptions& o) {
   const TensorQuant& tq = *table.find(l.weight);
   const Tensor& t = l.weight->initializer();

@@ -6,6 +6,8 @@
 #include <limits>
 #include <unordered_set>
 
+#include <nlohmann/json.hpp>
+
 #include "ir/quantized_codes.h"
 #include "passes/canonicalize/raise_opset.h"
 #include "passes/ptq/log_quant_export.h"
@@ -354,6 +356,18 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table,
 
 namespace {
 
+}  // namespace
+
+Status checkMatMulNBits(const PipelineOptions& o) {
+  if (o.matmul_nbits && (!o.quant.weights_only || o.quant.weight_bits > 4)) {
+    return invalidArgument("materialize-qdq{matmul-nbits} (--weight-format matmul-nbits) writes ONNX Runtime's 4-bit "
+                           "weight-only product: it takes --weight-only (plan{weights-only}) with --wbits 4 or fewer");
+  }
+  return Status::ok();
+}
+
+namespace {
+
 class MaterializeQdqStep final : public QuantStep {
  public:
   const char* name() const override { return "materialize-qdq"; }
@@ -365,8 +379,15 @@ class MaterializeQdqStep final : public QuantStep {
   void enable(PipelineOptions&) const override {}  // runs unless integer-lowering takes its place
   std::vector<StepOption> options() const override {
     return {switchOption(
-        "int4", [](const PipelineOptions& o) { return o.four_bit_types; },
-        [](PipelineOptions& o) { o.four_bit_types = true; })};
+                "int4", [](const PipelineOptions& o) { return o.four_bit_types; },
+                [](PipelineOptions& o) { o.four_bit_types = true; }),
+            switchOption(
+                "matmul-nbits", [](const PipelineOptions& o) { return o.matmul_nbits; },
+                [](PipelineOptions& o) { o.matmul_nbits = true; })};
+  }
+  void addToReport(const PipelineOptions& o, const PipelineReport& r, nlohmann::json& out) const override {
+    if (!o.matmul_nbits) return;
+    out["recipe"]["matmul_nbits"] = {{"nodes", r.matmul_nbits.fused}, {"kept_dequantize", r.matmul_nbits.kept}};
   }
   Status run(QuantContext& ctx) const override {
     VITQ_ASSIGN_OR_RETURN(ctx.report.materialized,
@@ -375,6 +396,9 @@ class MaterializeQdqStep final : public QuantStep {
     // ... and so does DequantizeLinear's block_size (group-wise weights).
     const MaterializeStats& ms = ctx.report.materialized;
     if (ms.four_bit_tensors > 0 || ms.blocked_weights > 0) VITQ_RETURN_IF_ERROR(raiseOpset(ctx.model, 21));
+    if (ctx.options.matmul_nbits) {
+      VITQ_ASSIGN_OR_RETURN(ctx.report.matmul_nbits, writeMatMulNBits(ctx.model));
+    }
     return Status::ok();
   }
 };

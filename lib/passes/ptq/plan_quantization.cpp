@@ -86,33 +86,6 @@ std::string planWeightOnly(const Node& node, const QuantOptions& options, int bi
   return "";
 }
 
-// Group-wise weights: one range per block of spec.block_size elements along spec.axis.
-Status computeBlockedWeightParams(const Value& v, TensorQuant& q) {
-  const Tensor& w = v.initializer();
-  QuantParams shape_only;
-  shape_only.axis = q.spec.axis;
-  shape_only.block_size = q.spec.block_size;
-  shape_only.scale_shape = blockedScaleShape(w.shape(), q.spec.axis, q.spec.block_size);
-  int64_t count = 1;
-  for (int64_t d : shape_only.scale_shape) count *= d;
-  std::vector<float> lo(static_cast<size_t>(count), 0.0f), hi(static_cast<size_t>(count), 0.0f);
-  const ParamIndexer index(shape_only, w.shape());
-  const float* p = w.data<float>();
-  for (int64_t i = 0; i < w.numel(); ++i) {
-    if (!std::isfinite(p[i])) {
-      return invalidArgument("weight '" + v.name() + "' contains " + (std::isnan(p[i]) ? "NaN" : "Inf") + " at element " +
-                             std::to_string(i) + "; it cannot be quantized (--exclude its layer)");
-    }
-    const size_t c = index(i);
-    lo[c] = std::min(lo[c], p[i]);
-    hi[c] = std::max(hi[c], p[i]);
-  }
-  q.params = paramsFromRanges(lo, hi, q.spec);
-  q.params.block_size = shape_only.block_size;
-  q.params.scale_shape = shape_only.scale_shape;
-  return Status::ok();
-}
-
 }  // namespace
 
 bool isDepthwiseConv(const Node& node) {
@@ -222,32 +195,42 @@ QuantTable planQuantization(const Graph& graph, const QuantOptions& options, Qua
   return table;
 }
 
+StatusOr<QuantParams> minMaxWeightParams(const Tensor& w, const QuantSpec& spec, const std::string& name) {
+  const int64_t axis = spec.axis;
+  if (axis >= w.rank()) return internalError("weight '" + name + "' has no axis " + std::to_string(axis));
+  // The ranges' layout: one per tensor, per channel along the axis, or per block of the axis.
+  QuantParams layout;
+  layout.axis = axis;
+  layout.block_size = spec.block_size;
+  if (spec.block_size > 0) layout.scale_shape = blockedScaleShape(w.shape(), axis, spec.block_size);
+  int64_t count = axis >= 0 ? w.dim(axis) : 1;
+  if (spec.block_size > 0) {
+    count = 1;
+    for (int64_t d : layout.scale_shape) count *= d;
+  }
+  std::vector<float> lo(static_cast<size_t>(count), 0.0f), hi(static_cast<size_t>(count), 0.0f);
+  const ParamIndexer index(layout, w.shape());
+  const float* p = w.data<float>();
+  for (int64_t i = 0; i < w.numel(); ++i) {
+    if (!std::isfinite(p[i])) {
+      return invalidArgument("weight '" + name + "' contains " + (std::isnan(p[i]) ? "NaN" : "Inf") + " at element " +
+                             std::to_string(i) + "; it cannot be quantized (--exclude its layer)");
+    }
+    const size_t c = index(i);
+    lo[c] = std::min(lo[c], p[i]);
+    hi[c] = std::max(hi[c], p[i]);
+  }
+  QuantParams params = paramsFromRanges(lo, hi, spec);
+  params.block_size = layout.block_size;
+  params.scale_shape = layout.scale_shape;
+  return params;
+}
+
 Status computeWeightParams(QuantTable& table) {
   for (const Value* v : table.values()) {
     TensorQuant& q = *table.find(v);
     if (q.role != QuantRoleOfValue::kWeight) continue;
-    const Tensor& w = v->initializer();
-    const int64_t axis = q.spec.axis;
-    if (axis >= w.rank()) return internalError("weight '" + v->name() + "' has no axis " + std::to_string(axis));
-    if (q.spec.block_size > 0) {
-      VITQ_RETURN_IF_ERROR(computeBlockedWeightParams(*v, q));
-      continue;
-    }
-    const int64_t channels = axis >= 0 ? w.dim(axis) : 1;
-    int64_t inner = 1;
-    for (int64_t d = axis + 1; axis >= 0 && d < w.rank(); ++d) inner *= w.dim(d);
-    std::vector<float> lo(static_cast<size_t>(channels), 0.0f), hi(static_cast<size_t>(channels), 0.0f);
-    const float* p = w.data<float>();
-    for (int64_t i = 0; i < w.numel(); ++i) {
-      if (!std::isfinite(p[i])) {
-        return invalidArgument("weight '" + v->name() + "' contains " + (std::isnan(p[i]) ? "NaN" : "Inf") +
-                               " at element " + std::to_string(i) + "; it cannot be quantized (--exclude its layer)");
-      }
-      const size_t c = axis >= 0 ? static_cast<size_t>((i / inner) % channels) : 0;
-      lo[c] = std::min(lo[c], p[i]);
-      hi[c] = std::max(hi[c], p[i]);
-    }
-    q.params = paramsFromRanges(lo, hi, q.spec);
+    VITQ_ASSIGN_OR_RETURN(q.params, minMaxWeightParams(v->initializer(), q.spec, v->name()));
   }
   return Status::ok();
 }

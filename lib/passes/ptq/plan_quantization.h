@@ -61,6 +61,10 @@ QuantTable planQuantization(const Graph& graph, const QuantOptions& options, Qua
 /// A Conv whose every output channel reads one input channel (weight [M, 1, k..], group = C).
 bool isDepthwiseConv(const Node& node);
 
+/// Min/max parameters of weight \p w (named \p name in errors) on \p spec's layout: per tensor, per
+/// channel along spec.axis, or per block of spec.block_size along it. NaN or Inf is refused.
+StatusOr<QuantParams> minMaxWeightParams(const Tensor& w, const QuantSpec& spec, const std::string& name);
+
 /// Fills weight and bias parameters from the constant data; activation parameters come from
 /// calibration (setActivationParams).
 Status computeWeightParams(QuantTable& table);

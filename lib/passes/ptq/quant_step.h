@@ -2,7 +2,7 @@
 // method, run in the registry's order over one shared QuantContext. Adding a method is its file,
 // one accessor line below and one line in quant_steps.cpp's list.
 //
-//   smooth-quant -> ln-reparam -> plan -> log-softmax -> calibrate -> gptq -> bridge-reconstruction
+//   smooth-quant -> ln-reparam -> awq -> plan -> log-softmax -> calibrate -> gptq -> bridge-reconstruction
 //   -> sequential-reconstruction -> bias-correction -> noisy-bias -> materialize-qdq | integer-lowering
 //
 // A step the options do not ask for is skipped (enabled()); the report records the steps run.
@@ -104,6 +104,7 @@ inline Status runQuantSteps(QuantContext& ctx, bool include_materialize) {
 // One accessor per step, defined in the step's file.
 const QuantStep& smoothQuantStep();               // smooth_quant.cpp
 const QuantStep& lnReparamStep();                 // ln_reparam.cpp
+const QuantStep& awqStep();                      // awq.cpp
 const QuantStep& planStep();                      // calibrate_activations.cpp
 const QuantStep& logSoftmaxStep();                // log_softmax.cpp
 const QuantStep& calibrateStep();                 // calibrate_activations.cpp

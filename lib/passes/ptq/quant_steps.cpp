@@ -7,7 +7,7 @@ namespace vitq {
 
 const std::vector<const QuantStep*>& quantSteps() {
   static const std::vector<const QuantStep*> steps = {
-      &smoothQuantStep(),          &lnReparamStep(),  &planStep(),          &logSoftmaxStep(),
+      &smoothQuantStep(),          &lnReparamStep(),  &awqStep(),         &planStep(),          &logSoftmaxStep(),
       &calibrateStep(),            &gptqStep(),       &bridgeReconstructionStep(),           &sequentialReconstructionStep(),
       &biasCorrectionStep(),       &noisyBiasStep(),  &materializeQdqStep(),  &integerLoweringStep(),
   };

@@ -57,6 +57,7 @@ StatusOr<PreparedQuantization> prepareQuantization(Model& model, const Dataset& 
 
 StatusOr<PipelineReport> quantizeModel(Model& model, const Dataset& calib, const PipelineOptions& o) {
   VITQ_RETURN_IF_ERROR(checkReconstruction(model, o));
+  VITQ_RETURN_IF_ERROR(checkMatMulNBits(o));
   const OmpThreadScope threads(o.threads);
   QuantContext ctx{model, calib, o, {}, {}, {}, {}};
   VITQ_RETURN_IF_ERROR(runQuantSteps(ctx, true));

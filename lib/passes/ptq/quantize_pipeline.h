@@ -13,12 +13,14 @@
 #include "calib/dataset.h"
 #include "ir/graph.h"
 #include "passes/lower/integer_lowering.h"
+#include "passes/ptq/awq.h"
 #include "passes/ptq/bias_correction.h"
 #include "passes/ptq/dual_clipping.h"
 #include "passes/ptq/gptq.h"
 #include "passes/ptq/block_reconstruction.h"
 #include "passes/ptq/sequential_reconstruction.h"
 #include "passes/ptq/materialize_qdq.h"
+#include "passes/ptq/matmul_nbits_export.h"
 #include "passes/ptq/noisy_bias.h"
 #include "passes/ptq/plan_quantization.h"
 #include "passes/ptq/smooth_quant.h"
@@ -48,12 +50,15 @@ struct PipelineOptions {
   bool bias_correction = false;    // mean output shift of each quantized layer folded into its bias
   bool noisy_bias = false;         // NoisyQuant on the inputs of linear layers
   NoisyBiasOptions noisy;
+  bool awq = false;                // weight-only: AWQ's activation-aware weight scales before planning
+  AwqOptions awq_options;
   bool gptq = false;               // GPTQ rounding of MatMul/Gemm weights on the calibrated grid
   GptqOptions gptq_options;
   Reconstruction reconstruct = Reconstruction::kNone;
   ReconstructionOptions reconstruction;
   int reconstruction_block_layers = 2;  // kSequential: quantized layers per block, at least
   bool four_bit_types = false;     // export tensors of at most 4 bits as INT4/UINT4 (opset 21)
+  bool matmul_nbits = false;       // weight-only: 4-bit weight products written as com.microsoft.MatMulNBits
   // The integer-only export (I-ViT) in place of the QDQ nodes: every float activation is planned
   // and calibrated, then lowered (passes/lower/integer_lowering.h).
   bool integer_lowering = false;
@@ -81,6 +86,7 @@ struct PipelineReport {
   std::vector<std::string> pipeline;  // the steps run, in order (quant_step.h)
   QuantPlanSummary plan;
   MaterializeStats materialized;
+  MatMulNBitsStats matmul_nbits;
   size_t calibration_samples = 0;
   std::vector<SmoothReport> smoothed;        // activations smoothed into their readers' weights
   std::vector<std::string> reparameterized;  // LayerNorm outputs folded to per-tensor
@@ -89,10 +95,14 @@ struct PipelineReport {
   int log_softmax = 0;
   std::vector<BiasCorrectionSite> bias_corrected;
   std::vector<NoisyBiasSite> noisy_bias;
+  std::vector<AwqSiteReport> awq;
   std::vector<GptqLayerReport> gptq;
   std::vector<BlockReconstructionReport> reconstructed;
   IntegerLoweringReport integer;
 };
+
+/// Refuses materialize-qdq{matmul-nbits} without weight-only quantization of at most 4 bits.
+Status checkMatMulNBits(const PipelineOptions& options);
 
 /// The report's reconstruction sections (docs/report-format.md) for either scope, "bridges" or "all".
 void addReconstructionReport(const char* scope, const PipelineOptions& options, const PipelineReport& report,

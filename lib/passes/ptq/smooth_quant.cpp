@@ -89,7 +89,7 @@ Node* firstInOrder(const Graph& g, const std::vector<Node*>& nodes) {
 
 }  // namespace
 
-Status applySmoothing(Graph& g, const SmoothSite& site, const std::vector<float>& s) {
+StatusOr<bool> applySmoothing(Graph& g, const SmoothSite& site, const std::vector<float>& s) {
   if (static_cast<int64_t>(s.size()) != site.channels) {
     return invalidArgument("smoothing of '" + site.input->name() + "' needs " + std::to_string(site.channels) +
                            " scales");
@@ -99,7 +99,8 @@ Status applySmoothing(Graph& g, const SmoothSite& site, const std::vector<float>
   }
   const std::vector<ChannelFoldSite> folds = findChannelFoldSites(g);
   if (const ChannelFoldSite* fold = layerNormSiteFor(folds, site)) {
-    return foldChannelTransform(g, *fold, s, std::vector<float>(s.size(), 0.0f)).status();
+    VITQ_RETURN_IF_ERROR(foldChannelTransform(g, *fold, s, std::vector<float>(s.size(), 0.0f)).status());
+    return true;
   }
   std::vector<float> inverse(s.size());
   for (size_t c = 0; c < s.size(); ++c) inverse[c] = 1.0f / s[c];
@@ -116,7 +117,7 @@ Status applySmoothing(Graph& g, const SmoothSite& site, const std::vector<float>
     g.setInput(n, 0, smoothed);
     eraseIfUnused(g, w);
   }
-  return Status::ok();
+  return false;
 }
 
 StatusOr<std::vector<SmoothReport>> smoothActivations(Model& model, const Dataset& calib, double alpha,
@@ -137,7 +138,7 @@ StatusOr<std::vector<SmoothReport>> smoothActivations(Model& model, const Datase
     std::vector<float> act(st.channel_min.size());
     for (size_t c = 0; c < act.size(); ++c) act[c] = std::max(std::fabs(st.channel_min[c]), std::fabs(st.channel_max[c]));
     const std::vector<float> s = smoothingScales(act, smoothWeightAbsMax(site), alpha);
-    VITQ_RETURN_IF_ERROR(applySmoothing(g, site, s));
+    VITQ_RETURN_IF_ERROR(applySmoothing(g, site, s).status());
     const auto [lo, hi] = std::minmax_element(s.begin(), s.end());
     report.push_back({site.input->name(), static_cast<int>(site.consumers.size()), *hi, *lo});
   }

@@ -34,8 +34,9 @@ std::vector<float> smoothingScales(const std::vector<float>& act_absmax, const s
 /// max_o |W[c, o]| over every consumer of \p site, per input channel c.
 std::vector<float> smoothWeightAbsMax(const SmoothSite& site);
 
-/// Rewrites the graph so that the consumers read X / s with rows of W scaled by s.
-Status applySmoothing(Graph& graph, const SmoothSite& site, const std::vector<float>& s);
+/// Rewrites the graph so that the consumers read X / s with rows of W scaled by s; true when X / s
+/// was folded into a LayerNorm's affine, false when a Mul node computes it.
+StatusOr<bool> applySmoothing(Graph& graph, const SmoothSite& site, const std::vector<float>& s);
 
 struct SmoothReport {
   std::string input;  // X
