@@ -77,6 +77,10 @@ VARIANTS = {
                            "--asymmetric-weights"],
     "awq-gptq-g32-asym": ["--recipe", "minmax", "--weight-only", "--group-size", "32", "--awq", "--gptq",
                           "--asymmetric-weights"],
+    "awq-noclip-g32-asym": ["--pipeline", "awq{clip=none}, plan{weights-only, group-size=32, asymmetric-weights}, "
+                            "calibrate, materialize-qdq{int4}"],
+    "awq-noclip-g128-asym": ["--pipeline", "awq{clip=none}, plan{weights-only, group-size=128, asymmetric-weights}, "
+                             "calibrate, materialize-qdq{int4}"],
     "awq-g128": ["--recipe", "minmax", "--weight-only", "--group-size", "128", "--awq"],
     "awq-g32": ["--recipe", "minmax", "--weight-only", "--group-size", "32", "--awq"],
     "encoder": ["--recipe", "mse", "--placement", "inputs", "--smooth-quant", "0.8"],

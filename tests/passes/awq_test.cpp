@@ -60,6 +60,30 @@ double squaredError(const Tensor& a, const Tensor& b) {
   return e;
 }
 
+// The error each site's report gives is the written model's: quantize \p scaled's weights on the
+// plan's grid and measure the readers' squared output error per row on the calibration samples.
+void checkReportedErrors(const Model& reference, const Model& scaled, const Dataset& calib,
+                         const std::vector<AwqSiteReport>& reports) {
+  PipelineOptions o;
+  REQUIRE(applyPipelineText("plan{weights-only, group-size=16}, calibrate, materialize-qdq", o).isOk());
+  o.quant.weight_bits = 4;
+  auto written_or = cloneModel(scaled);
+  REQUIRE(written_or.isOk());
+  Model written = std::move(*written_or);
+  REQUIRE(quantizeModel(written, calib, o).isOk());
+  double site_h = 0, site_z = 0;
+  for (size_t i = 0; i < calib.size(); ++i) {
+    const Tensor xi = calib.sample(i)->at("X");
+    const TensorMap f = test::runWithX(reference, xi), q = test::runWithX(written, xi);
+    site_h += squaredError(f.at("Y1"), q.at("Y1")) + squaredError(f.at("Y2"), q.at("Y2"));
+    site_z += squaredError(f.at("Y3"), q.at("Y3"));
+  }
+  for (const AwqSiteReport& r : reports) {
+    const double measured = (r.activation == "Z" ? site_z : site_h) / (8 * 24);
+    CHECK(measured == Approx(r.error_awq).epsilon(0.02));
+  }
+}
+
 }  // namespace
 
 TEST_CASE("awq keeps the float function, folds into LayerNorms and lowers 4-bit output error", "[passes][awq]") {
@@ -67,7 +91,9 @@ TEST_CASE("awq keeps the float function, folds into LayerNorms and lowers 4-bit 
   Model m = test::parseModel(modelText());
   const test::NormalDataset calib(8, {1, 24, 64}, 7);
   const QuantTable planned = planQuantization(*m.graph, fourBitGroups());
-  auto reports = awqScaleWeights(m, planned, calib, AwqOptions{});
+  AwqOptions no_clip;
+  no_clip.clip = false;  // clipping changes the float weights; this test checks the scales alone
+  auto reports = awqScaleWeights(m, planned, calib, no_clip);
   INFO(reports.status().toString());
   REQUIRE(reports.isOk());
   REQUIRE(reports->size() == 2);
@@ -93,26 +119,29 @@ TEST_CASE("awq keeps the float function, folds into LayerNorms and lowers 4-bit 
     CHECK(std::sqrt(squaredError(a, got.at(name)) / a.numel()) <= 1e-5 * amax);
   }
 
-  // The reported error is the written model's: quantize the scaled weights on the plan's grid and
-  // measure the readers' squared output error per row on the calibration samples.
-  PipelineOptions o;
-  REQUIRE(applyPipelineText("plan{weights-only, group-size=16}, calibrate, materialize-qdq", o).isOk());
-  o.quant.weight_bits = 4;
-  auto written_or = cloneModel(m);
-  REQUIRE(written_or.isOk());
-  Model written = std::move(*written_or);
-  REQUIRE(quantizeModel(written, calib, o).isOk());
-  double site_h = 0, site_z = 0;
-  for (size_t i = 0; i < calib.size(); ++i) {
-    const Tensor xi = calib.sample(i)->at("X");
-    const TensorMap f = test::runWithX(reference, xi), q = test::runWithX(written, xi);
-    site_h += squaredError(f.at("Y1"), q.at("Y1")) + squaredError(f.at("Y2"), q.at("Y2"));
-    site_z += squaredError(f.at("Y3"), q.at("Y3"));
+  checkReportedErrors(reference, m, calib, *reports);
+}
+
+TEST_CASE("awq's clipping narrows weight groups and lowers the error it reports, which the written model makes",
+          "[passes][awq]") {
+  const Model reference = test::parseModel(modelText());
+  const test::NormalDataset calib(8, {1, 24, 64}, 7);
+  AwqOptions no_clip;
+  no_clip.clip = false;
+  Model scaled_only = test::parseModel(modelText());
+  auto without = awqScaleWeights(scaled_only, planQuantization(*scaled_only.graph, fourBitGroups()), calib, no_clip);
+  Model m = test::parseModel(modelText());
+  auto with = awqScaleWeights(m, planQuantization(*m.graph, fourBitGroups()), calib, AwqOptions{});
+  REQUIRE(without.isOk());
+  REQUIRE(with.isOk());
+  REQUIRE(with->size() == 2);
+  for (size_t i = 0; i < with->size(); ++i) {
+    INFO((*with)[i].activation);
+    CHECK((*with)[i].alpha == (*without)[i].alpha);  // the scales are searched first, as before
+    CHECK((*with)[i].clipped_groups > 0);
+    CHECK((*with)[i].error_awq < (*without)[i].error_awq);
   }
-  for (const AwqSiteReport& r : *reports) {
-    const double measured = (r.activation == "Z" ? site_z : site_h) / (8 * 24);
-    CHECK(measured == Approx(r.error_awq).epsilon(0.02));
-  }
+  checkReportedErrors(reference, m, calib, *with);
 }
 
 TEST_CASE("awq through the pipeline beats round-to-nearest on held-out inputs and refuses quantized activations",

@@ -76,29 +76,93 @@ std::vector<float> awqScales(const Eigen::VectorXd& mean_abs, double alpha) {
   return s;
 }
 
-// One reader of a site: its weight as stored, the plan's grid for it and H in float.
+// One reader of a site: its node (whose weight input changes when the site is scaled) and the
+// plan's grid for that weight.
 struct Reader {
-  const Node* node;
-  const Tensor* weight;
+  Node* node;
   const QuantSpec* spec;
-  std::string name;
   bool transposed;  // stored [outputs, inputs] (Gemm transB = 1)
+
+  Value* weight() const { return node->input(1); }
+  int64_t inputs() const { return weight()->initializer().dim(transposed ? 1 : 0); }
+  int64_t outputs() const { return weight()->initializer().dim(transposed ? 0 : 1); }
+  // Stored index of element (input k, output n).
+  int64_t index(int64_t k, int64_t n) const { return transposed ? n * inputs() + k : k * outputs() + n; }
 };
 
-// The reader's squared output error over the observed rows with its weight scaled by \p s,
-// quantized on its grid and scaled back.
-StatusOr<double> scaledError(const Reader& r, const std::vector<float>& s, const Eigen::MatrixXf& h) {
-  const Tensor scaled = scaleLinearInputRows(*r.node, *r.weight, s);
-  VITQ_ASSIGN_OR_RETURN(const QuantParams params, minMaxWeightParams(scaled, *r.spec, r.name));
-  std::vector<float> inverse(s.size());
-  for (size_t c = 0; c < s.size(); ++c) inverse[c] = 1.0f / s[c];
-  const Tensor back = scaleLinearInputRows(*r.node, fakeQuantizeTensor(scaled, params, *r.spec), inverse);
-  const int64_t rows = r.weight->dim(0), cols = r.weight->dim(1);
-  const RowMajor e = Eigen::Map<const RowMajor>(back.data<float>(), rows, cols) -
-                     Eigen::Map<const RowMajor>(r.weight->data<float>(), rows, cols);
+// diag(1/s) H diag(1/s): the Gram of X / s.
+Eigen::MatrixXf scaledGram(const Eigen::MatrixXf& h, const std::vector<float>& s) {
+  const Eigen::Map<const Eigen::VectorXf> v(s.data(), static_cast<Eigen::Index>(s.size()));
+  const Eigen::VectorXf inv = v.cwiseInverse();
+  return inv.asDiagonal() * h * inv.asDiagonal();
+}
+
+// The squared output error over the observed rows (inputs with Gram \p h) of weight \p w quantized
+// with min/max ranges on the reader's grid, against \p target (both as stored).
+StatusOr<double> quantizationError(const Reader& r, const Tensor& target, const Tensor& w, const Eigen::MatrixXf& h) {
+  VITQ_ASSIGN_OR_RETURN(const QuantParams params, minMaxWeightParams(w, *r.spec, r.weight()->name()));
+  const Tensor q = fakeQuantizeTensor(w, params, *r.spec);
+  const int64_t rows = w.dim(0), cols = w.dim(1);
+  const RowMajor e = Eigen::Map<const RowMajor>(q.data<float>(), rows, cols) -
+                     Eigen::Map<const RowMajor>(target.data<float>(), rows, cols);
   // [inputs, outputs] as stored: tr(E^T H E); [outputs, inputs]: tr(E H E^T).
   const RowMajor he = r.transposed ? RowMajor(e * h) : RowMajor(h * e);
   return static_cast<double>(he.cwiseProduct(e).sum());
+}
+
+// AWQ's clipping search on \p w (the reader's weight as stored, inputs with Gram \p h): each group
+// clamped to the range r x [min, max] (symmetric: r x max |w|) with the least e^T H_gg e; returns
+// how many groups were narrowed.
+int clipGroups(const Reader& r, Tensor& w, const Eigen::MatrixXf& h) {
+  const QuantSpec& spec = *r.spec;
+  const int64_t k = r.inputs(), outputs = r.outputs();
+  const int64_t group = spec.block_size > 0 ? spec.block_size : k;
+  float* p = w.data<float>();
+  int clipped = 0;
+  std::vector<float> values;
+  Eigen::VectorXf e;
+  for (int64_t n = 0; n < outputs; ++n) {
+    for (int64_t g0 = 0; g0 < k; g0 += group) {
+      const int64_t len = std::min(group, k - g0);
+      values.resize(static_cast<size_t>(len));
+      float lo = 0, hi = 0;
+      for (int64_t j = 0; j < len; ++j) {
+        values[static_cast<size_t>(j)] = p[r.index(g0 + j, n)];
+        lo = std::min(lo, values[static_cast<size_t>(j)]);
+        hi = std::max(hi, values[static_cast<size_t>(j)]);
+      }
+      if (spec.symmetric) {
+        hi = std::max(-lo, hi);
+        lo = -hi;
+      }
+      const auto hgg = h.block(g0, g0, len, len);
+      double best = INFINITY;
+      float best_ratio = 1;
+      e.resize(len);
+      for (int i = 0; i < 10; ++i) {  // r = 1, 0.95, ..., 0.55
+        const float ratio = 1.0f - 0.05f * static_cast<float>(i);
+        float scale = 1;
+        int32_t zero = 0;
+        chooseParams(ratio * lo, ratio * hi, spec, scale, zero);
+        for (int64_t j = 0; j < len; ++j) {
+          const float v = values[static_cast<size_t>(j)];
+          e[j] = dequantizeValue(quantizeValue(v, scale, zero, spec.qmin(), spec.qmax()), scale, zero) - v;
+        }
+        const double err = e.dot(hgg * e);
+        if (err < best) {  // strict: ties keep the wider range
+          best = err;
+          best_ratio = ratio;
+        }
+      }
+      if (best_ratio == 1) continue;
+      ++clipped;
+      for (int64_t j = 0; j < len; ++j) {
+        float& v = p[r.index(g0 + j, n)];
+        v = std::clamp(v, best_ratio * lo, best_ratio * hi);
+      }
+    }
+  }
+  return clipped;
 }
 
 StatusOr<AwqSiteReport> searchSite(Graph& g, const SmoothSite& site, const InputGram& gram, const QuantTable& planned,
@@ -109,22 +173,22 @@ StatusOr<AwqSiteReport> searchSite(Graph& g, const SmoothSite& site, const Input
   report.rows = gram.rows;
   if (gram.rows == 0) return report;
   std::vector<Reader> readers;
-  for (const Node* n : site.consumers) {
-    const Value* w = n->input(1);
-    readers.push_back({n, &w->initializer(), &planned.find(w)->spec, w->name(),
-                       n->is("Gemm") && n->attrs().intOr("transB", 0) != 0});
+  for (Node* n : site.consumers) {
+    readers.push_back({n, &planned.find(n->input(1))->spec, n->is("Gemm") && n->attrs().intOr("transB", 0) != 0});
   }
   const Eigen::MatrixXf h = gram.xtx.cast<float>();
   const Eigen::VectorXd mean_abs = gram.abs_sum / static_cast<double>(gram.rows);
   const double per_row = 1.0 / static_cast<double>(gram.rows);
   double best = INFINITY;
-  std::vector<float> best_scales;
+  std::vector<float> best_scales = awqScales(mean_abs, 0);
   for (int k = 0; k < std::max(1, o.grid); ++k) {
     const double alpha = static_cast<double>(k) / std::max(1, o.grid);
     const std::vector<float> s = awqScales(mean_abs, alpha);
+    const Eigen::MatrixXf hs = scaledGram(h, s);
     double error = 0;
     for (const Reader& r : readers) {
-      VITQ_ASSIGN_OR_RETURN(const double e, scaledError(r, s, h));
+      const Tensor scaled = scaleLinearInputRows(*r.node, r.weight()->initializer(), s);
+      VITQ_ASSIGN_OR_RETURN(const double e, quantizationError(r, scaled, scaled, hs));
       error += e * per_row;
     }
     if (k == 0) report.error_nearest = error;
@@ -135,11 +199,27 @@ StatusOr<AwqSiteReport> searchSite(Graph& g, const SmoothSite& site, const Input
     }
   }
   report.error_awq = best;
-  if (report.alpha == 0) return report;
-  const auto [lo, hi] = std::minmax_element(best_scales.begin(), best_scales.end());
-  report.min_scale = *lo;
-  report.max_scale = *hi;
-  VITQ_ASSIGN_OR_RETURN(report.folded, applySmoothing(g, site, best_scales));
+  if (report.alpha > 0) {
+    const auto [lo, hi] = std::minmax_element(best_scales.begin(), best_scales.end());
+    report.min_scale = *lo;
+    report.max_scale = *hi;
+    VITQ_ASSIGN_OR_RETURN(report.folded, applySmoothing(g, site, best_scales));
+  }
+  if (!o.clip) return report;
+  const Eigen::MatrixXf hs = scaledGram(h, best_scales);
+  double error = 0;
+  for (const Reader& r : readers) {
+    Value* w = r.weight();
+    const Tensor scaled = w->initializer().clone();
+    Tensor clipped = scaled.clone();
+    // A weight other layers read too (alpha 0 keeps it shared) keeps its values: their inputs differ.
+    const int narrowed = w->uses().size() == 1 ? clipGroups(r, clipped, hs) : 0;
+    VITQ_ASSIGN_OR_RETURN(const double e, quantizationError(r, scaled, clipped, hs));
+    error += e * per_row;
+    if (narrowed > 0) g.setInitializer(w, std::move(clipped));
+    report.clipped_groups += narrowed;
+  }
+  report.error_awq = error;
   return report;
 }
 
@@ -159,8 +239,9 @@ StatusOr<std::vector<AwqSiteReport>> awqScaleWeights(Model& model, const QuantTa
   auto log = logger("vitq.quantize");
   for (const SmoothSite& site : sites) {
     VITQ_ASSIGN_OR_RETURN(AwqSiteReport r, searchSite(g, site, grams.at(site.input), planned, o));
-    log->debug("awq {}: alpha {:.2f}, output error {:.4g} -> {:.4g}{}", r.activation, r.alpha, r.error_nearest,
-               r.error_awq, r.alpha == 0 ? "" : r.folded ? " (folded into its LayerNorm)" : " (Mul node)");
+    log->debug("awq {}: alpha {:.2f}, {} groups clipped, output error {:.4g} -> {:.4g}{}", r.activation, r.alpha,
+               r.clipped_groups, r.error_nearest, r.error_awq,
+               r.alpha == 0 ? "" : r.folded ? " (folded into its LayerNorm)" : " (Mul node)");
     reports.push_back(std::move(r));
   }
   return reports;
@@ -175,7 +256,8 @@ class AwqStep final : public QuantStep {
     return "--awq: weight-only; input channels with large activations get finer weight steps, scales searched "
            "against the readers' output error and folded into the graph (AWQ)";
   }
-  StepTraits traits() const override { return StepTraits{}.readsData().floatEquivalent(); }
+  // Not float-equivalent: the clipping search narrows weight groups.
+  StepTraits traits() const override { return StepTraits{}.readsData(); }
   bool enabled(const PipelineOptions& o) const override { return o.awq; }
   void enable(PipelineOptions& o) const override { o.awq = true; }
   std::vector<StepOption> options() const override {
@@ -184,7 +266,10 @@ class AwqStep final : public QuantStep {
                 [](PipelineOptions& o, double v) { o.awq_options.grid = static_cast<int>(v); }, 20),
             numberOption(
                 "samples", 1, 1e6, true, [](const PipelineOptions& o) { return static_cast<double>(o.awq_options.samples); },
-                [](PipelineOptions& o, double v) { o.awq_options.samples = static_cast<size_t>(v); }, 128)};
+                [](PipelineOptions& o, double v) { o.awq_options.samples = static_cast<size_t>(v); }, 128),
+            choiceOption<bool>(
+                "clip", {{"search", true}, {"none", false}}, [](const PipelineOptions& o) { return o.awq_options.clip; },
+                [](PipelineOptions& o, bool clip) { o.awq_options.clip = clip; }, true)};
   }
   Status run(QuantContext& ctx) const override {
     if (!ctx.options.quant.weights_only) {
@@ -208,9 +293,11 @@ class AwqStep final : public QuantStep {
       sites.push_back({{"activation", s.activation}, {"consumers", s.consumers}, {"rows", s.rows}, {"alpha", s.alpha},
                        {"error_nearest", s.error_nearest}, {"error_awq", s.error_awq},
                        {"inverse", s.alpha == 0 ? "none" : s.folded ? "layernorm" : "mul"},
+                       {"clipped_groups", s.clipped_groups},
                        {"min_scale", s.min_scale}, {"max_scale", s.max_scale}});
     }
-    out["recipe"]["awq"] = {{"grid", o.awq_options.grid}, {"samples", o.awq_options.samples}, {"sites", sites}};
+    out["recipe"]["awq"] = {{"grid", o.awq_options.grid}, {"samples", o.awq_options.samples},
+                            {"clip", o.awq_options.clip ? "search" : "none"}, {"sites", sites}};
   }
 };
 

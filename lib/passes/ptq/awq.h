@@ -10,6 +10,12 @@
 //   err(alpha) = sum over readers tr(E H E^T),  E = Q(W S) S^-1 - W,  H = X^T X,
 // on the calibration inputs. alpha = 0 (s = 1) is plain round-to-nearest, so a site never gets
 // worse on those inputs. Min/max ranges on the plan's grid (per channel or per group).
+//
+// Then (clip = true, AWQ's clipping search) each group of each reader's scaled weight (a block along
+// the input dimension, or a whole output column when per-channel) gets the range r x [min, max] with
+// r in {1, 0.95, ..., 0.55} that gives the least squared output error of that group alone,
+// e^T H_gg e with H the Gram of X / s; the weights are clamped to it, so that the calibrate step's
+// min/max finds that range. This changes the float weights (outliers of a group are clipped).
 #pragma once
 
 #include <string>
@@ -24,6 +30,7 @@ namespace vitq {
 struct AwqOptions {
   int grid = 20;         // alpha in {0, 1/grid, ..., (grid-1)/grid} (the paper's 20 points)
   size_t samples = 128;  // calibration samples whose inputs build X^T X and mean |X| (the first N)
+  bool clip = true;      // the clipping search after the scales
   int threads = 1;
 };
 
@@ -35,12 +42,13 @@ struct AwqSiteReport {
   // The readers' squared output error per row, summed over the readers, with plain rounding and
   // with the chosen scales.
   double error_nearest = 0;
-  double error_awq = 0;
+  double error_awq = 0;   // with the chosen scales and, with clipping, the clipped weights
+  int clipped_groups = 0;  // weight groups whose range was narrowed
   bool folded = false;     // X / s folded into a LayerNorm; false: a Mul node computes it (or alpha 0)
   float min_scale = 1, max_scale = 1;
 };
 
-/// Searches and applies AWQ scales for every activation read by MatMul/Gemm layers whose weights
+/// Searches and applies AWQ scales (and, with options.clip, the clipping) for every activation read by MatMul/Gemm layers whose weights
 /// \p planned quantizes (2-D constant weights; specs only, parameters are computed here from the
 /// scaled weights), observing the first samples of \p calib on the float model.
 StatusOr<std::vector<AwqSiteReport>> awqScaleWeights(Model& model, const QuantTable& planned, const Dataset& calib,
