@@ -5,8 +5,11 @@ calibration samples), then ONNX Runtime on the full 10k test set.
 Checks: ONNX Runtime fuses the QDQ groups into integer kernels (QLinearConv / QLinearMatMul /
 QGemm / MatMulInteger in its optimized graph); ORT top-1 within 0.5 point of FP32; ORT's logits
 agree with vitq's own execution of the exported model (top-1 agreement, max logit difference, on
-the first 1000 test images to keep the test short, 250 with --quick for the sanitizer build);
-the report is valid JSON; --fail-if exits 3 when the gate holds; bad data exits 2.
+the first 1000 test images to keep the test short); the report is valid JSON; --fail-if exits 3
+when the gate holds; bad data exits 2.
+
+--quick (the sanitizer build): 64 calibration samples instead of 256 and vitq runs 250 images; the
+10k top-1 drop is printed but not gated (it is set for 256 samples).
 """
 import argparse
 import collections
@@ -50,14 +53,15 @@ def logits(path, x, optimized=None):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--vitq", required=True)
-    parser.add_argument("--quick", action="store_true", help="vitq runs 250 images, not 1000 (sanitizer build)")
+    parser.add_argument("--quick", action="store_true", help="64 calibration samples, 250 images run by vitq (sanitizer build)")
     args = parser.parse_args()
     vitq = args.vitq
     run_images = 250 if args.quick else 1000
+    calib_samples = "64" if args.quick else "256"
     x = np.load(os.path.join(DATA, "test_x.npy"))
     y = np.load(os.path.join(DATA, "test_y.npy"))
     calib = os.path.join(DATA, "calib_x.npy")
-    models = sorted(f for f in os.listdir(MODELS) if f.endswith(".onnx"))
+    models = sorted(f for f in os.listdir(MODELS) if f.startswith("fmnist_") and f.endswith(".onnx"))
     check(len(models) >= 2, f"Fashion-MNIST models present: {models}")
     print(f"weight flags for this CPU: {vitq_weight_flags() or 'none'}")
     # Every model with the default asymmetric uint8 activations; the opset-17 ones also with
@@ -69,7 +73,7 @@ def main():
             fp = os.path.join(MODELS, model_file)
             q = os.path.join(d, "q_" + ("sym_" if flags else "") + model_file)
             report = os.path.join(d, os.path.basename(q) + ".json")
-            proc = subprocess.run([vitq, "quantize", fp, "--data", calib, "--calib-samples", "256", "-o", q,
+            proc = subprocess.run([vitq, "quantize", fp, "--data", calib, "--calib-samples", calib_samples, "-o", q,
                                    "--report", report, "--threads", "1", *vitq_weight_flags(), *flags],
                                   capture_output=True, text=True)
             check(proc.returncode == 0, f"{name}: vitq quantize exits 0 ({proc.stderr.strip()[-200:]})")
@@ -90,7 +94,11 @@ def main():
             fused = {k: v for k, v in ops.items() if k in INTEGER_OPS}
             check(sum(fused.values()) > 0, f"{name}: ORT runs integer kernels {fused}")
             acc_f, acc_q = (lf.argmax(1) == y).mean() * 100, (lq.argmax(1) == y).mean() * 100
-            check(acc_f - acc_q <= 0.5, f"{name}: top-1 FP32 {acc_f:.2f} %, W8A8 in ORT {acc_q:.2f} % (drop {acc_f - acc_q:.2f})")
+            accuracy = f"{name}: top-1 FP32 {acc_f:.2f} %, W8A8 in ORT {acc_q:.2f} % (drop {acc_f - acc_q:.2f})"
+            if args.quick:
+                print(f"     {accuracy} (not gated with --quick)")
+            else:
+                check(acc_f - acc_q <= 0.5, accuracy)
             xs = os.path.join(d, "x.npy")
             np.save(xs, x[:run_images])
             run = subprocess.run([vitq, "-q", "run", q, "--input", xs, "--output-dir", d, "--threads", "1"],

@@ -37,7 +37,7 @@ def model_table():
             (os.path.join(ppocr, "ch_PP-OCRv4_det_infer.onnx"), {"x": (1, 3, 320, 448)}),
             (os.path.join(ppocr, "ch_ppocr_mobile_v2.0_cls_infer.onnx"), {"x": (4, 3, 48, 192)}),
         ],
-        "fashion": [(os.path.join(fm, f), {}) for f in sorted(os.listdir(fm)) if f.endswith(".onnx")]
+        "fashion": [(os.path.join(fm, f), {}) for f in sorted(os.listdir(fm)) if f.startswith("fmnist_") and f.endswith(".onnx")]
         if os.path.isdir(fm) else [],
         "minilm": [(os.path.join(REPO, "models", "minilm", f), {"*": (2, 16)})
                    for f in ("all-MiniLM-L6-v2.onnx", "all-MiniLM-L6-v2_op13.onnx")],
