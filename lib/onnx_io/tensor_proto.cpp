@@ -127,7 +127,7 @@ StatusOr<Tensor> decodeTensor(const onnx::TensorProto& proto, const TensorSource
     if (!source.allow_external) return unsupported(tensorLabel(proto) + " uses external data, which is not allowed here");
     if (dtype == DataType::kString) return invalidModel(tensorLabel(proto) + ": string tensors cannot use external data");
     VITQ_ASSIGN_OR_RETURN(ExternalSpan span, locateExternalData(proto, source.model_dir, storageBytes(dtype, count)));
-    Tensor t(dtype, shape);
+    Tensor t = Tensor::uninitialized(dtype, shape);  // every byte is read below (or the tensor is dropped)
     VITQ_RETURN_IF_ERROR(readExternalSpan(span, t.rawData()));
     return t;
   }
@@ -137,7 +137,7 @@ StatusOr<Tensor> decodeTensor(const onnx::TensorProto& proto, const TensorSource
     if (proto.raw_data().size() != want) {
       return sizeMismatch(proto, static_cast<int64_t>(proto.raw_data().size()), static_cast<int64_t>(want), "bytes");
     }
-    Tensor t(dtype, shape);
+    Tensor t = Tensor::uninitialized(dtype, shape);  // every byte is copied below
     if (want) std::memcpy(t.rawData(), proto.raw_data().data(), want);
     return t;
   }

@@ -182,14 +182,33 @@ Status dequantizeKernel(KernelContext& ctx) {
     ctx.setOutput(0, std::move(y));
     return Status::ok();
   }
-  for (int64_t o = 0, at = 0; o < p.outer; ++o) {
-    for (int64_t j = 0; j < p.dim; ++j) {
-      for (int64_t i = 0; i < p.inner; ++i, ++at) {
-        const size_t k = static_cast<size_t>(p.index(o, j, i));
-        const int64_t diff = static_cast<int64_t>(readCode(x.dtype(), in, at)) - zp[k];
-        out[at] = static_cast<float>(diff) * scale[k];
+  // Row by row of [outer, dim, inner]: a row's parameters start at index(o, j, 0) and advance by one
+  // per element when blocked, else stay; the code type is dispatched once, not per element.
+  auto rows = [&](auto code) {
+#pragma omp parallel for schedule(static) if (ctx.threads > 1 && x.numel() >= (int64_t{1} << 20))
+    for (int64_t row = 0; row < p.outer * p.dim; ++row) {
+      const int64_t o = row / p.dim, j = row % p.dim, at = row * p.inner;
+      const int64_t base = p.index(o, j, 0), step = p.kind == ParamLayout::kBlocked ? 1 : 0;
+      for (int64_t i = 0; i < p.inner; ++i) {
+        const size_t k = static_cast<size_t>(base + i * step);
+        out[at + i] = static_cast<float>(static_cast<int64_t>(code(at + i)) - zp[k]) * scale[k];
       }
     }
+  };
+  const uint8_t* bytes = static_cast<const uint8_t*>(in);
+  switch (x.dtype()) {
+    case DataType::kUInt8: rows([bytes](int64_t i) { return static_cast<int32_t>(bytes[i]); }); break;
+    case DataType::kInt8: rows([bytes](int64_t i) { return static_cast<int32_t>(static_cast<int8_t>(bytes[i])); }); break;
+    case DataType::kUInt4:
+      rows([bytes](int64_t i) { return static_cast<int32_t>(i % 2 ? bytes[i / 2] >> 4 : bytes[i / 2] & 0xF); });
+      break;
+    case DataType::kInt4:
+      rows([bytes](int64_t i) {
+        const int32_t nibble = i % 2 ? bytes[i / 2] >> 4 : bytes[i / 2] & 0xF;
+        return nibble >= 8 ? nibble - 16 : nibble;
+      });
+      break;
+    default: rows([&x, in](int64_t i) { return readCode(x.dtype(), in, i); }); break;
   }
   ctx.setOutput(0, std::move(y));
   return Status::ok();

@@ -72,13 +72,14 @@ Value* addDequantize(Graph& g, Value* quantized, const QuantParams& p, DataType 
 // Integer tensor of \p type for a constant: weights on their per-channel grid, biases in int32.
 Tensor quantizeConstant(const Tensor& w, const QuantParams& p, const QuantSpec& spec, DataType type) {
   Tensor q(type, w.shape());
-  const ParamIndexer index(p, w.shape());
   const int32_t qmin = spec.bits == 32 ? INT32_MIN : spec.qmin(), qmax = spec.bits == 32 ? INT32_MAX : spec.qmax();
   const float* src = w.data<float>();
-  for (int64_t i = 0; i < w.numel(); ++i) {
-    const size_t c = index(i);
-    writeCode(type, q.rawData(), i, quantizeValue(src[i], p.scale[c], p.zero_point[c], qmin, qmax));
-  }
+  ParamIndexer(p, w.shape()).forEachRun(w.numel(), [&](int64_t start, int64_t count, int64_t c, int64_t step) {
+    for (int64_t i = start; i < start + count; ++i, c += step) {
+      const size_t k = static_cast<size_t>(c);
+      writeCode(type, q.rawData(), i, quantizeValue(src[i], p.scale[k], p.zero_point[k], qmin, qmax));
+    }
+  });
   return q;
 }
 

@@ -209,16 +209,21 @@ StatusOr<QuantParams> minMaxWeightParams(const Tensor& w, const QuantSpec& spec,
     for (int64_t d : layout.scale_shape) count *= d;
   }
   std::vector<float> lo(static_cast<size_t>(count), 0.0f), hi(static_cast<size_t>(count), 0.0f);
-  const ParamIndexer index(layout, w.shape());
   const float* p = w.data<float>();
-  for (int64_t i = 0; i < w.numel(); ++i) {
+  bool finite = true;
+  ParamIndexer(layout, w.shape()).forEachRun(w.numel(), [&](int64_t start, int64_t run, int64_t c, int64_t step) {
+    for (int64_t r = 0; r < run; ++r, c += step) {
+      const float v = p[start + r];
+      finite = finite && std::isfinite(v);
+      lo[static_cast<size_t>(c)] = std::min(lo[static_cast<size_t>(c)], v);
+      hi[static_cast<size_t>(c)] = std::max(hi[static_cast<size_t>(c)], v);
+    }
+  });
+  for (int64_t i = 0; !finite && i < w.numel(); ++i) {
     if (!std::isfinite(p[i])) {
       return invalidArgument("weight '" + name + "' contains " + (std::isnan(p[i]) ? "NaN" : "Inf") + " at element " +
                              std::to_string(i) + "; it cannot be quantized (--exclude its layer)");
     }
-    const size_t c = index(i);
-    lo[c] = std::min(lo[c], p[i]);
-    hi[c] = std::max(hi[c], p[i]);
   }
   QuantParams params = paramsFromRanges(lo, hi, spec);
   params.block_size = layout.block_size;

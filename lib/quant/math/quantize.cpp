@@ -61,33 +61,16 @@ Shape blockedScaleShape(const Shape& shape, int64_t axis, int64_t block) {
 
 Tensor fakeQuantizeTensor(const Tensor& t, const QuantParams& p, const QuantSpec& spec) {
   Tensor out = Tensor::uninitialized(DataType::kFloat, t.shape());  // every element is written below
-  if (p.blocked()) {
-    const ParamIndexer index(p, t.shape());
-    const float* src = t.data<float>();
-    float* dst = out.data<float>();
-    for (int64_t i = 0; i < t.numel(); ++i) {
-      const size_t c = index(i);
-      dst[i] = dequantizeValue(quantizeValue(src[i], p.scale[c], p.zero_point[c], spec.qmin(), spec.qmax()), p.scale[c],
-                               p.zero_point[c]);
-    }
-    return out;
-  }
-  const int64_t channels = p.perChannel() ? t.dim(p.axis) : 1;
-  int64_t inner = 1;
-  for (int64_t d = p.axis + 1; p.perChannel() && d < t.rank(); ++d) inner *= t.dim(d);
   const int32_t qmin = spec.qmin(), qmax = spec.qmax();
-  const int64_t n = t.numel(), run = p.perChannel() ? inner : n;  // elements sharing one scale
   const float* src = t.data<float>();
   float* dst = out.data<float>();
-  for (int64_t start = 0; start < n; start += run) {
-    const size_t c = p.perChannel() ? static_cast<size_t>((start / inner) % channels) : 0;
-    const float scale = p.scale[c];
-    const int32_t zero_point = p.zero_point[c];
-    const int64_t end = std::min(n, start + run);
-    for (int64_t i = start; i < end; ++i) {
+  ParamIndexer(p, t.shape()).forEachRun(t.numel(), [&](int64_t start, int64_t count, int64_t c, int64_t step) {
+    for (int64_t i = start; i < start + count; ++i, c += step) {
+      const float scale = p.scale[static_cast<size_t>(c)];
+      const int32_t zero_point = p.zero_point[static_cast<size_t>(c)];
       dst[i] = dequantizeValue(quantizeValue(src[i], scale, zero_point, qmin, qmax), scale, zero_point);
     }
-  }
+  });
   return out;
 }
 

@@ -45,6 +45,26 @@ class ParamIndexer {
     if (block_ <= 0) return static_cast<size_t>(j);
     return static_cast<size_t>((i / (inner_ * dim_) * blocks_ + j / block_) * inner_ + i % inner_);
   }
+  /// Calls fn(first element, count, first parameter, parameter step) for each run of consecutive
+  /// elements of a tensor of \p numel elements whose parameter index starts at `first parameter` and
+  /// advances by `step` (0: one parameter for the run, 1: one per element): the per-element loops of
+  /// weight quantization without a division per element.
+  template <typename Fn>
+  void forEachRun(int64_t numel, Fn&& fn) const {
+    if (axis_ < 0) {
+      fn(int64_t{0}, numel, int64_t{0}, int64_t{0});
+      return;
+    }
+    if (dim_ * inner_ == 0) return;
+    const int64_t outer = numel / (dim_ * inner_);
+    for (int64_t o = 0; o < outer; ++o) {
+      for (int64_t j = 0; j < dim_; ++j) {
+        const int64_t start = (o * dim_ + j) * inner_;
+        if (block_ <= 0) fn(start, inner_, j, int64_t{0});
+        else fn(start, inner_, (o * blocks_ + j / block_) * inner_, int64_t{1});
+      }
+    }
+  }
 
  private:
   int64_t axis_ = -1, dim_ = 1, inner_ = 1, block_ = 0, blocks_ = 1;
