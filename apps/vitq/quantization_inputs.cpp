@@ -75,6 +75,19 @@ void reportExportStyle(const ExportStyleFixes& fixes, const std::string& model_p
   if (fixes.unshared_biases) log->info("{} shared biases copied per layer", fixes.unshared_biases);
 }
 
+// The copies' initializers that equal the loaded model's share their buffers, so that a multi-GB
+// model is held once, not three times. Safe because nothing writes into an initializer's buffer:
+// every rewrite builds a new tensor (clone, scale, quantize) and sets it with setInitializer.
+void shareLoadedInitializers(Model& copy, const Model& loaded) {
+  Graph& g = *copy.graph;
+  for (Value* v : g.initializers()) {
+    const Value* same = loaded.graph->findValue(v->name());
+    if (same && same->isInitializer() && same->initializer().bitwiseEqual(v->initializer())) {
+      g.setInitializer(v, same->initializer());
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> judgedLayerValues(const Graph& graph) {
@@ -138,7 +151,9 @@ StatusOr<QuantizationInputs> loadQuantizationInputs(const std::string& model_pat
     VITQ_ASSIGN_OR_RETURN(seen, observeRunTypes(loaded, first, threads));
   }
   VITQ_ASSIGN_OR_RETURN(in.reference, upgradeOpset(loaded, 13, seen.float_ranks));
+  shareLoadedInitializers(in.reference, loaded);  // before the working copy: the peak holds one copy less
   VITQ_ASSIGN_OR_RETURN(in.working, upgradeOpset(loaded, 13, seen.float_ranks));
+  shareLoadedInitializers(in.working, loaded);
   if (untyped) {
     fillUntypedValues(*in.reference.graph, seen.dtypes);
     fillUntypedValues(*in.working.graph, seen.dtypes);
