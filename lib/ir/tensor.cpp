@@ -118,7 +118,7 @@ Tensor Tensor::reshaped(Shape shape) const {
 bool Tensor::bitwiseEqual(const Tensor& other) const {
   if (dtype_ != other.dtype_ || shape_ != other.shape_) return false;
   if (dtype_ == DataType::kString) return *strings_ == *other.strings_;
-  return bytes_ == 0 || std::memcmp(buffer_.get(), other.buffer_.get(), bytes_) == 0;
+  return bytes_ == 0 || buffer_ == other.buffer_ || std::memcmp(buffer_.get(), other.buffer_.get(), bytes_) == 0;
 }
 
 double Tensor::scalarAsDouble(int64_t index) const {

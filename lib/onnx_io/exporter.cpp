@@ -14,7 +14,7 @@ void restoreUnknownFields(const std::string& bytes, google::protobuf::Message* m
   msg->GetReflection()->MutableUnknownFields(msg)->ParseFromString(bytes);
 }
 
-void exportGraph(const Graph& graph, onnx::GraphProto* gp);
+void exportGraph(const Graph& graph, onnx::GraphProto* gp, size_t omit_data_from_bytes = 0);
 
 void exportAttribute(const std::string& name, const Attribute& a, onnx::AttributeProto* ap) {
   using AP = onnx::AttributeProto;
@@ -63,14 +63,20 @@ void exportValueInfo(const Value& v, onnx::ValueInfoProto* vi) {
   if (v.type().dtype != DataType::kUndefined || !v.opaqueType().empty()) writeTypeProto(v, vi->mutable_type());
 }
 
-void exportGraph(const Graph& graph, onnx::GraphProto* gp) {
+void exportGraph(const Graph& graph, onnx::GraphProto* gp, size_t omit_data_from_bytes) {
   if (!graph.preserved_fields.empty()) gp->ParseFromString(graph.preserved_fields);
   gp->set_name(graph.name());
   if (!graph.doc_string.empty()) gp->set_doc_string(graph.doc_string);
   for (const Value* in : graph.inputs()) exportValueInfo(*in, gp->add_input());
   for (const Value* init : graph.initializers()) {
     auto* tp = gp->add_initializer();
-    tensorToProto(init->initializer(), tp);
+    const Tensor& t = init->initializer();
+    if (omit_data_from_bytes > 0 && t.dtype() != DataType::kString && t.byteSize() >= omit_data_from_bytes) {
+      tp->set_data_type(static_cast<int32_t>(t.dtype()));
+      for (int64_t d : t.shape()) tp->add_dims(d);
+    } else {
+      tensorToProto(t, tp);
+    }
     tp->set_name(init->name());
   }
   for (const auto& node : graph.nodes()) {
@@ -122,7 +128,7 @@ void externalize(onnx::GraphProto* gp, const std::string& location, size_t min_b
 
 }  // namespace
 
-onnx::ModelProto exportModel(const Model& model) {
+onnx::ModelProto exportModel(const Model& model, const ExportOptions& options) {
   onnx::ModelProto proto;
   restoreUnknownFields(model.unknown_fields, &proto);
   proto.set_ir_version(model.ir_version);
@@ -143,7 +149,7 @@ onnx::ModelProto exportModel(const Model& model) {
   }
   for (const auto& f : model.functions) proto.add_functions()->ParseFromString(f);
   for (const auto& t : model.training_info) proto.add_training_info()->ParseFromString(t);
-  exportGraph(*model.graph, proto.mutable_graph());
+  exportGraph(*model.graph, proto.mutable_graph(), options.omit_data_from_bytes);
   return proto;
 }
 

@@ -11,7 +11,14 @@
 
 namespace vitq {
 
-onnx::ModelProto exportModel(const Model& model);
+struct ExportOptions {
+  /// > 0: main-graph initializers of at least this many bytes are written with their type and dims
+  /// but no data, for an import that takes them from the same model (ImportOptions::
+  /// initializers_from): a copy of a model without a serialized copy of its weights.
+  size_t omit_data_from_bytes = 0;
+};
+
+onnx::ModelProto exportModel(const Model& model, const ExportOptions& options = {});
 
 enum class ExternalData { kAuto, kAlways, kNever };
 

@@ -40,6 +40,12 @@ class GraphImporter {
   GraphImporter(const TensorSource& source, const InferredTypes& inferred, bool release_payloads)
       : source_(source), inferred_(inferred), release_payloads_(release_payloads) {}
 
+  /// Data-less initializers of \p main take their tensors from \p from (ImportOptions::initializers_from).
+  void shareInitializers(const Graph* from, const Graph* main) {
+    share_from_ = from;
+    main_ = main;
+  }
+
   Status importGraph(const onnx::GraphProto& gp, Graph& graph) {
     graph.setName(gp.name());
     graph.doc_string = gp.doc_string();
@@ -62,7 +68,7 @@ class GraphImporter {
     }
     for (const auto& tp : gp.initializer()) {
       if (tp.name().empty()) return invalidModel("graph '" + gp.name() + "' has an initializer without a name");
-      VITQ_ASSIGN_OR_RETURN(Tensor tensor, tensorFromProto(tp, source_));
+      VITQ_ASSIGN_OR_RETURN(Tensor tensor, initializerTensor(tp, graph));
       release(tp);
       auto it = local.find(tp.name());
       if (it != local.end()) {
@@ -220,9 +226,24 @@ class GraphImporter {
     freeTensorData(&const_cast<onnx::TensorProto&>(tp));  // the proto is ours: see loadModel
   }
 
+  // The tensor of initializer \p tp of \p graph: decoded, or for a data-less one of the main graph
+  // the source model's same-named initializer (same type and dims), whose buffer it shares.
+  StatusOr<Tensor> initializerTensor(const onnx::TensorProto& tp, const Graph& graph) const {
+    if (share_from_ && &graph == main_ && !carriesData(tp)) {
+      const Value* same = share_from_->findValue(tp.name());
+      if (same && same->isInitializer() && static_cast<int32_t>(same->initializer().dtype()) == tp.data_type() &&
+          Shape(tp.dims().begin(), tp.dims().end()) == same->initializer().shape()) {
+        return same->initializer();
+      }
+    }
+    return tensorFromProto(tp, source_);
+  }
+
   const TensorSource& source_;
   const InferredTypes& inferred_;
   bool release_payloads_;
+  const Graph* share_from_ = nullptr;
+  const Graph* main_ = nullptr;
 };
 
 // onnx's inference knows opsets up to its own newest; past that its schemas are wrong.
@@ -353,6 +374,7 @@ StatusOr<Model> importImpl(const onnx::ModelProto& proto, const std::filesystem:
   }
   TensorSource source{model_dir, true};
   GraphImporter importer(source, inferred, release_payloads);
+  importer.shareInitializers(options.initializers_from, model.graph.get());
   VITQ_RETURN_IF_ERROR(importer.importGraph(proto.graph(), *model.graph));
   if (options.lift_constants) report->lifted_constants = liftConstants(*model.graph);
   VITQ_RETURN_IF_ERROR(verifyModel(model));

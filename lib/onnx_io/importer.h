@@ -19,6 +19,9 @@ struct ImportOptions {
   /// Replace calls of model-local functions by their bodies (function_inlining.h), so that the
   /// executor can run them; the functions are dropped from the imported model.
   bool inline_functions = false;
+  /// Main-graph initializers written without data (ExportOptions::omit_data_from_bytes) take the
+  /// same-named initializer of this graph, sharing its buffer.
+  const Graph* initializers_from = nullptr;
 };
 
 /// What the import did beyond a plain translation.

@@ -7,8 +7,13 @@
 
 namespace vitq {
 
+/// Initializers of at least this many bytes are shared by a model and its copies, not copied.
+constexpr size_t kSharedInitializerBytes = 64 * 1024;
+
 /// A copy of \p model through its ONNX form (constants not lifted again, no shape inference), with
 /// the types vitq inferred on the original copied onto the values the ONNX form does not declare.
+/// The graph is the copy's own; large initializers share the original's buffers (no code writes
+/// into an initializer's buffer: rewrites set new tensors).
 StatusOr<Model> cloneModel(const Model& model);
 
 }  // namespace vitq

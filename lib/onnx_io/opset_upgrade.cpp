@@ -8,12 +8,15 @@
 
 #include "onnx_io/exporter.h"
 #include "onnx_io/importer.h"
+#include "onnx_io/model_clone.h"
 
 namespace vitq {
 
 StatusOr<Model> upgradeOpset(const Model& model, int64_t target, const std::map<std::string, int64_t>& ranks) {
   const int64_t current = model.opsetVersion("");
-  onnx::ModelProto proto = exportModel(model);
+  // Without a conversion the weights need no serialized copy: the result shares them.
+  const bool converts = current < target;
+  onnx::ModelProto proto = exportModel(model, {converts ? 0 : kSharedInitializerBytes});
   if (current < target) {
     // Declare rank-only types (every dim unknown) where the file and inference know none.
     std::set<std::string> typed;
@@ -39,6 +42,7 @@ StatusOr<Model> upgradeOpset(const Model& model, int64_t target, const std::map<
     }
   }
   ImportOptions options;
+  if (!converts) options.initializers_from = model.graph.get();
   return importModel(proto, ".", options);
 }
 

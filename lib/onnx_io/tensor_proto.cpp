@@ -149,6 +149,10 @@ StatusOr<Tensor> decodeTensor(const onnx::TensorProto& proto, const TensorSource
 
 }  // namespace
 
+bool carriesData(const onnx::TensorProto& proto) {
+  return proto.has_raw_data() || proto.data_location() == onnx::TensorProto::EXTERNAL || hasTypedData(proto);
+}
+
 StatusOr<Tensor> tensorFromProto(const onnx::TensorProto& proto, const TensorSource& source) {
   // Every size is checked against the data the proto carries before anything is allocated; a
   // shape that passes those checks (external data in a sparse file) can still ask for more than

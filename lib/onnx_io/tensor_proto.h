@@ -20,6 +20,10 @@ struct TensorSource {
 /// Decodes any of the proto's data fields (raw_data, typed fields, external data).
 StatusOr<Tensor> tensorFromProto(const onnx::TensorProto& proto, const TensorSource& source);
 
+/// Whether \p proto holds its elements (raw, typed or external data); false for the data-less
+/// initializers of ExportOptions::omit_data_from_bytes.
+bool carriesData(const onnx::TensorProto& proto);
+
 /// Encodes \p tensor into \p proto as raw_data (string tensors as string_data); sets name if given.
 void tensorToProto(const Tensor& tensor, onnx::TensorProto* proto);
 
