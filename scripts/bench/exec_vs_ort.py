@@ -4,6 +4,7 @@ count, measured in one run (medians over --runs after --warmup), plus vitq's pea
 inference from /usr/bin/time -v.
 
   scripts/bench/exec_vs_ort.py --vitq build/apps/vitq [--threads 1] [--runs 20] [--json out.json]
+      [--only SUBSTRING]
 """
 import argparse
 import json
@@ -31,6 +32,11 @@ def ppocr(name):
 CASES = [
     ("DeiT-S (random weights, 197 tokens)", os.path.join(REPO, "models", "synthetic", "deit_small.onnx"), (1, 3, 224, 224)),
     ("PP-OCRv4 rec", ppocr("ch_PP-OCRv4_rec_infer.onnx"), (1, 3, 48, 320)),
+    ("PP-OCRv4 det", ppocr("ch_PP-OCRv4_det_infer.onnx"), (1, 3, 640, 640)),
+    ("ViT-S + ConvTranspose decoder (random weights)", os.path.join(REPO, "models", "synthetic", "vit_decoder.onnx"),
+     (1, 3, 224, 224)),
+    ("conv decoder (zoo, grouped ConvTranspose, Resize)", os.path.join(REPO, "models", "zoo", "conv_decoder", "op17.onnx"),
+     (1, 16, 8, 8)),
 ]
 
 
@@ -71,10 +77,13 @@ def main():
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--json")
+    parser.add_argument("--only", help="run only the cases whose label contains this")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as d:
         for label, path, shape in CASES:
+            if args.only and args.only not in label:
+                continue
             if not os.path.exists(path):
                 print(f"skip {label}: {path} missing (scripts/prepare_all.sh)", file=sys.stderr)
                 continue

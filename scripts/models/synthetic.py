@@ -7,6 +7,10 @@ quantized graph's outputs with the FP32 graph's (cosine, SQNR) on fixed random i
 * ``deit_tiny`` / ``deit_small``: DeiT-T/S shapes (patch 16 on 224x224 -> 196 patches + class
   token = 197 tokens; 12 pre-LN blocks; dim 192/384, 3/6 heads, MLP 4x, GELU;
   MatMul-Softmax-MatMul attention), written with Debian's torch.
+* ``vit_decoder``: the DeiT-S encoder (12 blocks, dim 384) whose 14x14 patch tokens a
+  ConvTranspose decoder (k2 s2, four times, BatchNorm and ReLU between, a grouped one with bias)
+  turns into a 224x224 one-channel mask, the shape of a ViT with a dense-prediction head; output
+  ``mask`` [N,1,224,224].
 * ``swin_t``: torchvision 0.14 ``swin_t(weights=None)`` (Debian ``python3-torchvision``):
   shifted-window attention with relative position bias, patch merging.
 
@@ -76,7 +80,39 @@ def deit(dim, heads, depth=12, num_classes=1000):
     return DeiT()
 
 
+def vit_decoder():
+    import torch
+    import torch.nn as nn
+
+    encoder = deit(384, 6)
+
+    class ViTDecoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = encoder
+            self.decoder = nn.Sequential(
+                nn.ConvTranspose2d(384, 128, 2, 2), nn.BatchNorm2d(128), nn.ReLU(),            # 14 -> 28
+                nn.ConvTranspose2d(128, 64, 2, 2, groups=4, bias=True), nn.ReLU(),             # 56
+                nn.ConvTranspose2d(64, 32, 2, 2), nn.BatchNorm2d(32), nn.ReLU(),               # 112
+                nn.ConvTranspose2d(32, 1, 2, 2))                                               # 224
+
+        def forward(self, x):
+            e = self.encoder
+            t = e.patch_embed(x).flatten(2).transpose(1, 2)
+            t = torch.cat([e.cls_token.expand(t.shape[0], -1, -1), t], 1) + e.pos_embed
+            t = e.norm(e.blocks(t))[:, 1:]
+            grid = t.transpose(1, 2).reshape(t.shape[0], 384, 14, 14)
+            return self.decoder(grid)
+
+    return ViTDecoder()
+
+
+OUTPUT_NAMES = {"vit_decoder": "mask"}
+
+
 def build(name):
+    if name == "vit_decoder":
+        return vit_decoder()
     if name == "deit_tiny":
         return deit(192, 3)
     if name == "deit_small":
@@ -87,11 +123,11 @@ def build(name):
     raise ValueError(name)
 
 
-def export(model, path, opset):
+def export(model, path, opset, output="logits"):
     import onnx
     import torch
     torch.onnx.export(model, torch.zeros(1, 3, 224, 224), path, opset_version=opset, input_names=["input"],
-                      output_names=["logits"], dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}},
+                      output_names=[output], dynamic_axes={"input": {0: "N"}, output: {0: "N"}},
                       do_constant_folding=True)
     m = onnx.load(path)
     onnx.checker.check_model(m)
@@ -105,7 +141,7 @@ def export(model, path, opset):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default="deit_tiny,deit_small,swin_t")
+    ap.add_argument("--models", default="deit_tiny,deit_small,swin_t,vit_decoder")
     ap.add_argument("--out-dir", default=OUT_DIR)
     ap.add_argument("--data-dir", default=DATA_DIR)
     ap.add_argument("--eval", type=int, default=8)
@@ -121,7 +157,7 @@ def main():
         params = sum(p.numel() for p in model.parameters())
         for opset, suffix in ((17, ""), (13, "_op13")):
             fname = f"{name}{suffix}.onnx"
-            ops = export(model, os.path.join(args.out_dir, fname), opset)
+            ops = export(model, os.path.join(args.out_dir, fname), opset, OUTPUT_NAMES.get(name, "logits"))
             info[fname] = {"model": name, "opset": opset, "params": params, "ops": ops}
             print(f"{fname}: {params / 1e6:.1f} M params, {sum(ops.values())} nodes", flush=True)
     with open(os.path.join(args.out_dir, "models.json"), "w") as f:

@@ -15,25 +15,8 @@
 namespace vitq {
 namespace {
 
-// A one-graph model; a body starting with "<...>\n" holds initializers, which go before the '{'.
-std::string model(int opset, const std::string& signature, std::string body) {
-  std::string inits;
-  if (body.rfind("  <", 0) == 0) {
-    const size_t end = body.find(">\n");
-    inits = body.substr(2, end - 1);
-    body = body.substr(end + 2);
-  }
-  return "<ir_version: 8, opset_import: [\"\" : " + std::to_string(opset) + "]>\nagraph " + signature + "\n  " +
-         inits + " {\n" + body + "\n}\n";
-}
-
-StatusOr<TensorMap> run(const std::string& text, int opset, TensorMap feeds) {
-  static std::vector<Model> keep;  // executors point into their graphs
-  keep.push_back(test::parseModel(text));
-  auto exec = Executor::create(*keep.back().graph, opset);
-  if (!exec.isOk()) return exec.status();
-  return exec->run(feeds);
-}
+using test::oneGraphModel;
+using test::runModelText;
 
 template <typename T>
 std::vector<T> values(const Tensor& t) {
@@ -43,13 +26,13 @@ std::vector<T> values(const Tensor& t) {
 TEST_CASE("QuantizeLinear rounds ties to even and saturates", "[kernels]") {
   const std::vector<float> x{0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 300.0f, -300.0f, 2.4999f};
   SECTION("uint8") {
-    auto out = run(model(13, "(float[8] X) => (uint8[8] Y)", "  <float S = {1.0}, uint8 Z = {0}>\n  Y = QuantizeLinear(X, S, Z)"),
+    auto out = runModelText(oneGraphModel(13, "(float[8] X) => (uint8[8] Y)", "  <float S = {1.0}, uint8 Z = {0}>\n  Y = QuantizeLinear(X, S, Z)"),
                    13, {{"X", Tensor::fromVector(x, {8})}});
     REQUIRE(out.isOk());
     CHECK(values<uint8_t>(out->at("Y")) == std::vector<uint8_t>{0, 2, 2, 0, 0, 255, 0, 2});
   }
   SECTION("int8 with a zero point and scale 2") {
-    auto out = run(model(13, "(float[8] X) => (int8[8] Y)", "  <float S = {2.0}, int8 Z = {-1}>\n  Y = QuantizeLinear(X, S, Z)"),
+    auto out = runModelText(oneGraphModel(13, "(float[8] X) => (int8[8] Y)", "  <float S = {2.0}, int8 Z = {-1}>\n  Y = QuantizeLinear(X, S, Z)"),
                    13, {{"X", Tensor::fromVector(x, {8})}});
     REQUIRE(out.isOk());
     // x / 2 = 0.25 0.75 1.25 -0.25 -0.75 150 -150 1.25 -> round 0 1 1 0 -1 150 -150 1, then -1 and clamp.
@@ -70,7 +53,7 @@ Status callKernel(const std::string& op, const Node& node, int64_t opset, std::v
 }
 
 TEST_CASE("QuantizeLinear and DequantizeLinear pack int4 low nibble first", "[kernels]") {
-  Model m = test::parseModel(model(13, "(float[3] X) => (uint8[3] Y)", "  <float S = {1.0}>\n  Y = QuantizeLinear(X, S)"));
+  Model m = test::parseModel(oneGraphModel(13, "(float[3] X) => (uint8[3] Y)", "  <float S = {1.0}>\n  Y = QuantizeLinear(X, S)"));
   const Node& node = *m.graph->nodes().front();
   Tensor x = Tensor::fromVector<float>({-9.0f, 3.5f, 7.6f}, {3});
   Tensor s = Tensor::fromVector<float>({1.0f}, {});
@@ -93,7 +76,7 @@ TEST_CASE("QLinearMatMul requantizes bit-exactly", "[kernels]") {
       "  Y = QLinearMatMul(A, SA, ZA, B, SB, ZB, SY, ZY)";
   const std::vector<uint8_t> a{0, 255, 17, 120, 200, 33};
   const std::vector<int8_t> b{-128, 127, 5, -7, 64, 0};
-  auto out = run(model(13, "(uint8[2, 3] A, int8[3, 2] B) => (uint8[2, 2] Y)", body), 13,
+  auto out = runModelText(oneGraphModel(13, "(uint8[2, 3] A, int8[3, 2] B) => (uint8[2, 2] Y)", body), 13,
                  {{"A", Tensor::fromVector(a, {2, 3})}, {"B", Tensor::fromVector(b, {3, 2})}});
   REQUIRE(out.isOk());
   const float mult = 0.05f * 0.02f / 0.013f;
@@ -112,7 +95,7 @@ TEST_CASE("QLinearMatMul requantizes bit-exactly", "[kernels]") {
 TEST_CASE("MatMulInteger with a per-row A zero point", "[kernels]") {
   const std::vector<uint8_t> a{1, 2, 3, 4, 5, 6};
   const std::vector<uint8_t> b{7, 8, 9, 10, 11, 12};
-  auto out = run(model(13, "(uint8[2, 3] A, uint8[3, 2] B) => (int32[2, 2] Y)",
+  auto out = runModelText(oneGraphModel(13, "(uint8[2, 3] A, uint8[3, 2] B) => (int32[2, 2] Y)",
                        "  <uint8[2] ZA = {1, 4}, uint8 ZB = {9}>\n  Y = MatMulInteger(A, B, ZA, ZB)"),
                  13, {{"A", Tensor::fromVector(a, {2, 3})}, {"B", Tensor::fromVector(b, {3, 2})}});
   REQUIRE(out.isOk());
@@ -135,7 +118,7 @@ TEST_CASE("Integer Div truncates toward zero, by powers of two and otherwise", "
   const std::vector<int64_t> d{1, 2, 8, 3};
   std::vector<int64_t> rows;
   for (size_t i = 0; i < d.size(); ++i) rows.insert(rows.end(), x.begin(), x.end());
-  auto out = run(model(13, "(int64[4,12] X, int64[4,1] D) => (int64[4,12] Y)", "  Y = Div(X, D)"), 13,
+  auto out = runModelText(oneGraphModel(13, "(int64[4,12] X, int64[4,1] D) => (int64[4,12] Y)", "  Y = Div(X, D)"), 13,
                  {{"X", Tensor::fromVector(rows, {4, 12})}, {"D", Tensor::fromVector(d, {4, 1})}});
   REQUIRE(out.isOk());
   std::vector<int64_t> expected;
@@ -143,7 +126,7 @@ TEST_CASE("Integer Div truncates toward zero, by powers of two and otherwise", "
     for (const int64_t v : x) expected.push_back(v / q);
   }
   CHECK(values<int64_t>(out->at("Y")) == expected);
-  auto by_zero = run(model(13, "(int32[3] X, int32[1] D) => (int32[3] Y)", "  Y = Div(X, D)"), 13,
+  auto by_zero = runModelText(oneGraphModel(13, "(int32[3] X, int32[1] D) => (int32[3] Y)", "  Y = Div(X, D)"), 13,
                      {{"X", Tensor::fromVector(std::vector<int32_t>{-5, 0, 5}, {3})},
                       {"D", Tensor::fromVector(std::vector<int32_t>{0}, {1})}});
   REQUIRE(by_zero.isOk());
@@ -153,17 +136,17 @@ TEST_CASE("Integer Div truncates toward zero, by powers of two and otherwise", "
 TEST_CASE("Reshape with 0 and -1", "[kernels]") {
   const std::string sig = "(float[2, 3, 4] X, int64[2] S) => (float Y)";
   Tensor x(DataType::kFloat, {2, 3, 4});
-  auto out = run(model(14, sig, "  Y = Reshape(X, S)"), 14,
+  auto out = runModelText(oneGraphModel(14, sig, "  Y = Reshape(X, S)"), 14,
                  {{"X", x}, {"S", Tensor::fromVector<int64_t>({0, -1}, {2})}});
   REQUIRE(out.isOk());
   CHECK(out->at("Y").shape() == Shape{2, 12});
   CHECK(out->at("Y").rawData() == x.rawData());  // zero-copy
 
-  auto bad = run(model(14, sig, "  Y = Reshape(X, S)"), 14, {{"X", x}, {"S", Tensor::fromVector<int64_t>({-1, -1}, {2})}});
+  auto bad = runModelText(oneGraphModel(14, sig, "  Y = Reshape(X, S)"), 14, {{"X", x}, {"S", Tensor::fromVector<int64_t>({-1, -1}, {2})}});
   REQUIRE_FALSE(bad.isOk());
   CHECK_THAT(bad.status().message(), Catch::Contains("'producing Y' (Reshape)") && Catch::Contains("more than one -1"));
 
-  auto mismatch = run(model(14, sig, "  Y = Reshape(X, S)"), 14, {{"X", x}, {"S", Tensor::fromVector<int64_t>({5, 5}, {2})}});
+  auto mismatch = runModelText(oneGraphModel(14, sig, "  Y = Reshape(X, S)"), 14, {{"X", x}, {"S", Tensor::fromVector<int64_t>({5, 5}, {2})}});
   REQUIRE_FALSE(mismatch.isOk());
   CHECK_THAT(mismatch.status().message(), Catch::Contains("(Reshape)") && Catch::Contains("cannot reshape [2,3,4]"));
 }
@@ -172,7 +155,7 @@ TEST_CASE("Slice with negative steps and out-of-range bounds", "[kernels]") {
   std::vector<float> v(12);
   for (int i = 0; i < 12; ++i) v[static_cast<size_t>(i)] = static_cast<float>(i);
   const std::string sig = "(float[3, 4] X, int64[2] B, int64[2] E, int64[2] A, int64[2] P) => (float Y)";
-  auto out = run(model(13, sig, "  Y = Slice(X, B, E, A, P)"), 13,
+  auto out = runModelText(oneGraphModel(13, sig, "  Y = Slice(X, B, E, A, P)"), 13,
                  {{"X", Tensor::fromVector(v, {3, 4})},
                   {"B", Tensor::fromVector<int64_t>({100, -1}, {2})},
                   {"E", Tensor::fromVector<int64_t>({std::numeric_limits<int64_t>::min(), 0}, {2})},
@@ -185,7 +168,7 @@ TEST_CASE("Slice with negative steps and out-of-range bounds", "[kernels]") {
 }
 
 TEST_CASE("Resize linear half_pixel on a 2x2 input", "[kernels]") {
-  auto out = run(model(13, "(float[1, 1, 2, 2] X) => (float[1, 1, 4, 4] Y)",
+  auto out = runModelText(oneGraphModel(13, "(float[1, 1, 2, 2] X) => (float[1, 1, 4, 4] Y)",
                        "  <float[4] S = {1.0, 1.0, 2.0, 2.0}>\n  Y = Resize <mode = \"linear\"> (X, , S)"),
                  13, {{"X", Tensor::fromVector<float>({1, 2, 3, 4}, {1, 1, 2, 2})}});
   REQUIRE(out.isOk());
@@ -206,7 +189,7 @@ TEST_CASE("Transpose matches a naive permutation on every path", "[kernels]") {
     std::string p = "[";
     for (size_t i = 0; i < perm.size(); ++i) p += (i ? ", " : "") + std::to_string(perm[i]);
     p += "]";
-    auto out = run(model(13, "(float[2, 3, 40, 37] X) => (float Y)", "  Y = Transpose <perm = " + p + "> (X)"), 13,
+    auto out = runModelText(oneGraphModel(13, "(float[2, 3, 40, 37] X) => (float Y)", "  Y = Transpose <perm = " + p + "> (X)"), 13,
                    {{"X", Tensor::fromVector(v, in)}});
     REQUIRE(out.isOk());
     const Tensor& y = out->at("Y");
@@ -233,7 +216,7 @@ TEST_CASE("Einsum attention forms match a naive contraction", "[kernels]") {
   std::vector<float> q(2 * 3 * 4 * 5), k(2 * 3 * 6 * 5);
   for (size_t i = 0; i < q.size(); ++i) q[i] = std::sin(static_cast<float>(i));
   for (size_t i = 0; i < k.size(); ++i) k[i] = std::cos(static_cast<float>(i));
-  auto out = run(model(12, "(float[2, 3, 4, 5] Q, float[2, 3, 6, 5] K) => (float Y)",
+  auto out = runModelText(oneGraphModel(12, "(float[2, 3, 4, 5] Q, float[2, 3, 6, 5] K) => (float Y)",
                        "  Y = Einsum <equation = \"bhid,bhjd->bhij\"> (Q, K)"),
                  12, {{"Q", Tensor::fromVector(q, {2, 3, 4, 5})}, {"K", Tensor::fromVector(k, {2, 3, 6, 5})}});
   REQUIRE(out.isOk());
@@ -246,59 +229,6 @@ TEST_CASE("Einsum attention forms match a naive contraction", "[kernels]") {
         for (int d = 0; d < 5; ++d) acc += q[static_cast<size_t>((bh * 4 + i) * 5 + d)] * k[static_cast<size_t>((bh * 6 + j) * 5 + d)];
         CHECK(y.data<float>()[(bh * 4 + i) * 6 + j] == Approx(acc).epsilon(1e-5).margin(1e-6));
       }
-}
-
-TEST_CASE("Depthwise Conv matches a naive loop: strides, dilation, uneven pads, partial column blocks", "[kernels]") {
-  struct Geometry {
-    int64_t h, w, kh, kw, sy, sx, dy, dx, pt, pl, pb, pr;
-  };
-  const Geometry cases[] = {{12, 80, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2},  {12, 37, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1},
-                            {9, 41, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1},   {7, 35, 3, 5, 1, 3, 2, 2, 0, 3, 2, 1},
-                            {6, 20, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0}};
-  const int64_t batch = 2, channels = 3;
-  for (const Geometry& c : cases) {
-    const int64_t oh = (c.h + c.pt + c.pb - c.dy * (c.kh - 1) - 1) / c.sy + 1;
-    const int64_t ow = (c.w + c.pl + c.pr - c.dx * (c.kw - 1) - 1) / c.sx + 1;
-    std::vector<float> x(static_cast<size_t>(batch * channels * c.h * c.w)), w(static_cast<size_t>(channels * c.kh * c.kw));
-    for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i));
-    for (size_t i = 0; i < w.size(); ++i) w[i] = std::cos(0.91f * static_cast<float>(i));
-    const std::vector<float> bias{0.5f, -1.0f, 0.25f};
-    auto ints = [](std::initializer_list<int64_t> v) {
-      std::string out;
-      for (int64_t i : v) out += (out.empty() ? "" : ", ") + std::to_string(i);
-      return "[" + out + "]";
-    };
-    const std::string attrs = "group = 3, kernel_shape = " + ints({c.kh, c.kw}) + ", strides = " + ints({c.sy, c.sx}) +
-                              ", dilations = " + ints({c.dy, c.dx}) + ", pads = " + ints({c.pt, c.pl, c.pb, c.pr});
-    auto out = run(model(13, "(float[2, 3, " + std::to_string(c.h) + ", " + std::to_string(c.w) + "] X, float[3, 1, " +
-                                 std::to_string(c.kh) + ", " + std::to_string(c.kw) + "] W, float[3] B) => (float Y)",
-                         "  Y = Conv <" + attrs + "> (X, W, B)"),
-                   13,
-                   {{"X", Tensor::fromVector(x, {batch, channels, c.h, c.w})},
-                    {"W", Tensor::fromVector(w, {channels, 1, c.kh, c.kw})},
-                    {"B", Tensor::fromVector(bias, {channels})}});
-    REQUIRE(out.isOk());
-    const Tensor& y = out->at("Y");
-    REQUIRE(y.shape() == Shape{batch, channels, oh, ow});
-    double worst = 0.0;
-    for (int64_t n = 0; n < batch; ++n)
-      for (int64_t ch = 0; ch < channels; ++ch)
-        for (int64_t oy = 0; oy < oh; ++oy)
-          for (int64_t ox = 0; ox < ow; ++ox) {
-            double acc = bias[static_cast<size_t>(ch)];
-            for (int64_t ky = 0; ky < c.kh; ++ky)
-              for (int64_t kx = 0; kx < c.kw; ++kx) {
-                const int64_t iy = oy * c.sy - c.pt + ky * c.dy, ix = ox * c.sx - c.pl + kx * c.dx;
-                if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w) continue;
-                acc += static_cast<double>(w[static_cast<size_t>((ch * c.kh + ky) * c.kw + kx)]) *
-                       x[static_cast<size_t>(((n * channels + ch) * c.h + iy) * c.w + ix)];
-              }
-            const float got = y.data<float>()[((n * channels + ch) * oh + oy) * ow + ox];
-            worst = std::max(worst, std::fabs(got - acc));
-          }
-    INFO("input " << c.h << "x" << c.w << " kernel " << c.kh << "x" << c.kw << " strides " << c.sy << "," << c.sx);
-    CHECK(worst < 1e-5);
-  }
 }
 
 TEST_CASE("Integer GEMM is exact on its float path and on its int32 path", "[kernels]") {
@@ -343,7 +273,7 @@ TEST_CASE("Depthwise ConvInteger equals an integer loop exactly", "[kernels]") {
   for (size_t i = 0; i < k.size(); ++i) k[i] = static_cast<int8_t>(static_cast<int>((i * 53) % 256) - 128);
   const std::vector<int8_t> kz{0, 3, -2, 5};
   const uint8_t xz = 97;
-  auto out = run(model(13, "(uint8[1, 4, 6, 19] X, int8[4, 1, 5, 5] W, uint8 XZ, int8[4] WZ) => (int32 Y)",
+  auto out = runModelText(oneGraphModel(13, "(uint8[1, 4, 6, 19] X, int8[4, 1, 5, 5] W, uint8 XZ, int8[4] WZ) => (int32 Y)",
                        "  Y = ConvInteger <group = 4, kernel_shape = [5, 5], strides = [1, 2], pads = [2, 2, 2, 2]> "
                        "(X, W, XZ, WZ)"),
                  13,
@@ -374,32 +304,32 @@ TEST_CASE("Depthwise ConvInteger equals an integer loop exactly", "[kernels]") {
 
 TEST_CASE("kernels reject bad input with errors naming the node", "[kernels]") {
   SECTION("Gather index out of range") {
-    auto out = run(model(13, "(float[3] X, int64[1] I) => (float Y)", "  Y = Gather(X, I)"), 13,
+    auto out = runModelText(oneGraphModel(13, "(float[3] X, int64[1] I) => (float Y)", "  Y = Gather(X, I)"), 13,
                    {{"X", Tensor::fromVector<float>({1, 2, 3}, {3})}, {"I", Tensor::fromVector<int64_t>({3}, {1})}});
     REQUIRE_FALSE(out.isOk());
     CHECK_THAT(out.status().message(), Catch::Contains("(Gather)") && Catch::Contains("index 3 is out of range"));
   }
   SECTION("Concat shapes disagree") {
-    auto out = run(model(13, "(float[2, 3] A, float[2, 4] B) => (float Y)", "  Y = Concat <axis = 0> (A, B)"), 13,
+    auto out = runModelText(oneGraphModel(13, "(float[2, 3] A, float[2, 4] B) => (float Y)", "  Y = Concat <axis = 0> (A, B)"), 13,
                    {{"A", Tensor(DataType::kFloat, {2, 3})}, {"B", Tensor(DataType::kFloat, {2, 4})}});
     REQUIRE_FALSE(out.isOk());
     CHECK_THAT(out.status().message(), Catch::Contains("(Concat)") && Catch::Contains("does not match"));
   }
   SECTION("Expand to an absurd shape") {
-    auto out = run(model(13, "(float[1] X, int64[3] S) => (float Y)", "  Y = Expand(X, S)"), 13,
+    auto out = runModelText(oneGraphModel(13, "(float[1] X, int64[3] S) => (float Y)", "  Y = Expand(X, S)"), 13,
                    {{"X", Tensor(DataType::kFloat, {1})},
                     {"S", Tensor::fromVector<int64_t>({int64_t{1} << 30, int64_t{1} << 30, 4}, {3})}});
     REQUIRE_FALSE(out.isOk());
     CHECK_THAT(out.status().message(), Catch::Contains("(Expand)"));
   }
   SECTION("Split sizes that do not cover the axis") {
-    auto out = run(model(13, "(float[5] X, int64[2] S) => (float A, float B)", "  A, B = Split(X, S)"), 13,
+    auto out = runModelText(oneGraphModel(13, "(float[5] X, int64[2] S) => (float A, float B)", "  A, B = Split(X, S)"), 13,
                    {{"X", Tensor(DataType::kFloat, {5})}, {"S", Tensor::fromVector<int64_t>({2, 2}, {2})}});
     REQUIRE_FALSE(out.isOk());
     CHECK_THAT(out.status().message(), Catch::Contains("(Split)") && Catch::Contains("do not cover"));
   }
   SECTION("Reshape shape given as float") {
-    auto out = run(model(13, "(float[4] X, float[2] S) => (float Y)", "  Y = Reshape(X, S)"), 13,
+    auto out = runModelText(oneGraphModel(13, "(float[4] X, float[2] S) => (float Y)", "  Y = Reshape(X, S)"), 13,
                    {{"X", Tensor(DataType::kFloat, {4})}, {"S", Tensor::fromVector<float>({2, 2}, {2})}});
     REQUIRE_FALSE(out.isOk());
     CHECK_THAT(out.status().message(), Catch::Contains("(Reshape)") && Catch::Contains("integer tensor"));
@@ -409,7 +339,7 @@ TEST_CASE("kernels reject bad input with errors naming the node", "[kernels]") {
 TEST_CASE("MaxPool ceil_mode with indices, AveragePool count_include_pad", "[kernels]") {
   std::vector<float> v(16);
   for (int i = 0; i < 16; ++i) v[static_cast<size_t>(i)] = static_cast<float>(i);
-  auto out = run(model(12, "(float[1, 1, 4, 4] X) => (float Y, int64 I)",
+  auto out = runModelText(oneGraphModel(12, "(float[1, 1, 4, 4] X) => (float Y, int64 I)",
                        "  Y, I = MaxPool <kernel_shape = [3, 3], strides = [2, 2], ceil_mode = 1> (X)"),
                  12, {{"X", Tensor::fromVector(v, {1, 1, 4, 4})}});
   REQUIRE(out.isOk());
@@ -417,7 +347,7 @@ TEST_CASE("MaxPool ceil_mode with indices, AveragePool count_include_pad", "[ker
   CHECK(values<float>(out->at("Y")) == std::vector<float>{10, 11, 14, 15});
   CHECK(values<int64_t>(out->at("I")) == std::vector<int64_t>{10, 11, 14, 15});
 
-  auto avg = run(model(11, "(float[1, 1, 4, 4] X) => (float Y)",
+  auto avg = runModelText(oneGraphModel(11, "(float[1, 1, 4, 4] X) => (float Y)",
                        "  Y = AveragePool <kernel_shape = [2, 2], pads = [1, 1, 1, 1], strides = [2, 2], "
                        "count_include_pad = 1> (X)"),
                  11, {{"X", Tensor::fromVector(v, {1, 1, 4, 4})}});
@@ -444,14 +374,14 @@ void checkClose(const Tensor& got, const std::vector<float>& want) {
 }
 
 TEST_CASE("LSTM bidirectional with sequence_lens, initial states and peepholes matches ONNX Runtime", "[kernels]") {
-  const std::string text = model(14,
+  const std::string text = oneGraphModel(14,
       "(float[3,2,3] X, float[2,8,3] W, float[2,8,2] R, float[2,16] B, int32[2] L, float[2,2,2] H0, float[2,2,2] C0, "
       "float[2,6] P) => (float[3,2,2,2] Y, float[2,2,2] Yh, float[2,2,2] Yc)",
       "  Y, Yh, Yc = LSTM <direction = \"bidirectional\", hidden_size = 2> (X, W, R, B, L, H0, C0, P)");
   TensorMap feeds{{"X", sinTensor({3, 2, 3}, 0)}, {"W", sinTensor({2, 8, 3}, 1)}, {"R", sinTensor({2, 8, 2}, 2)},
                   {"B", sinTensor({2, 16}, 3)},   {"L", Tensor::fromVector<int32_t>({3, 2}, {2})},
                   {"H0", sinTensor({2, 2, 2}, 4)}, {"C0", sinTensor({2, 2, 2}, 5)}, {"P", sinTensor({2, 6}, 6)}};
-  auto out = run(text, 14, feeds);
+  auto out = runModelText(text, 14, feeds);
   REQUIRE(out.isOk());
   // Batch entry 1 runs 2 steps: Y[2, :, 1] is zero, its reverse direction starts at t = 1.
   const std::vector<float> want_y{-0.090713337f, -0.16594745f, 0.071141019f, -0.059888292f, -0.042806376f, 0.0024921275f, -0.013202813f, 0.024851153f, 0.047042042f, -0.051309738f, -0.020147763f, -0.030768408f, 0.013500561f, 0.045877576f, 0.17649992f, 0.15241228f, -0.066897601f, -0.064016134f, 0.0f, 0.0f, 0.17877135f, 0.13762748f, 0.0f, 0.0f};
@@ -462,9 +392,9 @@ TEST_CASE("LSTM bidirectional with sequence_lens, initial states and peepholes m
   checkClose(out->at("Yc"), want_yc);
 
   // A hidden_size that disagrees with W is refused, naming the node.
-  const std::string bad = model(14, "(float[3,2,3] X, float[2,8,3] W, float[2,8,2] R) => (float[3,2,2,3] Y)",
+  const std::string bad = oneGraphModel(14, "(float[3,2,3] X, float[2,8,3] W, float[2,8,2] R) => (float[3,2,2,3] Y)",
                                 "  Y = LSTM <direction = \"bidirectional\", hidden_size = 3> (X, W, R)");
-  auto err = run(bad, 14, {{"X", sinTensor({3, 2, 3}, 0)}, {"W", sinTensor({2, 8, 3}, 1)}, {"R", sinTensor({2, 8, 2}, 2)}});
+  auto err = runModelText(bad, 14, {{"X", sinTensor({3, 2, 3}, 0)}, {"W", sinTensor({2, 8, 3}, 1)}, {"R", sinTensor({2, 8, 2}, 2)}});
   REQUIRE_FALSE(err.isOk());
   CHECK_THAT(err.status().message(), Catch::Contains("(LSTM)") && Catch::Contains("W has shape [2,8,3]"));
 }
@@ -477,14 +407,14 @@ TEST_CASE("GRU with linear_before_reset = 1, sequence_lens and initial_h matches
       "(float[3,2,3] X, float[1,6,3] W, float[1,6,2] R, float[1,12] B, int32[2] L, float[1,2,2] H0) => "
       "(float[3,1,2,2] Y, float[1,2,2] Yh)";
   SECTION("forward, linear_before_reset = 1") {
-    auto out = run(model(14, sig, "  Y, Yh = GRU <hidden_size = 2, linear_before_reset = 1> (X, W, R, B, L, H0)"), 14, feeds);
+    auto out = runModelText(oneGraphModel(14, sig, "  Y, Yh = GRU <hidden_size = 2, linear_before_reset = 1> (X, W, R, B, L, H0)"), 14, feeds);
     REQUIRE(out.isOk());
     checkClose(out->at("Y"), {-0.33159673f, -0.23281245f, -0.50189793f, -0.16139457f, -0.41290393f, -0.18459536f,
                               -0.22627249f, -0.34492353f, 0.0f, 0.0f, -0.15358394f, -0.33938837f});
     checkClose(out->at("Yh"), {-0.41290393f, -0.18459536f, -0.15358394f, -0.33938837f});
   }
   SECTION("reverse, linear_before_reset = 0, clip 0.6") {
-    auto out = run(model(14, sig, "  Y, Yh = GRU <hidden_size = 2, direction = \"reverse\", clip = 0.6> (X, W, R, B, L, H0)"),
+    auto out = runModelText(oneGraphModel(14, sig, "  Y, Yh = GRU <hidden_size = 2, direction = \"reverse\", clip = 0.6> (X, W, R, B, L, H0)"),
                    14, feeds);
     REQUIRE(out.isOk());
     checkClose(out->at("Y"), {-0.29038414f, -0.0037521124f, -0.27495375f, -0.0128337f, -0.34886944f, -0.15490431f,

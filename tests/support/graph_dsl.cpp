@@ -49,6 +49,25 @@ Model parseModel(const std::string& text, const ImportOptions& options) {
   return std::move(model).value();
 }
 
+std::string oneGraphModel(int opset, const std::string& signature, std::string body) {
+  std::string inits;
+  if (body.rfind("  <", 0) == 0) {
+    const size_t end = body.find(">\n");
+    inits = body.substr(2, end - 1);
+    body = body.substr(end + 2);
+  }
+  return "<ir_version: 8, opset_import: [\"\" : " + std::to_string(opset) + "]>\nagraph " + signature + "\n  " +
+         inits + " {\n" + body + "\n}\n";
+}
+
+StatusOr<TensorMap> runModelText(const std::string& text, int opset, TensorMap feeds) {
+  static std::vector<Model> keep;
+  keep.push_back(parseModel(text));
+  auto exec = Executor::create(*keep.back().graph, opset);
+  if (!exec.isOk()) return exec.status();
+  return exec->run(feeds);
+}
+
 namespace {
 struct TempDirs {
   std::vector<std::filesystem::path> dirs;

@@ -89,9 +89,10 @@ void depthwise2d(const ConvGeometry& g, const float* x, const float* w, const fl
           std::copy(src + iy * iw, src + (iy + 1) * iw, row + px);
           continue;
         }
-        for (int64_t ix = 0; ix < iw; ++ix) {
-          const int64_t column = ix + px;
-          row[(column % sx) * rows * width + column / sx] = src[iy * iw + ix];
+        for (int64_t phase = 0; phase < sx; ++phase) {  // padded column j * sx + phase is input column ix
+          float* dst = row + phase * rows * width;
+          int64_t j = phase >= px ? 0 : (px - phase + sx - 1) / sx;
+          for (int64_t ix = j * sx + phase - px; ix < iw; ix += sx, ++j) dst[j] = src[iy * iw + ix];
         }
       }
       depthwiseChannel(g, in, w + c * g.kernel[0] * g.kernel[1], bias ? bias[c] : 0.0f, y + nc * oh * ow);

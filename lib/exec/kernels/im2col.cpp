@@ -133,38 +133,52 @@ StatusOr<ConvGeometry> convTransposeGeometry(const KernelContext& ctx, const Sha
 }
 
 template <typename T>
-void im2col(const ConvGeometry& g, const T* image, int64_t channels, T pad_value, T* columns) {
-  const size_t nd = g.in_spatial.size();
-  const int64_t ks = g.kernelSize();
-  const int64_t os = g.outSpatialSize();
-  const int64_t is = g.inSpatialSize();
-  if (nd == 2) {
-    const int64_t ih = g.in_spatial[0], iw = g.in_spatial[1];
-    const int64_t oh = g.out_spatial[0], ow = g.out_spatial[1];
-    const int64_t kh = g.kernel[0], kw = g.kernel[1];
+void im2colRows(const ConvGeometry& g, const T* image, int64_t channels, T pad_value, int64_t row_begin,
+                int64_t row_end, T* columns) {
+  const int64_t ih = g.in_spatial[0], iw = g.in_spatial[1], ow = g.out_spatial[1];
+  const int64_t kh = g.kernel[0], kw = g.kernel[1], sx = g.stride[1];
+  const int64_t tile = (row_end - row_begin) * ow;
+  const int64_t is = ih * iw;
 #pragma omp parallel for schedule(static)
-    for (int64_t c = 0; c < channels; ++c) {
-      const T* src = image + c * is;
-      for (int64_t ky = 0; ky < kh; ++ky) {
-        for (int64_t kx = 0; kx < kw; ++kx) {
-          T* dst = columns + ((c * kh + ky) * kw + kx) * os;
-          for (int64_t y = 0; y < oh; ++y) {
-            const int64_t iy = y * g.stride[0] - g.pad_begin[0] + ky * g.dilation[0];
-            if (iy < 0 || iy >= ih) {
-              for (int64_t x = 0; x < ow; ++x) dst[y * ow + x] = pad_value;
-              continue;
-            }
-            for (int64_t x = 0; x < ow; ++x) {
-              const int64_t ix = x * g.stride[1] - g.pad_begin[1] + kx * g.dilation[1];
-              dst[y * ow + x] = (ix < 0 || ix >= iw) ? pad_value : src[iy * iw + ix];
-            }
+  for (int64_t c = 0; c < channels; ++c) {
+    const T* src = image + c * is;
+    for (int64_t ky = 0; ky < kh; ++ky) {
+      for (int64_t kx = 0; kx < kw; ++kx) {
+        T* dst = columns + ((c * kh + ky) * kw + kx) * tile;
+        // Output columns [x0, x1) read inside the row: ix = x * sx + shift.
+        const int64_t shift = kx * g.dilation[1] - g.pad_begin[1];
+        const int64_t x0 = std::min(ow, shift >= 0 ? 0 : (-shift + sx - 1) / sx);
+        const int64_t x1 = std::max(x0, std::min(ow, iw - 1 - shift < 0 ? 0 : (iw - 1 - shift) / sx + 1));
+        for (int64_t y = row_begin; y < row_end; ++y, dst += ow) {
+          const int64_t iy = y * g.stride[0] - g.pad_begin[0] + ky * g.dilation[0];
+          if (iy < 0 || iy >= ih) {
+            std::fill(dst, dst + ow, pad_value);
+            continue;
           }
+          const int64_t base = iy * iw + shift;  // base + x * sx >= iy * iw for x >= x0
+          std::fill(dst, dst + x0, pad_value);
+          if (sx == 1) {
+            std::copy(src + base + x0, src + base + x1, dst + x0);
+          } else {
+            for (int64_t x = x0; x < x1; ++x) dst[x] = src[base + x * sx];
+          }
+          std::fill(dst + x1, dst + ow, pad_value);
         }
       }
     }
+  }
+}
+
+template <typename T>
+void im2col(const ConvGeometry& g, const T* image, int64_t channels, T pad_value, T* columns) {
+  if (g.in_spatial.size() == 2) {
+    im2colRows(g, image, channels, pad_value, 0, g.out_spatial[0], columns);
     return;
   }
   // General N-d: the shared index map, output positions over the input image.
+  const int64_t ks = g.kernelSize();
+  const int64_t os = g.outSpatialSize();
+  const int64_t is = g.inSpatialSize();
   for (int64_t c = 0; c < channels; ++c) {
     const T* src = image + c * is;
     T* dst = columns + c * ks * os;
@@ -176,5 +190,6 @@ void im2col(const ConvGeometry& g, const T* image, int64_t channels, T pad_value
 template void im2col<float>(const ConvGeometry&, const float*, int64_t, float, float*);
 template void im2col<int8_t>(const ConvGeometry&, const int8_t*, int64_t, int8_t, int8_t*);
 template void im2col<uint8_t>(const ConvGeometry&, const uint8_t*, int64_t, uint8_t, uint8_t*);
+template void im2colRows<float>(const ConvGeometry&, const float*, int64_t, float, int64_t, int64_t, float*);
 
 }  // namespace vitq

@@ -70,4 +70,9 @@ void forEachTap(const ConvGeometry& g, const std::vector<int64_t>& grid, const s
 template <typename T>
 void im2col(const ConvGeometry& g, const T* image, int64_t channels, T pad_value, T* columns);
 
+/// 2-D only: the columns of output rows [row_begin, row_end), [channels * kernelSize, rows * width].
+template <typename T>
+void im2colRows(const ConvGeometry& g, const T* image, int64_t channels, T pad_value, int64_t row_begin,
+                int64_t row_end, T* columns);
+
 }  // namespace vitq
