@@ -101,6 +101,7 @@ Status runQuantize(const QuantizeFlags& o) {
   report["model"] = o.model;
   report["output_model"] = o.output;
   addQuantizeSections(report, o, po, pr);
+  addParameterBytes(report, *in.original.graph, *quantized.graph);
   if (mixed) {
     report["sensitivity"] = mixed->sensitivity;
     report["budget"] = mixed->budget;
@@ -123,7 +124,8 @@ Status runQuantize(const QuantizeFlags& o) {
             << "recipe " << recipeName(o) << ", W" << o.wbits
             << (po.quant.weights_only ? " weight-only (activations float)" : "A" + std::to_string(o.abits)) << ", "
             << plan.quantized_nodes << " of "
-            << plan.compute_nodes << " compute nodes quantized, " << pr.calibration_samples << " calibration samples\n\n"
+            << plan.compute_nodes << " compute nodes quantized, " << pr.calibration_samples << " calibration samples\n"
+            << parametersLine(report["quantization"]) << "\n\n"
             << accuracyMarkdown(report, 10);
   if (!o.no_guard) VITQ_RETURN_IF_ERROR(checkFidelity(report, o.output));
   if (mixed && !report["budget"]["met"].get<bool>()) {

@@ -1,9 +1,57 @@
 #include "vitq/quantize_report_sections.h"
 
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include <fmt/format.h>
+
 #include "passes/ptq/pipeline_text.h"
 #include "passes/ptq/quant_step.h"
 
 namespace vitq::cli {
+namespace {
+
+int64_t storedBytes(const Graph& g) {
+  int64_t bits = 0;
+  for (const Value* v : g.initializers()) bits += v->initializer().numel() * dataTypeBits(v->initializer().dtype());
+  return (bits + 7) / 8;
+}
+
+// Per quantized weight, and the worst, as the report's `weight_sqnr` and `weight_sqnr_min_db`.
+void addWeightErrors(nlohmann::json& quantization, const std::vector<WeightError>& errors) {
+  nlohmann::json list = nlohmann::json::array();
+  double worst = INFINITY;
+  for (const WeightError& e : errors) {
+    list.push_back({{"weight", e.weight}, {"node", e.node}, {"op", e.op}, {"bits", e.bits},
+                    {"granularity", e.granularity}, {"sqnr_db", std::round(e.sqnr_db * 1000.0) / 1000.0}});
+    worst = std::min(worst, e.sqnr_db);
+  }
+  quantization["weight_sqnr"] = list;
+  quantization["weight_sqnr_min_db"] = errors.empty() ? nlohmann::json(nullptr) : nlohmann::json(std::round(worst * 1000.0) / 1000.0);
+}
+
+}  // namespace
+
+std::string parametersLine(const nlohmann::json& q) {
+  const nlohmann::json& bytes = q["parameter_bytes"];
+  auto mb = [](const nlohmann::json& v) { return fmt::format("{:.1f} MB", v.get<double>() / 1e6); };
+  std::string line = "parameters " + mb(bytes["float"]) + " -> " + mb(bytes["written"]) +
+                     fmt::format(" ({:.2f}x)", bytes["ratio"].get<double>());
+  const nlohmann::json* worst = nullptr;
+  for (const auto& w : q["weight_sqnr"]) {
+    if (w["sqnr_db"].is_number() && (!worst || w["sqnr_db"].get<double>() < (*worst)["sqnr_db"].get<double>())) worst = &w;
+  }
+  if (worst) line += fmt::format("; worst weight SQNR {:.1f} dB ('{}')", (*worst)["sqnr_db"].get<double>(), (*worst)["node"].get<std::string>());
+  return line;
+}
+
+void addParameterBytes(nlohmann::json& report, const Graph& original, const Graph& written) {
+  const int64_t before = storedBytes(original), after = storedBytes(written);
+  report["quantization"]["parameter_bytes"] = {
+      {"float", before}, {"written", after},
+      {"ratio", before > 0 ? std::round(1000.0 * static_cast<double>(after) / static_cast<double>(before)) / 1000.0 : 1.0}};
+}
 
 void addQuantizeSections(nlohmann::json& report, const QuantizeFlags& o, const PipelineOptions& po,
                          const PipelineReport& pr) {
@@ -35,6 +83,7 @@ void addQuantizeSections(nlohmann::json& report, const QuantizeFlags& o, const P
                             {"reparameterized_layernorms", pr.reparameterized},
                             {"layernorms_too_few_rows", pr.reparam_few_rows},
                             {"log_softmax_quantizers", ms.log_quantizers}, {"float_biases", ms.float_biases}};
+  addWeightErrors(report["quantization"], ms.weight_errors);
 }
 
 }  // namespace vitq::cli

@@ -15,4 +15,11 @@ namespace vitq::cli {
 void addQuantizeSections(nlohmann::json& report, const QuantizeFlags& o, const PipelineOptions& po,
                          const PipelineReport& pr);
 
+/// report["quantization"]["parameter_bytes"]: the initializers' stored size (4-bit values packed
+/// two to a byte) in the float model as loaded and in the written one.
+void addParameterBytes(nlohmann::json& report, const Graph& original, const Graph& written);
+
+/// "parameters 6.9 MB -> 1.3 MB (0.18x); worst weight SQNR 13.2 dB ('NODE')" for the console.
+std::string parametersLine(const nlohmann::json& quantization);
+
 }  // namespace vitq::cli

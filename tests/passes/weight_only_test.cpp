@@ -64,6 +64,22 @@ g (float[2, 5, 40] X, float[2, 30] F) => (float[2, 5, 6] Y, float[2, 7] Z)
       }
     }
   }
+  // The report's weight SQNR is this grid's error on W.
+  double signal = 0, noise = 0;
+  for (size_t i = 0; i < wq.size(); ++i) {
+    const double v = w.data<float>()[i];
+    signal += v * v;
+    noise += (wq[i] - v) * (wq[i] - v);
+  }
+  REQUIRE(report->materialized.weight_errors.size() == 2);
+  const WeightError& we = report->materialized.weight_errors[0].weight == "W" ? report->materialized.weight_errors[0]
+                                                                               : report->materialized.weight_errors[1];
+  CHECK(we.weight == "W");
+  CHECK(we.op == "MatMul");
+  CHECK(we.bits == 4);
+  CHECK(we.granularity == "block 16");
+  CHECK(we.sqnr_db == Approx(10.0 * std::log10(signal / noise)).epsilon(1e-9));
+
   const Tensor x = test::NormalDataset(1, {2, 5, 40}, 9).sample(0)->at("X");
   const Tensor f = test::NormalDataset(1, {2, 30}, 10, "F").sample(0)->at("F");
   auto exec = Executor::create(*m.graph, 21);

@@ -327,7 +327,11 @@ StatusOr<BlockReconstructionReport> learnBlockRounding(Graph& graph, int64_t ops
     for (const auto& w : weights) report.flipped += w.rounding->flipped();
     for (size_t j = 0; j < scaled.size(); ++j) report.activation_scales.emplace_back(scaled[j], std::exp(log_scale[j]));
   }
-  for (auto& w : weights) graph.setInitializer(w.value, hard.at(w.value));
+  for (auto& w : weights) {
+    const Tensor& rounded = hard.at(w.value);
+    report.weight_sqnr_db.emplace_back(w.value->name(), differenceError(w.value->initializer(), rounded).sqnrDb());
+    graph.setInitializer(w.value, rounded);
+  }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   log->info("{}: {} weights ({} elements), output MSE {:.6g} -> {:.6g}{}, {} codes changed, {:.1f} s",
             label(block, position, count), weights.size(), report.elements, report.loss_before, report.loss_after,

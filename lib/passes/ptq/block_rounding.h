@@ -56,6 +56,8 @@ struct BlockReconstructionReport {
   double loss_before = 0;            // output MSE vs float on the cached samples, nearest rounding
   double loss_after = 0;             // ... with the learned rounding (never above loss_before)
   bool kept_nearest = false;         // learned rounding was not better; nearest kept
+  // Per weight: the rounded weight written back against the float one the block was given.
+  std::vector<std::pair<std::string, double>> weight_sqnr_db;
   // learn_activation_scales: the activations whose scale was learned, with the new scale (empty
   // when nearest was kept); the caller writes them into its quantization table.
   std::vector<std::pair<const Value*, float>> activation_scales;

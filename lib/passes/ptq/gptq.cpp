@@ -316,6 +316,7 @@ GptqLayerReport roundLayer(Graph& g, const GptqLayer& l, const InputGram& gram, 
   Eigen::Map<RowMajor> written(out.data<float>(), stored_rows, stored_cols);
   if (l.transposed) written = q.cast<float>();
   else written = q.transpose().cast<float>();
+  r.weight_sqnr_db = differenceError(t, out).sqnrDb();
   g.setInitializer(l.weight, std::move(out));
   return r;
 }

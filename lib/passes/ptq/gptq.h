@@ -48,6 +48,7 @@ struct GptqLayerReport {
   double error_nearest = 0;
   double error_gptq = 0;
   bool kept_nearest = false;  // GPTQ was not better (or H was not positive definite)
+  double weight_sqnr_db = 0;  // the written weight against the float one it was given
 };
 
 /// The grid of every element of a [outputs, inputs] weight matrix: its scale and zero point (one per

@@ -195,6 +195,21 @@ std::unordered_set<const Value*> besideWideWeights(const Graph& graph, const Qua
   return wide;
 }
 
+// The weight's error as written; a weight an earlier step rounded itself keeps that step's figure.
+WeightError weightError(const Value& weight, const Node& reader, const TensorQuant& q, const MaterializeOptions& options) {
+  WeightError e{weight.name(), reader.name(), reader.opType(), q.spec.bits, "tensor", 0.0};
+  if (q.params.blocked()) e.granularity = "block " + std::to_string(q.params.block_size);
+  else if (q.params.perChannel()) e.granularity = "channel";
+  if (const auto* rounded = options.rounded_weight_sqnr_db) {
+    if (auto it = rounded->find(weight.name()); it != rounded->end()) {
+      e.sqnr_db = it->second;
+      return e;
+    }
+  }
+  e.sqnr_db = quantizationError(weight.initializer(), q.params, q.spec).sqnrDb();
+  return e;
+}
+
 }  // namespace
 
 StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table, const MaterializeOptions& options) {
@@ -331,6 +346,7 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table,
       if (!first) continue;
       if (dataTypeBits(type) == 4) ++stats.four_bit_tensors;
       if (q.params.blocked()) ++stats.blocked_weights;
+      stats.weight_errors.push_back(weightError(*v, *first, q, options));
       Value* deq = addDequantize(graph, stored, q.params, type, v->name(), graph.nodes().front().get());
       graph.replaceAllUsesWith(v, deq);
       ++stats.weights;
@@ -391,8 +407,14 @@ class MaterializeQdqStep final : public QuantStep {
     out["recipe"]["matmul_nbits"] = {{"nodes", r.matmul_nbits.fused}, {"kept_dequantize", r.matmul_nbits.kept}};
   }
   Status run(QuantContext& ctx) const override {
+    // Weights GPTQ or learned rounding already put on their grid: their error is the step's.
+    std::map<std::string, double> rounded;
+    for (const auto& block : ctx.report.reconstructed) {
+      for (const auto& [weight, sqnr] : block.weight_sqnr_db) rounded[weight] = sqnr;
+    }
+    for (const auto& layer : ctx.report.gptq) rounded[layer.weight] = layer.weight_sqnr_db;  // the first rounding
     VITQ_ASSIGN_OR_RETURN(ctx.report.materialized,
-                          materializeQdq(*ctx.model.graph, ctx.table, {ctx.options.four_bit_types}));
+                          materializeQdq(*ctx.model.graph, ctx.table, {ctx.options.four_bit_types, &rounded}));
     // ONNX's 4-bit types in QuantizeLinear/DequantizeLinear need opset 21.
     // ... and so does DequantizeLinear's block_size (group-wise weights).
     const MaterializeStats& ms = ctx.report.materialized;

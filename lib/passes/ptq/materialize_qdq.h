@@ -17,11 +17,23 @@
 #include <string>
 #include <vector>
 
+#include <map>
+#include <string>
+#include <vector>
+
 #include "core/status.h"
 #include "ir/graph.h"
 #include "quant/quant_table.h"
 
 namespace vitq {
+
+/// One weight's quantization error as written.
+struct WeightError {
+  std::string weight, node, op;  // node: the first reader
+  int bits = 8;
+  std::string granularity;  // "tensor", "channel" or "block N"
+  double sqnr_db = 0;       // the written weight against the float weight before rounding
+};
 
 struct MaterializeStats {
   int quantize_nodes = 0;
@@ -33,10 +45,14 @@ struct MaterializeStats {
   int four_bit_tensors = 0;  // weights and activations stored as INT4/UINT4
   int blocked_weights = 0;   // weights with one scale per block (group-wise; block_size, opset 21)
   std::vector<std::string> float_biases;  // biases kept in float, with the reason
+  std::vector<WeightError> weight_errors;  // per quantized weight, in graph order of the table
 };
 
 struct MaterializeOptions {
   bool four_bit_types = false;  // tensors of at most 4 bits in INT4/UINT4 instead of 8-bit containers
+  // Weights an earlier step already put on their grid (GPTQ, learned rounding), by name: their SQNR
+  // against the float weight that step was given (the graph now holds the rounded one).
+  const std::map<std::string, double>* rounded_weight_sqnr_db = nullptr;
 };
 
 StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table, const MaterializeOptions& options = {});

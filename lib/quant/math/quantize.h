@@ -76,4 +76,18 @@ Shape blockedScaleShape(const Shape& shape, int64_t axis, int64_t block);
 /// dequantize(quantize(t)) element by element, per channel along p.axis when per-channel.
 Tensor fakeQuantizeTensor(const Tensor& t, const QuantParams& p, const QuantSpec& spec);
 
+/// Energy of a float tensor and of an error made on it, summed in double.
+struct ErrorEnergy {
+  double signal = 0, noise = 0;
+  /// 10 log10(signal / noise); +infinity when there is no error.
+  double sqnrDb() const { return noise == 0 ? INFINITY : 10.0 * std::log10(signal / noise); }
+};
+
+/// The error of quantizing \p t with \p p and \p spec (dequantize(quantize(t)) - t), without
+/// writing the fake-quantized copy: a weight's SQNR at the cost of one read.
+ErrorEnergy quantizationError(const Tensor& t, const QuantParams& p, const QuantSpec& spec);
+
+/// The error of \p approx against \p reference (float tensors of one size).
+ErrorEnergy differenceError(const Tensor& reference, const Tensor& approx);
+
 }  // namespace vitq
