@@ -13,6 +13,7 @@
 #include "passes/ptq/plan_quantization.h"
 #include "report/accuracy_report.h"
 #include "report/report_writer.h"
+#include "vitq/auto_recipe.h"
 #include "vitq/commands.h"
 #include "vitq/fidelity_guard.h"
 #include "vitq/gates.h"
@@ -41,10 +42,26 @@ StatusOr<CalibrationResult> loadSavedStats(const std::string& path, const Model&
   return saved;
 }
 
-Status runQuantize(const QuantizeFlags& o) {
+// --recipe auto's flags with the first candidate that fits them, to check the rest of the flags
+// before any work (the choice comes once the model and data are loaded).
+QuantizeFlags autoPlaceholder(const QuantizeFlags& user) {
+  QuantizeFlags o = user;
+  o.given.erase("--recipe");
+  o.given.erase("--auto-budget");
+  for (const char* recipe : {"minmax", "repq-vit", "mse", "percentile"}) {
+    o.recipe = recipe;
+    if (pipelineOptionsFromFlags(o).isOk()) break;
+  }
+  return o;
+}
+
+Status runQuantize(const QuantizeFlags& user) {
   VITQ_RETURN_IF_ERROR(checkOutputs(
-      {{"the input model", o.model}, {"--data", o.data}, {"--labels", o.labels}, {"--stats", o.stats}},
-      {{"-o", o.output}, {"--report", o.report}}));
+      {{"the input model", user.model}, {"--data", user.data}, {"--labels", user.labels}, {"--stats", user.stats}},
+      {{"-o", user.output}, {"--report", user.report}}));
+  const bool auto_recipe = user.recipe == "auto";
+  if (auto_recipe) VITQ_RETURN_IF_ERROR(checkAutoFlags(user));
+  QuantizeFlags o = auto_recipe ? autoPlaceholder(user) : user;
   VITQ_ASSIGN_OR_RETURN(PipelineOptions po, pipelineOptionsFromFlags(o));
   VITQ_ASSIGN_OR_RETURN(std::vector<Gate> gates, parseGates(o.fail_if));
   VITQ_RETURN_IF_ERROR(checkGateMetrics(gates, !o.labels.empty()));
@@ -56,6 +73,13 @@ Status runQuantize(const QuantizeFlags& o) {
   VITQ_ASSIGN_OR_RETURN(QuantizationInputs in,
                         loadQuantizationInputs(o.model, o.data, {o.calib_samples, o.eval_samples, o.holdout}, o.threads,
                                                o.preprocess));
+  nlohmann::json auto_report;
+  if (auto_recipe) {
+    VITQ_ASSIGN_OR_RETURN(AutoChoice choice, chooseRecipe(user, in));
+    o = std::move(choice.flags);
+    auto_report = std::move(choice.report);
+    VITQ_ASSIGN_OR_RETURN(po, pipelineOptionsFromFlags(o));
+  }
   const Model& reference = in.reference;
   Model& quantized = in.working;
   const std::vector<const Graph*> graphs{in.original.graph.get(), in.working.graph.get()};
@@ -117,6 +141,7 @@ Status runQuantize(const QuantizeFlags& o) {
     report["budget"]["final"] = {{"budget_value", budget->value(final_metrics)}};
     report["budget"]["met"] = budget->holds(final_metrics);
   }
+  if (auto_recipe) report["auto"] = auto_report;
   report["guard"] = o.no_guard ? "off" : "on";
   VITQ_RETURN_IF_ERROR(writeReport(report, o.report, {reference, quantized, *in.eval, o.threads, &in.original}));
   VITQ_RETURN_IF_ERROR(saveModelAfterReport(quantized, o.output, o.report));

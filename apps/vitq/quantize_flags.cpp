@@ -230,6 +230,10 @@ StatusOr<PipelineOptions> pipelineOptionsFromFlags(const QuantizeFlags& o) {
     return invalidArgument("--stop-after reparam writes the float model after the reparameterization; --format "
                            "integer has none to stop after");
   }
+  if (o.given.count("--auto-budget")) {
+    return invalidArgument("--auto-budget is the time --recipe auto spends trying candidates; " + recipeLabel(o) +
+                           " tries none");
+  }
   if (!o.ranges.empty() && (o.recipe != "i-vit" || !o.pipeline.empty())) {
     return invalidArgument(o.pipeline.empty() ? "--ranges chooses the activation ranges of --recipe i-vit; recipe '" +
                                                     o.recipe + "' has its own (mean-minmax is also a recipe)"

@@ -45,6 +45,7 @@ struct QuantizeFlags {
   int recon_block_layers = 2;
   uint64_t seed = 0;
   std::string budget;
+  std::string auto_budget = "5m";  // --recipe auto: time for trying candidates
   std::vector<std::string> layer_bits;
   size_t holdout = 0;
   std::string labels;

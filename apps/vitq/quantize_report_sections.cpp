@@ -8,6 +8,7 @@
 
 #include "passes/ptq/pipeline_text.h"
 #include "passes/ptq/quant_step.h"
+#include "report/section_markdown.h"
 
 namespace vitq::cli {
 namespace {
@@ -42,7 +43,7 @@ std::string parametersLine(const nlohmann::json& q) {
   for (const auto& w : q["weight_sqnr"]) {
     if (w["sqnr_db"].is_number() && (!worst || w["sqnr_db"].get<double>() < (*worst)["sqnr_db"].get<double>())) worst = &w;
   }
-  if (worst) line += fmt::format("; worst weight SQNR {:.1f} dB ('{}')", (*worst)["sqnr_db"].get<double>(), (*worst)["node"].get<std::string>());
+  if (worst) line += fmt::format("; worst weight SQNR {:.1f} dB ('{}')", (*worst)["sqnr_db"].get<double>(), escapeMarkdown((*worst)["node"].get<std::string>()));
   return line;
 }
 

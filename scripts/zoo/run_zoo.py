@@ -194,8 +194,9 @@ def quantize_command(vitq, zoo, entry, recipe, out, report, threads):
     return cmd + ([] if recipe == "minmax" else ["--recipe", recipe])
 
 
-def run_entry(vitq, zoo, entry, work, threads=1, timeout=900):
-    """One row per recipe for a manifest entry."""
+def run_entry(vitq, zoo, entry, work, threads=1, timeout=900, extra_recipes=()):
+    """One row per recipe for a manifest entry (minmax, repq-vit where there is attention, and
+    extra_recipes, e.g. auto)."""
     model = os.path.join(zoo, entry["file"])
     names = sample_names(zoo, entry)
     feeds = [sample_feed(zoo, entry, n) for n in names]
@@ -207,7 +208,7 @@ def run_entry(vitq, zoo, entry, work, threads=1, timeout=900):
         run_diff, run_error = vitq_run_check(vitq, zoo, entry, names[0], fp32[False][0], work)
         calib = [sample_feed(zoo, entry, n) for n in sample_names(zoo, entry, "calib")]
         reference = reference_w8a8(model, calib, feeds, fp32[False])
-    recipes = ["minmax"] + (["repq-vit"] if entry["attention"] else [])
+    recipes = ["minmax"] + (["repq-vit"] if entry["attention"] else []) + list(extra_recipes)
     rows = []
     for recipe in recipes:
         stem = os.path.join(work, f"{entry['name']}.{recipe}")
@@ -290,14 +291,14 @@ def table(rows):
     return "\n".join(lines)
 
 
-def run_all(vitq, zoo, only=None, work=None, threads=1, timeout=900, log=print):
+def run_all(vitq, zoo, only=None, work=None, threads=1, timeout=900, log=print, extra_recipes=()):
     entries = [e for e in load_manifest(zoo)
                if not only or fnmatch.fnmatch(e["name"], only) or fnmatch.fnmatch(e["model"], only)]
     work = work or os.path.join(zoo, "runs")
     os.makedirs(work, exist_ok=True)
     rows = []
     for e in entries:
-        for r in run_entry(vitq, zoo, e, work, threads, timeout):
+        for r in run_entry(vitq, zoo, e, work, threads, timeout, extra_recipes):
             log(f"{r['name']} {r['recipe']}: {r['status']} (exit {r['exit']}, {r['seconds']} s) {r['reason']}")
             rows.append(r)
     return rows
@@ -313,9 +314,11 @@ def main():
     ap.add_argument("--work", help="quantized models and reports (default ZOO/runs)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--timeout", type=int, default=900, help="seconds per vitq quantize")
+    ap.add_argument("--extra-recipe", action="append", default=[], help="also run this recipe on every entry "
+                    "(repeatable), e.g. auto")
     args = ap.parse_args()
     rows = run_all(os.path.abspath(args.vitq), args.zoo, args.only, args.work, args.threads, args.timeout,
-                   log=lambda s: print(s, file=sys.stderr, flush=True))
+                   log=lambda s: print(s, file=sys.stderr, flush=True), extra_recipes=args.extra_recipe)
     print(table(rows))
     if args.json:
         with open(args.json, "w") as f:

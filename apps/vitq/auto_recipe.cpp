@@ -1,0 +1,178 @@
+#include "vitq/auto_recipe.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "calib/dataset.h"
+#include "core/logging.h"
+#include "onnx_io/model_clone.h"
+#include "passes/ptq/pipeline_text.h"
+#include "passes/ptq/quantize_pipeline.h"
+#include "report/accuracy_report.h"
+
+namespace vitq::cli {
+namespace {
+
+// In the order tried: the cheap range methods first, RepQ-ViT's reparameterization where the model
+// has LayerNorms or Softmax for it to act on.
+constexpr const char* kRecipes[] = {"minmax", "repq-vit", "mse", "percentile"};
+constexpr const char* kPlacements[] = {"integer", "inputs"};
+
+struct Candidate {
+  std::string label;  // "mse, placement inputs"
+  QuantizeFlags flags;
+  Status applicable;  // the flags' refusal when the user's other flags do not fit this recipe
+};
+
+// What RepQ-ViT's steps act on: a LayerNorm (fused, or decomposed into ReduceMean ... Sqrt) or a Softmax.
+bool hasTransformerOps(const Graph& g) {
+  bool reduce_mean = false, sqrt = false;
+  for (const auto& n : g.nodes()) {
+    if (n->is("LayerNormalization") || n->is("Softmax")) return true;
+    reduce_mean = reduce_mean || n->is("ReduceMean");
+    sqrt = sqrt || n->is("Sqrt");
+  }
+  return reduce_mean && sqrt;
+}
+
+std::vector<Candidate> candidates(const QuantizeFlags& user, bool transformer) {
+  std::vector<Candidate> out;
+  for (const char* recipe : kRecipes) {
+    if (std::string(recipe) == "repq-vit" && !transformer) continue;
+    for (const char* placement : kPlacements) {
+      // A placement the user chose is kept; auto only chooses what was left open.
+      if (user.given.count("--placement") && user.placement != placement) continue;
+      Candidate c{std::string(recipe) + ", placement " + placement, user, Status::ok()};
+      c.flags.recipe = recipe;
+      c.flags.placement = placement;
+      c.flags.given.erase("--recipe");
+      c.flags.given.erase("--auto-budget");
+      c.flags.given.insert("--placement");  // as if given: the recipe's own placement would apply otherwise
+      c.applicable = pipelineOptionsFromFlags(c.flags).status();
+      out.push_back(std::move(c));
+    }
+  }
+  return out;
+}
+
+// "300", "300s" or "5m", in seconds.
+StatusOr<double> parseBudgetSeconds(const std::string& text) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  const std::string unit = text.substr(used);
+  if (used == 0 || !(value > 0) || (unit != "" && unit != "s" && unit != "m")) {
+    return invalidArgument("--auto-budget takes seconds or minutes, e.g. 300, 300s or 5m (got '" + text + "')");
+  }
+  return unit == "m" ? value * 60 : value;
+}
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double round3(double v) { return std::isfinite(v) ? std::round(v * 1000.0) / 1000.0 : v; }
+
+}  // namespace
+
+Status checkAutoFlags(const QuantizeFlags& o) {
+  const std::pair<const char*, const char*> refused[] = {
+      {"--pipeline", "--pipeline names its own steps"},
+      {"--weight-only", "weight-only quantization has no activation ranges or placement to choose (use --awq, --gptq)"},
+      {"--budget", "--budget searches per-layer precision for one recipe: choose the recipe first"},
+      {"--stats", "saved statistics belong to one recipe's calibration"}};
+  for (const auto& [flag, why] : refused) {
+    if (o.given.count(flag)) return invalidArgument(std::string("--recipe auto cannot take ") + flag + ": " + why);
+  }
+  if (o.format == "integer") return invalidArgument("--recipe auto cannot take --format integer: the integer export is --recipe i-vit's");
+  VITQ_RETURN_IF_ERROR(parseBudgetSeconds(o.auto_budget).status());
+  // The user's other flags must fit at least one candidate (e.g. --percentile fits percentile only).
+  const std::vector<Candidate> all = candidates(o, true);
+  for (const Candidate& c : all) {
+    if (c.applicable.isOk()) return Status::ok();
+  }
+  return all.empty() ? invalidArgument("--recipe auto: no candidate recipe") : all.front().applicable;
+}
+
+StatusOr<AutoChoice> chooseRecipe(const QuantizeFlags& o, const QuantizationInputs& in) {
+  VITQ_ASSIGN_OR_RETURN(double budget, parseBudgetSeconds(o.auto_budget));
+  const Dataset& calib = *in.calib;
+  const size_t n = calib.size();
+  // A quarter of the calibration samples judge the candidates that calibrated on the rest.
+  const bool hold_out = n >= 4;
+  const size_t judged = hold_out ? n / 4 : n, fitted = hold_out ? n - judged : n;
+  const DatasetSlice fit(calib, 0, fitted), judge(calib, hold_out ? fitted : 0, judged);
+  std::vector<Candidate> list = candidates(o, hasTransformerOps(*in.working.graph));
+
+  nlohmann::json tried = nlohmann::json::array();
+  const auto start = std::chrono::steady_clock::now();
+  int best = -1, ran = 0;
+  double best_sqnr = -INFINITY;
+  Status first_failure = Status::ok();
+  for (size_t i = 0; i < list.size(); ++i) {
+    Candidate& c = list[i];
+    nlohmann::json entry{{"recipe", c.flags.recipe}, {"placement", c.flags.placement}};
+    const double spent = secondsSince(start);
+    if (!c.applicable.isOk()) {
+      entry["skipped"] = c.applicable.message();
+    } else if (ran > 0 && spent + spent / ran > budget) {
+      entry["skipped"] = "over --auto-budget " + o.auto_budget + " (" + std::to_string(static_cast<int>(spent)) +
+                         " s spent, about " + std::to_string(static_cast<int>(spent / ran)) + " s a candidate)";
+    } else {
+      const auto t0 = std::chrono::steady_clock::now();
+      VITQ_ASSIGN_OR_RETURN(PipelineOptions po, pipelineOptionsFromFlags(c.flags));
+      VITQ_ASSIGN_OR_RETURN(Model m, cloneModel(in.working));
+      auto quantized = quantizeModel(m, fit, po);
+      StatusOr<nlohmann::json> scored = quantized.isOk()
+                                            ? compareModels(in.reference, m, judge, {}, CompareOptions{0, o.threads, {}})
+                                            : StatusOr<nlohmann::json>(quantized.status());
+      ++ran;
+      entry["seconds"] = round3(secondsSince(t0));
+      if (!scored.isOk()) {
+        entry["failed"] = scored.status().message();
+        if (first_failure.isOk()) first_failure = scored.status();
+      } else {
+        const nlohmann::json& summary = (*scored)["summary"];
+        // An identical output has SQNR null (+inf).
+        const double sqnr = summary["output_sqnr_db"].is_number() ? summary["output_sqnr_db"].get<double>() : INFINITY;
+        entry["output_sqnr_db"] = round3(sqnr);
+        entry["output_cosine"] = summary["output_cosine"];
+        entry["pipeline"] = pipelineText(quantized->pipeline, po);
+        logger("vitq.quantize")->info("auto: {}: output SQNR {:.2f} dB on {} held-out samples ({:.1f} s)", c.label,
+                                      sqnr, judged, entry["seconds"].get<double>());
+        if (round3(sqnr) > round3(best_sqnr)) {
+          best_sqnr = sqnr;
+          best = static_cast<int>(i);
+        }
+      }
+    }
+    tried.push_back(entry);
+  }
+  if (best < 0) {
+    return first_failure.isOk() ? invalidArgument("--recipe auto: no candidate could run within --auto-budget " +
+                                                  o.auto_budget)
+                                : first_failure.withContext("--recipe auto: no candidate succeeded; the first");
+  }
+  AutoChoice choice{list[static_cast<size_t>(best)].flags, nlohmann::json::object()};
+  choice.report = {{"chosen", {{"recipe", choice.flags.recipe}, {"placement", choice.flags.placement}}},
+                   {"metric", "output_sqnr_db"},
+                   {"fit_samples", fitted},
+                   {"judge_samples", judged},
+                   {"held_out", hold_out},
+                   {"budget_seconds", budget},
+                   {"seconds", round3(secondsSince(start))},
+                   {"candidates", tried}};
+  logger("vitq.quantize")->info("auto: chose {} ({:.2f} dB); quantizing with all {} calibration samples",
+                                list[static_cast<size_t>(best)].label, best_sqnr, n);
+  if (!hold_out) {
+    logger("vitq.quantize")->warn("--recipe auto: {} calibration samples are too few to hold a quarter out; the "
+                                  "candidates were judged on the samples they calibrated on", n);
+  }
+  return choice;
+}
+
+}  // namespace vitq::cli

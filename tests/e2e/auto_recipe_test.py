@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""`vitq quantize --recipe auto`: the candidates are tried on three quarters of the calibration
+samples and judged on the rest; the written model is the chosen candidate's, quantized with all of
+them.
+
+1. The Fashion ViT (32 calibration samples: 24 fit, 8 judge): the report's `auto` section lists the
+   8 candidates (minmax, repq-vit, mse, percentile x placement integer, inputs), each with an output
+   SQNR; the chosen one has the highest (the earlier on a tie); the report's recipe is the chosen
+   one; and `--recipe <chosen> --placement <chosen>` writes the same bytes as the auto run.
+2. A two-Conv CNN written here (no LayerNorm, no Softmax): repq-vit is not a candidate; with
+   `--placement inputs` given, only that placement is tried.
+3. `--auto-budget 0.001`: the first candidate runs, the others are skipped naming the budget, and
+   the first is chosen.
+4. Refusals, exit 2 with the reason: `--recipe auto --weight-only`, `--auto-budget` without
+   `--recipe auto`, `--auto-budget soon`.
+
+--quick (the sanitizer build): 8 calibration samples in case 1 (6 fit, 2 judge).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_checks import check, exit_code  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DATA = os.path.join(REPO, "data", "fashion_mnist", "calib_x.npy")
+VIT = os.path.join(REPO, "tests", "data", "models", "fmnist_vit_op17.onnx")
+
+
+def quantize(vitq, model, data, out, *flags):
+    return subprocess.run([vitq, "-q", "quantize", model, "--data", data, "-o", out, "--report", out + ".json",
+                           "--eval-samples", "4", *flags], capture_output=True, text=True)
+
+
+def cnn(path, data_path):
+    rng = np.random.default_rng(3)
+    w1 = numpy_helper.from_array((rng.standard_normal((8, 1, 3, 3)) * 0.5).astype(np.float32), "w1")
+    w2 = numpy_helper.from_array((rng.standard_normal((4, 8, 3, 3)) * 0.3).astype(np.float32), "w2")
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["h"], name="conv1", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["h"], ["r"], name="relu"),
+             helper.make_node("Conv", ["r", "w2"], ["y"], name="conv2", pads=[1, 1, 1, 1])]
+    graph = helper.make_graph(nodes, "cnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 12, 12])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 12, 12])], [w1, w2])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), path)
+    np.save(data_path, rng.standard_normal((12, 1, 12, 12)).astype(np.float32))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vitq", required=True)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    samples = 8 if args.quick else 32
+    with tempfile.TemporaryDirectory() as tmp:
+        auto = os.path.join(tmp, "auto.onnx")
+        proc = quantize(args.vitq, VIT, DATA, auto, "--recipe", "auto", "--calib-samples", str(samples))
+        check(proc.returncode == 0, f"--recipe auto on the Fashion ViT exits 0 ({proc.stderr.strip()[-300:]})")
+        if proc.returncode != 0:
+            return exit_code()
+        report = json.load(open(auto + ".json"))
+        a = report["auto"]
+        tried = [(c["recipe"], c["placement"]) for c in a["candidates"]]
+        check(tried == [(r, p) for r in ("minmax", "repq-vit", "mse", "percentile") for p in ("integer", "inputs")],
+              f"8 candidates in order (got {tried})")
+        fit = samples - samples // 4
+        check((a["fit_samples"], a["judge_samples"]) == (fit, samples - fit),
+              f"{fit} fit and {samples - fit} judge samples (got {a['fit_samples']}, {a['judge_samples']})")
+        scores = [c.get("output_sqnr_db") for c in a["candidates"]]
+        check(all(isinstance(s, (int, float)) for s in scores), f"every candidate scored ({scores})")
+        best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+        chosen = (a["chosen"]["recipe"], a["chosen"]["placement"])
+        check(chosen == tried[best], f"the chosen {chosen} has the best held-out SQNR {scores[best]} of {scores}")
+        check(report["recipe"]["name"] == chosen[0] and report["recipe"]["placement"] == chosen[1],
+              "the report's recipe is the chosen one")
+        direct = os.path.join(tmp, "direct.onnx")
+        proc = quantize(args.vitq, VIT, DATA, direct, "--recipe", chosen[0], "--placement", chosen[1],
+                        "--calib-samples", str(samples))
+        check(proc.returncode == 0 and open(direct, "rb").read() == open(auto, "rb").read(),
+              f"--recipe {chosen[0]} --placement {chosen[1]} writes the auto run's bytes")
+        print(f"Fashion ViT: chose {chosen}; held-out output SQNR per candidate {dict(zip(map(str, tried), scores))}")
+
+        net, net_data = os.path.join(tmp, "cnn.onnx"), os.path.join(tmp, "cnn_x.npy")
+        cnn(net, net_data)
+        proc = quantize(args.vitq, net, net_data, os.path.join(tmp, "cnn_q.onnx"), "--recipe", "auto",
+                        "--placement", "inputs")
+        ok = proc.returncode == 0
+        check(ok, f"--recipe auto on a CNN exits 0 ({proc.stderr.strip()[-300:]})")
+        if ok:
+            tried = [(c["recipe"], c["placement"]) for c in json.load(open(os.path.join(tmp, "cnn_q.onnx.json")))["auto"]["candidates"]]
+            check(tried == [("minmax", "inputs"), ("mse", "inputs"), ("percentile", "inputs")],
+                  f"a CNN with --placement inputs: no repq-vit, the given placement only (got {tried})")
+
+        quick = os.path.join(tmp, "quick.onnx")
+        proc = quantize(args.vitq, VIT, DATA, quick, "--recipe", "auto", "--calib-samples", "8", "--auto-budget", "0.001")
+        ok = proc.returncode == 0
+        check(ok, f"--auto-budget 0.001 exits 0 ({proc.stderr.strip()[-300:]})")
+        if ok:
+            a = json.load(open(quick + ".json"))["auto"]
+            rest = a["candidates"][1:]
+            check("output_sqnr_db" in a["candidates"][0] and all("over --auto-budget 0.001" in c.get("skipped", "")
+                                                                 for c in rest),
+                  "a tiny budget runs the first candidate and skips the rest naming the budget")
+            check((a["chosen"]["recipe"], a["chosen"]["placement"]) == ("minmax", "integer"), "and chooses the first")
+
+        for flags, message in ((["--recipe", "auto", "--weight-only"], "--recipe auto cannot take --weight-only"),
+                               (["--auto-budget", "5m"], "--auto-budget is the time --recipe auto spends"),
+                               (["--recipe", "auto", "--auto-budget", "soon"], "--auto-budget takes seconds or minutes")):
+            proc = quantize(args.vitq, VIT, DATA, os.path.join(tmp, "refused.onnx"), *flags)
+            check(proc.returncode == 2 and message in proc.stderr,
+                  f"{' '.join(flags)}: exit 2 saying '{message}' (got {proc.returncode}: {proc.stderr.strip()[-200:]})")
+            check(not os.path.exists(os.path.join(tmp, "refused.onnx")), "and writes nothing")
+    return exit_code()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
