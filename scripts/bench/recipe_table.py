@@ -23,6 +23,7 @@ import registry  # noqa: E402
 
 VARIANTS = {
     "minmax": ["--recipe", "minmax"],
+    "auto": ["--recipe", "auto"],
     "mse": ["--recipe", "mse"],
     "repq-ln": ["--recipe", "repq-vit", "--no-log-softmax"],
     "repq-softmax": ["--recipe", "repq-vit", "--no-ln-reparam"],
