@@ -42,6 +42,7 @@ if ((retrain)); then
   step "Fashion-MNIST training"; "$py" scripts/models/fashion_mnist.py
 fi
 step "Fashion-MNIST data";       "$py" scripts/data/fashion_mnist_data.py
+step "Outlier-heavy ViT";        "$py" scripts/models/outlier_vit.py
 if ! ((fast)); then
   step "Fashion-MNIST check";    "$py" scripts/models/fashion_mnist.py --check
   step "Synthetic DeiT/Swin";    "$py" scripts/models/synthetic.py

@@ -25,6 +25,7 @@ VARIANTS = {
     "minmax": ["--recipe", "minmax"],
     "auto": ["--recipe", "auto"],
     "mse": ["--recipe", "mse"],
+    "percentile": ["--recipe", "percentile"],
     "repq-ln": ["--recipe", "repq-vit", "--no-log-softmax"],
     "repq-softmax": ["--recipe", "repq-vit", "--no-ln-reparam"],
     "repq-vit": ["--recipe", "repq-vit"],

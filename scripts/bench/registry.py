@@ -24,6 +24,10 @@ MODELS = [
          calib="data/fashion_mnist/calib_x.npy", calib_limit=256, transformer=True, kind="trained, DeiT-style ViT"),
     dict(id="fmnist-vit-op17", task="fashion-mnist", model="tests/data/models/fmnist_vit_op17.onnx",
          calib="data/fashion_mnist/calib_x.npy", calib_limit=256, transformer=True, kind="trained, DeiT-style ViT"),
+    # the same ViT with outlier channels written in by exact rewrites (scripts/models/outlier_vit.py)
+    dict(id="fmnist-vit-outlier", task="fashion-mnist", model="models/outlier/fmnist_vit_outlier_op17.onnx",
+         calib="data/fashion_mnist/calib_x.npy", calib_limit=256, transformer=True,
+         kind="trained ViT, outlier channels added (function-preserving)"),
     dict(id="fmnist-hybrid-op13", task="fashion-mnist", model="tests/data/models/fmnist_hybrid_op13.onnx",
          calib="data/fashion_mnist/calib_x.npy", calib_limit=256, transformer=True,
          kind="trained, MobileViT-style hybrid"),
