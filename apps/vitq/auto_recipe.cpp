@@ -98,6 +98,89 @@ Status checkAutoFlags(const QuantizeFlags& o) {
   return all.empty() ? invalidArgument("--recipe auto: no candidate recipe") : all.front().applicable;
 }
 
+namespace {
+
+// Runs candidates one after the other within the budget and keeps the best.
+class CandidateTrials {
+ public:
+  CandidateTrials(const QuantizeFlags& o, const QuantizationInputs& in, const Dataset& fit, const Dataset& judge,
+                  double budget)
+      : o_(o), in_(in), fit_(fit), judge_(judge), budget_(budget), start_(std::chrono::steady_clock::now()) {}
+
+  Status run(const Candidate& c) {
+    nlohmann::json entry{{"recipe", c.flags.recipe}, {"placement", c.flags.placement}};
+    if (c.flags.smooth_alpha >= 0) entry["smooth_quant"] = c.flags.smooth_alpha;
+    const double spent = seconds();
+    if (!c.applicable.isOk()) {
+      entry["skipped"] = c.applicable.message();
+    } else if (ran_ > 0 && spent + spent / ran_ > budget_) {
+      entry["skipped"] = "over --auto-budget " + o_.auto_budget + " (" + std::to_string(static_cast<int>(spent)) +
+                         " s spent, about " + std::to_string(static_cast<int>(spent / ran_)) + " s a candidate)";
+    } else {
+      VITQ_RETURN_IF_ERROR(score(c, entry));
+    }
+    tried_.push_back(entry);
+    return Status::ok();
+  }
+
+  const Candidate* best() const { return best_; }
+  double bestSqnr() const { return best_sqnr_; }
+  const Status& firstFailure() const { return first_failure_; }
+  const nlohmann::json& tried() const { return tried_; }
+  double seconds() const { return secondsSince(start_); }
+
+ private:
+  Status score(const Candidate& c, nlohmann::json& entry) {
+    const auto t0 = std::chrono::steady_clock::now();
+    VITQ_ASSIGN_OR_RETURN(PipelineOptions po, pipelineOptionsFromFlags(c.flags));
+    VITQ_ASSIGN_OR_RETURN(Model m, cloneModel(in_.working));
+    auto quantized = quantizeModel(m, fit_, po);
+    StatusOr<nlohmann::json> scored = quantized.isOk()
+                                          ? compareModels(in_.reference, m, judge_, {}, CompareOptions{0, o_.threads, {}})
+                                          : StatusOr<nlohmann::json>(quantized.status());
+    ++ran_;
+    entry["seconds"] = round3(secondsSince(t0));
+    if (!scored.isOk()) {
+      entry["failed"] = scored.status().message();
+      if (first_failure_.isOk()) first_failure_ = scored.status();
+      return Status::ok();
+    }
+    const nlohmann::json& summary = (*scored)["summary"];
+    // An identical output has SQNR null (+inf).
+    const double sqnr = summary["output_sqnr_db"].is_number() ? summary["output_sqnr_db"].get<double>() : INFINITY;
+    entry["output_sqnr_db"] = round3(sqnr);
+    entry["output_cosine"] = summary["output_cosine"];
+    entry["pipeline"] = pipelineText(quantized->pipeline, po);
+    logger("vitq.quantize")->info("auto: {}: output SQNR {:.2f} dB on {} held-out samples ({:.1f} s)", c.label, sqnr,
+                                  judge_.size(), entry["seconds"].get<double>());
+    if (round3(sqnr) > round3(best_sqnr_)) {
+      best_sqnr_ = sqnr;
+      best_candidate_ = c;
+      best_ = &best_candidate_;
+    }
+    return Status::ok();
+  }
+
+  const QuantizeFlags& o_;
+  const QuantizationInputs& in_;
+  const Dataset& fit_;
+  const Dataset& judge_;
+  const double budget_;
+  const std::chrono::steady_clock::time_point start_;
+  int ran_ = 0;
+  nlohmann::json tried_ = nlohmann::json::array();
+  Candidate best_candidate_;
+  const Candidate* best_ = nullptr;
+  double best_sqnr_ = -INFINITY;
+  Status first_failure_ = Status::ok();
+};
+
+// The best candidate with SmoothQuant at these strengths (outliers in the inputs of linear layers
+// that no range method absorbs), unless the user set --smooth-quant.
+constexpr double kSmoothAlphas[] = {0.5, 0.8};
+
+}  // namespace
+
 StatusOr<AutoChoice> chooseRecipe(const QuantizeFlags& o, const QuantizationInputs& in) {
   VITQ_ASSIGN_OR_RETURN(double budget, parseBudgetSeconds(o.auto_budget));
   const Dataset& calib = *in.calib;
@@ -106,68 +189,38 @@ StatusOr<AutoChoice> chooseRecipe(const QuantizeFlags& o, const QuantizationInpu
   const bool hold_out = n >= 4;
   const size_t judged = hold_out ? n / 4 : n, fitted = hold_out ? n - judged : n;
   const DatasetSlice fit(calib, 0, fitted), judge(calib, hold_out ? fitted : 0, judged);
-  std::vector<Candidate> list = candidates(o, hasTransformerOps(*in.working.graph));
-
-  nlohmann::json tried = nlohmann::json::array();
-  const auto start = std::chrono::steady_clock::now();
-  int best = -1, ran = 0;
-  double best_sqnr = -INFINITY;
-  Status first_failure = Status::ok();
-  for (size_t i = 0; i < list.size(); ++i) {
-    Candidate& c = list[i];
-    nlohmann::json entry{{"recipe", c.flags.recipe}, {"placement", c.flags.placement}};
-    const double spent = secondsSince(start);
-    if (!c.applicable.isOk()) {
-      entry["skipped"] = c.applicable.message();
-    } else if (ran > 0 && spent + spent / ran > budget) {
-      entry["skipped"] = "over --auto-budget " + o.auto_budget + " (" + std::to_string(static_cast<int>(spent)) +
-                         " s spent, about " + std::to_string(static_cast<int>(spent / ran)) + " s a candidate)";
-    } else {
-      const auto t0 = std::chrono::steady_clock::now();
-      VITQ_ASSIGN_OR_RETURN(PipelineOptions po, pipelineOptionsFromFlags(c.flags));
-      VITQ_ASSIGN_OR_RETURN(Model m, cloneModel(in.working));
-      auto quantized = quantizeModel(m, fit, po);
-      StatusOr<nlohmann::json> scored = quantized.isOk()
-                                            ? compareModels(in.reference, m, judge, {}, CompareOptions{0, o.threads, {}})
-                                            : StatusOr<nlohmann::json>(quantized.status());
-      ++ran;
-      entry["seconds"] = round3(secondsSince(t0));
-      if (!scored.isOk()) {
-        entry["failed"] = scored.status().message();
-        if (first_failure.isOk()) first_failure = scored.status();
-      } else {
-        const nlohmann::json& summary = (*scored)["summary"];
-        // An identical output has SQNR null (+inf).
-        const double sqnr = summary["output_sqnr_db"].is_number() ? summary["output_sqnr_db"].get<double>() : INFINITY;
-        entry["output_sqnr_db"] = round3(sqnr);
-        entry["output_cosine"] = summary["output_cosine"];
-        entry["pipeline"] = pipelineText(quantized->pipeline, po);
-        logger("vitq.quantize")->info("auto: {}: output SQNR {:.2f} dB on {} held-out samples ({:.1f} s)", c.label,
-                                      sqnr, judged, entry["seconds"].get<double>());
-        if (round3(sqnr) > round3(best_sqnr)) {
-          best_sqnr = sqnr;
-          best = static_cast<int>(i);
-        }
-      }
+  CandidateTrials trials(o, in, fit, judge, budget);
+  for (const Candidate& c : candidates(o, hasTransformerOps(*in.working.graph))) VITQ_RETURN_IF_ERROR(trials.run(c));
+  if (trials.best() && !o.given.count("--smooth-quant")) {
+    const Candidate base = *trials.best();
+    for (double alpha : kSmoothAlphas) {
+      Candidate c = base;
+      c.flags.smooth_alpha = alpha;
+      c.flags.given.insert("--smooth-quant");
+      c.label = base.label + ", smooth-quant " + std::to_string(alpha).substr(0, 3);
+      c.applicable = pipelineOptionsFromFlags(c.flags).status();
+      VITQ_RETURN_IF_ERROR(trials.run(c));
     }
-    tried.push_back(entry);
   }
-  if (best < 0) {
-    return first_failure.isOk() ? invalidArgument("--recipe auto: no candidate could run within --auto-budget " +
-                                                  o.auto_budget)
-                                : first_failure.withContext("--recipe auto: no candidate succeeded; the first");
+  if (!trials.best()) {
+    return trials.firstFailure().isOk()
+               ? invalidArgument("--recipe auto: no candidate could run within --auto-budget " + o.auto_budget)
+               : Status(trials.firstFailure()).withContext("--recipe auto: no candidate succeeded; the first");
   }
-  AutoChoice choice{list[static_cast<size_t>(best)].flags, nlohmann::json::object()};
-  choice.report = {{"chosen", {{"recipe", choice.flags.recipe}, {"placement", choice.flags.placement}}},
+  const Candidate& best = *trials.best();
+  AutoChoice choice{best.flags, nlohmann::json::object()};
+  nlohmann::json chosen{{"recipe", best.flags.recipe}, {"placement", best.flags.placement}};
+  if (best.flags.smooth_alpha >= 0) chosen["smooth_quant"] = best.flags.smooth_alpha;
+  choice.report = {{"chosen", chosen},
                    {"metric", "output_sqnr_db"},
                    {"fit_samples", fitted},
                    {"judge_samples", judged},
                    {"held_out", hold_out},
                    {"budget_seconds", budget},
-                   {"seconds", round3(secondsSince(start))},
-                   {"candidates", tried}};
-  logger("vitq.quantize")->info("auto: chose {} ({:.2f} dB); quantizing with all {} calibration samples",
-                                list[static_cast<size_t>(best)].label, best_sqnr, n);
+                   {"seconds", round3(trials.seconds())},
+                   {"candidates", trials.tried()}};
+  logger("vitq.quantize")->info("auto: chose {} ({:.2f} dB); quantizing with all {} calibration samples", best.label,
+                                trials.bestSqnr(), n);
   if (!hold_out) {
     logger("vitq.quantize")->warn("--recipe auto: {} calibration samples are too few to hold a quarter out; the "
                                   "candidates were judged on the samples they calibrated on", n);

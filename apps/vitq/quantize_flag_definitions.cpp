@@ -20,7 +20,7 @@ void addQuantizeFlags(CLI::App& app, QuantizeFlags& flags) {
                   "The steps to run with their options instead of --recipe, as vitq passes lists them and reports "
                   "record them, e.g. \"ln-reparam, plan{inputs-8bit}, calibrate{range=mse}, materialize-qdq\" "
                   "(docs/cli.md)");
-  cmd->add_option("--recipe", o->recipe, "minmax (default), mean-minmax, percentile, entropy, mse, repq-vit, repquant, q-hyvit or i-vit (docs/recipes.md); auto: tries minmax, repq-vit, mse and percentile with either placement on three quarters of the calibration samples, keeps the best on the rest");
+  cmd->add_option("--recipe", o->recipe, "minmax (default), mean-minmax, percentile, entropy, mse, repq-vit, repquant, q-hyvit or i-vit (docs/recipes.md); auto: tries minmax, repq-vit, mse and percentile with either placement, then the best with --smooth-quant 0.5 and 0.8, each calibrated on three quarters of the calibration samples and scored on the rest, and keeps the best");
   cmd->add_option("--auto-budget", o->auto_budget, "--recipe auto: time for trying candidates (seconds, or 5m); candidates that would not fit are skipped and reported")
       ->capture_default_str();
   cmd->add_option("--format", o->format, "qdq (default) or integer: integer-only ONNX (--recipe i-vit, docs/recipes.md)")

@@ -4,11 +4,13 @@ samples and judged on the rest; the written model is the chosen candidate's, qua
 them.
 
 1. The Fashion ViT (32 calibration samples: 24 fit, 8 judge): the report's `auto` section lists the
-   8 candidates (minmax, repq-vit, mse, percentile x placement integer, inputs), each with an output
-   SQNR; the chosen one has the highest (the earlier on a tie); the report's recipe is the chosen
-   one; and `--recipe <chosen> --placement <chosen>` writes the same bytes as the auto run.
+   8 candidates (minmax, repq-vit, mse, percentile x placement integer, inputs) and then the best of
+   them with --smooth-quant 0.5 and 0.8, each with an output SQNR; the chosen one has the highest
+   (the earlier on a tie); the report's recipe is the chosen one; and `--recipe <chosen> --placement
+   <chosen> [--smooth-quant <chosen>]` writes the same bytes as the auto run.
 2. A two-Conv CNN written here (no LayerNorm, no Softmax): repq-vit is not a candidate; with
-   `--placement inputs` given, only that placement is tried.
+   `--placement inputs` given, only that placement is tried; with `--smooth-quant` given, no
+   smoothing strength is tried.
 3. `--auto-budget 0.001`: the first candidate runs, the others are skipped naming the budget, and
    the first is chosen.
 4. Refusals, exit 2 with the reason: `--recipe auto --weight-only`, `--auto-budget` without
@@ -67,36 +69,41 @@ def main():
             return exit_code()
         report = json.load(open(auto + ".json"))
         a = report["auto"]
-        tried = [(c["recipe"], c["placement"]) for c in a["candidates"]]
-        check(tried == [(r, p) for r in ("minmax", "repq-vit", "mse", "percentile") for p in ("integer", "inputs")],
-              f"8 candidates in order (got {tried})")
+        tried = [(c["recipe"], c["placement"], c.get("smooth_quant")) for c in a["candidates"]]
+        grid = [(r, p, None) for r in ("minmax", "repq-vit", "mse", "percentile") for p in ("integer", "inputs")]
+        check(tried[:8] == grid, f"8 candidates in order (got {tried[:8]})")
+        scores = [c.get("output_sqnr_db") for c in a["candidates"]]
+        first = max(range(8), key=lambda i: (scores[i], -i))
+        check(tried[8:] == [grid[first][:2] + (0.5,), grid[first][:2] + (0.8,)],
+              f"then the best of them, {grid[first][:2]}, with --smooth-quant 0.5 and 0.8 (got {tried[8:]})")
         fit = samples - samples // 4
         check((a["fit_samples"], a["judge_samples"]) == (fit, samples - fit),
               f"{fit} fit and {samples - fit} judge samples (got {a['fit_samples']}, {a['judge_samples']})")
-        scores = [c.get("output_sqnr_db") for c in a["candidates"]]
         check(all(isinstance(s, (int, float)) for s in scores), f"every candidate scored ({scores})")
         best = max(range(len(scores)), key=lambda i: (scores[i], -i))
-        chosen = (a["chosen"]["recipe"], a["chosen"]["placement"])
+        chosen = (a["chosen"]["recipe"], a["chosen"]["placement"], a["chosen"].get("smooth_quant"))
         check(chosen == tried[best], f"the chosen {chosen} has the best held-out SQNR {scores[best]} of {scores}")
         check(report["recipe"]["name"] == chosen[0] and report["recipe"]["placement"] == chosen[1],
               "the report's recipe is the chosen one")
         direct = os.path.join(tmp, "direct.onnx")
-        proc = quantize(args.vitq, VIT, DATA, direct, "--recipe", chosen[0], "--placement", chosen[1],
+        smooth = ["--smooth-quant", str(chosen[2])] if chosen[2] is not None else []
+        proc = quantize(args.vitq, VIT, DATA, direct, "--recipe", chosen[0], "--placement", chosen[1], *smooth,
                         "--calib-samples", str(samples))
         check(proc.returncode == 0 and open(direct, "rb").read() == open(auto, "rb").read(),
-              f"--recipe {chosen[0]} --placement {chosen[1]} writes the auto run's bytes")
+              f"--recipe {chosen[0]} --placement {chosen[1]} {' '.join(smooth)} writes the auto run's bytes")
         print(f"Fashion ViT: chose {chosen}; held-out output SQNR per candidate {dict(zip(map(str, tried), scores))}")
 
         net, net_data = os.path.join(tmp, "cnn.onnx"), os.path.join(tmp, "cnn_x.npy")
         cnn(net, net_data)
         proc = quantize(args.vitq, net, net_data, os.path.join(tmp, "cnn_q.onnx"), "--recipe", "auto",
-                        "--placement", "inputs")
+                        "--placement", "inputs", "--smooth-quant", "0.5")
         ok = proc.returncode == 0
         check(ok, f"--recipe auto on a CNN exits 0 ({proc.stderr.strip()[-300:]})")
         if ok:
             tried = [(c["recipe"], c["placement"]) for c in json.load(open(os.path.join(tmp, "cnn_q.onnx.json")))["auto"]["candidates"]]
             check(tried == [("minmax", "inputs"), ("mse", "inputs"), ("percentile", "inputs")],
-                  f"a CNN with --placement inputs: no repq-vit, the given placement only (got {tried})")
+                  f"a CNN with --placement inputs --smooth-quant 0.5: no repq-vit, the given placement only, no "
+                  f"smoothing strengths (got {tried})")
 
         quick = os.path.join(tmp, "quick.onnx")
         proc = quantize(args.vitq, VIT, DATA, quick, "--recipe", "auto", "--calib-samples", "8", "--auto-budget", "0.001")
