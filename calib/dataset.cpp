@@ -1,9 +1,12 @@
 #include "calib/dataset.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <limits>
 
 #include "calib/npy_io.h"
+#include "core/logging.h"
 #include "calib/npz_io.h"
 
 namespace vitq {
@@ -119,10 +122,36 @@ StatusOr<std::vector<BatchDataset::Input>> matchArrays(const fs::path& path, con
   return matched;
 }
 
+// numpy's default float64 arrays, for a float input: converted, refusing what float32 cannot hold.
+StatusOr<Tensor> narrowToFloat(const Tensor& t, const std::string& source) {
+  Tensor out = Tensor::uninitialized(DataType::kFloat, t.shape());
+  const double* p = t.data<double>();
+  float* q = out.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    if (!std::isfinite(p[i])) {
+      return invalidArgument("'" + source + "' contains " + (std::isnan(p[i]) ? "NaN" : "Inf") + " at element " +
+                             std::to_string(i));
+    }
+    if (std::fabs(p[i]) > std::numeric_limits<float>::max()) {
+      return invalidArgument("'" + source + "' holds float64 and element " + std::to_string(i) + " (" +
+                             std::to_string(p[i]) + ") is past float32's range");
+    }
+    q[i] = static_cast<float>(p[i]);
+  }
+  static std::atomic<bool> noted{false};
+  if (!noted.exchange(true)) {
+    logger("vitq.data")->warn("'{}' holds float64 (numpy's default); samples are converted to float32", source);
+  }
+  return out;
+}
+
 }  // namespace
 
 StatusOr<Tensor> conformSample(Tensor t, const Value& input, const std::string& source) {
   const TensorType& type = input.type();
+  if (type.dtype == DataType::kFloat && t.dtype() == DataType::kDouble) {
+    VITQ_ASSIGN_OR_RETURN(t, narrowToFloat(t, source));
+  }
   if (type.dtype != DataType::kUndefined && t.dtype() != type.dtype) {
     return invalidArgument("'" + source + "' holds " + dataTypeName(t.dtype()) + "; input '" + input.name() +
                            "' takes " + dataTypeName(type.dtype));

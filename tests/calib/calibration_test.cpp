@@ -62,6 +62,24 @@ TEST_CASE("a folder of .npy samples feeds a one-input model", "[calib][dataset]"
   CHECK(s0->at("X").shape() == Shape{1, 2});
 }
 
+TEST_CASE("float64 samples (numpy's default) are converted to float32; values past float32 are refused",
+          "[calib][dataset]") {
+  Model m = test::parseModel(kModel);
+  const fs::path dir = test::makeTempDir("vitq-ds64");
+  save(Tensor::fromVector<double>({1.5, -2.25}, {1, 2}), dir / "a.npy");
+  save(Tensor::fromVector<double>({1e300, 0.0}, {1, 2}), dir / "b.npy");
+  auto ds = openNpyDataset(dir, {m.graph->inputs()[0]});
+  REQUIRE(ds.isOk());
+  auto a = (*ds)->sample(0);
+  REQUIRE(a.isOk());
+  const Tensor& x = a->at("X");
+  CHECK(x.dtype() == DataType::kFloat);
+  CHECK(std::vector<float>(x.data<float>(), x.data<float>() + 2) == std::vector<float>{1.5f, -2.25f});
+  auto b = (*ds)->sample(1);
+  CHECK_THAT(b.status().message(), Catch::Contains("b.npy' holds float64 and element 0"));
+  CHECK_THAT(b.status().message(), Catch::Contains("past float32's range"));
+}
+
 TEST_CASE("bad samples are refused naming the file", "[calib][dataset][errors]") {
   Model m = test::parseModel(kModel);
   const fs::path dir = test::makeTempDir("vitq-dsbad");
