@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbosity, "More log output on stderr (repeat for debug)");
   app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
 
+  // Every option's --help line shows its default (subcommands inherit this when they are added).
+  app.option_defaults()->always_capture_default();
   cli::CommandAction action;
   cli::addConvertCommand(app, action);
   cli::addInspectCommand(app, action);

@@ -126,6 +126,9 @@ def main():
         expect(vitq, ["--version"], 0, "vitq 0.", "--version")
         for sub in ("inspect", "convert"):
             expect(vitq, [sub, "--help"], 0, "Usage", f"{sub} --help")
+        # --help shows every option's default (#32): the recipe, the auto budget, the calibration samples.
+        for default in ("--recipe TEXT=minmax", "--auto-budget TEXT=5m", "--wbits INT:INT in [2 - 8]=8"):
+            expect(vitq, ["quantize", "--help"], 0, default, f"quantize --help shows {default}")
         samples = os.path.join(d, "x.npy")
         np.save(samples, np.ones((2, 1, 4), dtype=np.float32))
         quantize = ["quantize", good, "--data", samples, "-o", out]
