@@ -1,6 +1,7 @@
 #include "passes/ptq/plan_quantization.h"
 
 #include <fnmatch.h>
+#include <strings.h>
 
 #include <algorithm>
 #include <cmath>
@@ -94,21 +95,52 @@ bool isDepthwiseConv(const Node& node) {
   return w && w->isConstant() && w->initializer().rank() >= 3 && w->initializer().dim(1) == 1;
 }
 
+namespace {
+
+bool globMatches(const std::string& pattern, const Value* v) {
+  return v && fnmatch(pattern.c_str(), v->name().c_str(), 0) == 0;
+}
+
+// The tensors a user may have copied from a report: the node's outputs, and for a layer whose
+// output goes only to its bias Add, that Add's output (the report's `value` of the layer).
+bool matchesOutput(const Node& node, const std::string& pattern) {
+  for (const Value* v : node.outputs()) {
+    if (globMatches(pattern, v)) return true;
+    if (v && v->uses().size() == 1 && v->uses()[0].user->is("Add") && globMatches(pattern, v->uses()[0].user->output(0))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 bool matchesNodePattern(const Node& node, const std::string& pattern) {
-  return pattern == node.opType() || (!node.name().empty() && fnmatch(pattern.c_str(), node.name().c_str(), 0) == 0);
+  return strcasecmp(pattern.c_str(), node.opType().c_str()) == 0 ||
+         (!node.name().empty() && fnmatch(pattern.c_str(), node.name().c_str(), 0) == 0) || matchesOutput(node, pattern);
 }
 
 Status checkNodePatterns(const std::vector<const Graph*>& graphs, const std::vector<std::string>& patterns,
                          const std::string& option) {
   for (const auto& pattern : patterns) {
-    bool found = false;
+    std::vector<std::string> matched;
     for (const Graph* g : graphs) {
-      for (const auto& node : g->nodes()) found = found || matchesNodePattern(*node, pattern);
+      for (const auto& node : g->nodes()) {
+        if (matchesNodePattern(*node, pattern) &&
+            std::find(matched.begin(), matched.end(), node->name()) == matched.end()) {
+          matched.push_back(node->name());
+        }
+      }
     }
-    if (!found) {
-      return invalidArgument(option + " '" + pattern + "' names no node of the model (neither an op type in it nor "
-                             "a glob matching a node name; `vitq inspect --print-ir` lists them)");
+    if (matched.empty()) {
+      return invalidArgument(option + " '" + pattern + "' names no node of the model (neither an op type in it, "
+                             "in any case, nor a glob matching a node name or an output tensor name; `vitq inspect "
+                             "--print-ir` lists them)");
     }
+    std::string list;
+    for (size_t i = 0; i < matched.size() && i < 8; ++i) list += (i ? ", " : "") + matched[i];
+    logger("vitq.quantize")->info("{} '{}' matches {} node(s): {}{}", option, pattern, matched.size(), list,
+                                  matched.size() > 8 ? ", ..." : "");
   }
   return Status::ok();
 }

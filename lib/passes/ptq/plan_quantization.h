@@ -47,7 +47,8 @@ struct QuantPlanSummary {
   std::vector<std::string> excluded;  // "name (Op): reason"
 };
 
-/// Whether \p pattern (an op type, or a glob over node names as in --exclude) names \p node.
+/// Whether \p pattern names \p node as --exclude reads it: its op type in any case, a glob over its name,
+/// or a glob over an output tensor name (for a layer with a bias Add, also the Add's output, as reports list it).
 bool matchesNodePattern(const Node& node, const std::string& pattern);
 
 /// Refuses a pattern of \p option that names no node of any of \p graphs: a misspelt --exclude
