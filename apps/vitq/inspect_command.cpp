@@ -1,4 +1,4 @@
-// `vitq inspect MODEL [--json] [--print-ir]`: what is in a model, and what vitq sees in it.
+// `vitq inspect MODEL [--json] [--nodes] [--print-ir]`: what is in a model, and what vitq sees in it.
 #include <cstdio>
 #include <iostream>
 
@@ -14,12 +14,15 @@ void addInspectCommand(CLI::App& app, CommandAction& action) {
     std::string model;
     bool json = false;
     bool print_ir = false;
+    bool nodes = false;
   };
   auto opts = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("inspect", "Show a model's interface, parameters, ops and transformer structures");
   cmd->add_option("model", opts->model, "ONNX model")->required();
   cmd->add_flag("--json", opts->json, "Print JSON instead of text");
   cmd->add_flag("--print-ir", opts->print_ir, "Also print the graph as vitq holds it");
+  cmd->add_flag("--nodes", opts->nodes, "List the quantizable nodes: name (as --exclude and --layer-bits take it), op, "
+                                        "input and weight shapes, the value reports judge it by (--json always has them)");
   cmd->callback([opts, &action] {
     action = [opts]() -> Status {
       ImportReport report;
@@ -28,7 +31,7 @@ void addInspectCommand(CLI::App& app, CommandAction& action) {
       if (opts->json) {
         std::cout << summary.json.dump(2) << "\n";
       } else {
-        std::cout << summaryToText(summary);
+        std::cout << summaryToText(summary, opts->nodes);
       }
       if (opts->print_ir) printGraph(*model.graph, opts->json ? std::cerr : std::cout);
       return Status::ok();

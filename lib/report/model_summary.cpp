@@ -35,6 +35,21 @@ std::string nodeLabel(const Node* n) {
   return n->output(0) ? n->output(0)->name() : n->opType();
 }
 
+// A quantizable node as a user names it in --exclude or --layer-bits: its name, op, input and
+// weight shapes, and the value reports judge it by (its bias Add's output where it has one).
+json quantizableNodeJson(const Node& n) {
+  json j{{"name", nodeLabel(&n)}, {"op", n.opType()}};
+  j["input"] = n.input(0) ? valueJson(*n.input(0)) : json(nullptr);
+  const Value* w = n.numInputs() > 1 ? n.input(1) : nullptr;
+  j["weight"] = w && w->isConstant() ? json(w->initializer().shape()) : json(nullptr);
+  const Value* out = n.output(0);
+  std::string layer_value = out ? out->name() : "";
+  if (out && out->uses().size() == 1 && out->uses()[0].user->is("Add")) layer_value = out->uses()[0].user->output(0)->name();
+  j["output"] = out ? out->name() : "";
+  j["layer_value"] = layer_value;
+  return j;
+}
+
 void countOps(const Graph& g, std::map<std::string, int64_t>& hist, int64_t& nodes, int64_t& subgraphs) {
   for (const auto& n : g.nodes()) {
     ++nodes;
@@ -147,19 +162,22 @@ ModelSummary summarizeModel(const Model& model, const ImportReport& import, cons
 
   std::map<std::string, int64_t> quantizable;
   int64_t quant_total = 0;
+  json quantizable_nodes = json::array();
   for (const auto& n : g.nodes()) {
     if (quantRole(*n) == QuantRole::kCompute) {
       ++quantizable[n->opType()];
       ++quant_total;
+      quantizable_nodes.push_back(quantizableNodeJson(*n));
     }
   }
   j["quantizable"] = {{"count", quant_total}, {"by_op", quantizable}};
+  j["quantizable_nodes"] = quantizable_nodes;
   j["transformer"] = transformerJson(g);
   j["shape_inference"] = import.shapes_inferred;
   return ModelSummary{j};
 }
 
-std::string summaryToText(const ModelSummary& summary) {
+std::string summaryToText(const ModelSummary& summary, bool list_nodes) {
   const json& j = summary.json;
   std::ostringstream os;
   auto shapeText = [](const json& v) {
@@ -219,6 +237,14 @@ std::string summaryToText(const ModelSummary& summary) {
   os << "quantizable nodes: " << j["quantizable"]["count"];
   for (const auto& [k, v] : j["quantizable"]["by_op"].items()) os << " " << k << "=" << v;
   os << "\n";
+  if (list_nodes) {
+    for (const auto& n : j["quantizable_nodes"]) {
+      os << "  " << n["name"].get<std::string>() << "  " << n["op"].get<std::string>() << "  input "
+         << (n["input"].is_null() ? std::string("-") : shapeText(n["input"])) << "  weight "
+         << (n["weight"].is_null() ? std::string("-") : n["weight"].dump()) << "  value "
+         << n["layer_value"].get<std::string>() << "\n";
+    }
+  }
   return os.str();
 }
 

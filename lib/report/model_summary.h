@@ -18,6 +18,8 @@ struct ModelSummary {
 };
 
 ModelSummary summarizeModel(const Model& model, const ImportReport& import, const std::string& file);
-std::string summaryToText(const ModelSummary& summary);
+/// The summary as text; \p list_nodes adds one line per quantizable node (name, op, input and weight
+/// shapes, the value reports judge it by).
+std::string summaryToText(const ModelSummary& summary, bool list_nodes = false);
 
 }  // namespace vitq

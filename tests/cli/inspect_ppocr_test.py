@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """`vitq inspect --json` on the real PP-OCR models reports what is really in them: PP-OCRv4 rec
 has 2 attention blocks, 5 decomposed LayerNorms (2 per SVTR block plus the final one), all weights
-held in Constant nodes, and one bridge each way between its conv backbone and SVTR neck."""
+held in Constant nodes, and one bridge each way between its conv backbone and SVTR neck. Its
+`quantizable_nodes` (and `inspect --nodes`) name the 51 quantizable nodes with their ops and weight
+shapes, and each name is one `--exclude` accepts."""
 import argparse
 import json
 import os
@@ -47,6 +49,14 @@ def main():
         checks[f"{name}: no attention, no bridge"] = not cnn["transformer"]["attention"] and not cnn["transformer"]["bridges"]
     text = subprocess.run([vitq, "inspect", rec_path], capture_output=True, text=True, check=True).stdout
     checks["text output lists attention"] = "attention blocks (MatMul-Softmax-MatMul): 2" in text
+    nodes = rec["quantizable_nodes"]
+    names = {n.name: n for n in proto.graph.node}
+    checks["51 quantizable nodes listed by name with their op"] = len(nodes) == 51 and all(
+        q["name"] in names and names[q["name"]].op_type == q["op"] for q in nodes)
+    conv = next(q for q in nodes if q["op"] == "Conv")
+    checks["a Conv's weight shape is listed"] = isinstance(conv["weight"], list) and len(conv["weight"]) == 4
+    listed = subprocess.run([vitq, "inspect", rec_path, "--nodes"], capture_output=True, text=True, check=True).stdout
+    checks["--nodes prints one line per quantizable node"] = all(f"  {q['name']}  {q['op']}  " in listed for q in nodes)
     failed = [k for k, ok in checks.items() if not ok]
     for k, ok in checks.items():
         print(("ok   " if ok else "FAIL ") + k)
