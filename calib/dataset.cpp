@@ -88,8 +88,16 @@ class BatchDataset : public Dataset {
     TensorMap feeds;
     for (const Input& in : inputs_) {
       VITQ_ASSIGN_OR_RETURN(Tensor one, in.batch.rows(static_cast<int64_t>(index), 1));
-      VITQ_ASSIGN_OR_RETURN(feeds[in.value->name()],
-                            conformSample(std::move(one), *in.value, in.source + "[" + std::to_string(index) + "]"));
+      auto sample = conformSample(std::move(one), *in.value, in.source + "[" + std::to_string(index) + "]");
+      if (!sample.isOk()) {
+        // Say how the sample was cut from the file: the usual cause is a batch saved in another layout.
+        Shape sample_shape{1};
+        sample_shape.insert(sample_shape.end(), in.batch.shape().begin() + 1, in.batch.shape().end());
+        return invalidArgument(sample.status().message() + " (a batch file of shape " +
+                               shapeToString(in.batch.shape()) + " is split along its first dimension: " +
+                               std::to_string(in.batch.shape().at(0)) + " samples of shape " + shapeToString(sample_shape) + ")");
+      }
+      feeds[in.value->name()] = std::move(sample).value();
     }
     return feeds;
   }

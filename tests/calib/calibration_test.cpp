@@ -80,6 +80,18 @@ TEST_CASE("float64 samples (numpy's default) are converted to float32; values pa
   CHECK_THAT(b.status().message(), Catch::Contains("past float32's range"));
 }
 
+TEST_CASE("a batch file's shape error says how the file is split into samples", "[calib][dataset][errors]") {
+  Model m = test::parseModel(kModel);
+  const fs::path dir = test::makeTempDir("vitq-dsbatch");
+  save(Tensor::fromVector<float>(std::vector<float>(9, 1.0f), {3, 1, 3}), dir / "batch.npy");
+  auto ds = openNpyDataset(dir / "batch.npy", {m.graph->inputs()[0]});
+  REQUIRE(ds.isOk());
+  auto s = (*ds)->sample(0);
+  CHECK_THAT(s.status().message(), Catch::Contains("batch.npy[0]' has shape [1,1,3]; input 'X' is float[N,2]"));
+  CHECK_THAT(s.status().message(), Catch::Contains("(a batch file of shape [3,1,3] is split along its first "
+                                                   "dimension: 3 samples of shape [1,1,3])"));
+}
+
 TEST_CASE("bad samples are refused naming the file", "[calib][dataset][errors]") {
   Model m = test::parseModel(kModel);
   const fs::path dir = test::makeTempDir("vitq-dsbad");
