@@ -10,7 +10,10 @@ void addQuantizeFlags(CLI::App& app, QuantizeFlags& flags) {
   CLI::App* cmd = &app;
   QuantizeFlags* o = &flags;
   cmd->add_option("model", o->model, "Float ONNX model")->required();
-  cmd->add_option("--data", o->data, "Calibration data: folder of .npy samples or images, one .npy batch, or an .npz")
+  cmd->add_option("--data", o->data,
+                  "Calibration data: a folder of .npy samples (one per file, batch dim optional) or images, one .npy "
+                  "batch (split along its first dim), or an .npz with one batch array per input name (multi-input "
+                  "models; or a folder of sample folders holding <input name>.npy)")
       ->required();
   cmd->add_option("--preprocess", o->preprocess,
                   "How images in --data become the input: a preset (ppocr-rec, ppocr-cls, ppocr-det, "
@@ -117,7 +120,9 @@ void addQuantizeFlags(CLI::App& app, QuantizeFlags& flags) {
                   "(default: per-channel with --recipe q-hyvit, else per-tensor); per-channel ones fold into the "
                   "weight scales, but ONNX Runtime then runs those Convs in float")
       ->check(CLI::IsMember({"per-tensor", "per-channel"}));
-  cmd->add_option("--stop-after", o->stop_after, "reparam: write the float model after the reparameterization");
+  cmd->add_option("--stop-after", o->stop_after,
+                  "reparam (the only stage): write the float model after the reparameterization steps (ln-reparam, "
+                  "smooth-quant), before any quantizer");
   cmd->add_option("--percentile", o->percentile, "Percentile of the range kept by --recipe percentile")
       ->check(CLI::Range(90.0, 100.0))->check(finiteNumber());
   cmd->add_option("--wbits", o->wbits, "Weight bits (2 to 8)")->check(CLI::Range(2, 8));
