@@ -181,6 +181,14 @@ constexpr double kSmoothAlphas[] = {0.5, 0.8};
 
 }  // namespace
 
+QuantizeFlags firstFittingCandidate(const QuantizeFlags& o) {
+  const std::vector<Candidate> all = candidates(o, true);
+  for (const Candidate& c : all) {
+    if (c.applicable.isOk()) return c.flags;
+  }
+  return all.empty() ? o : all.front().flags;
+}
+
 StatusOr<AutoChoice> chooseRecipe(const QuantizeFlags& o, const QuantizationInputs& in) {
   VITQ_ASSIGN_OR_RETURN(double budget, parseBudgetSeconds(o.auto_budget));
   const Dataset& calib = *in.calib;

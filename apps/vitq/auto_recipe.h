@@ -18,6 +18,10 @@ struct AutoChoice {
 /// Refuses flags that `--recipe auto` cannot combine with, naming them.
 Status checkAutoFlags(const QuantizeFlags& o);
 
+/// The user's flags as the first candidate they fit, to check the other flags before any work (the
+/// choice comes once the model and data are loaded).
+QuantizeFlags firstFittingCandidate(const QuantizeFlags& o);
+
 /// Tries the candidates within --auto-budget seconds and returns the best by output SQNR on the
 /// held-out calibration samples (the earlier candidate on a tie).
 StatusOr<AutoChoice> chooseRecipe(const QuantizeFlags& o, const QuantizationInputs& in);

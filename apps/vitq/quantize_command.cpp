@@ -42,26 +42,13 @@ StatusOr<CalibrationResult> loadSavedStats(const std::string& path, const Model&
   return saved;
 }
 
-// --recipe auto's flags with the first candidate that fits them, to check the rest of the flags
-// before any work (the choice comes once the model and data are loaded).
-QuantizeFlags autoPlaceholder(const QuantizeFlags& user) {
-  QuantizeFlags o = user;
-  o.given.erase("--recipe");
-  o.given.erase("--auto-budget");
-  for (const char* recipe : {"minmax", "repq-vit", "mse", "percentile"}) {
-    o.recipe = recipe;
-    if (pipelineOptionsFromFlags(o).isOk()) break;
-  }
-  return o;
-}
-
 Status runQuantize(const QuantizeFlags& user) {
   VITQ_RETURN_IF_ERROR(checkOutputs(
       {{"the input model", user.model}, {"--data", user.data}, {"--labels", user.labels}, {"--stats", user.stats}},
       {{"-o", user.output}, {"--report", user.report}}));
   const bool auto_recipe = user.recipe == "auto";
   if (auto_recipe) VITQ_RETURN_IF_ERROR(checkAutoFlags(user));
-  QuantizeFlags o = auto_recipe ? autoPlaceholder(user) : user;
+  QuantizeFlags o = auto_recipe ? firstFittingCandidate(user) : user;
   VITQ_ASSIGN_OR_RETURN(PipelineOptions po, pipelineOptionsFromFlags(o));
   VITQ_ASSIGN_OR_RETURN(std::vector<Gate> gates, parseGates(o.fail_if));
   VITQ_RETURN_IF_ERROR(checkGateMetrics(gates, !o.labels.empty()));
