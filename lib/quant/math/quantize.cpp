@@ -76,23 +76,6 @@ Tensor fakeQuantizeTensor(const Tensor& t, const QuantParams& p, const QuantSpec
   return out;
 }
 
-ErrorEnergy quantizationError(const Tensor& t, const QuantParams& p, const QuantSpec& spec) {
-  ErrorEnergy e;
-  const int32_t qmin = spec.qmin(), qmax = spec.qmax();
-  const float* src = t.data<float>();
-  ParamIndexer(p, t.shape()).forEachRun(t.numel(), [&](int64_t start, int64_t count, int64_t c, int64_t step) {
-    for (int64_t i = start; i < start + count; ++i, c += step) {
-      const float scale = p.scale[static_cast<size_t>(c)];
-      const int32_t zero_point = p.zero_point[static_cast<size_t>(c)];
-      const double x = src[i];
-      const double d = dequantizeValue(quantizeValue(src[i], scale, zero_point, qmin, qmax), scale, zero_point) - x;
-      e.signal += x * x;
-      e.noise += d * d;
-    }
-  });
-  return e;
-}
-
 ErrorEnergy differenceError(const Tensor& reference, const Tensor& approx) {
   VITQ_CHECK(reference.numel() == approx.numel()) << "differenceError: sizes differ";
   ErrorEnergy e;

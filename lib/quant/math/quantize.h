@@ -83,10 +83,6 @@ struct ErrorEnergy {
   double sqnrDb() const { return noise == 0 ? INFINITY : 10.0 * std::log10(signal / noise); }
 };
 
-/// The error of quantizing \p t with \p p and \p spec (dequantize(quantize(t)) - t), without
-/// writing the fake-quantized copy: a weight's SQNR at the cost of one read.
-ErrorEnergy quantizationError(const Tensor& t, const QuantParams& p, const QuantSpec& spec);
-
 /// The error of \p approx against \p reference (float tensors of one size).
 ErrorEnergy differenceError(const Tensor& reference, const Tensor& approx);
 
