@@ -6,8 +6,8 @@
 #include <limits>
 
 #include "calib/npy_io.h"
-#include "core/logging.h"
 #include "calib/npz_io.h"
+#include "core/logging.h"
 
 namespace vitq {
 namespace fs = std::filesystem;

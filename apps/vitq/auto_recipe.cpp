@@ -1,5 +1,6 @@
 #include "vitq/auto_recipe.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -8,6 +9,7 @@
 #include "onnx_io/model_clone.h"
 #include "passes/ptq/pipeline_text.h"
 #include "passes/ptq/quantize_pipeline.h"
+#include "pattern/transformer_patterns.h"
 #include "report/accuracy_report.h"
 
 namespace vitq::cli {
@@ -24,15 +26,10 @@ struct Candidate {
   Status applicable;  // the flags' refusal when the user's other flags do not fit this recipe
 };
 
-// What RepQ-ViT's steps act on: a LayerNorm (fused, or decomposed into ReduceMean ... Sqrt) or a Softmax.
+// What RepQ-ViT's steps act on: a LayerNorm (fused or decomposed) or a Softmax.
 bool hasTransformerOps(const Graph& g) {
-  bool reduce_mean = false, sqrt = false;
-  for (const auto& n : g.nodes()) {
-    if (n->is("LayerNormalization") || n->is("Softmax")) return true;
-    reduce_mean = reduce_mean || n->is("ReduceMean");
-    sqrt = sqrt || n->is("Sqrt");
-  }
-  return reduce_mean && sqrt;
+  if (!findLayerNorms(g).empty()) return true;
+  return std::any_of(g.nodes().begin(), g.nodes().end(), [](const auto& n) { return n->is("Softmax"); });
 }
 
 std::vector<Candidate> candidates(const QuantizeFlags& user, bool transformer) {
@@ -74,8 +71,6 @@ StatusOr<double> parseBudgetSeconds(const std::string& text) {
 double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
-
-double round3(double v) { return std::isfinite(v) ? std::round(v * 1000.0) / 1000.0 : v; }
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 
 #include "passes/ptq/pipeline_text.h"
 #include "passes/ptq/quant_step.h"
+#include "report/accuracy_report.h"
 #include "report/section_markdown.h"
 
 namespace vitq::cli {
@@ -25,11 +26,11 @@ void addWeightErrors(nlohmann::json& quantization, const std::vector<WeightError
   double worst = INFINITY;
   for (const WeightError& e : errors) {
     list.push_back({{"weight", e.weight}, {"node", e.node}, {"op", e.op}, {"bits", e.bits},
-                    {"granularity", e.granularity}, {"sqnr_db", std::round(e.sqnr_db * 1000.0) / 1000.0}});
+                    {"granularity", e.granularity}, {"sqnr_db", round3(e.sqnr_db)}});
     worst = std::min(worst, e.sqnr_db);
   }
   quantization["weight_sqnr"] = list;
-  quantization["weight_sqnr_min_db"] = errors.empty() ? nlohmann::json(nullptr) : nlohmann::json(std::round(worst * 1000.0) / 1000.0);
+  quantization["weight_sqnr_min_db"] = errors.empty() ? nlohmann::json(nullptr) : nlohmann::json(round3(worst));
 }
 
 }  // namespace
@@ -51,7 +52,7 @@ void addParameterBytes(nlohmann::json& report, const Graph& original, const Grap
   const int64_t before = storedBytes(original), after = storedBytes(written);
   report["quantization"]["parameter_bytes"] = {
       {"float", before}, {"written", after},
-      {"ratio", before > 0 ? std::round(1000.0 * static_cast<double>(after) / static_cast<double>(before)) / 1000.0 : 1.0}};
+      {"ratio", before > 0 ? round3(static_cast<double>(after) / static_cast<double>(before)) : 1.0}};
 }
 
 void addQuantizeSections(nlohmann::json& report, const QuantizeFlags& o, const PipelineOptions& po,

@@ -53,9 +53,9 @@ struct LabelScore {
   double accuracy() const { return total ? static_cast<double>(correct) / static_cast<double>(total) : 0.0; }
 };
 
-double round3(double v) { return std::isfinite(v) ? std::round(v * 1000.0) / 1000.0 : v; }
-
 }  // namespace
+
+double round3(double v) { return std::isfinite(v) ? std::round(v * 1000.0) / 1000.0 : v; }
 
 void ErrorStats::add(const Tensor& reference, const Tensor& quantized, bool top1) {
   if (reference.dtype() != DataType::kFloat || quantized.dtype() != DataType::kFloat ||

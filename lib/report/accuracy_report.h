@@ -14,6 +14,9 @@
 
 namespace vitq {
 
+/// \p v rounded to 3 decimals as reports print figures (non-finite values unchanged).
+double round3(double v);
+
 struct ErrorStats {
   double signal = 0;   // sum of reference^2
   double noise = 0;    // sum of (quantized - reference)^2
