@@ -72,10 +72,14 @@ def deit(dim, heads, depth=12, num_classes=1000):
             self.norm = nn.LayerNorm(dim, eps=1e-6)
             self.head = nn.Linear(dim, num_classes)
 
-        def forward(self, x):
+        def encode(self, x):
+            """The normed tokens [N, 197, dim], class token first."""
             x = self.patch_embed(x).flatten(2).transpose(1, 2)
             x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], 1) + self.pos_embed
-            return self.head(self.norm(self.blocks(x))[:, 0])
+            return self.norm(self.blocks(x))
+
+        def forward(self, x):
+            return self.head(self.encode(x)[:, 0])
 
     return DeiT()
 
@@ -97,10 +101,7 @@ def vit_decoder():
                 nn.ConvTranspose2d(32, 1, 2, 2))                                               # 224
 
         def forward(self, x):
-            e = self.encoder
-            t = e.patch_embed(x).flatten(2).transpose(1, 2)
-            t = torch.cat([e.cls_token.expand(t.shape[0], -1, -1), t], 1) + e.pos_embed
-            t = e.norm(e.blocks(t))[:, 1:]
+            t = self.encoder.encode(x)[:, 1:]
             grid = t.transpose(1, 2).reshape(t.shape[0], 384, 14, 14)
             return self.decoder(grid)
 
