@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include "calib/dataset.h"
 #include "core/logging.h"
@@ -118,7 +119,7 @@ class CandidateTrials {
     return Status::ok();
   }
 
-  const Candidate* best() const { return best_; }
+  const Candidate* best() const { return best_ ? &*best_ : nullptr; }
   double bestSqnr() const { return best_sqnr_; }
   const Status& firstFailure() const { return first_failure_; }
   const nlohmann::json& tried() const { return tried_; }
@@ -150,8 +151,7 @@ class CandidateTrials {
                                   judge_.size(), entry["seconds"].get<double>());
     if (round3(sqnr) > round3(best_sqnr_)) {
       best_sqnr_ = sqnr;
-      best_candidate_ = c;
-      best_ = &best_candidate_;
+      best_ = c;
     }
     return Status::ok();
   }
@@ -164,8 +164,7 @@ class CandidateTrials {
   const std::chrono::steady_clock::time_point start_;
   int ran_ = 0;
   nlohmann::json tried_ = nlohmann::json::array();
-  Candidate best_candidate_;
-  const Candidate* best_ = nullptr;
+  std::optional<Candidate> best_;
   double best_sqnr_ = -INFINITY;
   Status first_failure_ = Status::ok();
 };
