@@ -31,7 +31,7 @@ void addBenchCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("model", opts->model, "ONNX model")->required();
   cmd->add_option("--input", opts->inputs, "NAME=FILE.npy")->allow_extra_args(false);
   cmd->add_option("--shape", opts->shapes, "NAME=d0,d1,... for random inputs")->allow_extra_args(false);
-  cmd->add_option("--threads", opts->threads, "Threads for the kernels")->check(CLI::Range(1, 256));
+  addThreadsOption(cmd, opts->threads, "Threads for the kernels");
   cmd->add_option("--warmup", opts->warmup, "Untimed runs first (default 3)")->check(CLI::Range(0, 1000));
   cmd->add_option("--runs", opts->runs, "Timed runs (default 20)")->check(CLI::Range(1, 100000));
   cmd->add_option("--seed", opts->seed, "Seed for random inputs")->check(wholeNumber(0));

@@ -3,6 +3,7 @@
 // fingerprint; shards of one split run anywhere and `vitq merge-stats` combines them.
 #include <iostream>
 
+#include "calib/scheduler_shard.h"
 #include "calib/stats_file.h"
 #include "core/logging.h"
 #include "onnx_io/model_fingerprint.h"
@@ -19,7 +20,7 @@ namespace {
 struct Options {
   std::string model, data, output, shard = "0/1", preprocess;
   std::vector<std::string> exclude;
-  size_t calib_samples = 0, holdout = 0;
+  size_t calib_samples = 0, holdout = 0, shard_count = 0;
   int bins = 2048, threads = 1;
 };
 
@@ -43,8 +44,25 @@ StatusOr<StatsShard> parseShard(const std::string& text) {
   return s;
 }
 
+// --shard I/N, or --shard auto: the index and count a Slurm job array or a Kubernetes Indexed Job
+// gives this task (the text says which).
+StatusOr<StatsShard> chosenShard(const Options& o, std::string& source) {
+  const std::optional<size_t> count_flag = o.shard_count > 0 ? std::optional<size_t>(o.shard_count) : std::nullopt;
+  if (o.shard != "auto") {
+    if (count_flag) return invalidArgument("--shard-count goes with --shard auto (--shard " + o.shard + " names its count)");
+    return parseShard(o.shard);
+  }
+  VITQ_ASSIGN_OR_RETURN(SchedulerShard given, shardFromScheduler(processEnvironment(), count_flag));
+  source = ", from the " + given.source;
+  StatsShard shard;
+  shard.index = given.index;
+  shard.count = given.count;
+  return shard;
+}
+
 Status runCalibrate(const Options& o) {
-  VITQ_ASSIGN_OR_RETURN(StatsShard shard, parseShard(o.shard));
+  std::string source;
+  VITQ_ASSIGN_OR_RETURN(StatsShard shard, chosenShard(o, source));
   VITQ_RETURN_IF_ERROR(checkOutputs({{"the input model", o.model}, {"--data", o.data}}, {{"-o", o.output}}));
   VITQ_ASSIGN_OR_RETURN(QuantizationInputs in,
                         loadQuantizationInputs(o.model, o.data, {o.calib_samples, 0, o.holdout}, o.threads, o.preprocess));
@@ -54,8 +72,8 @@ Status runCalibrate(const Options& o) {
   shard.first_sample = shard.index * n / shard.count;
   shard.samples = (shard.index + 1) * n / shard.count - shard.first_sample;
   if (shard.samples == 0) {
-    return invalidArgument("--shard " + o.shard + " gets no samples: '" + o.data + "' gives " + std::to_string(n) +
-                           " calibration samples");
+    return invalidArgument("--shard " + std::to_string(shard.index) + "/" + std::to_string(shard.count) + source +
+                           ", gets no samples: '" + o.data + "' gives " + std::to_string(n) + " calibration samples");
   }
   DatasetSlice part(*in.calib, shard.first_sample, shard.samples);
   PipelineOptions po;
@@ -71,7 +89,7 @@ Status runCalibrate(const Options& o) {
   VITQ_RETURN_IF_ERROR(writeStatsFile(stats, o.output));
   std::cout << "vitq calibrate: " << stats.values.size() << " activations of " << o.model << " on samples "
             << shard.first_sample << ".." << shard.first_sample + shard.samples - 1 << " (shard " << shard.index
-            << " of " << shard.count << ") -> " << o.output << "\n";
+            << " of " << shard.count << source << ") -> " << o.output << "\n";
   return Status::ok();
 }
 
@@ -84,12 +102,18 @@ void addCalibrateCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--data", o->data, "Calibration data (as for vitq quantize)")->required();
   cmd->add_option("--preprocess", o->preprocess, "How images in --data become the input (docs/cli.md, Image data)");
   cmd->add_option("-o,--output", o->output, "Statistics file to write (JSON, docs/stats-format.md)")->required();
-  cmd->add_option("--shard", o->shard, "I/N: only the I-th of N contiguous slices of the samples (default 0/1)");
+  cmd->add_option("--shard", o->shard,
+                  "I/N: only the I-th of N contiguous slices of the samples; auto: I and N from a Slurm job array "
+                  "(SLURM_ARRAY_TASK_*) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX; docs/scale-out.md)");
+  cmd->add_option("--shard-count", o->shard_count,
+                  "With --shard auto in a Kubernetes Indexed Job: the number of completions (or VITQ_SHARD_COUNT); "
+                  "in a Slurm array, checked against its size")
+      ->check(wholeNumber(1));
   cmd->add_option("--calib-samples", o->calib_samples, "Use only the first N samples")->check(wholeNumber(1));
   cmd->add_option("--holdout", o->holdout, "Leave out the last N samples (kept for evaluation)")->check(wholeNumber(0));
   cmd->add_option("--exclude", o->exclude, "Nodes quantize will keep float: a node-name glob or an op type (repeatable)")->allow_extra_args(false);
   cmd->add_option("--bins", o->bins, "Histogram bins per activation (default 2048)")->check(CLI::Range(16, 65536));
-  cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));
+  addThreadsOption(cmd, o->threads);
   cmd->callback([o, &action] {
     action = [o]() { return runCalibrate(*o); };
   });

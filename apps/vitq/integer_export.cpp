@@ -36,6 +36,7 @@ Status runIntegerExport(const Model& reference, Model& quantized, const Dataset&
                       {"pipeline", pipelineText(pr.pipeline, options)}};
   addStepReports(options, pr, report);
   report["guard"] = a.guard ? "on" : "off";
+  report["threads"] = a.threads;
   if (!a.report.empty()) VITQ_RETURN_IF_ERROR(writeReportFile(report, a.report));
   VITQ_RETURN_IF_ERROR(saveModelAfterReport(quantized, a.output, a.report));
   std::cout << "# vitq quantize: " << a.model << " -> " << a.output << " (integer, I-ViT)\n\n"

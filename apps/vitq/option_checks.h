@@ -8,6 +8,8 @@
 #include <cmath>
 #include <string>
 
+#include "core/usable_cores.h"
+
 namespace vitq::cli {
 
 /// A whole number >= \p least, digits only.
@@ -36,6 +38,15 @@ inline CLI::Validator finiteNumber() {
         return "'" + text + "' is not a finite number";
       },
       "NUMBER");
+}
+
+/// --threads, defaulting to the cores this process may use (help shows the number).
+inline CLI::Option* addThreadsOption(CLI::App* cmd, int& threads, const std::string& what = "Threads") {
+  threads = usableCores();
+  return cmd
+      ->add_option("--threads", threads,
+                   what + " (default: the cores this process may use: its CPU affinity, capped by a cgroup CPU quota)")
+      ->check(CLI::Range(1, 256));
 }
 
 }  // namespace vitq::cli

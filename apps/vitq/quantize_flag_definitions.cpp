@@ -146,7 +146,7 @@ void addQuantizeFlags(CLI::App& app, QuantizeFlags& flags) {
                 "Exit 0 even when the written model is clearly broken against the float model (output cosine below "
                 "0.9, or top-1 agreement below 50 % with cosine below 0.99: exit 3 by default)");
   cmd->add_option("--fail-if", o->fail_if, "Exit 3 when a gate holds, e.g. sqnr_min_db<15 (repeatable)")->allow_extra_args(false);
-  cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));
+  addThreadsOption(cmd, o->threads);
 }
 
 }  // namespace vitq::cli

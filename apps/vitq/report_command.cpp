@@ -69,7 +69,7 @@ void addReportCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--holdout", o->holdout, "Score only the last N samples")->check(wholeNumber(0));
   cmd->add_option("--report", o->report, "Write the report: .json, .md or .html");
   cmd->add_option("--fail-if", o->fail_if, "Exit 3 when a gate holds, e.g. top1_drop>1 (repeatable)")->allow_extra_args(false);
-  cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));
+  addThreadsOption(cmd, o->threads);
   cmd->callback([o, &action] {
     action = [o]() { return runReport(*o); };
   });

@@ -34,6 +34,7 @@ nlohmann::json modelSummary(const Model& original, const std::string& file) {
 
 Status writeReport(nlohmann::json report, const std::string& path, const ReportModels& models) {
   if (path.empty()) return Status::ok();
+  report["threads"] = models.threads;  // results are byte-identical for one thread count, not across counts
   if (models.original && report.contains("model")) {
     report["model_summary"] = modelSummary(*models.original, report["model"].get<std::string>());
   }

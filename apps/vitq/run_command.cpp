@@ -76,7 +76,7 @@ void addRunCommand(CLI::App& app, CommandAction& action) {
   cmd->add_option("--input", opts->inputs, "NAME=FILE.npy (NAME optional for single-input models)")->allow_extra_args(false);
   cmd->add_option("--shape", opts->shapes, "NAME=d0,d1,... for seeded random inputs where no --input is given")->allow_extra_args(false);
   cmd->add_option("--output-dir", opts->output_dir, "Write each output to DIR/<output name>.npy");
-  cmd->add_option("--threads", opts->threads, "Threads for the kernels")->check(CLI::Range(1, 256));
+  addThreadsOption(cmd, opts->threads, "Threads for the kernels");
   cmd->add_option("--seed", opts->seed, "Seed for random inputs")->check(wholeNumber(0));
   cmd->callback([opts, &action] {
     action = [opts]() -> Status {

@@ -102,7 +102,7 @@ void addSensitivityCommand(CLI::App& app, CommandAction& action) {
   cmd->add_flag("--no-activations", o->no_activations, "Skip ranking the activation quantizers alone");
   cmd->add_option("--top", o->top, "Rows of the ranking printed (default 15)")->check(CLI::Range(1, 100000));
   cmd->add_option("--report", o->report, "Write the full report: .json, .md or .html");
-  cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));
+  addThreadsOption(cmd, o->threads);
   cmd->callback([o, &action] {
     action = [o]() { return runSensitivity(*o); };
   });

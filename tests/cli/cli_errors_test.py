@@ -3,6 +3,7 @@
 names the problem, never crash, never modify the input and never leave an output behind."""
 import argparse
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -87,6 +88,30 @@ def expect(vitq, args, code, message, case, protect=(), absent=()):
         print("     " + "; ".join(problems))
 
 
+def usable_cores():
+    """What vitq's --threads defaults to: the affinity mask's CPUs, capped by a cgroup CPU quota."""
+    cores = len(os.sched_getaffinity(0))
+    for path in ("/sys/fs/cgroup/cpu.max", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"):
+        try:
+            text = open(path).read().split()
+        except OSError:
+            continue
+        if path.endswith("cpu.max"):
+            quota, period = text[0], int(text[1]) if len(text) > 1 else 100000
+        else:
+            quota, period = text[0], int(open("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read())
+        if quota != "max" and int(quota) > 0:
+            cores = min(cores, max(1, -(-int(quota) // period)))
+        break
+    return cores
+
+
+def check_case(ok, case):
+    print(f"{'ok  ' if ok else 'FAIL'} {case}")
+    if not ok:
+        failures.append(case)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--vitq", required=True)
@@ -131,6 +156,21 @@ def main():
             expect(vitq, ["quantize", "--help"], 0, default, f"quantize --help shows {default}")
         samples = os.path.join(d, "x.npy")
         np.save(samples, np.ones((2, 1, 4), dtype=np.float32))
+        # --threads defaults to the cores the process may use (#32), and the report records the count.
+        cores = usable_cores()
+        for sub in ("quantize", "calibrate", "run", "bench", "report", "sensitivity"):
+            expect(vitq, [sub, "--help"], 0, f"--threads INT:INT in [1 - 256]={cores}", f"{sub} --help: --threads={cores}")
+        rows = os.path.join(d, "rows.npy")
+        np.save(rows, np.random.default_rng(0).normal(size=(4, 4)).astype(np.float32))
+        for pinned in (None, {min(os.sched_getaffinity(0))}):
+            report = os.path.join(d, "threads.json")
+            proc = subprocess.run([vitq, "-q", "quantize", good, "--data", rows, "-o", out, "--report", report],
+                                  capture_output=True, text=True,
+                                  preexec_fn=(lambda: os.sched_setaffinity(0, pinned)) if pinned else None)
+            want = 1 if pinned else cores
+            got = json.load(open(report)).get("threads") if proc.returncode == 0 else proc.stderr
+            check_case(got == want, f"the report's threads is {want} {'on one pinned CPU' if pinned else 'by default'}: {got}")
+            os.remove(out)
         quantize = ["quantize", good, "--data", samples, "-o", out]
         expect(vitq, quantize + ["--report", os.path.join(d, "r.txt")], 2, ".json, .md or .html",
                "report extension refused before any work", [good], [out])

@@ -2,8 +2,10 @@
 """Calibration statistics files: three shards calibrated apart and merged (in any order) quantize
 with --stats to the very bytes of a minmax run on all the data; a single-run file gives the very
 bytes of every histogram recipe; merged histograms put entropy and percentile scales within a few
-bins of the single run's. Files of another model, corrupt files, repeated shards, recipes that need
-the data, and placement mismatches are refused with exit 2 and nothing written."""
+bins of the single run's. --shard auto takes the same shards from a Slurm job array's or a
+Kubernetes Indexed Job's variables, and merge-stats takes a folder or a glob. Files of another
+model, corrupt files, repeated shards, recipes that need the data, and placement mismatches are
+refused with exit 2 and nothing written."""
 import argparse
 import hashlib
 import json
@@ -31,9 +33,11 @@ def digest(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def vitq_run(vitq, *args):
+def vitq_run(vitq, *args, engine=None):
+    """Runs vitq; \p engine: the variables a batch engine sets (none of the caller's are passed on)."""
     threads = [] if args[0] == "merge-stats" else ["--threads", "1"]
-    return subprocess.run([vitq, "-q", *args, *threads], capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "JOB_COMPLETION_", "VITQ_SHARD"))}
+    return subprocess.run([vitq, "-q", *args, *threads], capture_output=True, text=True, env={**env, **(engine or {})})
 
 
 def quantize(vitq, out, *extra, model=HYBRID):
@@ -67,6 +71,16 @@ def main():
                         "-o", p(f"s{i}.json"))
         check(proc.returncode == 0, f"calibrate shard {i}/3: {proc.stdout.strip()}{proc.stderr.strip()}")
     shard_digests = [digest(p(f"s{i}.json")) for i in range(3)]
+    # --shard auto: the same shards from a Slurm job array's variables (--array=10-14:2) and a
+    # Kubernetes Indexed Job's.
+    for i in range(3):
+        slurm = {"SLURM_ARRAY_TASK_ID": str(10 + 2 * i), "SLURM_ARRAY_TASK_MIN": "10", "SLURM_ARRAY_TASK_MAX": "14",
+                 "SLURM_ARRAY_TASK_STEP": "2", "SLURM_ARRAY_TASK_COUNT": "3"}
+        for engine, env in (("slurm", slurm), ("kubernetes", {"JOB_COMPLETION_INDEX": str(i), "VITQ_SHARD_COUNT": "3"})):
+            proc = vitq_run(vitq, "calibrate", HYBRID, "--data", DATA, "--calib-samples", SAMPLES, "--shard", "auto",
+                            "-o", p(f"{engine}{i}.json"), engine=env)
+            check(proc.returncode == 0 and digest(p(f"{engine}{i}.json")) == shard_digests[i],
+                  f"--shard auto in a {engine} task {i} of 3 == --shard {i}/3 (same bytes) {proc.stderr.strip()}")
     check(vitq_run(vitq, "merge-stats", p("s2.json"), p("s0.json"), p("s1.json"), "-o", p("all.json")).returncode == 0,
           "merge-stats 2 0 1")
     check(vitq_run(vitq, "merge-stats", p("s0.json"), p("s1.json"), p("s2.json"), "-o", p("all2.json")).returncode == 0,
@@ -75,6 +89,14 @@ def main():
     check(shard_digests == [digest(p(f"s{i}.json")) for i in range(3)], "merge-stats leaves its inputs unchanged")
     merged = json.load(open(p("all.json")))
     check([s["samples"] for s in merged["shards"]] == [30, 30, 30], "shards cover samples 0-29, 30-59, 60-89")
+    # A folder or a quoted glob names the shards a job array wrote; the output may sit among them.
+    os.mkdir(p("slurm"))
+    for i in range(3):
+        os.rename(p(f"slurm{i}.json"), p(f"slurm/shard-{i}.json"))
+    for inputs in ([p("slurm")], [p("slurm/shard-*.json")], [p("slurm/shard-[0-1].json"), p("slurm/shard-2.json")]):
+        check(vitq_run(vitq, "merge-stats", *inputs, "-o", p("slurm/all.json")).returncode == 0 and
+              json.load(open(p("slurm/all.json")))["values"] == merged["values"],
+              f"merge-stats {' '.join(os.path.relpath(i, tmp) for i in inputs)} == merge-stats of the three files")
     check(vitq_run(vitq, "calibrate", HYBRID, "--data", DATA, "--calib-samples", SAMPLES, "-o",
                    p("single.json")).returncode == 0, "calibrate all samples in one run")
     single = json.load(open(p("single.json")))
@@ -156,6 +178,20 @@ def main():
             ["is one of the inputs"], "merge-stats over its input")
     refused(vitq_run(vitq, "calibrate", HYBRID, "--data", DATA, "--shard", "3/3", "-o", p("y.json")),
             ["--shard '3/3'"], "shard index past the split", p("y.json"))
+    refused(vitq_run(vitq, "calibrate", HYBRID, "--data", DATA, "--shard", "auto", "-o", p("y.json")),
+            ["--shard auto: no batch engine's task index", "SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"],
+            "--shard auto outside a batch engine", p("y.json"))
+    refused(vitq_run(vitq, "calibrate", HYBRID, "--data", DATA, "--shard", "auto", "-o", p("y.json"),
+                     engine={"JOB_COMPLETION_INDEX": "1"}),
+            ["needs the number of completions", "--shard-count"], "--shard auto in an Indexed Job with no count",
+            p("y.json"))
+    refused(vitq_run(vitq, "calibrate", HYBRID, "--data", DATA, "--shard", "0/3", "--shard-count", "3", "-o",
+                     p("y.json")), ["--shard-count goes with --shard auto"], "--shard-count with --shard I/N", p("y.json"))
+    os.mkdir(p("empty"))
+    refused(vitq_run(vitq, "merge-stats", p("empty"), "-o", p("y.json")), ["holds no .json statistics files"],
+            "merge-stats of an empty folder", p("y.json"))
+    refused(vitq_run(vitq, "merge-stats", p("nothing-*.json"), "-o", p("y.json")), ["matches no file"],
+            "merge-stats of a glob that matches nothing", p("y.json"))
     check(digest(p("all.json")) == before and digest(p("s0.json")) == shard_digests[0], "refusals leave inputs unchanged")
     check(not [f for f in os.listdir(tmp) if ".tmp-" in f], "no temporary files left")
     return exit_code()

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""`cmake --install` gives a working tool (#32): the installed vitq runs, its man page renders with a
+section per subcommand, bash completion offers the subcommands, options and choices the binary's
+help lists, and the docs are in place. Installs into a temporary prefix; the build tree is left as
+it was."""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
+from e2e_checks import check, exit_code  # noqa: E402
+
+
+def completions(prefix, *words):
+    """What the installed bash completion offers for the command line \\p words (the last one is
+    the word being completed)."""
+    script = (f'source "{prefix}/share/bash-completion/completions/vitq"\n'
+              'COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _vitq; printf "%s\\n" "${COMPREPLY[@]}"')
+    env = {**os.environ, "PATH": f"{prefix}/bin:/usr/bin:/bin"}
+    proc = subprocess.run(["bash", "-c", script, "bash", *words], capture_output=True, text=True, env=env)
+    return set(proc.stdout.split())
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--vitq", required=True)
+    parser.add_argument("--cmake", required=True)
+    parser.add_argument("--build-dir", required=True)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="vitq-install-") as prefix:
+        proc = subprocess.run([args.cmake, "--install", args.build_dir, "--prefix", prefix], capture_output=True,
+                              text=True)
+        check(proc.returncode == 0, f"cmake --install --prefix {prefix}: {proc.stderr.strip()[-300:]}")
+        installed = os.path.join(prefix, "bin", "vitq")
+        version = subprocess.run([installed, "--version"], capture_output=True, text=True)
+        built = subprocess.run([args.vitq, "--version"], capture_output=True, text=True).stdout
+        check(version.returncode == 0 and version.stdout == built and built.startswith("vitq "),
+              f"the installed vitq runs: {version.stdout.strip()}")
+
+        page = os.path.join(prefix, "share", "man", "man1", "vitq.1")
+        man = subprocess.run(["man", "--warnings", "-l", page], capture_output=True, text=True,
+                             env={**os.environ, "MANWIDTH": "100", "MAN_KEEP_FORMATTING": "0"})
+        subcommands = ["convert", "inspect", "run", "bench", "calibrate", "merge-stats", "quantize", "sensitivity",
+                       "report", "passes"]
+        text = re.sub(".\b", "", man.stdout)  # bold and underline as overstrikes
+        check(man.returncode == 0 and not man.stderr.strip(), f"man -l vitq.1 renders without warnings {man.stderr[:200]}")
+        check(all(f"vitq {s}\n" in text for s in subcommands), "the man page has a section per subcommand")
+        for words in ("--shard TEXT=0/1", "--recipe TEXT=minmax", "EXIT STATUS", "SLURM_ARRAY_TASK_ID"):
+            check(words in text, f"the man page shows {words!r}")
+        check("--threads INT:INT in [1 - 256]=" not in text,
+              "the man page shows no machine's core count as --threads' default")
+
+        check(completions(prefix, "vitq", "") >= set(subcommands), "completion: every subcommand")
+        check(completions(prefix, "vitq", "calibrate", "--sha") == {"--shard", "--shard-count"},
+              "completion: options of the subcommand typed")
+        check(completions(prefix, "vitq", "quantize", "m.onnx", "--placement", "") == {"integer", "inputs"},
+              "completion: a choice list from the help")
+        check({"minmax", "repq-vit", "auto"} <= completions(prefix, "vitq", "quantize", "--recipe", ""),
+              "completion: the recipes vitq passes lists, and auto")
+
+        docs = os.path.join(prefix, "share", "doc", "vitq")
+        check(all(os.path.isfile(os.path.join(docs, f)) for f in ("README.md", "cli.md", "scale-out.md")),
+              "README and docs installed")
+    return exit_code()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
