@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "vitq/quantization_inputs.h"
+#include "api/quantization_inputs.h"
 #include "vitq/quantize_flags.h"
 
 namespace vitq::cli {

@@ -12,7 +12,7 @@
 #include "vitq/commands.h"
 #include "vitq/option_checks.h"
 #include "vitq/paths.h"
-#include "vitq/quantization_inputs.h"
+#include "api/quantization_inputs.h"
 
 namespace vitq::cli {
 namespace {

@@ -19,7 +19,7 @@
 #include "vitq/gates.h"
 #include "vitq/integer_export.h"
 #include "vitq/paths.h"
-#include "vitq/quantization_inputs.h"
+#include "api/quantization_inputs.h"
 #include "vitq/quantize_flags.h"
 #include "vitq/quantize_report_sections.h"
 #include "vitq/report_output.h"

@@ -11,7 +11,7 @@
 #include "vitq/gates.h"
 #include "vitq/option_checks.h"
 #include "vitq/paths.h"
-#include "vitq/quantization_inputs.h"
+#include "api/quantization_inputs.h"
 #include "vitq/report_output.h"
 
 namespace vitq::cli {

@@ -14,7 +14,7 @@
 #include "vitq/commands.h"
 #include "vitq/option_checks.h"
 #include "vitq/paths.h"
-#include "vitq/quantization_inputs.h"
+#include "api/quantization_inputs.h"
 #include "report/report_writer.h"
 #include "vitq/report_output.h"
 

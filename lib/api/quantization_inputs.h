@@ -11,7 +11,7 @@
 #include "calib/dataset.h"
 #include "ir/graph.h"
 
-namespace vitq::cli {
+namespace vitq {
 
 struct SampleSplit {
   size_t calib_samples = 0;  // 0: all calibration samples
@@ -42,4 +42,4 @@ StatusOr<QuantizationInputs> loadQuantizationInputs(const std::string& model_pat
                                                     const SampleSplit& split, int threads,
                                                     const std::string& preprocess = "");
 
-}  // namespace vitq::cli
+}  // namespace vitq

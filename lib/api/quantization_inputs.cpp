@@ -1,4 +1,4 @@
-#include "vitq/quantization_inputs.h"
+#include "api/quantization_inputs.h"
 
 #include <map>
 #include <optional>
@@ -15,7 +15,7 @@
 #include "pattern/match_utils.h"
 #include "quant/op_rules.h"
 
-namespace vitq::cli {
+namespace vitq {
 namespace {
 
 // What one run of the model shows of its node outputs: the element type of each, and the rank of
@@ -190,4 +190,4 @@ StatusOr<std::vector<int64_t>> evalLabels(const QuantizationInputs& in, const st
   return std::vector<int64_t>(first, first + static_cast<std::ptrdiff_t>(in.eval->size()));
 }
 
-}  // namespace vitq::cli
+}  // namespace vitq
