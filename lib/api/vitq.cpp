@@ -18,9 +18,6 @@ StatusOr<PipelineReport> quantize(QuantizationInputs& in, const QuantizeRequest&
   }
   PipelineOptions options;
   VITQ_RETURN_IF_ERROR(applyRecipe(request.recipe, options));
-  if (options.integer_lowering) {
-    return invalidArgument("quantize: recipe '" + request.recipe + "' writes an integer-only model; the API writes QDQ");
-  }
   options.quant.weight_bits = request.weight_bits;
   options.quant.activation_bits = request.activation_bits;
   options.quant.exclude = request.exclude;

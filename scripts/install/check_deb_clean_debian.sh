@@ -22,12 +22,14 @@ cp /etc/resolv.conf "$chroot_dir/etc/resolv.conf"
 cp "$deb" "$chroot_dir/tmp/vitq.deb"
 cp "$root/tests/data/models/fmnist_vit_op17.onnx" "$chroot_dir/tmp/model.onnx"
 cp "$root/data/fashion_mnist/calib_x.npy" "$chroot_dir/tmp/calib.npy"  # scripts/prepare_all.sh makes it
-in_root() { chroot "$chroot_dir" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
+in_root() {
+  chroot "$chroot_dir" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root DEBIAN_FRONTEND=noninteractive "$@"
+}
 in_root apt-get update -qq
 # The package's own Depends, nothing else (man-db only to render the page).
-DEBIAN_FRONTEND=noninteractive in_root apt-get install -y -qq --no-install-recommends /tmp/vitq.deb man-db >/dev/null
+in_root apt-get install -y -qq --no-install-recommends /tmp/vitq.deb man-db >/dev/null
 echo "Depends: $(in_root dpkg-query -W -f='${Depends}' vitq)"
 in_root vitq --version
-in_root vitq quantize --help | head -n 3
+in_root vitq quantize --help | sed -n '1,3p'  # sed reads to the end: no SIGPIPE for vitq
 in_root sh -c 'MANWIDTH=80 man vitq 2>&1 | sed -e "s/.\x08//g" | sed -n "1,4p"'
-in_root vitq quantize /tmp/model.onnx --data /tmp/calib.npy --calib-samples 64 -o /tmp/model-w8a8.onnx | tail -n 4
+in_root vitq quantize /tmp/model.onnx --data /tmp/calib.npy --calib-samples 64 -o /tmp/model-w8a8.onnx | sed -n '1,12p'
