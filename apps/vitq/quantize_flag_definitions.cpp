@@ -101,6 +101,9 @@ void addQuantizeFlags(CLI::App& app, QuantizeFlags& flags) {
                   "fast 4-bit kernel); in a --pipeline: materialize-qdq{matmul-nbits}")
       ->check(CLI::IsMember({"qdq", "matmul-nbits"}))
       ->default_str("qdq");
+  cmd->add_flag("--embeddings", o->embeddings,
+                "--weight-only: also the constant tables Gather reads (token embeddings), one scale per row or per "
+                "--group-size block of a row; in a --pipeline: plan{embeddings}");
   cmd->add_flag("--asymmetric-weights", o->asymmetric_weights,
                 "--weight-only: unsigned weight codes with a zero point per scale (uint4 [0, 15]: all 16 levels) "
                 "instead of symmetric int4 [-7, 7]");

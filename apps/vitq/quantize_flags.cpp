@@ -156,6 +156,11 @@ StatusOr<PipelineOptions> pipelineOptionsFromFlags(const QuantizeFlags& o) {
   if (o.weight_only) po.quant.weights_only = true;
   if (o.given.count("--group-size")) po.quant.weight_group_size = o.group_size;
   if (o.asymmetric_weights) po.quant.weight_asymmetric = true;
+  if (o.embeddings) po.quant.embeddings = true;
+  if (po.quant.embeddings && !po.quant.weights_only) {
+    return invalidArgument("--embeddings (plan{embeddings}) adds Gather tables to weight-only quantization: add "
+                           "--weight-only");
+  }
   if (po.quant.weight_asymmetric && !po.quant.weights_only) {
     return invalidArgument("--asymmetric-weights (plan{asymmetric-weights}) is for weight-only quantization: add "
                            "--weight-only");

@@ -31,7 +31,7 @@ struct QuantizeFlags {
   bool gptq = false;
   bool awq = false;
   std::string weight_format = "qdq";
-  bool weight_only = false, asymmetric_weights = false;
+  bool weight_only = false, asymmetric_weights = false, embeddings = false;
   int group_size = 0;
   uint64_t noise_seed = 0;
   std::string noise_dist = "uniform";

@@ -72,12 +72,14 @@ void addQuantizeSections(nlohmann::json& report, const QuantizeFlags& o, const P
   report["recipe"]["depthwise_inputs"] = po.quant.depthwise_channel_inputs ? "per-channel" : "per-tensor";
   if (po.quant.weights_only) {
     report["recipe"]["weight_only"] = {{"group_size", po.quant.weight_group_size},
-                                       {"weights", po.quant.weight_asymmetric ? "asymmetric" : "symmetric"}};
+                                       {"weights", po.quant.weight_asymmetric ? "asymmetric" : "symmetric"},
+                                       {"embeddings", po.quant.embeddings}};
   }
   // The sections of the steps that ran (ln_reparam, smooth_quant, bias_correction, noisy_bias,
   // reconstruction): each step writes its own.
   addStepReports(po, pr, report);
   report["quantization"] = {{"compute_nodes", plan.compute_nodes}, {"quantized_nodes", plan.quantized_nodes},
+                            {"embedding_tables", plan.embedding_tables},
                             {"kept_float", plan.excluded}, {"quantize_nodes", ms.quantize_nodes},
                             {"per_channel_activations", ms.per_channel_activations},
                             {"weights", ms.weights}, {"biases", ms.biases},

@@ -18,7 +18,8 @@ const KernelRegistry& KernelRegistry::instance() {
     registerConvKernels(r);
     registerNormalizationKernels(r);
     registerRecurrentKernels(r);
-    registerContribKernels(r);
+    registerMatMulNBitsKernel(r);
+    registerGatherBlockQuantizedKernel(r);
     return r;
   }();
   return registry;

@@ -38,6 +38,8 @@ void registerIndexingKernels(KernelRegistry& r);
 void registerResizeKernels(KernelRegistry& r);
 void registerQuantKernels(KernelRegistry& r);
 void registerRecurrentKernels(KernelRegistry& r);
-void registerContribKernels(KernelRegistry& r);  // com.microsoft ops (matmul_nbits.cpp)
+// com.microsoft ops of weight-only language models.
+void registerMatMulNBitsKernel(KernelRegistry& r);
+void registerGatherBlockQuantizedKernel(KernelRegistry& r);
 
 }  // namespace vitq

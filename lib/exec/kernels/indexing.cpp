@@ -12,21 +12,6 @@
 namespace vitq {
 namespace {
 
-bool isIndexType(DataType t) { return t == DataType::kInt64 || t == DataType::kInt32; }
-
-// Reads indices, wrapping negatives by `dim`; errors on any index outside [-dim, dim).
-Status readIndices(const KernelContext& ctx, const Tensor& t, int64_t dim, std::vector<int64_t>& out) {
-  if (!isIndexType(t.dtype())) return ctx.error("indices must be int32 or int64");
-  VITQ_ASSIGN_OR_RETURN(out, readInts(ctx, t, "indices"));
-  for (int64_t& i : out) {
-    if (i < -dim || i >= dim) {
-      return ctx.error("index " + std::to_string(i) + " is out of range for a dim of size " + std::to_string(dim));
-    }
-    if (i < 0) i += dim;
-  }
-  return Status::ok();
-}
-
 Status gatherKernel(KernelContext& ctx) {
   const Tensor& data = ctx.input(0);
   const Tensor& indices = ctx.input(1);

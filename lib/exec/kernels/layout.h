@@ -42,6 +42,12 @@ std::string unsupportedType(DataType dtype);
 /// guards against models that feed such inputs with a float or sub-byte type.
 StatusOr<std::vector<int64_t>> readInts(const KernelContext& ctx, const Tensor& t, const char* what);
 
+bool isIndexType(DataType t);  // int32 or int64
+
+/// Gather-style indices into a dim of size \p dim: negatives wrapped; any index outside
+/// [-dim, dim) is an error naming it.
+Status readIndices(const KernelContext& ctx, const Tensor& t, int64_t dim, std::vector<int64_t>& out);
+
 /// Like intsFromInputOrAttr, with readInts' type check on the input.
 StatusOr<std::optional<std::vector<int64_t>>> readIntsInputOrAttr(const KernelContext& ctx, size_t input,
                                                                   const char* attr);

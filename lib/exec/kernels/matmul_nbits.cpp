@@ -86,6 +86,6 @@ Status matMulNBitsKernel(KernelContext& ctx) {
 
 }  // namespace
 
-void registerContribKernels(KernelRegistry& r) { r.add("MatMulNBits", matMulNBitsKernel, "com.microsoft"); }
+void registerMatMulNBitsKernel(KernelRegistry& r) { r.add("MatMulNBits", matMulNBitsKernel, "com.microsoft"); }
 
 }  // namespace vitq

@@ -120,6 +120,9 @@ class PlanStep final : public QuantStep {
                 "weights-only", [](const PipelineOptions& o) { return o.quant.weights_only; },
                 [](PipelineOptions& o) { o.quant.weights_only = true; }),
             switchOption(
+                "embeddings", [](const PipelineOptions& o) { return o.quant.embeddings; },
+                [](PipelineOptions& o) { o.quant.embeddings = true; }),
+            switchOption(
                 "asymmetric-weights", [](const PipelineOptions& o) { return o.quant.weight_asymmetric; },
                 [](PipelineOptions& o) { o.quant.weight_asymmetric = true; }),
             numberOption(

@@ -110,4 +110,11 @@ Tensor scaleLinearInputRows(const Node& n, const Tensor& w, const std::vector<fl
   return out;
 }
 
+void importContribDomain(Model& model) {
+  for (const OpsetImport& o : model.opset_imports) {
+    if (o.domain == "com.microsoft") return;
+  }
+  model.opset_imports.push_back({"com.microsoft", 1});
+}
+
 }  // namespace vitq

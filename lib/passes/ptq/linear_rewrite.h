@@ -17,6 +17,8 @@ void replaceInputConstant(Graph& g, Node* n, const Value* old, Value* replacemen
 Value* appendAffine(Graph& g, Value* value, const char* op, Value* constant);
 /// Erases an initializer nothing uses any more.
 void eraseIfUnused(Graph& g, Value* v);
+/// Adds the com.microsoft opset import (ONNX Runtime's contrib ops) unless \p model has it.
+void importContribDomain(Model& model);
 
 /// Adds \p add (one value per output column) to the bias of a MatMul (its bias Add's constant) or
 /// Gemm (C, divided by beta), creating a bias where there is none. A bias constant used only here

@@ -10,6 +10,7 @@
 
 #include "ir/quantized_codes.h"
 #include "passes/canonicalize/raise_opset.h"
+#include "passes/ptq/gather_block_quantized_export.h"
 #include "passes/ptq/log_quant_export.h"
 #include "passes/ptq/quant_step.h"
 #include "quant/math/quantize.h"
@@ -417,7 +418,9 @@ class MaterializeQdqStep final : public QuantStep {
   }
   void addToReport(const PipelineOptions& o, const PipelineReport& r, nlohmann::json& out) const override {
     if (!o.matmul_nbits) return;
-    out["recipe"]["matmul_nbits"] = {{"nodes", r.matmul_nbits.fused}, {"kept_dequantize", r.matmul_nbits.kept}};
+    out["recipe"]["matmul_nbits"] = {{"nodes", r.matmul_nbits.fused},
+                                     {"gather_nodes", r.matmul_nbits.gather_nodes},
+                                     {"kept_dequantize", r.matmul_nbits.kept}};
   }
   Status run(QuantContext& ctx) const override {
     // Weights GPTQ or learned rounding already put on their grid: their error is the step's.
@@ -434,6 +437,9 @@ class MaterializeQdqStep final : public QuantStep {
     if (ms.four_bit_tensors > 0 || ms.blocked_weights > 0) VITQ_RETURN_IF_ERROR(raiseOpset(ctx.model, 21));
     if (ctx.options.matmul_nbits) {
       VITQ_ASSIGN_OR_RETURN(ctx.report.matmul_nbits, writeMatMulNBits(ctx.model));
+      VITQ_ASSIGN_OR_RETURN(GatherBlockQuantizedStats tables, writeGatherBlockQuantized(ctx.model));
+      ctx.report.matmul_nbits.gather_nodes = tables.fused;
+      ctx.report.matmul_nbits.kept.insert(ctx.report.matmul_nbits.kept.end(), tables.kept.begin(), tables.kept.end());
     }
     return Status::ok();
   }

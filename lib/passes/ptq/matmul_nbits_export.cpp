@@ -127,13 +127,6 @@ NBitsTensors pack(const NBitsWeight& w) {
   return t;
 }
 
-void importContribDomain(Model& model) {
-  for (const OpsetImport& o : model.opset_imports) {
-    if (o.domain == "com.microsoft") return;
-  }
-  model.opset_imports.push_back({"com.microsoft", 1});
-}
-
 void rewrite(Graph& g, Node* node, const NBitsWeight& w) {
   Node* dq = node->input(1)->producer();
   const std::string base = node->name().empty() ? node->output(0)->name() : node->name();

@@ -23,6 +23,7 @@ namespace vitq {
 
 struct MatMulNBitsStats {
   int fused = 0;                  // MatMulNBits nodes written
+  int gather_nodes = 0;           // GatherBlockQuantized nodes written (gather_block_quantized_export.h)
   std::vector<std::string> kept;  // "node: reason" for 4-bit weights left as DequantizeLinear
 };
 

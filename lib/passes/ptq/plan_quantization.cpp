@@ -87,6 +87,32 @@ std::string planWeightOnly(const Node& node, const QuantOptions& options, int bi
   return "";
 }
 
+// A Gather's constant float table read along axis 0 (an embedding): planned like a weight-only
+// matrix whose rows are the channels (one scale per token, or per block of a token's row).
+// Returns why a float table is left out; tables of other types (shape arithmetic) are not
+// embeddings and are passed over in silence.
+std::string planEmbedding(const Node& node, const QuantOptions& options, int bits, QuantTable& table, bool* planned) {
+  *planned = false;
+  const Value* data = node.input(0);
+  if (!isFloatConstant(data)) return "";
+  const Tensor& t = data->initializer();
+  if (t.rank() != 2 || t.numel() == 0) return "its table '" + data->name() + "' is not a 2-D matrix";
+  if (node.attrs().intOr("axis", 0) != 0) return "it gathers along axis 1, not rows";
+  *planned = true;
+  if (table.has(data)) return "";  // tied with a layer's weight planned before: one grid for both
+  QuantSpec ws;
+  ws.bits = std::min(bits, options.max_weight_bits);
+  ws.is_signed = ws.symmetric = !options.weight_asymmetric;
+  if (options.weight_group_size > 0 && t.dim(1) > options.weight_group_size) {
+    ws.axis = 1;
+    ws.block_size = options.weight_group_size;
+  } else {
+    ws.axis = 0;
+  }
+  table.set(data, TensorQuant{QuantRoleOfValue::kWeight, ws, {}, nullptr, nullptr});
+  return "";
+}
+
 }  // namespace
 
 bool isDepthwiseConv(const Node& node) {
@@ -222,6 +248,19 @@ QuantTable planQuantization(const Graph& graph, const QuantOptions& options, Qua
       table.set(b, TensorQuant{QuantRoleOfValue::kBias, bs, {}, x, w});
     }
     if (options.quantize_outputs && node->output(0) && node->output(0)->type().dtype != DataType::kInt64) addActivation(node->output(0), act_bits);
+  }
+  if (options.weights_only && options.embeddings) {
+    for (const auto& node : graph.nodes()) {
+      if (!node->is("Gather")) continue;
+      if (const std::string why = exclusionReason(*node, options); !why.empty()) {
+        if (isFloatConstant(node->input(0))) s.excluded.push_back(node->describe() + ": " + why);
+        continue;
+      }
+      bool planned = false;
+      const std::string why = planEmbedding(*node, options, layerBits(*node, options.weight_bits), table, &planned);
+      if (!why.empty()) s.excluded.push_back(node->describe() + ": " + why);
+      if (planned) ++s.embedding_tables;
+    }
   }
   if (options.depthwise_channel_inputs) useChannelScalesForDepthwiseInputs(graph, table);
   return table;

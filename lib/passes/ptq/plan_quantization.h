@@ -39,11 +39,15 @@ struct QuantOptions {
   bool weights_only = false;
   int weight_group_size = 0;
   bool weight_asymmetric = false;  // weight-only: unsigned codes with a zero point per scale (uint4 [0, 15])
+  // Weight-only: also the constant 2-D tables Gather reads along axis 0 (token embeddings, often the
+  // largest tensor of a language model), one scale per row or per weight_group_size block of a row.
+  bool embeddings = false;
 };
 
 struct QuantPlanSummary {
   int compute_nodes = 0;
   int quantized_nodes = 0;
+  int embedding_tables = 0;  // Gather tables planned (QuantOptions::embeddings)
   std::vector<std::string> excluded;  // "name (Op): reason"
 };
 
