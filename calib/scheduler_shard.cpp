@@ -11,16 +11,12 @@ constexpr size_t kMaxShards = 1000000;  // as for --shard I/N
 StatusOr<std::optional<size_t>> number(const EnvironmentLookup& env, const std::string& name) {
   const std::optional<std::string> text = env(name);
   if (!text) return std::optional<size_t>();
-  size_t used = 0;
-  unsigned long long value = 0;
-  try {
-    value = std::stoull(*text, &used);
-  } catch (const std::exception&) {
-    used = 0;
+  // Digits only (stoull would take blanks, a sign and wrap "-1"); at most 9 of them.
+  const bool digits = !text->empty() && text->find_first_not_of("0123456789") == std::string::npos;
+  if (!digits || text->size() > 9) {
+    return invalidArgument("--shard auto: " + name + "='" + *text + "' is not a whole number from 0 to 999999999");
   }
-  if (text->empty() || used != text->size() || (*text)[0] == '-' || value > 1000000000ULL) {
-    return invalidArgument("--shard auto: " + name + "='" + *text + "' is not a non-negative whole number");
-  }
+  const unsigned long long value = std::stoull(*text);
   return std::optional<size_t>(static_cast<size_t>(value));
 }
 
@@ -61,12 +57,13 @@ StatusOr<SchedulerShard> slurmShard(const EnvironmentLookup& env, std::optional<
 StatusOr<SchedulerShard> kubernetesShard(const EnvironmentLookup& env, std::optional<size_t> count_flag) {
   VITQ_ASSIGN_OR_RETURN(std::optional<size_t> index_set, number(env, "JOB_COMPLETION_INDEX"));
   const size_t index = index_set.value_or(0);  // set: the caller saw it
-  std::optional<size_t> count = count_flag;
-  std::string count_from = "--shard-count";
-  if (!count) {
-    VITQ_ASSIGN_OR_RETURN(count, number(env, "VITQ_SHARD_COUNT"));
-    count_from = "VITQ_SHARD_COUNT";
+  VITQ_ASSIGN_OR_RETURN(const std::optional<size_t> env_count, number(env, "VITQ_SHARD_COUNT"));
+  if (count_flag && env_count && *count_flag != *env_count) {
+    return invalidArgument("--shard-count " + std::to_string(*count_flag) + " disagrees with VITQ_SHARD_COUNT=" +
+                           std::to_string(*env_count));
   }
+  const std::optional<size_t> count = count_flag ? count_flag : env_count;
+  const std::string count_from = count_flag ? "--shard-count" : "VITQ_SHARD_COUNT";
   if (!count) {
     return invalidArgument("--shard auto in a Kubernetes Indexed Job (JOB_COMPLETION_INDEX=" + std::to_string(index) +
                            ") needs the number of completions: give --shard-count N or set VITQ_SHARD_COUNT "

@@ -2,7 +2,7 @@
 # own --help (and `vitq passes` for the recipes), so they cannot go stale; each help text is read
 # once per shell.
 _vitq_help() {
-  local key="_vitq_help_${1//-/_}"
+  local key="_vitq_help_${1//[^A-Za-z0-9_]/_}"
   if [[ -z ${!key+set} ]]; then
     # shellcheck disable=SC2086  # an empty $1 is the top-level help
     printf -v "$key" '%s' "$(command vitq $1 --help 2>/dev/null)"

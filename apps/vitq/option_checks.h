@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -42,7 +43,7 @@ inline CLI::Validator finiteNumber() {
 
 /// --threads, defaulting to the cores this process may use (help shows the number).
 inline CLI::Option* addThreadsOption(CLI::App* cmd, int& threads, const std::string& what = "Threads") {
-  threads = usableCores();
+  threads = std::min(usableCores(), 256);  // the most --threads takes
   return cmd
       ->add_option("--threads", threads,
                    what + " (default: the cores this process may use: its CPU affinity, capped by a cgroup CPU quota)")

@@ -146,9 +146,8 @@ StatusOr<PipelineOptions> pipelineOptionsFromFlags(const QuantizeFlags& o) {
   if (o.reduce_range) po.quant.max_weight_bits = 7;
   if (o.given.count("--placement")) po.quant.quantize_outputs = o.placement == "integer";
   if (!o.depthwise_inputs.empty()) po.quant.depthwise_channel_inputs = o.depthwise_inputs == "per-channel";
-  // A recipe's per-channel depthwise inputs (q-hyvit) apply with --placement inputs only: the
-  // integer placement quantizes the depthwise outputs, so the report says what is in effect.
-  if (o.depthwise_inputs.empty() && po.quant.quantize_outputs) po.quant.depthwise_channel_inputs = false;
+  // The report says what is in effect (a recipe's per-channel depthwise inputs need --placement inputs).
+  if (o.depthwise_inputs.empty()) settleDepthwiseInputs(po);
   if (o.smooth_alpha >= 0) po.smooth_alpha = o.smooth_alpha;
   po.bias_correction = po.bias_correction || o.bias_correction;
   po.gptq = po.gptq || o.gptq;

@@ -1,13 +1,22 @@
 #include "api/vitq.h"
 
+#include <algorithm>
+
 #include "core/usable_cores.h"
+#include "passes/ptq/plan_quantization.h"
 #include "passes/ptq/recipes.h"
 #include "report/accuracy_report.h"
 
 namespace vitq {
 namespace {
 
-int threadsOf(const QuantizeRequest& request) { return request.threads > 0 ? request.threads : usableCores(); }
+StatusOr<int> threadsOf(const QuantizeRequest& request, const char* call) {
+  if (request.threads < 0 || request.threads > 256) {
+    return invalidArgument(std::string(call) + ": threads " + std::to_string(request.threads) +
+                           " is not 0 (the cores this process may use) to 256");
+  }
+  return request.threads > 0 ? request.threads : std::min(usableCores(), 256);
+}
 
 }  // namespace
 
@@ -18,10 +27,12 @@ StatusOr<PipelineReport> quantize(QuantizationInputs& in, const QuantizeRequest&
   }
   PipelineOptions options;
   VITQ_RETURN_IF_ERROR(applyRecipe(request.recipe, options));
+  settleDepthwiseInputs(options);
   options.quant.weight_bits = request.weight_bits;
   options.quant.activation_bits = request.activation_bits;
   options.quant.exclude = request.exclude;
-  options.threads = threadsOf(request);
+  VITQ_RETURN_IF_ERROR(checkNodePatterns({in.original.graph.get(), in.working.graph.get()}, request.exclude, "exclude"));
+  VITQ_ASSIGN_OR_RETURN(options.threads, threadsOf(request, "quantize"));
   VITQ_ASSIGN_OR_RETURN(PipelineReport report, quantizeModel(in.working, *in.calib, options));
   in.working.producer_name = "vitq";
   return report;
@@ -29,8 +40,9 @@ StatusOr<PipelineReport> quantize(QuantizationInputs& in, const QuantizeRequest&
 
 StatusOr<nlohmann::json> accuracyReport(const QuantizationInputs& in, const QuantizeRequest& request) {
   if (!in.eval || !in.reference.graph) return invalidArgument("accuracyReport: the inputs hold no model or samples");
+  VITQ_ASSIGN_OR_RETURN(const int threads, threadsOf(request, "accuracyReport"));
   return compareModels(in.reference, in.working, *in.eval, judgedLayerValues(*in.reference.graph),
-                       CompareOptions{0, threadsOf(request), {}});
+                       CompareOptions{0, threads, {}});
 }
 
 }  // namespace vitq

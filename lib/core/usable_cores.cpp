@@ -17,28 +17,52 @@ std::optional<std::string> firstLine(const std::string& path) {
   return line;
 }
 
-// The process's cgroup v2 path ("0::/kubepods/pod.../ctr" -> that path; "/" inside a namespace).
-std::string cgroupV2Path() {
+// The process's cgroup path in the hierarchy whose controller list contains \p controller
+// ("" for cgroup v2's unified hierarchy, line "0::/path"): "/" inside a namespace.
+std::string cgroupPath(const std::string& controller) {
   std::ifstream in("/proc/self/cgroup");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("0::", 0) == 0) return line.substr(3);
+    const size_t first = line.find(':'), second = line.find(':', first + 1);
+    if (first == std::string::npos || second == std::string::npos) continue;
+    const std::string controllers = line.substr(first + 1, second - first - 1);
+    const bool match = controller.empty() ? controllers.empty()
+                                          : ("," + controllers + ",").find("," + controller + ",") != std::string::npos;
+    if (match) return line.substr(second + 1);
   }
   return "/";
 }
 
+// The smallest quota on the way from the process's cgroup up to the root: a limit set on a parent
+// (a systemd slice, the outer container of a nested one) binds the children too.
 std::optional<int> cgroupQuotaCores() {
-  for (const std::string& dir : {"/sys/fs/cgroup" + cgroupV2Path(), std::string("/sys/fs/cgroup")}) {
-    if (auto text = firstLine(dir + "/cpu.max")) return coresFromCpuMax(*text);
-  }
-  auto quota = firstLine("/sys/fs/cgroup/cpu/cpu.cfs_quota_us");
-  auto period = firstLine("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
-  if (!quota || !period) return std::nullopt;
-  try {
-    return coresFromCfsQuota(std::stoll(*quota), std::stoll(*period));
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  std::optional<int> least;
+  const auto take = [&least](std::optional<int> cores) {
+    if (cores && (!least || *cores < *least)) least = cores;
+  };
+  const auto parents = [](std::string path, const auto& visit) {
+    while (true) {
+      visit(path);
+      if (path.empty() || path == "/") return;
+      path = path.substr(0, path.find_last_of('/'));
+    }
+  };
+  parents(cgroupPath(""), [&](const std::string& path) {
+    if (auto text = firstLine("/sys/fs/cgroup" + path + "/cpu.max")) take(coresFromCpuMax(*text));
+  });
+  parents(cgroupPath("cpu"), [&](const std::string& path) {
+    for (const std::string root : {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"}) {
+      auto quota = firstLine(root + path + "/cpu.cfs_quota_us");
+      auto period = firstLine(root + path + "/cpu.cfs_period_us");
+      if (!quota || !period) continue;
+      try {
+        take(coresFromCfsQuota(std::stoll(*quota), std::stoll(*period)));
+      } catch (const std::exception&) {
+      }
+      break;
+    }
+  });
+  return least;
 }
 
 int affinityCores() {

@@ -61,6 +61,12 @@ TEST_CASE("the API refuses bad requests before any work, saying why", "[api]") {
   request.recipe = "nosuch";
   CHECK_THAT(quantize(in, request).status().message(), Catch::Contains("nosuch"));
   CHECK(countOps(*in.working.graph, "QuantizeLinear") == 0);
+  request.recipe = "minmax";
+  request.threads = -1;
+  CHECK_THAT(quantize(in, request).status().message(), Catch::Contains("threads -1 is not 0"));
+  request.threads = 1;
+  request.exclude = {"NoSuchNode*"};
+  CHECK_THAT(quantize(in, request).status().message(), Catch::Contains("NoSuchNode*"));
   QuantizationInputs empty;
   CHECK_FALSE(quantize(empty, QuantizeRequest{}).isOk());
 }

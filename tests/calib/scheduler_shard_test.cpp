@@ -54,8 +54,10 @@ TEST_CASE("arrays with no shard order and bad values are refused, naming the var
   CHECK_THAT(failure(shardFromScheduler(environment({{"SLURM_ARRAY_TASK_ID", "2"}, {"SLURM_ARRAY_TASK_MIN", "0"}}),
                                         std::nullopt)),
              Catch::Contains("SLURM_ARRAY_TASK_MAX is not set"));
-  CHECK_THAT(failure(shardFromScheduler(environment({{"SLURM_ARRAY_TASK_ID", "-1"}}), std::nullopt)),
-             Catch::Contains("SLURM_ARRAY_TASK_ID='-1' is not a non-negative whole number"));
+  for (const char* bad : {"-1", "+2", " 2", "2x", "", "1000000000"}) {
+    CHECK_THAT(failure(shardFromScheduler(environment({{"SLURM_ARRAY_TASK_ID", bad}}), std::nullopt)),
+               Catch::Contains("SLURM_ARRAY_TASK_ID='" + std::string(bad) + "' is not a whole number from 0 to 999999999"));
+  }
   CHECK_THAT(failure(shardFromScheduler(environment({}), std::nullopt)),
              Catch::Contains("no batch engine's task index in the environment"));
   CHECK_THAT(failure(shardFromScheduler(environment({{"SLURM_ARRAY_TASK_ID", "0"}, {"JOB_COMPLETION_INDEX", "0"}}),
@@ -75,6 +77,8 @@ TEST_CASE("a Kubernetes Indexed Job takes its count from --shard-count or VITQ_S
   CHECK((from_env->index == 0 && from_env->count == 8));
   CHECK_THAT(failure(shardFromScheduler(environment({{"JOB_COMPLETION_INDEX", "3"}}), 3)),
              Catch::Contains("JOB_COMPLETION_INDEX=3 does not fit --shard-count=3"));
+  CHECK_THAT(failure(shardFromScheduler(environment({{"JOB_COMPLETION_INDEX", "1"}, {"VITQ_SHARD_COUNT", "4"}}), 3)),
+             Catch::Contains("--shard-count 3 disagrees with VITQ_SHARD_COUNT=4"));
 }
 
 TEST_CASE("a cgroup CPU quota caps the default thread count", "[shard]") {

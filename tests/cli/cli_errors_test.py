@@ -89,20 +89,37 @@ def expect(vitq, args, code, message, case, protect=(), absent=()):
 
 
 def usable_cores():
-    """What vitq's --threads defaults to: the affinity mask's CPUs, capped by a cgroup CPU quota."""
-    cores = len(os.sched_getaffinity(0))
-    for path in ("/sys/fs/cgroup/cpu.max", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"):
+    """What vitq's --threads defaults to: the affinity mask's CPUs, capped by the smallest CPU quota
+    on the way from the process's cgroup up to the root (v2 cpu.max, v1 cpu.cfs_quota_us), at most 256."""
+    cores = min(len(os.sched_getaffinity(0)), 256)
+    paths = {}
+    for line in open("/proc/self/cgroup"):
+        _, controllers, path = line.rstrip("\n").split(":", 2)
+        paths["" if not controllers else ("cpu" if "cpu" in controllers.split(",") else controllers)] = path
+
+    def parents(path):
+        while True:
+            yield path
+            if path in ("", "/"):
+                return
+            path = path[:path.rfind("/")]
+
+    def read(path):
         try:
-            text = open(path).read().split()
+            return open(path).read().split()
         except OSError:
-            continue
-        if path.endswith("cpu.max"):
-            quota, period = text[0], int(text[1]) if len(text) > 1 else 100000
-        else:
-            quota, period = text[0], int(open("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read())
-        if quota != "max" and int(quota) > 0:
-            cores = min(cores, max(1, -(-int(quota) // period)))
-        break
+            return None
+    for path in parents(paths.get("", "/")) if "" in paths else []:
+        text = read(f"/sys/fs/cgroup{path}/cpu.max")
+        if text and text[0] != "max":
+            cores = min(cores, max(1, -(-int(text[0]) // int(text[1] if len(text) > 1 else 100000))))
+    for path in parents(paths["cpu"]) if "cpu" in paths else []:
+        for root in ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"):
+            quota, period = read(f"{root}{path}/cpu.cfs_quota_us"), read(f"{root}{path}/cpu.cfs_period_us")
+            if quota and period:
+                if int(quota[0]) > 0:
+                    cores = min(cores, max(1, -(-int(quota[0]) // int(period[0]))))
+                break
     return cores
 
 

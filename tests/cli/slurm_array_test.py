@@ -98,6 +98,7 @@ def main():
         single = os.path.join(work, "single.json")
         subprocess.run([vitq, "-q", "calibrate", MODEL, "--data", DATA, *SAMPLES, "--threads", "1", "-o", single],
                        check=True)
+        check(os.path.exists(os.path.join(work, "merged.json")), "the dependent job wrote merged statistics")
         if os.path.exists(os.path.join(work, "merged.json")):
             merged, one = (json.load(open(p))["values"] for p in (os.path.join(work, "merged.json"), single))
             same = merged.keys() == one.keys() and all(

@@ -30,14 +30,17 @@ Status gatherBlockQuantizedKernel(KernelContext& ctx) {
     return ctx.error("block_size must be a power of two >= 16 (got " + std::to_string(block) + ")");
   }
   const int64_t width = data.shape().back(), blocks = (width + block - 1) / block;
+  if (data.numel() == 0) return ctx.error("data " + shapeToString(data.shape()) + " has no elements");
   const int64_t rows = data.dim(0), row_size = data.numel() / rows, row_blocks = row_size / width * blocks;
-  if (scales.dtype() != DataType::kFloat || scales.numel() != rows * row_blocks) {
-    return ctx.error("scales must be float with " + std::to_string(rows * row_blocks) + " values (data " +
-                     shapeToString(data.shape()) + " in blocks of " + std::to_string(block) + "), got " +
-                     shapeToString(scales.shape()));
+  Shape param_shape = data.shape();  // DequantizeLinear's blocked layout: the last dim in blocks
+  param_shape.back() = blocks;
+  if (scales.dtype() != DataType::kFloat || scales.shape() != param_shape) {
+    return ctx.error("scales must be float " + shapeToString(param_shape) + " (data " + shapeToString(data.shape()) +
+                     " in blocks of " + std::to_string(block) + "), got " + std::string(dataTypeName(scales.dtype())) +
+                     " " + shapeToString(scales.shape()));
   }
-  if (zeros && (zeros->dtype() != data.dtype() || zeros->numel() != scales.numel())) {
-    return ctx.error("zero_points must have data's type and one value per scale");
+  if (zeros && (zeros->dtype() != data.dtype() || zeros->shape() != param_shape)) {
+    return ctx.error("zero_points must be " + std::string(dataTypeName(data.dtype())) + " " + shapeToString(param_shape));
   }
   std::vector<int64_t> idx;
   VITQ_RETURN_IF_ERROR(readIndices(ctx, indices, rows, idx));

@@ -1,13 +1,10 @@
 #include "passes/ptq/gather_block_quantized_export.h"
 
+#include "passes/ptq/contrib_blocks.h"
 #include "passes/ptq/linear_rewrite.h"
 
 namespace vitq {
 namespace {
-
-constexpr int64_t kMinBlock = 16;  // GatherBlockQuantized's smallest block
-
-bool isPowerOfTwo(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 
 // The block size GatherBlockQuantized reads the table of \p dq with, or 0 and why not.
 int64_t blockOf(const Node& dq, std::string& why) {
@@ -19,14 +16,14 @@ int64_t blockOf(const Node& dq, std::string& why) {
   const int64_t block = dq.attrs().intOr("block_size", 0);
   if (block > 0) {
     if (axis != rank - 1) return why = "its blocks do not run along the rows", 0;
-    if (!isPowerOfTwo(block) || block < kMinBlock) {
+    if (!isContribBlock(block)) {
       return why = "block size " + std::to_string(block) + " (GatherBlockQuantized takes powers of two >= 16)", 0;
     }
     if (width % block != 0) return why = "rows of " + std::to_string(width) + " are not whole blocks", 0;
     return block;
   }
   if (rank != 2 || axis != 0 || scale.numel() != codes.dim(0)) return why = "its scales are not one per row", 0;
-  if (!isPowerOfTwo(width) || width < kMinBlock) {
+  if (!isContribBlock(width)) {
     return why = "one scale per row of " + std::to_string(width) + " (a block must be a power of two >= 16)", 0;
   }
   return width;
@@ -40,7 +37,10 @@ const Node* tableOf(const Node& node, std::string& why) {
   if (!dq || !dq->is("DequantizeLinear") || !dq->input(0)->isConstant()) return nullptr;
   const DataType type = dq->input(0)->initializer().dtype();
   if (type != DataType::kInt4 && type != DataType::kUInt4) return nullptr;
-  if (node.attrs().intOr("axis", 0) != 0) return why = "it gathers along another axis than the rows", nullptr;
+  const int64_t axis = node.attrs().intOr("axis", 0);
+  if (axis != 0 && axis != -dq->input(0)->initializer().rank()) {
+    return why = "it gathers along axis " + std::to_string(axis) + ", not the rows", nullptr;
+  }
   if (!dq->input(1)->isConstant() || dq->input(1)->initializer().dtype() != DataType::kFloat ||
       (dq->numInputs() > 2 && dq->input(2) && !dq->input(2)->isConstant())) {
     return why = "its scale is not a constant float32 or its zero point not constant", nullptr;

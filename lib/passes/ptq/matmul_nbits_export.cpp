@@ -3,15 +3,13 @@
 #include <optional>
 
 #include "ir/quantized_codes.h"
+#include "passes/ptq/contrib_blocks.h"
 #include "passes/ptq/linear_rewrite.h"
 
 namespace vitq {
 namespace {
 
-constexpr int64_t kMinBlock = 16;  // MatMulNBits' smallest block
 constexpr int32_t kSymmetricZero = 8;  // the zero point MatMulNBits assumes when none is given
-
-bool isPowerOfTwo(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 
 // A 4-bit weight DequantizeLinear as MatMulNBits reads it: the element (k, n) of the [K, N]
 // product operand, its block, and where its scale and zero point are.
@@ -43,7 +41,7 @@ struct NBitsWeight {
 };
 
 int64_t wholeColumnBlock(int64_t k) {
-  int64_t b = kMinBlock;
+  int64_t b = kMinContribBlock;
   while (b < k) b *= 2;
   return b;
 }
@@ -82,7 +80,7 @@ std::string readWeight(const Node& node, NBitsWeight& out) {
     w.block = wholeColumnBlock(w.k);
   } else if (block > 0) {
     if (axis != input_axis) return "its blocks do not run along the input dimension";
-    if (!isPowerOfTwo(block) || block < kMinBlock) {
+    if (!isContribBlock(block)) {
       return "block size " + std::to_string(block) + " (MatMulNBits takes powers of two >= 16)";
     }
     w.layout = NBitsWeight::kBlocked;

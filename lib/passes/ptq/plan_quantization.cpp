@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "core/logging.h"
 #include "pattern/match_utils.h"
@@ -97,7 +98,8 @@ std::string planEmbedding(const Node& node, const QuantOptions& options, int bit
   if (!isFloatConstant(data)) return "";
   const Tensor& t = data->initializer();
   if (t.rank() != 2 || t.numel() == 0) return "its table '" + data->name() + "' is not a 2-D matrix";
-  if (node.attrs().intOr("axis", 0) != 0) return "it gathers along axis 1, not rows";
+  const int64_t axis = node.attrs().intOr("axis", 0);
+  if (axis != 0 && axis != -2) return "it gathers along axis " + std::to_string(axis) + ", not rows";
   *planned = true;
   if (table.has(data)) return "";  // tied with a layer's weight planned before: one grid for both
   QuantSpec ws;
@@ -250,6 +252,7 @@ QuantTable planQuantization(const Graph& graph, const QuantOptions& options, Qua
     if (options.quantize_outputs && node->output(0) && node->output(0)->type().dtype != DataType::kInt64) addActivation(node->output(0), act_bits);
   }
   if (options.weights_only && options.embeddings) {
+    std::set<const Value*> tables;
     for (const auto& node : graph.nodes()) {
       if (!node->is("Gather")) continue;
       if (const std::string why = exclusionReason(*node, options); !why.empty()) {
@@ -259,8 +262,9 @@ QuantTable planQuantization(const Graph& graph, const QuantOptions& options, Qua
       bool planned = false;
       const std::string why = planEmbedding(*node, options, layerBits(*node, options.weight_bits), table, &planned);
       if (!why.empty()) s.excluded.push_back(node->describe() + ": " + why);
-      if (planned) ++s.embedding_tables;
+      if (planned) tables.insert(node->input(0));
     }
+    s.embedding_tables = static_cast<int>(tables.size());  // a table two Gathers read counts once
   }
   if (options.depthwise_channel_inputs) useChannelScalesForDepthwiseInputs(graph, table);
   return table;

@@ -115,4 +115,8 @@ Status applyRecipe(const std::string& name, PipelineOptions& o) {
   return applyPipelineText(text, o).withContext("recipe '" + name + "'");
 }
 
+void settleDepthwiseInputs(PipelineOptions& o) {
+  if (o.quant.quantize_outputs) o.quant.depthwise_channel_inputs = false;
+}
+
 }  // namespace vitq

@@ -25,4 +25,9 @@ const std::vector<std::pair<std::string, std::string>>& pipelinePasses();
 /// exclusions and threads are left as they are).
 Status applyRecipe(const std::string& name, PipelineOptions& options);
 
+/// A recipe's per-channel depthwise inputs (q-hyvit) apply with the inputs placement only: the
+/// integer placement quantizes the depthwise outputs for ONNX Runtime's QLinearConv, which takes
+/// per-tensor inputs. Turns them off under the integer placement (unless a user asked for them).
+void settleDepthwiseInputs(PipelineOptions& options);
+
 }  // namespace vitq
