@@ -166,14 +166,22 @@ StatusOr<Tensor> conformSample(Tensor t, const Value& input, const std::string& 
   }
   if (type.dims) {
     const auto& dims = *type.dims;
+    const auto fits = [&dims](const Shape& shape) {
+      bool ok = shape.size() == dims.size();
+      for (size_t i = 0; ok && i < dims.size(); ++i) ok = !dims[i].isKnown() || dims[i].value == shape[i];
+      return ok;
+    };
     if (static_cast<size_t>(t.rank()) + 1 == dims.size()) {  // sample saved without its batch dim
       Shape with_batch{1};
       with_batch.insert(with_batch.end(), t.shape().begin(), t.shape().end());
       t = t.reshaped(with_batch);
+    } else if (static_cast<size_t>(t.rank()) == dims.size() + 1 && t.shape()[0] == 1 &&
+               fits(Shape(t.shape().begin() + 1, t.shape().end()))) {
+      // An input with no batch dim (token ids [L], a single image [C, H, W]) fed a sample with one:
+      // every row of a stacked batch file comes with it.
+      t = t.reshaped(Shape(t.shape().begin() + 1, t.shape().end()));
     }
-    bool ok = static_cast<size_t>(t.rank()) == dims.size();
-    for (size_t i = 0; ok && i < dims.size(); ++i) ok = !dims[i].isKnown() || dims[i].value == t.shape()[i];
-    if (!ok) {
+    if (!fits(t.shape())) {
       return invalidArgument("'" + source + "' has shape " + shapeToString(t.shape()) + "; input '" + input.name() +
                              "' is " + type.toString());
     }

@@ -62,6 +62,23 @@ TEST_CASE("a folder of .npy samples feeds a one-input model", "[calib][dataset]"
   CHECK(s0->at("X").shape() == Shape{1, 2});
 }
 
+TEST_CASE("a stacked batch feeds an input that has no batch dim, one row per sample", "[calib][dataset]") {
+  Model m = test::parseModel(R"ONNX(<ir_version: 8, opset_import: ["" : 17]>
+g (float[2] X) => (float[2] Y) {
+  Y = Relu(X)
+}
+)ONNX");
+  const fs::path dir = test::makeTempDir("vitq-dsnobatch");
+  save(Tensor::fromVector<float>({1, 2, 3, 4, 5, 6}, {3, 2}), dir / "rows.npy");
+  auto ds = openNpyDataset(dir / "rows.npy", {m.graph->inputs()[0]});
+  REQUIRE(ds.isOk());
+  REQUIRE((*ds)->size() == 3);
+  auto s2 = (*ds)->sample(2);
+  REQUIRE(s2.isOk());
+  CHECK(s2->at("X").shape() == Shape{2});
+  CHECK(std::vector<float>(s2->at("X").data<float>(), s2->at("X").data<float>() + 2) == std::vector<float>{5, 6});
+}
+
 TEST_CASE("float64 samples (numpy's default) are converted to float32; values past float32 are refused",
           "[calib][dataset]") {
   Model m = test::parseModel(kModel);
