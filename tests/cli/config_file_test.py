@@ -5,7 +5,6 @@ file; gates from the file exit 3; unknown keys, bad values, unparsable, missing 
 devices, an array left open and a table given twice exit 2 naming the file, writing nothing and
 never hanging."""
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -14,15 +13,10 @@ import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
-from e2e_checks import check, exit_code  # noqa: E402
+from e2e_checks import check, digest, exit_code  # noqa: E402
 
 MODEL = os.path.join(REPO, "tests", "data", "models", "fmnist_vit_op13.onnx")
 DATA = os.path.join(REPO, "data", "fashion_mnist", "calib_x.npy")
-
-
-def digest(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def main():

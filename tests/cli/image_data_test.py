@@ -15,7 +15,6 @@
   preprocessed shape the model does not take.
 """
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -32,7 +31,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
 sys.path.insert(0, os.path.join(REPO, "scripts", "data"))
 sys.path.insert(0, os.path.join(REPO, "scripts", "models"))
-from e2e_checks import check, exit_code  # noqa: E402
+from e2e_checks import check, digest, exit_code  # noqa: E402
 from ppocr_data import rec_preprocess, det_preprocess  # noqa: E402  (the scripts' own functions)
 import fashion_mnist as fm  # noqa: E402
 
@@ -42,11 +41,6 @@ FASHION_MODEL = os.path.join(REPO, "tests", "data", "models", "fmnist_vit_op17.o
 FASHION_DATA = os.path.join(REPO, "data", "fashion_mnist")
 REC_SAMPLES = 8
 FASHION_SAMPLES = 32
-
-
-def digest(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def run(vitq, *args):

@@ -6,7 +6,6 @@ help lists, and the docs are in place. With --consumer: a project outside vitq's
 vitq::vitq, and its quantized models are byte for byte what `vitq quantize` writes. Installs into
 a temporary prefix; the build tree is left as it was."""
 import argparse
-import hashlib
 import os
 import re
 import subprocess
@@ -15,15 +14,10 @@ import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
-from e2e_checks import check, exit_code  # noqa: E402
+from e2e_checks import check, digest, exit_code  # noqa: E402
 
 MODEL = os.path.join(REPO, "tests", "data", "models", "fmnist_vit_op17.onnx")
 DATA = os.path.join(REPO, "data", "fashion_mnist", "calib_x.npy")
-
-
-def digest(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def check_consumer(args, prefix, work):

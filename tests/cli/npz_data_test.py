@@ -4,7 +4,6 @@ one archive quantizes to the same bytes as from a folder of per-sample .npy file
 takes an archive's only array whatever its name; corrupt, truncated, incomplete and size-lying
 archives are refused with exit 2 and a message naming the file."""
 import argparse
-import hashlib
 import os
 import struct
 import subprocess
@@ -15,17 +14,12 @@ import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
-from e2e_checks import check, exit_code  # noqa: E402
+from e2e_checks import check, digest, exit_code  # noqa: E402
 
 MINILM = os.path.join(REPO, "models", "minilm", "all-MiniLM-L6-v2.onnx")
 VIT = os.path.join(REPO, "tests", "data", "models", "fmnist_vit_op17.onnx")
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 SAMPLES = 4
-
-
-def digest(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def quantize(vitq, model, data, out):

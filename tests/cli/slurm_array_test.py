@@ -5,7 +5,6 @@ localhost (scripts/scaleout/slurm_local.sh), an `sbatch --array` job whose tasks
 quantizing with --stats, as docs/scale-out.md shows. The merged statistics equal one process's
 on all the samples, and the model is byte for byte the one-process minmax model."""
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -14,17 +13,12 @@ import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
-from e2e_checks import check, exit_code  # noqa: E402
+from e2e_checks import check, digest, exit_code  # noqa: E402
 
 CLUSTER = os.path.join(REPO, "scripts", "scaleout", "slurm_local.sh")
 MODEL = os.path.join(REPO, "tests", "data", "models", "fmnist_hybrid_op13.onnx")
 DATA = os.path.join(REPO, "data", "fashion_mnist", "calib_x.npy")
 SAMPLES = ["--calib-samples", "90"]
-
-
-def digest(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def job_state(job, env):

@@ -7,7 +7,6 @@ Kubernetes Indexed Job's variables, and merge-stats takes a folder or a glob. Fi
 model, corrupt files, repeated shards, recipes that need the data, and placement mismatches are
 refused with exit 2 and nothing written."""
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -20,17 +19,12 @@ from onnx import numpy_helper
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
-from e2e_checks import check, exit_code  # noqa: E402
+from e2e_checks import check, digest, exit_code  # noqa: E402
 
 HYBRID = os.path.join(REPO, "tests", "data", "models", "fmnist_hybrid_op13.onnx")
 VIT = os.path.join(REPO, "tests", "data", "models", "fmnist_vit_op17.onnx")
 DATA = os.path.join(REPO, "data", "fashion_mnist", "calib_x.npy")
 SAMPLES = "90"
-
-
-def digest(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def vitq_run(vitq, *args, engine=None):

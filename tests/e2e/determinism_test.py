@@ -14,7 +14,6 @@ calibration and 4 report samples instead of 32 and 8, and 5 reconstruction steps
 instead of 20 on 16; the third run with --threads 2 is made for the cases of THREADED_QUICK only
 (one per kind of step: range observers, learned rounding, the integer export, AWQ and GPTQ)."""
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -22,7 +21,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_checks import check, exit_code  # noqa: E402
+from e2e_checks import check, digest, exit_code  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.path.join(REPO, "data", "fashion_mnist", "calib_x.npy")
@@ -50,11 +49,6 @@ TIMING = {"seconds", "output_model"}
 THREADED_QUICK = {0, 8, 9, 10}
 # --quick: the cases' reconstruction options take these values.
 QUICK_RECON = {"--recon-iters": "5", "--recon-samples": "8"}
-
-
-def digest(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def without_timing(doc):

@@ -1,6 +1,7 @@
 """What the end-to-end tests share: named checks that are all reported before the test fails,
 running a model on a batch with ONNX Runtime (one thread) or with `vitq run`, and scoring a model on
 its task with the evaluation script."""
+import hashlib
 import json
 import os
 import subprocess
@@ -16,6 +17,12 @@ def check(ok, what):
     print(("ok   " if ok else "FAIL ") + what, flush=True)
     if not ok:
         failures.append(what)
+
+
+def digest(path):
+    """SHA-256 of a file's bytes: "same bytes" checks."""
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 def exit_code():

@@ -13,7 +13,6 @@ rows per channel), compared on 200 test images instead of 1000 and 4 lines inste
 report on 2 samples instead of 8.
 """
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -24,7 +23,7 @@ import numpy as np
 import onnx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_checks import check, exit_code, ort_run, vitq_run  # noqa: E402
+from e2e_checks import check, digest, exit_code, ort_run, vitq_run  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FASHION = os.path.join(REPO, "data", "fashion_mnist")
@@ -52,11 +51,6 @@ def storage(path):
     acts = [init[n.input[2]].data_type for n in m.graph.node if n.op_type == "QuantizeLinear"]
     opset = next(o.version for o in m.opset_import if o.domain in ("", "ai.onnx"))
     return opset, m.ir_version, weights, acts
-
-
-def digest(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def compare_pair(vitq, name, model, data, x, tmp, flags, agree_floor, with_vitq=True):
