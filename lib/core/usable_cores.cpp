@@ -96,9 +96,13 @@ std::optional<int> coresFromCpuMax(const std::string& text) {
 }
 
 int usableCores() {
-  int cores = affinityCores();
-  if (auto quota = cgroupQuotaCores()) cores = std::min(cores, *quota);
-  return std::max(1, cores);
+  // Read once per process: every subcommand's --threads asks at start-up.
+  static const int cores = [] {
+    int n = affinityCores();
+    if (auto quota = cgroupQuotaCores()) n = std::min(n, *quota);
+    return std::max(1, n);
+  }();
+  return cores;
 }
 
 }  // namespace vitq

@@ -9,7 +9,7 @@
 
 namespace vitq {
 
-/// At least 1.
+/// At least 1; read once per process.
 int usableCores();
 
 /// The cores a cgroup v2 `cpu.max` text allows ("150000 100000" -> 2, rounded up); none for "max".
