@@ -8,6 +8,8 @@
 #include "calib/dataset.h"
 #include "core/logging.h"
 #include "onnx_io/model_clone.h"
+#include "passes/mixed/config_evaluator.h"
+#include "passes/ptq/quant_step.h"
 #include "passes/ptq/pipeline_text.h"
 #include "passes/ptq/quantize_pipeline.h"
 #include "pattern/transformer_patterns.h"
@@ -75,16 +77,34 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-Status checkAutoFlags(const QuantizeFlags& o) {
+namespace {
+
+// The flags that name one recipe's work, which auto cannot choose around; empty when none is given.
+std::string flagAutoCannotTake(const QuantizeFlags& o) {
   const std::pair<const char*, const char*> refused[] = {
       {"--pipeline", "--pipeline names its own steps"},
       {"--weight-only", "weight-only quantization has no activation ranges or placement to choose (use --awq, --gptq)"},
       {"--budget", "--budget searches per-layer precision for one recipe: choose the recipe first"},
-      {"--stats", "saved statistics belong to one recipe's calibration"}};
+      {"--stats", "saved statistics belong to one recipe's calibration"},
+      {"--stop-after", "--stop-after writes one recipe's reparameterized float model"}};
   for (const auto& [flag, why] : refused) {
-    if (o.given.count(flag)) return invalidArgument(std::string("--recipe auto cannot take ") + flag + ": " + why);
+    if (o.given.count(flag)) return std::string(flag) + ": " + why;
   }
-  if (o.format == "integer") return invalidArgument("--recipe auto cannot take --format integer: the integer export is --recipe i-vit's");
+  if (o.format == "integer") return "--format integer: the integer export is --recipe i-vit's";
+  return "";
+}
+
+}  // namespace
+
+QuantizeFlags withDefaultRecipe(const QuantizeFlags& o) {
+  QuantizeFlags out = o;
+  if (!o.given.count("--recipe")) out.recipe = flagAutoCannotTake(o).empty() ? "auto" : "minmax";
+  return out;
+}
+
+Status checkAutoFlags(const QuantizeFlags& o) {
+  const std::string refused = flagAutoCannotTake(o);
+  if (!refused.empty()) return invalidArgument("--recipe auto cannot take " + refused);
   VITQ_RETURN_IF_ERROR(parseBudgetSeconds(o.auto_budget).status());
   // The user's other flags must fit at least one candidate (e.g. --percentile fits percentile only).
   const std::vector<Candidate> all = candidates(o, true);
@@ -101,7 +121,7 @@ class CandidateTrials {
  public:
   CandidateTrials(const QuantizeFlags& o, const QuantizationInputs& in, const Dataset& fit, const Dataset& judge,
                   double budget)
-      : o_(o), in_(in), fit_(fit), judge_(judge), budget_(budget), start_(std::chrono::steady_clock::now()) {}
+      : o_(o), in_(in), fit_(fit), judge_samples_(judge), budget_(budget), start_(std::chrono::steady_clock::now()) {}
 
   Status run(const Candidate& c) {
     nlohmann::json entry{{"recipe", c.flags.recipe}, {"placement", c.flags.placement}};
@@ -109,6 +129,7 @@ class CandidateTrials {
     const double spent = seconds();
     if (!c.applicable.isOk()) {
       entry["skipped"] = c.applicable.message();
+      if (first_refusal_.isOk()) first_refusal_ = c.applicable;
     } else if (ran_ > 0 && spent + spent / ran_ > budget_) {
       entry["skipped"] = "over --auto-budget " + o_.auto_budget + " (" + std::to_string(static_cast<int>(spent)) +
                          " s spent, about " + std::to_string(static_cast<int>(spent / ran_)) + " s a candidate)";
@@ -122,6 +143,8 @@ class CandidateTrials {
   const Candidate* best() const { return best_ ? &*best_ : nullptr; }
   double bestSqnr() const { return best_sqnr_; }
   const Status& firstFailure() const { return first_failure_; }
+  const Status& firstRefusal() const { return first_refusal_; }
+  int ran() const { return ran_; }
   const nlohmann::json& tried() const { return tried_; }
   double seconds() const { return secondsSince(start_); }
 
@@ -129,11 +152,27 @@ class CandidateTrials {
   Status score(const Candidate& c, nlohmann::json& entry) {
     const auto t0 = std::chrono::steady_clock::now();
     VITQ_ASSIGN_OR_RETURN(PipelineOptions po, pipelineOptionsFromFlags(c.flags));
+    // The final-run steps (reconstruction, GPTQ, noise) learn or draw changes for the quantizers
+    // chosen here; they run once, on the chosen candidate, instead of on every candidate.
+    po.final_run = false;
+    // After the first, candidates that only choose ranges share one observation of the fit samples.
+    const bool first = ran_ == 0;
+    if (!first && !firstStepReadingData(po) && !po.integer_lowering) {
+      VITQ_ASSIGN_OR_RETURN(po.precomputed_stats, sharedStats(po));
+      po.precomputed_source = "--recipe auto's statistics of the fit samples";
+    }
     VITQ_ASSIGN_OR_RETURN(Model m, cloneModel(in_.working));
     auto quantized = quantizeModel(m, fit_, po);
-    StatusOr<nlohmann::json> scored = quantized.isOk()
-                                          ? compareModels(in_.reference, m, judge_, {}, CompareOptions{0, o_.threads, {}})
-                                          : StatusOr<nlohmann::json>(quantized.status());
+    // The first candidate is the plainest the flags allow (minmax where they do): where it fails,
+    // the model or the data is at fault, and its message is the one to give, unwrapped.
+    if (first && !quantized.isOk()) return quantized.status();
+    if (quantized.isOk() && !judge_) {
+      VITQ_ASSIGN_OR_RETURN(ConfigEvaluator judge,
+                            ConfigEvaluator::create(in_.reference, in_.reference, judge_samples_, o_.threads));
+      judge_ = std::move(judge);
+    }
+    StatusOr<ConfigMetrics> scored =
+        quantized.isOk() ? judge_->evaluateModel(m) : StatusOr<ConfigMetrics>(quantized.status());
     ++ran_;
     entry["seconds"] = round3(secondsSince(t0));
     if (!scored.isOk()) {
@@ -141,14 +180,12 @@ class CandidateTrials {
       if (first_failure_.isOk()) first_failure_ = scored.status();
       return Status::ok();
     }
-    const nlohmann::json& summary = (*scored)["summary"];
-    // An identical output has SQNR null (+inf).
-    const double sqnr = summary["output_sqnr_db"].is_number() ? summary["output_sqnr_db"].get<double>() : INFINITY;
+    const double sqnr = scored->sqnr_db;
     entry["output_sqnr_db"] = round3(sqnr);
-    entry["output_cosine"] = summary["output_cosine"];
+    entry["output_cosine"] = scored->cosine;
     entry["pipeline"] = pipelineText(quantized->pipeline, po);
     logger("vitq.quantize")->info("auto: {}: output SQNR {:.2f} dB on {} held-out samples ({:.1f} s)", c.label, sqnr,
-                                  judge_.size(), entry["seconds"].get<double>());
+                                  judge_samples_.size(), entry["seconds"].get<double>());
     if (round3(sqnr) > round3(best_sqnr_)) {
       best_sqnr_ = sqnr;
       best_ = c;
@@ -156,10 +193,25 @@ class CandidateTrials {
     return Status::ok();
   }
 
+  // Min/max and histograms of every activation either placement quantizes, observed once.
+  StatusOr<const CalibrationResult*> sharedStats(const PipelineOptions& candidate) {
+    if (!shared_stats_) {
+      PipelineOptions observe;
+      observe.quant.exclude = candidate.quant.exclude;
+      observe.threads = candidate.threads;
+      VITQ_ASSIGN_OR_RETURN(CalibrationResult stats, collectActivationStats(in_.working, fit_, observe, kHistogramBins));
+      shared_stats_ = std::move(stats);
+    }
+    return &*shared_stats_;
+  }
+
+  static constexpr int kHistogramBins = 2048;  // as `vitq calibrate`'s default
   const QuantizeFlags& o_;
   const QuantizationInputs& in_;
   const Dataset& fit_;
-  const Dataset& judge_;
+  const Dataset& judge_samples_;
+  std::optional<ConfigEvaluator> judge_;  // the float model's outputs on the judge samples, run once
+  std::optional<CalibrationResult> shared_stats_;
   const double budget_;
   const std::chrono::steady_clock::time_point start_;
   int ran_ = 0;
@@ -167,6 +219,7 @@ class CandidateTrials {
   std::optional<Candidate> best_;
   double best_sqnr_ = -INFINITY;
   Status first_failure_ = Status::ok();
+  Status first_refusal_ = Status::ok();
 };
 
 // The best candidate with SmoothQuant at these strengths (outliers in the inputs of linear layers
@@ -203,6 +256,11 @@ StatusOr<AutoChoice> chooseRecipe(const QuantizeFlags& o, const QuantizationInpu
       c.applicable = pipelineOptionsFromFlags(c.flags).status();
       VITQ_RETURN_IF_ERROR(trials.run(c));
     }
+  }
+  if (!trials.best() && trials.ran() == 0 && !trials.firstRefusal().isOk()) {
+    // No candidate fits the flags on this model (e.g. --dual-clip where no LayerNorm is): the
+    // plainest one's reason, as that recipe given alone would say it.
+    return trials.firstRefusal();
   }
   if (!trials.best()) {
     return trials.firstFailure().isOk()

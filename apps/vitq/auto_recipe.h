@@ -15,6 +15,10 @@ struct AutoChoice {
   nlohmann::json report;   // the report's `auto` section: what was tried, the scores, the choice
 };
 
+/// The flags with the default recipe in place when --recipe was not given: auto, or minmax where a
+/// flag names one recipe's work (--pipeline, --weight-only, --budget, --stats, --stop-after, --format integer).
+QuantizeFlags withDefaultRecipe(const QuantizeFlags& o);
+
 /// Refuses flags that `--recipe auto` cannot combine with, naming them.
 Status checkAutoFlags(const QuantizeFlags& o);
 

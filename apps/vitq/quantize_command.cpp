@@ -3,6 +3,7 @@
 #include <iostream>
 #include <limits>
 #include <optional>
+#include <sstream>
 
 #include "calib/dataset.h"
 #include "calib/stats_file.h"
@@ -42,7 +43,18 @@ StatusOr<CalibrationResult> loadSavedStats(const std::string& path, const Model&
   return saved;
 }
 
-Status runQuantize(const QuantizeFlags& user) {
+// " (chosen by auto, placement inputs, smooth-quant 0.8)" after the recipe's name, when auto chose it.
+std::string autoChoiceNote(bool auto_recipe, const QuantizeFlags& o) {
+  if (!auto_recipe) return "";
+  std::ostringstream note;
+  note << " (chosen by auto, placement " << o.placement;
+  if (o.smooth_alpha >= 0) note << ", smooth-quant " << o.smooth_alpha;
+  note << ")";
+  return note.str();
+}
+
+Status runQuantize(const QuantizeFlags& flags) {
+  const QuantizeFlags user = withDefaultRecipe(flags);
   VITQ_RETURN_IF_ERROR(checkOutputs(
       {{"the input model", user.model}, {"--data", user.data}, {"--labels", user.labels}, {"--stats", user.stats}},
       {{"-o", user.output}, {"--report", user.report}}));
@@ -138,7 +150,7 @@ Status runQuantize(const QuantizeFlags& user) {
   VITQ_RETURN_IF_ERROR(writeReport(report, o.report, {reference, quantized, *in.eval, o.threads, &in.original}));
   VITQ_RETURN_IF_ERROR(saveModelAfterReport(quantized, o.output, o.report));
   std::cout << "# vitq quantize: " << o.model << " -> " << o.output << "\n\n"
-            << "recipe " << recipeName(o) << ", W" << o.wbits
+            << "recipe " << recipeName(o) << autoChoiceNote(auto_recipe, o) << ", W" << o.wbits
             << (po.quant.weights_only ? " weight-only (activations float)" : "A" + std::to_string(o.abits)) << ", "
             << plan.quantized_nodes << " of "
             << plan.compute_nodes << " compute nodes quantized, " << pr.calibration_samples << " calibration samples\n"

@@ -23,7 +23,7 @@ void addQuantizeFlags(CLI::App& app, QuantizeFlags& flags) {
                   "The steps to run with their options instead of --recipe, as vitq passes lists them and reports "
                   "record them, e.g. \"ln-reparam, plan{inputs-8bit}, calibrate{range=mse}, materialize-qdq\" "
                   "(docs/cli.md)");
-  cmd->add_option("--recipe", o->recipe, "minmax (default), mean-minmax, percentile, entropy, mse, repq-vit, repquant, q-hyvit or i-vit (docs/recipes.md); auto: tries minmax, repq-vit, mse and percentile with either placement, then the best with --smooth-quant 0.5 and 0.8, each calibrated on three quarters of the calibration samples and scored on the rest, and keeps the best");
+  cmd->add_option("--recipe", o->recipe, "auto (default), minmax, mean-minmax, percentile, entropy, mse, repq-vit, repquant, q-hyvit or i-vit (docs/recipes.md). auto tries minmax, repq-vit (where the model has LayerNorms or Softmax), mse and percentile with either placement, then the best with --smooth-quant 0.5 and 0.8, each calibrated on three quarters of the calibration samples and scored on the rest, and keeps the best (--reconstruct and --gptq run on that one only); the default is minmax with --pipeline, --weight-only, --budget, --stats, --stop-after or --format integer");
   cmd->add_option("--auto-budget", o->auto_budget, "--recipe auto: time for trying candidates (seconds, or 5m); candidates that would not fit are skipped and reported")
       ->capture_default_str();
   cmd->add_option("--format", o->format, "qdq (default) or integer: integer-only ONNX (--recipe i-vit, docs/recipes.md)")
@@ -60,6 +60,11 @@ void addQuantizeFlags(CLI::App& app, QuantizeFlags& flags) {
                   "Reconstruction: probability that an activation element skips its quantizer during the "
                   "optimization (QDrop; default 0)")
       ->check(CLI::Range(0.0, 1.0))->check(finiteNumber());
+  cmd->add_option("--recon-holdout", o->recon_holdout,
+                  "Reconstruction: fraction of the cached samples (the last ones, 0 to 0.5) never fitted; each "
+                  "block keeps its best checkpoint (every quarter of the steps) only where it beats nearest rounding "
+                  "on them (default 0: judged on the fitted samples)")
+      ->check(CLI::Range(0.0, 0.5))->check(finiteNumber());
   cmd->add_flag("--recon-act-scales", o->recon_act_scales,
                 "--reconstruct all: learn the scales of the activations each block produces with its rounding "
                 "(LSQ step sizes, QDrop's joint optimization)");

@@ -28,7 +28,8 @@ Status checkOptionsAreRead(const QuantizeFlags& o, const PipelineOptions& po, co
   VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--noise-seed", "--noise-dist", "--noise-steps", "--noise-layers"}, po.noisy_bias,
                                     "tunes NoisyQuant (a recipe ending in +noisy); " + label + " adds no noise"));
   const bool reconstructs = po.reconstruct != Reconstruction::kNone;
-  VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--recon-iters", "--recon-samples", "--recon-batch", "--recon-lr", "--recon-drop"},
+  VITQ_RETURN_IF_ERROR(refuseUnread(o, {"--recon-iters", "--recon-samples", "--recon-batch", "--recon-lr", "--recon-drop",
+                                        "--recon-holdout"},
                                     reconstructs,
                                     "tunes the reconstruction, and " + label + " reconstructs nothing "
                                     "(--reconstruct bridges|all, or --recipe q-hyvit or repquant)"));
@@ -216,6 +217,7 @@ StatusOr<PipelineOptions> pipelineOptionsFromFlags(const QuantizeFlags& o) {
   po.reconstruction.learning_rate = o.recon_lr;
   po.reconstruction.seed = o.seed;
   po.reconstruction.drop_probability = o.recon_drop;
+  po.reconstruction.holdout = o.recon_holdout;
   po.reconstruction.learn_activation_scales = o.recon_act_scales;
   if (o.given.count("--recon-block-layers")) po.reconstruction_block_layers = o.recon_block_layers;
   if (o.reconstruct == "none") po.reconstruct = Reconstruction::kNone;

@@ -14,7 +14,7 @@
 namespace vitq::cli {
 
 struct QuantizeFlags {
-  std::string model, data, output, report, recipe = "minmax", stop_after;
+  std::string model, data, output, report, recipe = "auto", stop_after;  // recipe: see withDefaultRecipe
   std::string pipeline;  // --pipeline: the steps and their options instead of --recipe
   std::string format = "qdq";
   std::string ranges;  // i-vit: minmax (default) or mean-minmax
@@ -39,7 +39,7 @@ struct QuantizeFlags {
   std::vector<std::string> noise_layers;
   int recon_iters = 400, recon_batch = 4;
   size_t recon_samples = 128;
-  float recon_lr = 0.1f, recon_drop = 0.0f;
+  float recon_lr = 0.1f, recon_drop = 0.0f, recon_holdout = 0.0f;
   bool recon_act_scales = false;
   std::string reconstruct;  // bridges, all or none; empty: the recipe's
   int recon_block_layers = 2;

@@ -3,8 +3,8 @@
 
     run_zoo.py [--vitq build/apps/vitq/vitq] [--zoo models/zoo] [--only NAME_GLOB] [--json OUT.json]
 
-For each manifest entry, W8A8 with the default recipe (minmax), and also with ``--recipe repq-vit``
-where the model has LayerNorms or attention:
+For each manifest entry, W8A8 with the default recipe (``auto``: the row names the recipe and placement
+it chose), and also with ``--recipe repq-vit`` where the model has LayerNorms or attention:
 
     vitq quantize MODEL --data SAMPLES --holdout H -o OUT --report R.json --threads 1
 
@@ -191,12 +191,12 @@ def vitq_run_check(vitq, zoo, entry, first, reference, work):
 def quantize_command(vitq, zoo, entry, recipe, out, report, threads):
     cmd = [vitq, "quantize", os.path.join(zoo, entry["file"]), "--data", os.path.join(zoo, entry["samples"]),
            "--holdout", str(entry["holdout_samples"]), "-o", out, "--report", report, "--threads", str(threads)]
-    return cmd + ([] if recipe == "minmax" else ["--recipe", recipe])
+    return cmd + ([] if recipe == "default" else ["--recipe", recipe])
 
 
 def run_entry(vitq, zoo, entry, work, threads=1, timeout=900, extra_recipes=()):
-    """One row per recipe for a manifest entry (minmax, repq-vit where there is attention, and
-    extra_recipes, e.g. auto)."""
+    """One row per recipe for a manifest entry (the default, repq-vit where there is attention, and
+    extra_recipes, e.g. minmax)."""
     model = os.path.join(zoo, entry["file"])
     names = sample_names(zoo, entry)
     feeds = [sample_feed(zoo, entry, n) for n in names]
@@ -208,7 +208,7 @@ def run_entry(vitq, zoo, entry, work, threads=1, timeout=900, extra_recipes=()):
         run_diff, run_error = vitq_run_check(vitq, zoo, entry, names[0], fp32[False][0], work)
         calib = [sample_feed(zoo, entry, n) for n in sample_names(zoo, entry, "calib")]
         reference = reference_w8a8(model, calib, feeds, fp32[False])
-    recipes = ["minmax"] + (["repq-vit"] if entry["attention"] else []) + list(extra_recipes)
+    recipes = ["default"] + (["repq-vit"] if entry["attention"] else []) + list(extra_recipes)
     rows = []
     for recipe in recipes:
         stem = os.path.join(work, f"{entry['name']}.{recipe}")
@@ -245,7 +245,12 @@ def judge(row, entry, fp32, feeds, stem, run_error):
     """Scores a quantized model (exit 0) against FP32 in both ONNX Runtime sessions."""
     problems = []
     with open(stem + ".json") as f:
-        row["vitq_cosine"] = json.load(f).get("summary", {}).get("output_cosine")
+        report = json.load(f)
+    row["vitq_cosine"] = report.get("summary", {}).get("output_cosine")
+    if "auto" in report:  # what the default chose, e.g. "default (mse, inputs)"
+        chosen = report["auto"]["chosen"]
+        smooth = f", smooth {chosen['smooth_quant']}" if "smooth_quant" in chosen else ""
+        row["recipe"] = f"{row['recipe']} ({chosen['recipe']}, {chosen['placement']}{smooth})"
     for opt, key in ((True, "ort_cosine_opt"), (False, "ort_cosine_noopt")):
         ref, q = fp32[opt], ort_outputs(stem + ".onnx", feeds, opt)
         where = "optimized" if opt else "unoptimized"

@@ -169,7 +169,7 @@ def main():
         for sub in ("inspect", "convert"):
             expect(vitq, [sub, "--help"], 0, "Usage", f"{sub} --help")
         # --help shows every option's default (#32): the recipe, the auto budget, the calibration samples.
-        for default in ("--recipe TEXT=minmax", "--auto-budget TEXT=5m", "--wbits INT:INT in [2 - 8]=8"):
+        for default in ("--recipe TEXT=auto", "--auto-budget TEXT=5m", "--wbits INT:INT in [2 - 8]=8"):
             expect(vitq, ["quantize", "--help"], 0, default, f"quantize --help shows {default}")
         samples = os.path.join(d, "x.npy")
         np.save(samples, np.ones((2, 1, 4), dtype=np.float32))
@@ -214,7 +214,7 @@ def main():
         expect(vitq, quantize + ["--recipe", "i-vit", "--format", "integer", "--gptq"], 2,
                "integer-lowering runs after plan and calibrate alone: step 'gptq'", "--gptq with --format integer",
                [good], [out])
-        expect(vitq, quantize + ["--depthwise-inputs", "per-channel"], 2,
+        expect(vitq, quantize + ["--recipe", "minmax", "--depthwise-inputs", "per-channel"], 2,
                "--depthwise-inputs per-channel needs --placement inputs", "per-channel depthwise inputs, integer placement",
                [good], [out])
         expect(vitq, quantize + ["--recipe", "i-vit", "--format", "integer", "--reconstruct", "all"], 2,
@@ -241,7 +241,9 @@ def main():
         if os.path.exists(out):
             os.remove(out)
         # Tuning options the recipe never reads are refused, not ignored.
-        for extra, message in ((["--percentile", "99.9"], "--percentile sets the range of --recipe percentile"),
+        # (auto, the default, would take --percentile as a choice of the percentile candidates)
+        for extra, message in ((["--recipe", "minmax", "--percentile", "99.9"],
+                                "--percentile sets the range of --recipe percentile"),
                                (["--noise-seed", "3"], "--noise-seed tunes NoisyQuant"),
                                (["--recon-iters", "5"], "--recon-iters tunes the reconstruction"),
                                (["--seed", "3"], "--seed seeds the sample draws"),

@@ -168,8 +168,9 @@ def real_data_cases(vitq, ex, tmp):
     check(all(e == 0 for e in errors), f"PP-OCR rec: {len(images)} rendered PNGs equal x.npy bit for bit ({errors})")
     np.save(os.path.join(tmp, "rec_x.npy"), x)
     a, b = os.path.join(tmp, "rec_npy.onnx"), os.path.join(tmp, "rec_png.onnx")
-    pa = run(vitq, "quantize", REC_MODEL, "--data", os.path.join(tmp, "rec_x.npy"), "-o", a, "--eval-samples", "2")
-    pb = run(vitq, "quantize", REC_MODEL, "--data", png_dir, "--preprocess", "ppocr-rec", "-o", b,
+    pa = run(vitq, "quantize", REC_MODEL, "--recipe", "minmax", "--data", os.path.join(tmp, "rec_x.npy"), "-o", a,
+             "--eval-samples", "2")
+    pb = run(vitq, "quantize", REC_MODEL, "--recipe", "minmax", "--data", png_dir, "--preprocess", "ppocr-rec", "-o", b,
              "--eval-samples", "2")
     check(pa.returncode == 0 and pb.returncode == 0 and digest(a) == digest(b),
           f"PP-OCR rec: quantize from the PNGs writes the bytes it writes from x.npy "

@@ -23,7 +23,8 @@ SAMPLES = 4
 
 
 def quantize(vitq, model, data, out):
-    return subprocess.run([vitq, "-q", "quantize", model, "--data", data, "-o", out, "--calib-samples", str(SAMPLES),
+    return subprocess.run([vitq, "-q", "quantize", model, "--recipe", "minmax", "--data", data, "-o", out,
+                           "--calib-samples", str(SAMPLES),
                            "--eval-samples", "2", "--threads", "1"], capture_output=True, text=True)
 
 

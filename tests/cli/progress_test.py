@@ -23,7 +23,7 @@ def run(vitq, out, terminal, env_mode=None, quiet=False):
     env.pop("VITQ_PROGRESS", None)
     if env_mode:
         env["VITQ_PROGRESS"] = env_mode
-    cmd = [vitq] + (["-q"] if quiet else []) + ["quantize", MODEL, "--data", DATA, "--calib-samples", "16",
+    cmd = [vitq] + (["-q"] if quiet else []) + ["quantize", MODEL, "--recipe", "minmax", "--data", DATA, "--calib-samples", "16",
                                                   "--eval-samples", "4", "-o", out]
     if not terminal:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)

@@ -103,8 +103,8 @@ def main():
             check(same and shard_samples == [30, 30, 30],
                   f"merged min/max/count == one process on all 90 samples ({len(one)} activations), shards {shard_samples}")
         local = os.path.join(work, "local.onnx")
-        subprocess.run([vitq, "-q", "quantize", MODEL, "--data", DATA, *SAMPLES, "--eval-samples", "16", "--threads",
-                        "1", "-o", local], check=True, capture_output=True)
+        subprocess.run([vitq, "-q", "quantize", MODEL, "--recipe", "minmax", "--data", DATA, *SAMPLES, "--eval-samples",
+                        "16", "--threads", "1", "-o", local], check=True, capture_output=True)
         slurm = os.path.join(work, "slurm.onnx")
         check(os.path.exists(slurm) and digest(slurm) == digest(local),
               "the model quantized on Slurm == vitq quantize minmax in one process (same bytes)")

@@ -100,7 +100,7 @@ def main():
     check(exact and merged["values"].keys() == single["values"].keys(),
           f"merged min/max/count equal the single run's exactly ({len(single['values'])} activations)")
 
-    check(quantize(vitq, p("q_minmax.onnx")).returncode == 0, "quantize minmax on the data")
+    check(quantize(vitq, p("q_minmax.onnx"), "--recipe", "minmax").returncode == 0, "quantize minmax on the data")
     check(quantize(vitq, p("qs_minmax.onnx"), "--stats", p("all.json")).returncode == 0, "quantize minmax --stats")
     check(digest(p("q_minmax.onnx")) == digest(p("qs_minmax.onnx")),
           "minmax from three merged shards == minmax on all the data (same bytes)")

@@ -13,8 +13,12 @@ them.
    smoothing strength is tried.
 3. `--auto-budget 0.001`: the first candidate runs, the others are skipped naming the budget, and
    the first is chosen.
-4. Refusals, exit 2 with the reason: `--recipe auto --weight-only`, `--auto-budget` without
-   `--recipe auto`, `--auto-budget soon`.
+4. Refusals, exit 2 with the reason: `--recipe auto --weight-only`, `--auto-budget` with another
+   recipe, `--auto-budget soon`.
+5. auto is the default: the CNN quantized without --recipe has the `auto` section and the chosen
+   recipe; with `--reconstruct all` the candidates' pipelines have no reconstruction step and the
+   written model's has (it runs once, on the chosen one); with `--budget` and no --recipe the
+   recipe is minmax and nothing is tried.
 
 --quick (the sanitizer build): 8 calibration samples in case 1 (6 fit, 2 judge).
 """
@@ -118,12 +122,37 @@ def main():
             check((a["chosen"]["recipe"], a["chosen"]["placement"]) == ("minmax", "integer"), "and chooses the first")
 
         for flags, message in ((["--recipe", "auto", "--weight-only"], "--recipe auto cannot take --weight-only"),
-                               (["--auto-budget", "5m"], "--auto-budget is the time --recipe auto spends"),
+                               (["--recipe", "minmax", "--auto-budget", "5m"],
+                                "--auto-budget is the time --recipe auto spends"),
                                (["--recipe", "auto", "--auto-budget", "soon"], "--auto-budget takes seconds or minutes")):
             proc = quantize(args.vitq, VIT, DATA, os.path.join(tmp, "refused.onnx"), *flags)
             check(proc.returncode == 2 and message in proc.stderr,
                   f"{' '.join(flags)}: exit 2 saying '{message}' (got {proc.returncode}: {proc.stderr.strip()[-200:]})")
             check(not os.path.exists(os.path.join(tmp, "refused.onnx")), "and writes nothing")
+
+        default = os.path.join(tmp, "default.onnx")
+        proc = quantize(args.vitq, net, net_data, default, "--reconstruct", "all", "--recon-iters", "20")
+        ok = proc.returncode == 0
+        check(ok, f"no --recipe, --reconstruct all on the CNN exits 0 ({proc.stderr.strip()[-300:]})")
+        if ok:
+            report = json.load(open(default + ".json"))
+            a = report.get("auto", {})
+            pipelines = [c.get("pipeline", "") for c in a.get("candidates", [])]
+            check(len(pipelines) == 8 and report["recipe"]["name"] == a["chosen"]["recipe"],
+                  f"the default is auto: 8 candidates tried, the report's recipe is the chosen {a.get('chosen')}")
+            check(all(p and "reconstruction" not in p for p in pipelines),
+                  f"no candidate reconstructs ({pipelines[:2]} ...)")
+            check("sequential-reconstruction" in report["recipe"]["pipeline"],
+                  f"the chosen one does ({report['recipe']['pipeline']})")
+            check("(chosen by auto, placement " in proc.stdout, "stdout says auto chose the recipe")
+        budget = os.path.join(tmp, "budget.onnx")
+        proc = quantize(args.vitq, net, net_data, budget, "--budget", "sqnr_db>=10")
+        ok = proc.returncode == 0
+        check(ok, f"no --recipe, --budget exits 0 ({proc.stderr.strip()[-300:]})")
+        if ok:
+            report = json.load(open(budget + ".json"))
+            check(report["recipe"]["name"] == "minmax" and "auto" not in report,
+                  f"with --budget the default is minmax, nothing tried (recipe {report['recipe']['name']})")
     return exit_code()
 
 

@@ -112,11 +112,12 @@ def main():
 
     # Symmetric activations: INT4 codes on [-7, 7], clipped like the 8-bit container export.
     compare_pair(vitq, "vit_symmetric", os.path.join(models, "fmnist_vit_op17.onnx"), calib, test_x, tmp,
-                 ["--calib-samples", samples(32), "--wbits", "4", "--abits", "4", "--symmetric-activations"], 0.99,
+                 ["--calib-samples", samples(32), "--wbits", "4", "--abits", "4", "--recipe", "minmax",
+                  "--symmetric-activations"], 0.99,
                  with_vitq=False)
 
     hybrid = compare_pair(vitq, "hybrid", os.path.join(models, "fmnist_hybrid_op13.onnx"), calib, test_x, tmp,
-                          ["--calib-samples", samples(128), "--wbits", "4", "--abits", "4", "--placement", "inputs",
+                          ["--calib-samples", samples(128), "--wbits", "4", "--abits", "4", "--recipe", "minmax", "--placement", "inputs",
                            "--depthwise-inputs", "per-channel"], 0.99)
     if hybrid:
         m = onnx.load(hybrid)
@@ -145,7 +146,7 @@ def main():
     # W8A4: the activations of layers with 8-bit weights stay in 8-bit containers (ONNX Runtime would
     # fuse QLinearConv/QLinearMatMul and refuse 4-bit inputs); the attention MatMuls' are 4-bit.
     plain, packed = os.path.join(tmp, "w8a4.onnx"), os.path.join(tmp, "w8a4_int4.onnx")
-    flags = ["--calib-samples", samples(64), "--wbits", "8", "--abits", "4"]
+    flags = ["--calib-samples", samples(64), "--wbits", "8", "--abits", "4", "--recipe", "minmax"]
     quantize(vitq, os.path.join(models, "fmnist_vit_op17.onnx"), calib, plain, *flags)
     quantize(vitq, os.path.join(models, "fmnist_vit_op17.onnx"), calib, packed, *flags, "--int4")
     if os.path.exists(plain) and os.path.exists(packed):

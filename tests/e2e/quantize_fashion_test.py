@@ -73,7 +73,7 @@ def main():
             fp = os.path.join(MODELS, model_file)
             q = os.path.join(d, "q_" + ("sym_" if flags else "") + model_file)
             report = os.path.join(d, os.path.basename(q) + ".json")
-            proc = subprocess.run([vitq, "quantize", fp, "--data", calib, "--calib-samples", calib_samples, "-o", q,
+            proc = subprocess.run([vitq, "quantize", fp, "--recipe", "minmax", "--data", calib, "--calib-samples", calib_samples, "-o", q,
                                    "--report", report, "--threads", "1", *vitq_weight_flags(), *flags],
                                   capture_output=True, text=True)
             check(proc.returncode == 0, f"{name}: vitq quantize exits 0 ({proc.stderr.strip()[-200:]})")
@@ -112,7 +112,7 @@ def main():
                       f"max logit difference {np.abs(lv - lq).max():.4f}")
                 check(agree >= 0.995, f"{name}: vitq's simulation and ORT agree on top-1 ({agree * 100:.2f} %)")
         fp = os.path.join(MODELS, models[0])
-        gate = subprocess.run([vitq, "-q", "quantize", fp, "--data", calib, "--calib-samples", "32", "-o",
+        gate = subprocess.run([vitq, "-q", "quantize", fp, "--recipe", "minmax", "--data", calib, "--calib-samples", "32", "-o",
                                os.path.join(d, "g.onnx"), "--fail-if", "top1_agreement<1.01"], capture_output=True, text=True)
         check(gate.returncode == 3 and "accuracy gate failed" in gate.stderr, "--fail-if that holds exits 3")
         empty = os.path.join(d, "empty")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The model-zoo corpus (GitHub issue #27) in CI: builds `scripts/zoo/make_zoo.py --subset ci` (small
 models in every export style, and every hand-built hostile graph) into a temporary folder, quantizes
-each W8A8 with vitq (minmax, and repq-vit where the model has LayerNorms or attention) and checks the
+each W8A8 with vitq (the default recipe, auto, and repq-vit where the model has LayerNorms or attention) and checks the
 result in ONNX Runtime as `scripts/zoo/run_zoo.py` does. Every entry that is BROKEN or crashes fails,
 and so does every refusal not listed in EXPECTED_REFUSALS; each is named.
 

@@ -258,3 +258,46 @@ TEST_CASE("learned activation scales lower the W3A3 model error on unseen sample
 }
 
 }  // namespace vitq
+
+namespace vitq {
+
+TEST_CASE("held-out samples judge each block's checkpoints; nearest is kept where none beats it there", "[reconstruct]") {
+  Model m = makeModel();
+  test::NormalDataset calib(64, {1, 8, 6, 6}, 7);
+  QuantTable table = test::minMaxTable(m, calib, 3, 8);
+  ReconstructionOptions o;
+  o.iterations = 200;
+  o.samples = 64;
+  o.seed = 3;
+  o.quantize_activations = false;
+  o.holdout = 0.25f;
+  auto r = reconstructSequentially(m, table, calib, sequentialReconstructionBlocks(*m.graph, table, 1), o);
+  REQUIRE(r.isOk());
+  REQUIRE(r->size() == 3);
+  Model nearest = makeModel();
+  for (const BlockReconstructionReport& b : *r) {
+    INFO(b.name << ": held-out " << b.heldout_loss_before << " -> " << b.heldout_loss_after << " at step " << b.kept_step);
+    CHECK(b.heldout_samples == 16);
+    if (b.kept_nearest) {
+      CHECK(b.heldout_loss_after == b.heldout_loss_before);
+      CHECK(b.flipped == 0);
+    } else {
+      CHECK(b.heldout_loss_after < b.heldout_loss_before);
+      CHECK((b.kept_step == 50 || b.kept_step == 100 || b.kept_step == 150 || b.kept_step == 200));
+    }
+    for (const std::string& w : b.weights) {
+      const TensorQuant& q = *table.find(m.graph->findValue(w));
+      const Tensor rounded = fakeQuantizeTensor(nearest.graph->findValue(w)->initializer(), q.params, q.spec);
+      CHECK(m.graph->findValue(w)->initializer().bitwiseEqual(rounded) == b.kept_nearest);
+    }
+  }
+  // The same data and seed give the same bytes.
+  Model again = makeModel();
+  QuantTable table2 = test::minMaxTable(again, calib, 3, 8);
+  REQUIRE(reconstructSequentially(again, table2, calib, sequentialReconstructionBlocks(*again.graph, table2, 1), o).isOk());
+  for (const char* w : {"W1", "W2", "W3"}) {
+    CHECK(m.graph->findValue(w)->initializer().bitwiseEqual(again.graph->findValue(w)->initializer()));
+  }
+}
+
+}  // namespace vitq

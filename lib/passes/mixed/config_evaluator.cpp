@@ -1,5 +1,6 @@
 #include "passes/mixed/config_evaluator.h"
 
+#include "ir/half.h"
 #include "onnx_io/model_clone.h"
 #include "passes/mixed/quant_units.h"
 #include "passes/ptq/materialize_qdq.h"
@@ -17,7 +18,8 @@ StatusOr<ConfigEvaluator> ConfigEvaluator::create(const Model& reference, const 
   for (size_t i = 0; i < samples.size(); ++i) {
     VITQ_ASSIGN_OR_RETURN(TensorMap feeds, samples.sample(i));
     VITQ_ASSIGN_OR_RETURN(TensorMap outputs, exec.run(feeds));
-    e.reference_.push_back(outputs.at(e.output_));
+    // A float16 model's output (its interface keeps the type) is compared in float32.
+    e.reference_.push_back(widenToFloat(outputs.at(e.output_)));
     e.feeds_.push_back(std::move(feeds));
   }
   return e;
@@ -38,7 +40,7 @@ StatusOr<ConfigMetrics> ConfigEvaluator::evaluateModel(const Model& model) const
     VITQ_ASSIGN_OR_RETURN(TensorMap outputs, exec.run(feeds_[i]));
     auto it = outputs.find(output_);
     if (it == outputs.end()) return internalError("the quantized model lost its output '" + output_ + "'");
-    stats.add(reference_[i], it->second, true);
+    stats.add(reference_[i], widenToFloat(it->second), true);
   }
   ConfigMetrics m;
   m.sqnr_db = stats.sqnrDb();

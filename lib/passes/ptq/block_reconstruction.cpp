@@ -88,12 +88,17 @@ void addReconstructionReport(const char* scope, const PipelineOptions& o, const 
                                      {"learning_rate", ro.learning_rate}, {"seed", ro.seed},
                                      {"block_layers", o.reconstruction_block_layers}, {"drop", ro.drop_probability},
                                      {"activation_scales", ro.learn_activation_scales}};
+  if (ro.holdout > 0) out["recipe"]["reconstruction"]["holdout"] = ro.holdout;
   nlohmann::json blocks = nlohmann::json::array();
   for (const auto& b : r.reconstructed) {
     blocks.push_back({{"block", b.name}, {"output", b.output}, {"weights", b.weights}, {"elements", b.elements},
                       {"codes_changed", b.flipped}, {"loss_before", b.loss_before}, {"loss_after", b.loss_after},
                       {"kept_nearest", b.kept_nearest}, {"activation_scales", b.activation_scales.size()},
                       {"seconds", b.seconds}});
+    if (b.heldout_samples > 0) {
+      blocks.back().update({{"heldout_samples", b.heldout_samples}, {"heldout_loss_before", b.heldout_loss_before},
+                            {"heldout_loss_after", b.heldout_loss_after}, {"kept_step", b.kept_step}});
+    }
   }
   out["reconstruction"] = blocks;
 }

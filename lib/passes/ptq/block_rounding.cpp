@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <memory>
+#include <optional>
 
 #include "core/logging.h"
 #include "exec/kernel_registry.h"
@@ -30,6 +31,13 @@ ValueTensors weightTensors(const std::vector<LearnedWeight>& weights, Rounding m
                                                 : w.rounding->nearest();
   }
   return out;
+}
+
+// Elements whose rounded value differs between two roundings of the same weight.
+int64_t flippedCodes(const Tensor& a, const Tensor& b) {
+  int64_t count = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) count += a.data<float>()[i] != b.data<float>()[i] ? 1 : 0;
+  return count;
 }
 
 // Deterministic integer in [0, n) from the generator (no std::distribution: fixed across libraries).
@@ -161,12 +169,13 @@ StatusOr<ValueTensors> BlockSamples::forward(size_t i, const ValueTensors& weigh
   return tensors;
 }
 
-StatusOr<double> BlockSamples::loss(const ValueTensors& weights, int threads) const {
+StatusOr<double> BlockSamples::loss(const ValueTensors& weights, int threads, size_t begin, size_t end) const {
+  end = std::min(end, samples());
   // Per-sample sums added in order: the same value for any thread count.
   std::vector<double> sum_of(samples(), 0.0);
   std::vector<Status> status_of(samples(), Status::ok());
 #pragma omp parallel for schedule(dynamic) num_threads(std::max(1, threads)) if (threads > 1)
-  for (size_t i = 0; i < samples(); ++i) {
+  for (size_t i = begin; i < end; ++i) {
     StatusOr<ValueTensors> t = forward(i, weights);
     if (!t.isOk()) {
       status_of[i] = t.status();
@@ -179,7 +188,7 @@ StatusOr<double> BlockSamples::loss(const ValueTensors& weights, int threads) co
   }
   double sum = 0;
   int64_t count = 0;
-  for (size_t i = 0; i < samples(); ++i) {
+  for (size_t i = begin; i < end; ++i) {
     VITQ_RETURN_IF_ERROR(status_of[i]);
     sum += sum_of[i];
     count += targets_[i].numel();
@@ -214,7 +223,16 @@ StatusOr<BlockReconstructionReport> learnBlockRounding(Graph& graph, int64_t ops
     log->info("{}: no quantized weights, skipped", label(block, position, count));
     return report;
   }
-  VITQ_ASSIGN_OR_RETURN(report.loss_before, samples.loss(weightTensors(weights, Rounding::kNearest), o.threads));
+  // The last `held` samples are never drawn: they judge the checkpoints.
+  const size_t n = samples.samples();
+  const auto want = static_cast<size_t>(static_cast<double>(n) * std::clamp(o.holdout, 0.0f, 0.5f));
+  const size_t held = want >= 1 && n - want >= 1 ? want : 0, fit = n - held;
+  report.heldout_samples = held;
+  const ValueTensors nearest = weightTensors(weights, Rounding::kNearest);
+  VITQ_ASSIGN_OR_RETURN(report.loss_before, samples.loss(nearest, o.threads, 0, fit));
+  if (held) {
+    VITQ_ASSIGN_OR_RETURN(report.heldout_loss_before, samples.loss(nearest, o.threads, fit, n));
+  }
 
   std::vector<const Value*> wrt;
   for (const auto& w : weights) wrt.push_back(w.value);
@@ -248,6 +266,14 @@ StatusOr<BlockReconstructionReport> learnBlockRounding(Graph& graph, int64_t ops
   const double rec_scale =
       report.loss_before > 0 ? 1.0 / (report.loss_before * static_cast<double>(samples.target(0).numel())) : 1.0;
   std::vector<float> grad_v;
+  // The rounding (and learned scales) at the checkpoint that did best on the held-out samples.
+  struct Checkpoint {
+    int step;
+    double heldout;
+    ValueTensors weights;
+    std::vector<float> log_scale;
+  };
+  std::optional<Checkpoint> best;
   for (int t = 0; t < o.iterations; ++t) {
     const ValueTensors soft = weightTensors(weights, Rounding::kSoft);
     std::vector<Tensor> grad_w;
@@ -257,7 +283,7 @@ StatusOr<BlockReconstructionReport> learnBlockRounding(Graph& graph, int64_t ops
     std::vector<size_t> picks(static_cast<size_t>(batch));
     std::vector<uint64_t> drop_seeds(picks.size());
     for (size_t k = 0; k < picks.size(); ++k) {
-      picks[k] = drawIndex(rng, samples.samples());
+      picks[k] = drawIndex(rng, fit);
       drop_seeds[k] = drop_rng();
     }
     for (size_t j = 0; j < scaled.size(); ++j) samples.overrideScale(scaled[j], std::exp(log_scale[j]));
@@ -310,22 +336,41 @@ StatusOr<BlockReconstructionReport> learnBlockRounding(Graph& graph, int64_t ops
       weights[w].adam->step(weights[w].rounding->v(), grad_v);
     }
     if (!scaled.empty()) scale_adam.step(log_scale, grad_log_scale);
-    if (o.iterations >= 4 && (t + 1) % (o.iterations / 4) == 0) {
+    const bool quarter = o.iterations >= 4 && (t + 1) % (o.iterations / 4) == 0;
+    if (quarter) {
       log->debug("{} step {}/{}: reconstruction {:.6g}, rounding regularizer {:.6g}", label(block, position, count),
                  t + 1, o.iterations, rec, reg);
     }
+    if (held && (quarter || t + 1 == o.iterations)) {
+      for (size_t j = 0; j < scaled.size(); ++j) samples.overrideScale(scaled[j], std::exp(log_scale[j]));
+      ValueTensors hard = weightTensors(weights, Rounding::kLearned);
+      VITQ_ASSIGN_OR_RETURN(double heldout, samples.loss(hard, o.threads, fit, n));
+      if (!best || heldout < best->heldout) best = Checkpoint{t + 1, heldout, std::move(hard), log_scale};
+    }
   }
-  for (size_t j = 0; j < scaled.size(); ++j) samples.overrideScale(scaled[j], std::exp(log_scale[j]));
-  ValueTensors hard = weightTensors(weights, Rounding::kLearned);
-  VITQ_ASSIGN_OR_RETURN(report.loss_after, samples.loss(hard, o.threads));
-  if (!(report.loss_after < report.loss_before)) {
+  if (!held) {
+    best = Checkpoint{o.iterations, 0, weightTensors(weights, Rounding::kLearned), log_scale};
+  }
+  for (size_t j = 0; j < scaled.size(); ++j) samples.overrideScale(scaled[j], std::exp(best->log_scale[j]));
+  VITQ_ASSIGN_OR_RETURN(report.loss_after, samples.loss(best->weights, o.threads, 0, fit));
+  // Kept where it beats nearest rounding on the samples that judge it: the held-out ones if any.
+  const bool better = held ? best->heldout < report.heldout_loss_before : report.loss_after < report.loss_before;
+  ValueTensors hard;
+  if (!better) {
     report.kept_nearest = true;
     report.loss_after = report.loss_before;
-    hard = weightTensors(weights, Rounding::kNearest);
+    report.heldout_loss_after = report.heldout_loss_before;
+    hard = nearest;
     samples.clearOverrides();
   } else {
-    for (const auto& w : weights) report.flipped += w.rounding->flipped();
-    for (size_t j = 0; j < scaled.size(); ++j) report.activation_scales.emplace_back(scaled[j], std::exp(log_scale[j]));
+    hard = std::move(best->weights);
+    report.kept_step = best->step;
+    report.heldout_loss_after = best->heldout;
+    for (const auto& w : weights) {
+      report.flipped += best->step == o.iterations ? w.rounding->flipped()
+                                                   : flippedCodes(hard.at(w.value), nearest.at(w.value));
+    }
+    for (size_t j = 0; j < scaled.size(); ++j) report.activation_scales.emplace_back(scaled[j], std::exp(best->log_scale[j]));
   }
   for (auto& w : weights) {
     const Tensor& rounded = hard.at(w.value);
@@ -333,9 +378,13 @@ StatusOr<BlockReconstructionReport> learnBlockRounding(Graph& graph, int64_t ops
     graph.setInitializer(w.value, rounded);
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  log->info("{}: {} weights ({} elements), output MSE {:.6g} -> {:.6g}{}, {} codes changed, {:.1f} s",
+  const std::string heldout =
+      held ? fmt::format(", held-out {:.6g} -> {:.6g} (step {})", report.heldout_loss_before, report.heldout_loss_after,
+                         report.kept_step)
+           : "";
+  log->info("{}: {} weights ({} elements), output MSE {:.6g} -> {:.6g}{}{}, {} codes changed, {:.1f} s",
             label(block, position, count), weights.size(), report.elements, report.loss_before, report.loss_after,
-            report.kept_nearest ? " (nearest kept)" : "", report.flipped, report.seconds);
+            heldout, report.kept_nearest ? " (nearest kept)" : "", report.flipped, report.seconds);
   return report;
 }
 

@@ -36,6 +36,10 @@ struct ReconstructionOptions {
   bool learn_activation_scales = false;
   float scale_learning_rate = 0.004f;  // Adam on log(scale)
   int threads = 1;  // the whole-model runs that cache samples, and the samples of each step in parallel
+  // Fraction of a block's cached samples (the last ones) the optimization never draws: the learned
+  // rounding is checked on them at each quarter of the steps and the best checkpoint is kept only
+  // where it beats nearest rounding there (0: judged on the fitted samples, as before).
+  float holdout = 0.0f;
 };
 
 /// One unit: nodes of the graph in topological order, the non-constant values they read from
@@ -56,6 +60,12 @@ struct BlockReconstructionReport {
   double loss_before = 0;            // output MSE vs float on the cached samples, nearest rounding
   double loss_after = 0;             // ... with the learned rounding (never above loss_before)
   bool kept_nearest = false;         // learned rounding was not better; nearest kept
+  // ReconstructionOptions::holdout: the samples the optimization did not draw and the output MSE
+  // on them with nearest rounding and with the rounding kept; the step of the kept checkpoint.
+  size_t heldout_samples = 0;
+  double heldout_loss_before = 0;
+  double heldout_loss_after = 0;
+  int kept_step = 0;
   // Per weight: the rounded weight written back against the float one the block was given.
   std::vector<std::pair<std::string, double>> weight_sqnr_db;
   // learn_activation_scales: the activations whose scale was learned, with the new scale (empty
@@ -102,8 +112,9 @@ class BlockSamples {
                                  float drop_probability = 0.0f, Tensor* raw_output = nullptr,
                                  ValueTensors* raw_overridden = nullptr) const;
 
-  /// Mean squared error of the block output over all cached samples.
-  StatusOr<double> loss(const ValueTensors& weights, int threads = 1) const;
+  /// Mean squared error of the block output over the cached samples [begin, end) (all by default).
+  StatusOr<double> loss(const ValueTensors& weights, int threads = 1, size_t begin = 0,
+                        size_t end = static_cast<size_t>(-1)) const;
 
  private:
   const ReconstructionBlock& block_;
