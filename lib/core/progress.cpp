@@ -29,7 +29,7 @@ Progress::Progress(std::string label, size_t total)
       start_(std::chrono::steady_clock::now()), last_draw_(start_) {}
 
 Progress::~Progress() {
-  if (enabled_) std::fprintf(stderr, "\r%*s\r", 78, "");
+  if (enabled_) std::fprintf(stderr, "\r%*s\r", 96, "");
 }
 
 void Progress::advance(size_t steps) {
@@ -50,7 +50,14 @@ void Progress::draw() {
   for (int i = 0; i < kWidth; ++i) bar[i] = i < filled ? '#' : '.';
   bar[kWidth] = '\0';
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  std::fprintf(stderr, "\r%-28.28s [%s] %zu/%zu %.1f s", label_.c_str(), bar, done_, total_, seconds);
+  // The time left at the pace so far, once there is a pace: long loops (sensitivity at real-model
+  // scale) should say up front whether to wait.
+  char left[32] = "";
+  if (done_ > 0 && done_ < total_) {
+    const double per_step = seconds / static_cast<double>(done_);
+    std::snprintf(left, sizeof left, ", ~%.0f s left", per_step * static_cast<double>(total_ - done_));
+  }
+  std::fprintf(stderr, "\r%-22.22s [%s] %zu/%zu %.1f s%s", label_.c_str(), bar, done_, total_, seconds, left);
   std::fflush(stderr);
 }
 

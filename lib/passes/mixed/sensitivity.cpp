@@ -1,6 +1,7 @@
 #include "passes/mixed/sensitivity.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "core/logging.h"
@@ -29,11 +30,19 @@ StatusOr<SensitivityResult> analyzeSensitivity(const std::vector<QuantUnit>& uni
   auto log = logger("vitq.sensitivity");
   SensitivityResult result;
   const std::vector<const QuantTable*> rungs{&table};
+  const auto start = std::chrono::steady_clock::now();
   VITQ_ASSIGN_OR_RETURN(result.all_quantized, evaluator.evaluate(composeTable(units, UnitLevels(units.size(), 0), rungs)));
   size_t activations = 0;
   for (const Value* v : table.values()) activations += table.find(v)->role == QuantRoleOfValue::kActivation ? 1 : 0;
-  Progress progress("sensitivity",
-                    units.size() * (options.layers_all_but ? 2 : 1) + (options.activations ? activations : 0));
+  // Each evaluation runs the whole model on every sample: say up front what the loop will take.
+  const size_t evaluations = units.size() * (options.layers_all_but ? 2 : 1) + (options.activations ? activations : 0);
+  const double each = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double expected = each * static_cast<double>(evaluations);
+  // Shown without -v when it is long enough to decide whether to wait.
+  log->log(expected > 60 ? spdlog::level::warn : spdlog::level::info,
+           "sensitivity: {} evaluations on {} samples, {:.2f} s each: about {:.0f} s (fewer --eval-samples shorten it)",
+           evaluations, evaluator.samples(), each, expected);
+  Progress progress("sensitivity", evaluations);
   for (size_t u = 0; u < units.size(); ++u) {
     UnitSensitivity s;
     s.unit = u;
