@@ -155,9 +155,11 @@ class CandidateTrials {
     // The final-run steps (reconstruction, GPTQ, noise) learn or draw changes for the quantizers
     // chosen here; they run once, on the chosen candidate, instead of on every candidate.
     po.final_run = false;
-    // After the first, candidates that only choose ranges share one observation of the fit samples.
+    // After the first, candidates that only choose ranges share one observation of the fit samples
+    // (per tensor: not where depthwise inputs get per-channel ranges).
     const bool first = ran_ == 0;
-    if (!first && !firstStepReadingData(po) && !po.integer_lowering) {
+    const bool per_channel_inputs = po.quant.depthwise_channel_inputs && !po.quant.quantize_outputs;
+    if (!first && !firstStepReadingData(po) && !po.integer_lowering && !per_channel_inputs) {
       VITQ_ASSIGN_OR_RETURN(po.precomputed_stats, sharedStats(po));
       po.precomputed_source = "--recipe auto's statistics of the fit samples";
     }

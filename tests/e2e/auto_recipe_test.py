@@ -18,7 +18,8 @@ them.
 5. auto is the default: the CNN quantized without --recipe has the `auto` section and the chosen
    recipe; with `--reconstruct all` the candidates' pipelines have no reconstruction step and the
    written model's has (it runs once, on the chosen one); with `--budget` and no --recipe the
-   recipe is minmax and nothing is tried.
+   recipe is minmax and nothing is tried. The hybrid with `--depthwise-inputs per-channel`: the
+   inputs-placement candidates all score (per-channel ranges are observed, not shared per tensor).
 
 --quick (the sanitizer build): 8 calibration samples in case 1 (6 fit, 2 judge).
 """
@@ -39,6 +40,7 @@ from e2e_checks import check, exit_code  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.path.join(REPO, "data", "fashion_mnist", "calib_x.npy")
 VIT = os.path.join(REPO, "tests", "data", "models", "fmnist_vit_op17.onnx")
+HYBRID = os.path.join(REPO, "tests", "data", "models", "fmnist_hybrid_op13.onnx")
 
 
 def quantize(vitq, model, data, out, *flags):
@@ -145,6 +147,20 @@ def main():
             check("sequential-reconstruction" in report["recipe"]["pipeline"],
                   f"the chosen one does ({report['recipe']['pipeline']})")
             check("(chosen by auto, placement " in proc.stdout, "stdout says auto chose the recipe")
+        # Per-channel depthwise inputs: every inputs-placement candidate runs (none may read the shared
+        # per-tensor statistics), the integer ones are skipped with the reason.
+        hybrid = os.path.join(tmp, "hybrid.onnx")
+        proc = quantize(args.vitq, HYBRID, DATA, hybrid, "--depthwise-inputs", "per-channel", "--calib-samples",
+                        "8" if args.quick else "16")
+        ok = proc.returncode == 0
+        check(ok, f"no --recipe, --depthwise-inputs per-channel on the hybrid exits 0 ({proc.stderr.strip()[-300:]})")
+        if ok:
+            rows = json.load(open(hybrid + ".json"))["auto"]["candidates"]
+            scored = [(c["recipe"], c["placement"]) for c in rows if "output_sqnr_db" in c and "smooth_quant" not in c]
+            skipped = [c["placement"] for c in rows if "skipped" in c]
+            check(scored == [(r, "inputs") for r in ("minmax", "repq-vit", "mse", "percentile")]
+                  and skipped == ["integer"] * 4 and not any("failed" in c for c in rows),
+                  f"the four inputs-placement candidates scored, the integer ones skipped (scored {scored})")
         budget = os.path.join(tmp, "budget.onnx")
         proc = quantize(args.vitq, net, net_data, budget, "--budget", "sqnr_db>=10")
         ok = proc.returncode == 0
