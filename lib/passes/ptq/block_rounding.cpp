@@ -348,8 +348,13 @@ StatusOr<BlockReconstructionReport> learnBlockRounding(Graph& graph, int64_t ops
       if (!best || heldout < best->heldout) best = Checkpoint{t + 1, heldout, std::move(hard), log_scale};
     }
   }
-  if (!held) {
-    best = Checkpoint{o.iterations, 0, weightTensors(weights, Rounding::kLearned), log_scale};
+  if (!best) {  // no held-out samples (or no steps): the rounding as the steps left it
+    ValueTensors hard = weightTensors(weights, Rounding::kLearned);
+    double heldout = 0;
+    if (held) {
+      VITQ_ASSIGN_OR_RETURN(heldout, samples.loss(hard, o.threads, fit, n));
+    }
+    best = Checkpoint{o.iterations, heldout, std::move(hard), log_scale};
   }
   for (size_t j = 0; j < scaled.size(); ++j) samples.overrideScale(scaled[j], std::exp(best->log_scale[j]));
   VITQ_ASSIGN_OR_RETURN(report.loss_after, samples.loss(best->weights, o.threads, 0, fit));
