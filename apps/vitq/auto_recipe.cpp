@@ -75,10 +75,6 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-}  // namespace
-
-namespace {
-
 // The flags that name one recipe's work, which auto cannot choose around; empty when none is given.
 std::string flagAutoCannotTake(const QuantizeFlags& o) {
   const std::pair<const char*, const char*> refused[] = {
