@@ -20,6 +20,7 @@ StatusOr<Executor> Executor::create(const Graph& graph, int64_t opset, ExecOptio
     if (it != ex.slot_of_.end()) return it->second;
     const int s = ex.num_slots_++;
     ex.slot_of_[v] = s;
+    ex.value_of_slot_.push_back(v);
     return s;
   };
   for (const Value* in : graph.inputs()) slot(in);
@@ -124,6 +125,10 @@ Status runKernel(const KernelFn& kernel, KernelContext& ctx) {
 }  // namespace
 
 StatusOr<TensorMap> Executor::run(const TensorMap& feeds, ExecHooks* hooks) const {
+  return run(feeds, hooks, PartialRun{});
+}
+
+StatusOr<TensorMap> Executor::run(const TensorMap& feeds, ExecHooks* hooks, const PartialRun& partial) const {
   std::vector<Tensor> slots(static_cast<size_t>(num_slots_));
   std::vector<bool> present(static_cast<size_t>(num_slots_), false);
   auto put = [&](int s, Tensor t) {
@@ -144,19 +149,53 @@ StatusOr<TensorMap> Executor::run(const TensorMap& feeds, ExecHooks* hooks) cons
     const Value* v = graph_->findValue(name);
     if (!v || !v->isGraphInput()) return invalidArgument("'" + name + "' is not an input of the model");
   }
+  const bool partial_run = !partial.skip.empty();
+  if (partial_run && partial.skip.size() != steps_.size()) return internalError("partial run: skip list of the wrong size");
+  if (partial.seeds) {
+    for (const auto& [name, t] : *partial.seeds) {
+      const Value* v = graph_->findValue(name);
+      auto it = v ? slot_of_.find(v) : slot_of_.end();
+      if (it == slot_of_.end()) return internalError("partial run: seed '" + name + "' is not a value of the graph");
+      put(it->second, t);
+    }
+  }
+  auto captureAt = [&](size_t boundary) {
+    if (boundary >= partial.capture_at.size() || !partial.capture_at[boundary]) return;
+    TensorMap live;
+    for (size_t s = 0; s < slots.size(); ++s) {
+      const Value* v = value_of_slot_[s];
+      if (present[s] && !v->isGraphInput() && !v->isInitializer()) live.emplace(v->name(), slots[s]);
+    }
+    partial.capture(boundary, std::move(live));
+  };
   const OmpThreadScope threads(options_.threads);
-  for (const Step& step : steps_) {
+  for (size_t index = 0; index < steps_.size(); ++index) {
+    const Step& step = steps_[index];
+    captureAt(index);
+    if (partial_run && partial.skip[index]) {
+      for (int s : step.release) {
+        slots[static_cast<size_t>(s)] = Tensor();
+        present[static_cast<size_t>(s)] = false;
+      }
+      continue;
+    }
     KernelContext ctx{*step.node, opset_, options_.threads, {}, {}};
     ctx.inputs.reserve(step.inputs.size());
     for (int s : step.inputs) {
-      ctx.inputs.push_back(s >= 0 && present[static_cast<size_t>(s)] ? &slots[static_cast<size_t>(s)] : nullptr);
+      const bool there = s >= 0 && present[static_cast<size_t>(s)];
+      // In a full run every input was computed; in a partial one, one may have been skipped unseeded.
+      if (partial_run && s >= 0 && !there) {
+        return internalError("partial run: node " + step.node->describe() + " reads '" +
+                             value_of_slot_[static_cast<size_t>(s)]->name() + "', which was skipped and not seeded");
+      }
+      ctx.inputs.push_back(there ? &slots[static_cast<size_t>(s)] : nullptr);
     }
     ctx.outputs.resize(step.outputs.size());
     const auto t0 = std::chrono::steady_clock::now();
     Status status = runKernel(*step.kernel, ctx);
     if (options_.profile) {
       if (node_ms_.size() != steps_.size()) node_ms_.assign(steps_.size(), 0.0);
-      node_ms_[static_cast<size_t>(&step - steps_.data())] +=
+      node_ms_[index] +=
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     }
     if (status.isOk() && hooks) status = hooks->afterNode(*step.node, ctx.inputs, ctx.outputs);
@@ -169,8 +208,13 @@ StatusOr<TensorMap> Executor::run(const TensorMap& feeds, ExecHooks* hooks) cons
       present[static_cast<size_t>(s)] = false;
     }
   }
+  captureAt(steps_.size());
   TensorMap out;
-  for (const Value* v : graph_->outputs()) out[v->name()] = slots[static_cast<size_t>(slot_of_.at(v))];
+  for (const Value* v : graph_->outputs()) {
+    const size_t s = static_cast<size_t>(slot_of_.at(v));
+    if (partial_run && !present[s]) return internalError("partial run: output '" + v->name() + "' was skipped and not seeded");
+    out[v->name()] = slots[s];
+  }
   return out;
 }
 

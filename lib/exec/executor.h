@@ -3,6 +3,7 @@
 // (observers for calibration, fake-quant simulation, per-layer error reports).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -28,6 +29,18 @@ struct ExecOptions {
 
 using TensorMap = std::unordered_map<std::string, Tensor>;
 
+/// A run that takes up where an earlier run of a related graph left off (exec/prefix_reuse.h):
+/// the steps marked in \p skip do not run, and the values they would have produced that later
+/// steps read come from \p seeds, by name. Before step i (i == steps for the end) with
+/// \p capture_at[i] set, \p capture(i, values) receives every value then live that the graph
+/// computed (not its inputs or initializers).
+struct PartialRun {
+  std::vector<char> skip;  // per step; empty: every step runs
+  const TensorMap* seeds = nullptr;
+  std::vector<char> capture_at;  // per step boundary (steps + 1); empty: no captures
+  std::function<void(size_t, TensorMap)> capture;
+};
+
 class Executor {
  public:
   /// Prepares \p graph (which must outlive the executor). Fails naming the first node whose op has
@@ -36,6 +49,14 @@ class Executor {
 
   /// Runs on \p feeds (by graph input name) and returns the graph outputs by name.
   StatusOr<TensorMap> run(const TensorMap& feeds, ExecHooks* hooks = nullptr) const;
+  /// The same, resuming from \p partial's seeds. A step that runs and reads a value nobody
+  /// produced (not seeded, its producer skipped) fails naming the value.
+  StatusOr<TensorMap> run(const TensorMap& feeds, ExecHooks* hooks, const PartialRun& partial) const;
+
+  const Graph& graph() const { return *graph_; }
+  /// Steps in run order: one per node.
+  size_t stepCount() const { return steps_.size(); }
+  const Node& stepNode(size_t i) const { return *steps_[i].node; }
 
   /// Graph inputs a caller must feed (inputs without an initializer default).
   std::vector<const Value*> requiredInputs() const;
@@ -63,6 +84,7 @@ class Executor {
   int num_slots_ = 0;
   std::vector<Step> steps_;
   std::unordered_map<const Value*, int> slot_of_;
+  std::vector<const Value*> value_of_slot_;
   mutable std::vector<double> node_ms_;  // per step, when profiling
 };
 

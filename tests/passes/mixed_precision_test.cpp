@@ -131,6 +131,32 @@ TEST_CASE("the budget search raises just the layers the budget needs", "[mixed]"
   CHECK(exact->levels == UnitLevels{kFloatLevel, kFloatLevel, kFloatLevel});
 }
 
+TEST_CASE("prefix reuse scores every configuration as full runs do, with fewer node runs", "[mixed][reuse]") {
+  Fixture f;
+  const ConfigEvaluator reusing = f.evaluator();
+  ConfigEvaluator full = f.evaluator();
+  full.disablePrefixReuse();
+  auto a = analyzeSensitivity(f.units, f.base, reusing, {});
+  auto b = analyzeSensitivity(f.units, f.base, full, {});
+  REQUIRE(a.isOk());
+  REQUIRE(b.isOk());
+  CHECK(sensitivityJson(*a, f.units, f.base).dump() == sensitivityJson(*b, f.units, f.base).dump());
+  CHECK(reusing.reuseSaving() > 0.1);
+  CHECK(full.reuseSaving() == 0);
+
+  auto budget = parseBudget("sqnr_db>=1000");
+  REQUIRE(budget.isOk());
+  auto x = searchBudget(f.units, {1, 0, 2}, {&f.base, &f.high}, reusing, *budget);
+  auto y = searchBudget(f.units, {1, 0, 2}, {&f.base, &f.high}, full, *budget);
+  REQUIRE(x.isOk());
+  REQUIRE(y.isOk());
+  REQUIRE(x->steps.size() == y->steps.size());
+  for (size_t i = 0; i < x->steps.size(); ++i) {
+    CHECK(x->steps[i].metrics.sqnr_db == y->steps[i].metrics.sqnr_db);
+    CHECK(x->steps[i].metrics.cosine == y->steps[i].metrics.cosine);
+  }
+}
+
 TEST_CASE("budget expressions", "[mixed]") {
   auto top1 = parseBudget("top1_drop<=0.5");
   REQUIRE(top1.isOk());

@@ -36,17 +36,22 @@ StatusOr<ConfigMetrics> ConfigEvaluator::evaluateModel(const Model& model) const
   ++evaluations_;
   VITQ_ASSIGN_OR_RETURN(Executor exec, Executor::create(*model.graph, model.opsetVersion(""), {threads_}));
   ErrorStats stats;
-  for (size_t i = 0; i < feeds_.size(); ++i) {
-    VITQ_ASSIGN_OR_RETURN(TensorMap outputs, exec.run(feeds_[i]));
+  VITQ_RETURN_IF_ERROR(reuse_.runSamples(exec, feeds_, [&](size_t i, TensorMap& outputs) -> Status {
     auto it = outputs.find(output_);
     if (it == outputs.end()) return internalError("the quantized model lost its output '" + output_ + "'");
     stats.add(reference_[i], widenToFloat(it->second), true);
-  }
+    return Status::ok();
+  }));
   ConfigMetrics m;
   m.sqnr_db = stats.sqnrDb();
   m.cosine = stats.cosine();
   if (stats.rows) m.top1_agreement = static_cast<double>(stats.agree) / static_cast<double>(stats.rows);
   return m;
+}
+
+double ConfigEvaluator::reuseSaving() const {
+  if (reuse_.stepsTotal() == 0) return 0;
+  return 1.0 - static_cast<double>(reuse_.stepsRun()) / static_cast<double>(reuse_.stepsTotal());
 }
 
 }  // namespace vitq

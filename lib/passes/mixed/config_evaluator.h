@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "calib/dataset.h"
+#include "exec/prefix_reuse.h"
 #include "ir/graph.h"
 #include "quant/quant_table.h"
 
@@ -32,6 +33,10 @@ class ConfigEvaluator {
 
   size_t samples() const { return feeds_.size(); }
   size_t evaluations() const { return evaluations_; }
+  /// Fraction of the node runs that prefix reuse saved so far (0 before any evaluation).
+  double reuseSaving() const;
+  /// Turns prefix reuse off (each evaluation runs every node; tests compare the two).
+  void disablePrefixReuse() { reuse_ = PrefixReuse(0); }
 
  private:
   ConfigEvaluator(const Model& prepared, int threads) : prepared_(&prepared), threads_(threads) {}
@@ -42,6 +47,8 @@ class ConfigEvaluator {
   std::vector<TensorMap> feeds_;
   std::vector<Tensor> reference_;
   mutable size_t evaluations_ = 0;
+  // Configurations differ in a few layers: what runs before the first difference is reused.
+  mutable PrefixReuse reuse_;
 };
 
 }  // namespace vitq

@@ -1,0 +1,294 @@
+#include "exec/prefix_reuse.h"
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+
+#include "ir/memory_limit.h"
+
+namespace vitq {
+namespace {
+
+// Checkpoints taken per run: enough that a later graph resumes close to its first difference,
+// few enough that keeping them is cheap next to the run.
+constexpr size_t kCapturesPerRun = 16;
+// Bounds the planning work (each plan looks at every checkpoint).
+constexpr size_t kMaxCheckpoints = 64;
+
+class Hasher {
+ public:
+  void word(uint64_t w) {
+    h_ = (h_ ^ w) * 0xff51afd7ed558ccdULL;
+    h_ ^= h_ >> 32;
+  }
+  void bytes(const void* data, size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      word(w);
+    }
+    uint64_t tail = 0;
+    if (n > i) std::memcpy(&tail, p + i, n - i);
+    word(tail ^ (static_cast<uint64_t>(n) << 56));
+  }
+  void text(const std::string& s) { bytes(s.data(), s.size()); }
+  void tensor(const Tensor& t) {
+    word(static_cast<uint64_t>(t.dtype()));
+    for (int64_t d : t.shape()) word(static_cast<uint64_t>(d));
+    if (t.dtype() == DataType::kString) {
+      for (const std::string& s : t.strings()) text(s);
+    } else {
+      bytes(t.rawData(), t.byteSize());
+    }
+  }
+  uint64_t value() const { return h_; }
+
+ private:
+  uint64_t h_ = 0x9e3779b97f4a7c15ULL;
+};
+
+void hashAttributes(Hasher& h, const Attributes& attrs) {
+  for (const auto& [name, a] : attrs) {
+    h.text(name);
+    h.word(static_cast<uint64_t>(a.kind));
+    uint32_t f_bits;
+    std::memcpy(&f_bits, &a.f, 4);
+    h.word(f_bits);
+    h.word(static_cast<uint64_t>(a.i));
+    h.text(a.s);
+    h.tensor(a.t);
+    h.bytes(a.floats.data(), a.floats.size() * sizeof(float));
+    h.bytes(a.ints.data(), a.ints.size() * sizeof(int64_t));
+    for (const std::string& s : a.strings) h.text(s);
+    for (const Tensor& t : a.tensors) h.tensor(t);
+    h.word(a.graphs.size());  // the executor refuses subgraphs; counted so that they never match
+  }
+}
+
+// Order-free identity of a set of signatures.
+uint64_t keyTerm(uint64_t signature) {
+  Hasher h;
+  h.word(signature);
+  return h.value();
+}
+
+size_t mapBytes(const TensorMap& values) {
+  size_t bytes = 0;
+  for (const auto& [name, t] : values) bytes += t.byteSize() + name.size();
+  return bytes;
+}
+
+}  // namespace
+
+std::vector<uint64_t> stepSignatures(const Executor& exec) {
+  std::unordered_map<const Value*, uint64_t> constant_hash;
+  std::vector<uint64_t> out;
+  out.reserve(exec.stepCount());
+  for (size_t i = 0; i < exec.stepCount(); ++i) {
+    const Node& node = exec.stepNode(i);
+    Hasher h;
+    h.text(node.domain());
+    h.text(node.opType());
+    hashAttributes(h, node.attrs());
+    for (const Value* v : node.inputs()) {
+      if (!v) {
+        h.word(0);
+        continue;
+      }
+      h.text(v->name());
+      if (v->isInitializer()) {
+        auto it = constant_hash.find(v);
+        if (it == constant_hash.end()) {
+          Hasher c;
+          c.tensor(v->initializer());
+          it = constant_hash.emplace(v, c.value()).first;
+        }
+        h.word(it->second);
+      }
+    }
+    h.word(0xfeed);  // inputs end, outputs begin
+    for (const Value* v : node.outputs()) {
+      if (v) h.text(v->name());
+      else h.word(0);
+    }
+    out.push_back(h.value());
+  }
+  return out;
+}
+
+size_t PrefixReuse::defaultByteBudget() { return std::min<size_t>(size_t{1} << 30, tensorByteLimit() / 4); }
+
+PrefixReuse::PrefixReuse(size_t byte_budget) : byte_budget_(byte_budget) {}
+
+PrefixReuse::Plan PrefixReuse::bestResume(const Executor& exec, const std::vector<uint64_t>& signatures) const {
+  const size_t n = exec.stepCount();
+  Plan best;
+  best.skip.assign(n, 0);
+  std::unordered_map<const Node*, size_t> step_of;
+  for (size_t i = 0; i < n; ++i) step_of[&exec.stepNode(i)] = i;
+  auto skippedProducer = [&](const std::vector<char>& skip, const Value* v) {
+    return v && v->producer() && skip[step_of.at(v->producer())];
+  };
+  for (const Checkpoint& cp : checkpoints_) {
+    if (cp.prefix.size() <= best.skipped) continue;  // cannot skip more than the best so far
+    std::vector<char> skip(n, 0);
+    size_t count = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (!cp.prefix.count(signatures[i])) continue;
+      // Same node on the same values: its producers must be skipped (the same) too.
+      const auto& inputs = exec.stepNode(i).inputs();
+      const bool same_inputs = std::all_of(inputs.begin(), inputs.end(), [&](const Value* v) {
+        return !v || !v->producer() || skip[step_of.at(v->producer())];
+      });
+      if (same_inputs) {
+        skip[i] = 1;
+        ++count;
+      }
+    }
+    if (count <= best.skipped) continue;
+    // Whatever a running step or an output reads from a skipped step must be in the checkpoint.
+    bool seeded = true;
+    for (size_t i = 0; seeded && i < n; ++i) {
+      if (skip[i]) continue;
+      for (const Value* v : exec.stepNode(i).inputs()) {
+        if (skippedProducer(skip, v) && !cp.names.count(v->name())) seeded = false;
+      }
+    }
+    for (const Value* v : exec.graph().outputs()) {
+      if (skippedProducer(skip, v) && !cp.names.count(v->name())) seeded = false;
+    }
+    if (!seeded) continue;
+    best.from = &cp;
+    best.skip = std::move(skip);
+    best.skipped = count;
+  }
+  return best;
+}
+
+void PrefixReuse::keepWithinBudget() {
+  auto total = [this] {
+    size_t bytes = 0;
+    for (const Checkpoint& cp : checkpoints_) bytes += cp.bytes;
+    return bytes;
+  };
+  while (!checkpoints_.empty() && (total() > byte_budget_ || checkpoints_.size() > kMaxCheckpoints)) {
+    auto oldest = std::min_element(checkpoints_.begin(), checkpoints_.end(),
+                                   [](const Checkpoint& a, const Checkpoint& b) { return a.last_used < b.last_used; });
+    checkpoints_.erase(oldest);
+  }
+}
+
+Status PrefixReuse::runSamples(const Executor& exec, const std::vector<TensorMap>& samples,
+                               const std::function<Status(size_t, TensorMap&)>& on_outputs) {
+  const size_t n = exec.stepCount();
+  steps_total_ += n * samples.size();
+  if (byte_budget_ == 0 || n == 0) {
+    for (size_t s = 0; s < samples.size(); ++s) {
+      VITQ_ASSIGN_OR_RETURN(TensorMap outputs, exec.run(samples[s]));
+      VITQ_RETURN_IF_ERROR(on_outputs(s, outputs));
+    }
+    steps_run_ += n * samples.size();
+    return Status::ok();
+  }
+  const std::vector<uint64_t> signatures = stepSignatures(exec);
+  const Plan plan = bestResume(exec, signatures);
+
+  // The values each sample's run takes from the checkpoint: only those a running step reads.
+  std::vector<std::string> seed_names;
+  if (plan.from) {
+    std::unordered_set<std::string> wanted;
+    std::unordered_set<const Node*> skipped_nodes;
+    for (size_t i = 0; i < n; ++i) {
+      if (plan.skip[i]) skipped_nodes.insert(&exec.stepNode(i));
+    }
+    auto want = [&](const Value* v) {
+      if (v && v->producer() && skipped_nodes.count(v->producer())) wanted.insert(v->name());
+    };
+    for (size_t i = 0; i < n; ++i) {
+      if (plan.skip[i]) continue;
+      for (const Value* v : exec.stepNode(i).inputs()) want(v);
+    }
+    for (const Value* v : exec.graph().outputs()) want(v);
+    seed_names.assign(wanted.begin(), wanted.end());
+  }
+
+  // New checkpoints: evenly spaced boundaries past the last skipped step, whose prefix no kept
+  // checkpoint already has.
+  size_t first_free = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (plan.skip[i]) first_free = i + 1;
+  }
+  std::unordered_set<uint64_t> known_keys;
+  for (const Checkpoint& cp : checkpoints_) known_keys.insert(cp.key);
+  std::vector<uint64_t> prefix_key(n + 1, 0);
+  for (size_t i = 0; i < n; ++i) prefix_key[i + 1] = prefix_key[i] + keyTerm(signatures[i]);
+  const size_t interval = std::max<size_t>(1, n / kCapturesPerRun);
+  std::list<Checkpoint> fresh;
+  std::unordered_map<size_t, Checkpoint*> fresh_at;
+  PartialRun partial;
+  partial.skip = plan.skip;
+  partial.capture_at.assign(n + 1, 0);
+  for (size_t b = interval; b < n; b += interval) {
+    if (b <= first_free || known_keys.count(prefix_key[b])) continue;
+    Checkpoint& cp = fresh.emplace_back();
+    cp.key = prefix_key[b];
+    cp.prefix.insert(signatures.begin(), signatures.begin() + static_cast<std::ptrdiff_t>(b));
+    fresh_at[b] = &cp;
+    partial.capture_at[b] = 1;
+  }
+  size_t sample = 0;
+  partial.capture = [&](size_t boundary, TensorMap live) {
+    Checkpoint& cp = *fresh_at.at(boundary);
+    if (sample == 0) {
+      for (const auto& [name, t] : live) cp.names.insert(name);
+    }
+    cp.bytes += mapBytes(live);
+    cp.values.push_back(std::move(live));
+  };
+  for (sample = 0; sample < samples.size(); ++sample) {
+    TensorMap seeds;
+    if (plan.from) {
+      const TensorMap& kept = plan.from->values[sample];
+      for (const std::string& name : seed_names) seeds.emplace(name, kept.at(name));
+    }
+    partial.seeds = &seeds;
+    VITQ_ASSIGN_OR_RETURN(TensorMap outputs, exec.run(samples[sample], nullptr, partial));
+    VITQ_RETURN_IF_ERROR(on_outputs(sample, outputs));
+    if (sample == 0 && !fresh.empty()) {
+      // Keep every other new checkpoint until all samples' values fit the budget.
+      auto estimate = [&] {
+        size_t bytes = 0;
+        for (const Checkpoint& cp : fresh) bytes += cp.bytes * samples.size();
+        return bytes;
+      };
+      while (!fresh.empty() && estimate() > byte_budget_) {
+        size_t index = 0;
+        for (auto it = fresh.begin(); it != fresh.end(); ++index) {
+          const bool drop = fresh.size() == 1 || index % 2 == 1;
+          if (!drop) {
+            ++it;
+            continue;
+          }
+          for (auto& [b, p] : fresh_at) {
+            if (p == &*it) partial.capture_at[b] = 0;
+          }
+          it = fresh.erase(it);
+        }
+      }
+    }
+  }
+  steps_run_ += (n - plan.skipped) * samples.size();
+  if (plan.from) {
+    for (Checkpoint& cp : checkpoints_) {
+      if (&cp == plan.from) cp.last_used = ++clock_;
+    }
+  }
+  for (Checkpoint& cp : fresh) cp.last_used = ++clock_;
+  checkpoints_.splice(checkpoints_.end(), fresh);
+  keepWithinBudget();
+  return Status::ok();
+}
+
+}  // namespace vitq
