@@ -2,6 +2,7 @@
 // calibrates once, then ranks every quantized layer (and activation quantizer) by the end-to-end
 // error of quantizing only it, and of quantizing all but it. Writes no model.
 #include <chrono>
+#include <cmath>
 #include <iostream>
 
 #include "core/logging.h"
@@ -67,12 +68,14 @@ Status runSensitivity(const Options& o) {
   report["sensitivity"] = sensitivityJson(result, units, prepared.table);
   report["sensitivity"]["samples"] = evaluator.samples();
   report["sensitivity"]["evaluations"] = evaluator.evaluations();
+  report["sensitivity"]["node_runs_reused"] = std::round(evaluator.reuseSaving() * 1000.0) / 1000.0;
   report["sensitivity"]["seconds"] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   VITQ_RETURN_IF_ERROR(writeReport(report, o.report, {in.reference, quantized, *in.eval, o.threads, &in.original}));
   std::cout << "# vitq sensitivity: " << o.model << "\n\nrecipe " << o.recipe << ", W" << o.wbits << "A" << o.abits
             << ", " << units.size() << " layers, " << evaluator.evaluations() << " evaluations on "
-            << evaluator.samples() << " samples in " << report["sensitivity"]["seconds"].get<double>() << " s\n\n"
+            << evaluator.samples() << " samples in " << report["sensitivity"]["seconds"].get<double>() << " s ("
+            << std::lround(evaluator.reuseSaving() * 100.0) << " % of node runs reused from earlier configurations)\n\n"
             << sensitivityMarkdown(report["sensitivity"], static_cast<size_t>(o.top));
   return Status::ok();
 }

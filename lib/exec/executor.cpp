@@ -200,8 +200,11 @@ StatusOr<TensorMap> Executor::run(const TensorMap& feeds, ExecHooks* hooks, cons
     }
     if (status.isOk() && hooks) status = hooks->afterNode(*step.node, ctx.inputs, ctx.outputs);
     if (!status.isOk()) return status;
+    const bool keep = index < partial.keep_outputs.size() && partial.keep_outputs[index];
     for (size_t i = 0; i < step.outputs.size(); ++i) {
-      if (step.outputs[i] >= 0) put(step.outputs[i], std::move(ctx.outputs[i]));
+      if (step.outputs[i] < 0) continue;
+      if (keep) (*partial.kept)[value_of_slot_[static_cast<size_t>(step.outputs[i])]->name()] = ctx.outputs[i];
+      put(step.outputs[i], std::move(ctx.outputs[i]));
     }
     for (int s : step.release) {
       slots[static_cast<size_t>(s)] = Tensor();

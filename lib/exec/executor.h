@@ -39,6 +39,9 @@ struct PartialRun {
   const TensorMap* seeds = nullptr;
   std::vector<char> capture_at;  // per step boundary (steps + 1); empty: no captures
   std::function<void(size_t, TensorMap)> capture;
+  /// Steps whose outputs are also put in \p kept, by name (empty: none).
+  std::vector<char> keep_outputs;
+  TensorMap* kept = nullptr;
 };
 
 class Executor {

@@ -82,30 +82,45 @@ size_t mapBytes(const TensorMap& values) {
 
 }  // namespace
 
-std::vector<uint64_t> stepSignatures(const Executor& exec) {
+StepSignatures stepSignatures(const Executor& exec) {
+  // Identity of a value computed from constants alone: its initializer's bytes, or the producing
+  // node's signature (which holds its inputs' identities) and the output's index.
   std::unordered_map<const Value*, uint64_t> constant_hash;
-  std::vector<uint64_t> out;
-  out.reserve(exec.stepCount());
+  auto constantHash = [&](const Value* v) -> const uint64_t* {
+    auto it = constant_hash.find(v);
+    if (it == constant_hash.end() && v->isConstant()) {
+      Hasher c;
+      c.tensor(v->initializer());
+      it = constant_hash.emplace(v, c.value()).first;
+    }
+    return it == constant_hash.end() ? nullptr : &it->second;
+  };
+  StepSignatures out;
+  out.of.reserve(exec.stepCount());
+  out.constant.reserve(exec.stepCount());
   for (size_t i = 0; i < exec.stepCount(); ++i) {
     const Node& node = exec.stepNode(i);
     Hasher h;
     h.text(node.domain());
     h.text(node.opType());
     hashAttributes(h, node.attrs());
+    bool constant = true;
     for (const Value* v : node.inputs()) {
       if (!v) {
         h.word(0);
         continue;
       }
       h.text(v->name());
-      if (v->isInitializer()) {
-        auto it = constant_hash.find(v);
-        if (it == constant_hash.end()) {
-          Hasher c;
-          c.tensor(v->initializer());
-          it = constant_hash.emplace(v, c.value()).first;
+      if (const uint64_t* c = constantHash(v)) {
+        h.word(*c);
+      } else {
+        constant = false;
+        // A fed initializer (a graph input with a default) is data; its default still identifies it.
+        if (v->isInitializer()) {
+          Hasher d;
+          d.tensor(v->initializer());
+          h.word(d.value());
         }
-        h.word(it->second);
       }
     }
     h.word(0xfeed);  // inputs end, outputs begin
@@ -113,16 +128,25 @@ std::vector<uint64_t> stepSignatures(const Executor& exec) {
       if (v) h.text(v->name());
       else h.word(0);
     }
-    out.push_back(h.value());
+    out.of.push_back(h.value());
+    out.constant.push_back(constant ? 1 : 0);
+    if (!constant) continue;
+    for (size_t k = 0; k < node.outputs().size(); ++k) {
+      if (!node.outputs()[k]) continue;
+      Hasher c;
+      c.word(h.value());
+      c.word(k);
+      constant_hash[node.outputs()[k]] = c.value();
+    }
   }
   return out;
 }
 
-size_t PrefixReuse::defaultByteBudget() { return std::min<size_t>(size_t{1} << 30, tensorByteLimit() / 4); }
+size_t PrefixReuse::defaultByteBudget() { return std::min<size_t>(size_t{256} << 20, tensorByteLimit() / 8); }
 
 PrefixReuse::PrefixReuse(size_t byte_budget) : byte_budget_(byte_budget) {}
 
-PrefixReuse::Plan PrefixReuse::bestResume(const Executor& exec, const std::vector<uint64_t>& signatures) const {
+PrefixReuse::Plan PrefixReuse::bestResume(const Executor& exec, const StepSignatures& signatures) const {
   const size_t n = exec.stepCount();
   Plan best;
   best.skip.assign(n, 0);
@@ -131,17 +155,24 @@ PrefixReuse::Plan PrefixReuse::bestResume(const Executor& exec, const std::vecto
   auto skippedProducer = [&](const std::vector<char>& skip, const Value* v) {
     return v && v->producer() && skip[step_of.at(v->producer())];
   };
+  // Values computed from constants alone are computed again (cheap next to the layers that read
+  // them: dequantized weights), never kept: they are the same in every run.
+  auto sameByConstruction = [&](const std::vector<char>& skip, const Value* v) {
+    if (!v || !v->producer()) return true;
+    const size_t p = step_of.at(v->producer());
+    return skip[p] || signatures.constant[p];
+  };
   for (const Checkpoint& cp : checkpoints_) {
     if (cp.prefix.size() <= best.skipped) continue;  // cannot skip more than the best so far
     std::vector<char> skip(n, 0);
     size_t count = 0;
     for (size_t i = 0; i < n; ++i) {
-      if (!cp.prefix.count(signatures[i])) continue;
-      // Same node on the same values: its producers must be skipped (the same) too.
+      if (signatures.constant[i] || !cp.prefix.count(signatures.of[i])) continue;
+      // Same node on the same values: its producers must be skipped (the same) too, or constant
+      // (whose identity the signature holds).
       const auto& inputs = exec.stepNode(i).inputs();
-      const bool same_inputs = std::all_of(inputs.begin(), inputs.end(), [&](const Value* v) {
-        return !v || !v->producer() || skip[step_of.at(v->producer())];
-      });
+      const bool same_inputs =
+          std::all_of(inputs.begin(), inputs.end(), [&](const Value* v) { return sameByConstruction(skip, v); });
       if (same_inputs) {
         skip[i] = 1;
         ++count;
@@ -167,16 +198,21 @@ PrefixReuse::Plan PrefixReuse::bestResume(const Executor& exec, const std::vecto
   return best;
 }
 
-void PrefixReuse::keepWithinBudget() {
+void PrefixReuse::keepWithinBudget(size_t incoming, const Checkpoint* keep) {
   auto total = [this] {
     size_t bytes = 0;
     for (const Checkpoint& cp : checkpoints_) bytes += cp.bytes;
     return bytes;
   };
-  while (!checkpoints_.empty() && (total() > byte_budget_ || checkpoints_.size() > kMaxCheckpoints)) {
-    auto oldest = std::min_element(checkpoints_.begin(), checkpoints_.end(),
-                                   [](const Checkpoint& a, const Checkpoint& b) { return a.last_used < b.last_used; });
-    checkpoints_.erase(oldest);
+  // Never-used checkpoints go first (oldest first: the list is in creation order), then the least
+  // recently used: a prefix that served once tends to serve the next configuration too.
+  while (total() + incoming > byte_budget_ || checkpoints_.size() > kMaxCheckpoints) {
+    auto victim = checkpoints_.end();
+    for (auto it = checkpoints_.begin(); it != checkpoints_.end(); ++it) {
+      if (&*it != keep && (victim == checkpoints_.end() || it->last_used < victim->last_used)) victim = it;
+    }
+    if (victim == checkpoints_.end()) return;
+    checkpoints_.erase(victim);
   }
 }
 
@@ -192,7 +228,7 @@ Status PrefixReuse::runSamples(const Executor& exec, const std::vector<TensorMap
     steps_run_ += n * samples.size();
     return Status::ok();
   }
-  const std::vector<uint64_t> signatures = stepSignatures(exec);
+  const StepSignatures signatures = stepSignatures(exec);
   const Plan plan = bestResume(exec, signatures);
 
   // The values each sample's run takes from the checkpoint: only those a running step reads.
@@ -223,7 +259,7 @@ Status PrefixReuse::runSamples(const Executor& exec, const std::vector<TensorMap
   std::unordered_set<uint64_t> known_keys;
   for (const Checkpoint& cp : checkpoints_) known_keys.insert(cp.key);
   std::vector<uint64_t> prefix_key(n + 1, 0);
-  for (size_t i = 0; i < n; ++i) prefix_key[i + 1] = prefix_key[i] + keyTerm(signatures[i]);
+  for (size_t i = 0; i < n; ++i) prefix_key[i + 1] = prefix_key[i] + keyTerm(signatures.of[i]);
   const size_t interval = std::max<size_t>(1, n / kCapturesPerRun);
   std::list<Checkpoint> fresh;
   std::unordered_map<size_t, Checkpoint*> fresh_at;
@@ -234,12 +270,22 @@ Status PrefixReuse::runSamples(const Executor& exec, const std::vector<TensorMap
     if (b <= first_free || known_keys.count(prefix_key[b])) continue;
     Checkpoint& cp = fresh.emplace_back();
     cp.key = prefix_key[b];
-    cp.prefix.insert(signatures.begin(), signatures.begin() + static_cast<std::ptrdiff_t>(b));
+    for (size_t i = 0; i < b; ++i) {
+      if (!signatures.constant[i]) cp.prefix.insert(signatures.of[i]);
+    }
     fresh_at[b] = &cp;
     partial.capture_at[b] = 1;
   }
   size_t sample = 0;
+  std::vector<std::string> constant_values;
+  for (size_t i = 0; i < n; ++i) {
+    if (!signatures.constant[i]) continue;
+    for (const Value* v : exec.stepNode(i).outputs()) {
+      if (v) constant_values.push_back(v->name());
+    }
+  }
   partial.capture = [&](size_t boundary, TensorMap live) {
+    for (const std::string& name : constant_values) live.erase(name);
     Checkpoint& cp = *fresh_at.at(boundary);
     if (sample == 0) {
       for (const auto& [name, t] : live) cp.names.insert(name);
@@ -247,12 +293,29 @@ Status PrefixReuse::runSamples(const Executor& exec, const std::vector<TensorMap
     cp.bytes += mapBytes(live);
     cp.values.push_back(std::move(live));
   };
+  // Constant steps (a weight's dequantization) give every sample the same values: the first
+  // sample computes them, the others take them (when they fit the budget).
+  TensorMap constants;
+  const bool has_constants = !constant_values.empty();
+  if (has_constants) {
+    partial.keep_outputs = signatures.constant;
+    partial.kept = &constants;
+  }
   for (sample = 0; sample < samples.size(); ++sample) {
     TensorMap seeds;
     if (plan.from) {
       const TensorMap& kept = plan.from->values[sample];
       for (const std::string& name : seed_names) seeds.emplace(name, kept.at(name));
     }
+    if (sample == 1 && has_constants) {
+      partial.keep_outputs.clear();
+      if (mapBytes(constants) <= byte_budget_) {
+        for (size_t i = 0; i < n; ++i) partial.skip[i] = partial.skip[i] || signatures.constant[i];
+      } else {
+        constants.clear();
+      }
+    }
+    if (sample >= 1) seeds.insert(constants.begin(), constants.end());
     partial.seeds = &seeds;
     VITQ_ASSIGN_OR_RETURN(TensorMap outputs, exec.run(samples[sample], nullptr, partial));
     VITQ_RETURN_IF_ERROR(on_outputs(sample, outputs));
@@ -263,7 +326,7 @@ Status PrefixReuse::runSamples(const Executor& exec, const std::vector<TensorMap
         for (const Checkpoint& cp : fresh) bytes += cp.bytes * samples.size();
         return bytes;
       };
-      while (!fresh.empty() && estimate() > byte_budget_) {
+      while (!fresh.empty() && estimate() > byte_budget_ / 2) {
         size_t index = 0;
         for (auto it = fresh.begin(); it != fresh.end(); ++index) {
           const bool drop = fresh.size() == 1 || index % 2 == 1;
@@ -277,6 +340,8 @@ Status PrefixReuse::runSamples(const Executor& exec, const std::vector<TensorMap
           it = fresh.erase(it);
         }
       }
+      // Make room now, before the other samples' values are kept.
+      keepWithinBudget(estimate(), plan.from);
     }
   }
   steps_run_ += (n - plan.skipped) * samples.size();
@@ -285,9 +350,8 @@ Status PrefixReuse::runSamples(const Executor& exec, const std::vector<TensorMap
       if (&cp == plan.from) cp.last_used = ++clock_;
     }
   }
-  for (Checkpoint& cp : fresh) cp.last_used = ++clock_;
-  checkpoints_.splice(checkpoints_.end(), fresh);
-  keepWithinBudget();
+  checkpoints_.splice(checkpoints_.end(), fresh);  // last_used 0: never used yet
+  keepWithinBudget(0, nullptr);
   return Status::ok();
 }
 

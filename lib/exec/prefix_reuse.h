@@ -9,7 +9,9 @@
 // (checkpoints), each with the signatures of the nodes that ran before it. A later graph skips its
 // nodes whose signature is in a checkpoint's prefix and whose producers are skipped too, and takes
 // the values they made from the checkpoint. Kernels are deterministic, so the outputs are the same
-// bits as a full run. Checkpoints are dropped, least recently used first, past a byte budget.
+// bits as a full run. Checkpoints are dropped past a byte budget: never-used ones first, then the
+// least recently used. Steps computed from constants alone (a weight's DequantizeLinear) run for
+// the first sample only; the others take their values.
 #pragma once
 
 #include <cstdint>
@@ -23,8 +25,15 @@
 
 namespace vitq {
 
-/// Signature per step of \p exec (exposed for tests).
-std::vector<uint64_t> stepSignatures(const Executor& exec);
+/// Per step of an executor: its signature, and whether it computes from constants alone
+/// (initializers and other such steps; e.g. a weight's DequantizeLinear). Constant steps always
+/// run and are never kept in checkpoints; their inputs' identities are part of their readers'
+/// signatures.
+struct StepSignatures {
+  std::vector<uint64_t> of;
+  std::vector<char> constant;
+};
+StepSignatures stepSignatures(const Executor& exec);
 
 class PrefixReuse {
  public:
@@ -41,7 +50,8 @@ class PrefixReuse {
   size_t stepsTotal() const { return steps_total_; }
   size_t checkpoints() const { return checkpoints_.size(); }
 
-  /// 1 GiB, or an eighth of the tensor limit (ir/memory_limit.h) where that is less.
+  /// 256 MiB, or a sixteenth of the memory (an eighth of ir/memory_limit.h's tensor limit) where
+  /// that is less. On a DeiT-S sensitivity run with 8 samples, 1 GiB reused no more than this.
   static size_t defaultByteBudget();
 
  private:
@@ -59,8 +69,9 @@ class PrefixReuse {
     size_t skipped = 0;
   };
 
-  Plan bestResume(const Executor& exec, const std::vector<uint64_t>& signatures) const;
-  void keepWithinBudget();
+  Plan bestResume(const Executor& exec, const StepSignatures& signatures) const;
+  /// Drops checkpoints (never \p keep) until they and \p incoming bytes fit the budget.
+  void keepWithinBudget(size_t incoming, const Checkpoint* keep);
 
   size_t byte_budget_;
   std::list<Checkpoint> checkpoints_;

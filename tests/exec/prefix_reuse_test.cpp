@@ -101,7 +101,7 @@ TEST_CASE("signatures see constant bytes, attributes and names", "[exec][reuse]"
     Model m = test::parseModel(text);
     auto exec = Executor::create(*m.graph, 13);
     REQUIRE(exec.isOk());
-    return stepSignatures(*exec);
+    return stepSignatures(*exec).of;
   };
   const auto base = signatures(chain("0.5, -0.25, 0.75, 1.0", "Relu", kPassThrough));
   const auto w3 = signatures(chain("0.5, -0.25, 0.75, 1.5", "Relu", kPassThrough));
@@ -111,6 +111,43 @@ TEST_CASE("signatures see constant bytes, attributes and names", "[exec][reuse]"
   const auto alpha2 = signatures(chain("0.5, -0.25, 0.75, 1.0", "LeakyRelu<alpha = 0.2>", kPassThrough));
   CHECK(alpha[3] != alpha2[3]);
   CHECK(alpha[4] == alpha2[4]);
+}
+
+// W2 stored as int8 and dequantized in the graph (as vitq's QDQ models do).
+std::string dequantizedWeight(const std::string& w2) {
+  return std::string(R"ONNX(
+<ir_version: 8, opset_import: ["" : 13]>
+agraph (float[N, 2] X) => (float[N, 2] Y)
+  <float[2, 2] W1 = {1., -0.5, 0.25, 2.}, int8[2, 2] W2 = {)ONNX") + w2 + R"ONNX(}, float Sw = {0.01}, int8 Zw = {0}> {
+  H1 = MatMul(X, W1)
+  R1 = Relu(H1)
+  W2f = DequantizeLinear(W2, Sw, Zw)
+  H2 = MatMul(R1, W2f)
+  Y = Tanh(H2)
+}
+)ONNX";
+}
+
+TEST_CASE("steps computed from constants run again and are told apart by their constants", "[exec][reuse]") {
+  auto signatures = [](const std::string& text) {
+    Model m = test::parseModel(text);
+    auto exec = Executor::create(*m.graph, 13);
+    REQUIRE(exec.isOk());
+    return stepSignatures(*exec);
+  };
+  const auto a = signatures(dequantizedWeight("50, -25, 75, 100"));
+  const auto b = signatures(dequantizedWeight("50, -25, 75, 101"));
+  CHECK(a.constant == std::vector<char>{0, 0, 1, 0, 0});
+  // W2f keeps its name, but H2 reads other values: H2's signature says so.
+  CHECK(a.of[2] != b.of[2]);
+  CHECK(a.of[3] != b.of[3]);
+  CHECK(a.of[4] == b.of[4]);
+
+  PrefixReuse reuse;
+  checkSameAsFullRun(reuse, dequantizedWeight("50, -25, 75, 100"));
+  const size_t before = reuse.stepsRun();
+  checkSameAsFullRun(reuse, dequantizedWeight("50, -25, 75, 101"));
+  CHECK(reuse.stepsRun() - before == 3 * 3);  // H1, R1 reused; W2f, H2, Y run
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "passes/mixed/mixed_precision_plan.h"
 
 #include <chrono>
+#include <cmath>
 
 #include "core/logging.h"
 #include "onnx_io/model_clone.h"
@@ -103,12 +104,14 @@ StatusOr<MixedPrecisionPlan> planMixedPrecision(const Model& reference, const Mo
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   plan.budget = {{"expression", budget.text}, {"met_on_search", found.met}, {"samples", evaluator.samples()},
                  {"evaluations", evaluator.evaluations()}, {"seconds", seconds},
+                 {"node_runs_reused", std::round(evaluator.reuseSaving() * 1000.0) / 1000.0},
                  {"baseline", metricsJson(found.baseline, budget)}, {"searched", metricsJson(found.final_metrics, budget)},
                  {"kept", kept}, {"steps", steps}};
   plan.sensitivity = sensitivityJson(ranked, units, base.table);
   plan.sensitivity["samples"] = evaluator.samples();
-  log->info("budget {}: {} layers raised, {} kept float, {} evaluations in {:.1f} s", budget.text,
-            plan.layer_bits.size(), plan.float_nodes.size(), evaluator.evaluations(), seconds);
+  log->info("budget {}: {} layers raised, {} kept float, {} evaluations in {:.1f} s ({:.0f} % of node runs reused)",
+            budget.text, plan.layer_bits.size(), plan.float_nodes.size(), evaluator.evaluations(), seconds,
+            100.0 * evaluator.reuseSaving());
   return plan;
 }
 

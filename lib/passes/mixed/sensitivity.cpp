@@ -34,15 +34,19 @@ StatusOr<SensitivityResult> analyzeSensitivity(const std::vector<QuantUnit>& uni
   VITQ_ASSIGN_OR_RETURN(result.all_quantized, evaluator.evaluate(composeTable(units, UnitLevels(units.size(), 0), rungs)));
   size_t activations = 0;
   for (const Value* v : table.values()) activations += table.find(v)->role == QuantRoleOfValue::kActivation ? 1 : 0;
-  // Each evaluation runs the whole model on every sample: say up front what the loop will take.
+  // Each evaluation runs the model on every sample (at most all of it: what a configuration shares
+  // with earlier ones is reused): say up front what the loop may take.
   const size_t evaluations = units.size() * (options.layers_all_but ? 2 : 1) + (options.activations ? activations : 0);
   const double each = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double expected = each * static_cast<double>(evaluations);
   // Shown without -v when it is long enough to decide whether to wait.
   log->log(expected > 60 ? spdlog::level::warn : spdlog::level::info,
-           "sensitivity: {} evaluations on {} samples, {:.2f} s each: about {:.0f} s (fewer --eval-samples shorten it)",
+           "sensitivity: {} evaluations on {} samples, up to {:.2f} s each: at most about {:.0f} s (fewer --eval-samples shorten it)",
            evaluations, evaluator.samples(), each, expected);
   Progress progress("sensitivity", evaluations);
+  // One kind of configuration at a time, in graph order: each then shares the longest prefix with
+  // the one before it (the float model up to the layer, or the quantized one), which the
+  // evaluator's prefix reuse skips.
   for (size_t u = 0; u < units.size(); ++u) {
     UnitSensitivity s;
     s.unit = u;
@@ -51,15 +55,15 @@ StatusOr<SensitivityResult> analyzeSensitivity(const std::vector<QuantUnit>& uni
     if (units[u].bias) mine.push_back(units[u].bias);
     VITQ_ASSIGN_OR_RETURN(s.only, evaluator.evaluate(selectEntries(table, mine)));
     progress.advance();
-    if (options.layers_all_but) {
-      UnitLevels levels(units.size(), 0);
-      levels[u] = kFloatLevel;
-      VITQ_ASSIGN_OR_RETURN(s.all_but, evaluator.evaluate(composeTable(units, levels, rungs)));
-      s.has_all_but = true;
-      progress.advance();
-    }
     log->info("layer {}/{} {}: only {:.2f} dB", u + 1, units.size(), units[u].node, s.only.sqnr_db);
     result.layers.push_back(s);
+  }
+  for (size_t u = 0; options.layers_all_but && u < units.size(); ++u) {
+    UnitLevels levels(units.size(), 0);
+    levels[u] = kFloatLevel;
+    VITQ_ASSIGN_OR_RETURN(result.layers[u].all_but, evaluator.evaluate(composeTable(units, levels, rungs)));
+    result.layers[u].has_all_but = true;
+    progress.advance();
   }
   std::stable_sort(result.layers.begin(), result.layers.end(), [](const UnitSensitivity& a, const UnitSensitivity& b) {
     if (a.only.sqnr_db != b.only.sqnr_db) return a.only.sqnr_db < b.only.sqnr_db;
