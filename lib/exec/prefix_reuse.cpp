@@ -217,7 +217,7 @@ void PrefixReuse::keepWithinBudget(size_t incoming, const Checkpoint* keep) {
 }
 
 Status PrefixReuse::runSamples(const Executor& exec, const std::vector<TensorMap>& samples,
-                               const std::function<Status(size_t, TensorMap&)>& on_outputs) {
+                               const std::function<Status(size_t, TensorMap&)>& on_outputs, bool keep_checkpoints) {
   const size_t n = exec.stepCount();
   steps_total_ += n * samples.size();
   if (byte_budget_ == 0 || n == 0) {
@@ -266,7 +266,7 @@ Status PrefixReuse::runSamples(const Executor& exec, const std::vector<TensorMap
   PartialRun partial;
   partial.skip = plan.skip;
   partial.capture_at.assign(n + 1, 0);
-  for (size_t b = interval; b < n; b += interval) {
+  for (size_t b = interval; keep_checkpoints && b < n; b += interval) {
     if (b <= first_free || known_keys.count(prefix_key[b])) continue;
     Checkpoint& cp = fresh.emplace_back();
     cp.key = prefix_key[b];

@@ -41,9 +41,10 @@ class PrefixReuse {
   explicit PrefixReuse(size_t byte_budget = defaultByteBudget());
 
   /// Runs \p exec on every sample of \p samples (the same list, in the same order, on every call)
-  /// and hands each sample's outputs to \p on_outputs.
+  /// and hands each sample's outputs to \p on_outputs. \p keep_checkpoints false: the run may
+  /// resume from checkpoints but keeps none of its own (a graph unlike those that follow).
   Status runSamples(const Executor& exec, const std::vector<TensorMap>& samples,
-                    const std::function<Status(size_t, TensorMap&)>& on_outputs);
+                    const std::function<Status(size_t, TensorMap&)>& on_outputs, bool keep_checkpoints = true);
 
   /// Steps run and steps a full run would have taken, over all calls and samples.
   size_t stepsRun() const { return steps_run_; }

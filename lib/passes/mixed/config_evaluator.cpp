@@ -29,10 +29,10 @@ StatusOr<ConfigMetrics> ConfigEvaluator::evaluate(const QuantTable& table) const
   VITQ_ASSIGN_OR_RETURN(Model copy, cloneModel(*prepared_));
   VITQ_ASSIGN_OR_RETURN(QuantTable mapped, remapTable(table, *copy.graph));
   VITQ_RETURN_IF_ERROR(materializeQdq(*copy.graph, mapped).status());
-  return evaluateModel(copy);
+  return score(copy, true);
 }
 
-StatusOr<ConfigMetrics> ConfigEvaluator::evaluateModel(const Model& model) const {
+StatusOr<ConfigMetrics> ConfigEvaluator::score(const Model& model, bool keep_checkpoints) const {
   ++evaluations_;
   VITQ_ASSIGN_OR_RETURN(Executor exec, Executor::create(*model.graph, model.opsetVersion(""), {threads_}));
   ErrorStats stats;
@@ -41,7 +41,7 @@ StatusOr<ConfigMetrics> ConfigEvaluator::evaluateModel(const Model& model) const
     if (it == outputs.end()) return internalError("the quantized model lost its output '" + output_ + "'");
     stats.add(reference_[i], widenToFloat(it->second), true);
     return Status::ok();
-  }));
+  }, keep_checkpoints));
   ConfigMetrics m;
   m.sqnr_db = stats.sqnrDb();
   m.cosine = stats.cosine();

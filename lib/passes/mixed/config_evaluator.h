@@ -28,8 +28,9 @@ class ConfigEvaluator {
 
   /// \p table (keyed on prepared's values) materialized into a copy of prepared, then scored.
   StatusOr<ConfigMetrics> evaluate(const QuantTable& table) const;
-  /// A finished model, scored the same way.
-  StatusOr<ConfigMetrics> evaluateModel(const Model& model) const;
+  /// A finished model, scored the same way (keeps no checkpoints: such models, e.g. --recipe
+  /// auto's candidates, share little with each other).
+  StatusOr<ConfigMetrics> evaluateModel(const Model& model) const { return score(model, false); }
 
   size_t samples() const { return feeds_.size(); }
   size_t evaluations() const { return evaluations_; }
@@ -40,6 +41,7 @@ class ConfigEvaluator {
 
  private:
   ConfigEvaluator(const Model& prepared, int threads) : prepared_(&prepared), threads_(threads) {}
+  StatusOr<ConfigMetrics> score(const Model& model, bool keep_checkpoints) const;
 
   const Model* prepared_;
   int threads_;
