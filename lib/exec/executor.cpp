@@ -168,15 +168,18 @@ StatusOr<TensorMap> Executor::run(const TensorMap& feeds, ExecHooks* hooks, cons
     }
     partial.capture(boundary, std::move(live));
   };
+  auto release = [&](const Step& step) {
+    for (int s : step.release) {
+      slots[static_cast<size_t>(s)] = Tensor();
+      present[static_cast<size_t>(s)] = false;
+    }
+  };
   const OmpThreadScope threads(options_.threads);
   for (size_t index = 0; index < steps_.size(); ++index) {
     const Step& step = steps_[index];
     captureAt(index);
     if (partial_run && partial.skip[index]) {
-      for (int s : step.release) {
-        slots[static_cast<size_t>(s)] = Tensor();
-        present[static_cast<size_t>(s)] = false;
-      }
+      release(step);
       continue;
     }
     KernelContext ctx{*step.node, opset_, options_.threads, {}, {}};
@@ -206,10 +209,7 @@ StatusOr<TensorMap> Executor::run(const TensorMap& feeds, ExecHooks* hooks, cons
       if (keep) (*partial.kept)[value_of_slot_[static_cast<size_t>(step.outputs[i])]->name()] = ctx.outputs[i];
       put(step.outputs[i], std::move(ctx.outputs[i]));
     }
-    for (int s : step.release) {
-      slots[static_cast<size_t>(s)] = Tensor();
-      present[static_cast<size_t>(s)] = false;
-    }
+    release(step);
   }
   captureAt(steps_.size());
   TensorMap out;

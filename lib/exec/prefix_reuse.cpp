@@ -180,20 +180,23 @@ PrefixReuse::Plan PrefixReuse::bestResume(const Executor& exec, const StepSignat
     }
     if (count <= best.skipped) continue;
     // Whatever a running step or an output reads from a skipped step must be in the checkpoint.
+    std::unordered_set<std::string> seeds;
     bool seeded = true;
+    auto need = [&](const Value* v) {
+      if (!skippedProducer(skip, v)) return;
+      if (cp.names.count(v->name())) seeds.insert(v->name());
+      else seeded = false;
+    };
     for (size_t i = 0; seeded && i < n; ++i) {
       if (skip[i]) continue;
-      for (const Value* v : exec.stepNode(i).inputs()) {
-        if (skippedProducer(skip, v) && !cp.names.count(v->name())) seeded = false;
-      }
+      for (const Value* v : exec.stepNode(i).inputs()) need(v);
     }
-    for (const Value* v : exec.graph().outputs()) {
-      if (skippedProducer(skip, v) && !cp.names.count(v->name())) seeded = false;
-    }
+    for (const Value* v : exec.graph().outputs()) need(v);
     if (!seeded) continue;
     best.from = &cp;
     best.skip = std::move(skip);
     best.skipped = count;
+    best.seed_names.assign(seeds.begin(), seeds.end());
   }
   return best;
 }
@@ -230,25 +233,6 @@ Status PrefixReuse::runSamples(const Executor& exec, const std::vector<TensorMap
   }
   const StepSignatures signatures = stepSignatures(exec);
   const Plan plan = bestResume(exec, signatures);
-
-  // The values each sample's run takes from the checkpoint: only those a running step reads.
-  std::vector<std::string> seed_names;
-  if (plan.from) {
-    std::unordered_set<std::string> wanted;
-    std::unordered_set<const Node*> skipped_nodes;
-    for (size_t i = 0; i < n; ++i) {
-      if (plan.skip[i]) skipped_nodes.insert(&exec.stepNode(i));
-    }
-    auto want = [&](const Value* v) {
-      if (v && v->producer() && skipped_nodes.count(v->producer())) wanted.insert(v->name());
-    };
-    for (size_t i = 0; i < n; ++i) {
-      if (plan.skip[i]) continue;
-      for (const Value* v : exec.stepNode(i).inputs()) want(v);
-    }
-    for (const Value* v : exec.graph().outputs()) want(v);
-    seed_names.assign(wanted.begin(), wanted.end());
-  }
 
   // New checkpoints: evenly spaced boundaries past the last skipped step, whose prefix no kept
   // checkpoint already has.
@@ -305,7 +289,7 @@ Status PrefixReuse::runSamples(const Executor& exec, const std::vector<TensorMap
     TensorMap seeds;
     if (plan.from) {
       const TensorMap& kept = plan.from->values[sample];
-      for (const std::string& name : seed_names) seeds.emplace(name, kept.at(name));
+      for (const std::string& name : plan.seed_names) seeds.emplace(name, kept.at(name));
     }
     if (sample == 1 && has_constants) {
       partial.keep_outputs.clear();

@@ -68,6 +68,7 @@ class PrefixReuse {
     const Checkpoint* from = nullptr;
     std::vector<char> skip;
     size_t skipped = 0;
+    std::vector<std::string> seed_names;  // what the running steps read from skipped ones
   };
 
   Plan bestResume(const Executor& exec, const StepSignatures& signatures) const;
