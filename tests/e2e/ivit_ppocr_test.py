@@ -7,9 +7,10 @@ activations, SiLU as x * Sigmoid(1.0 * x), AveragePool, GlobalAveragePool over a
 scalar affine constants on conv accumulators, decomposed LayerNorm, the final Softmax over 6625
 classes. Checked:
 1. Integer only between the input quantizer and the output dequantizer (ivit_test.integer_only).
-2. Bit-exact: ONNX Runtime's probabilities equal `vitq run`'s element for element on the evaluation
-   lines (all of data/ppocr/rec_eval by default; --quick, for sanitizer builds: the first 10,
-   calibrating on 8).
+2. Bit-exact: ONNX Runtime's probabilities equal `vitq run`'s element for element on the first
+   BITEXACT_LINES evaluation lines of data/ppocr/rec_eval (--quick, for sanitizer builds: the first
+   10, calibrating on 8); the integer model runs at about 2.5 lines a second in either, so the
+   comparison takes half the lines the CER needs.
 3. Accuracy: greedy-CTC CER of the integer model in ONNX Runtime within MAX_CER_RISE points of FP32
    on the same lines (the issue's goal), calibrated on the first 16 lines of rec_calib (what the CI
    data subset holds); not gated with --quick (10 lines are too few).
@@ -34,6 +35,7 @@ CALIB = os.path.join(REPO, "data", "ppocr", "rec_calib", "x.npy")
 EVAL = os.path.join(REPO, "data", "ppocr", "rec_eval")
 KEYS = os.path.join(REPO, "models", "ppocr", "ppocr_keys_v1.txt")
 MAX_CER_RISE = 1.0  # points (measured 0.75 on the 100 CI lines, 0.86 on 300; docs/benchmarks.md "I-ViT")
+BITEXACT_LINES = 50
 CHUNK = 25  # lines per run: the int64 intermediates of a 6625-class Shiftmax are large
 
 
@@ -65,10 +67,11 @@ def main():
             return exit_code()
         integer_only(out, "ppocr-rec")
         got = ort_run(out, x, batch=CHUNK)
-        mine = vitq_run(args.vitq, out, x, tmp, batch=CHUNK)
-        same = got.shape == mine.shape and np.array_equal(got, mine)
-        diff = int((got != mine).sum()) if got.shape == mine.shape else -1
-        check(same, f"ppocr-rec: ORT probabilities == vitq's, every element of {count} lines ({diff} differ)")
+        compared = min(count, BITEXACT_LINES)
+        mine = vitq_run(args.vitq, out, x[:compared], tmp, batch=CHUNK)
+        same = got[:compared].shape == mine.shape and np.array_equal(got[:compared], mine)
+        diff = int((got[:compared] != mine).sum()) if got[:compared].shape == mine.shape else -1
+        check(same, f"ppocr-rec: ORT probabilities == vitq's, every element of {compared} lines ({diff} differ)")
         fp = ort_run(MODEL, x, batch=CHUNK)
         cer_fp, cer_int = cer_of(fp, labels) * 100, cer_of(got, labels) * 100
         if args.quick:  # 10 lines: one character is about 1 point, too coarse for the goal
