@@ -13,6 +13,7 @@
 #include "passes/mixed/mixed_precision_plan.h"
 #include "passes/ptq/plan_quantization.h"
 #include "report/accuracy_report.h"
+#include "report/ort_cpu_forecast.h"
 #include "report/report_writer.h"
 #include "vitq/auto_recipe.h"
 #include "vitq/commands.h"
@@ -130,6 +131,9 @@ Status runQuantize(const QuantizeFlags& flags) {
   report["output_model"] = o.output;
   addQuantizeSections(report, o, po, pr);
   addParameterBytes(report, *in.original.graph, *quantized.graph);
+  report["ort_cpu"] = ortCpuSection(forecastOrtCpuKernels(*quantized.graph));
+  const std::string slow_in_ort = ortCpuWarning(report["ort_cpu"], o.placement);
+  if (!slow_in_ort.empty()) logger("vitq.quantize")->warn("{}", slow_in_ort);
   if (mixed) {
     report["sensitivity"] = mixed->sensitivity;
     report["budget"] = mixed->budget;
@@ -149,12 +153,14 @@ Status runQuantize(const QuantizeFlags& flags) {
   report["guard"] = o.no_guard ? "off" : "on";
   VITQ_RETURN_IF_ERROR(writeReport(report, o.report, {reference, quantized, *in.eval, o.threads, &in.original}));
   VITQ_RETURN_IF_ERROR(saveModelAfterReport(quantized, o.output, o.report));
+  const std::string ort_line = ortCpuLine(report["ort_cpu"]);
   std::cout << "# vitq quantize: " << o.model << " -> " << o.output << "\n\n"
             << "recipe " << recipeName(o) << autoChoiceNote(auto_recipe, o) << ", W" << o.wbits
             << (po.quant.weights_only ? " weight-only (activations float)" : "A" + std::to_string(o.abits)) << ", "
             << plan.quantized_nodes << " of "
             << plan.compute_nodes << " compute nodes quantized, " << pr.calibration_samples << " calibration samples\n"
-            << parametersLine(report["quantization"]) << "\n\n"
+            << parametersLine(report["quantization"]) << "\n"
+            << (ort_line.empty() ? "" : ort_line + "\n") << "\n"
             << accuracyMarkdown(report, 10);
   if (!o.no_guard) VITQ_RETURN_IF_ERROR(checkFidelity(report, o.output));
   if (mixed && !report["budget"]["met"].get<bool>()) {

@@ -26,6 +26,12 @@ void addQuantizeFlags(CLI::App& app, QuantizeFlags& flags) {
   cmd->add_option("--recipe", o->recipe, "auto (default), minmax, mean-minmax, percentile, entropy, mse, repq-vit, repquant, q-hyvit or i-vit (docs/recipes.md). auto tries minmax, repq-vit (where the model has LayerNorms or Softmax), mse and percentile with either placement, then the best with --smooth-quant 0.5 and 0.8, each calibrated on three quarters of the calibration samples and scored on the rest, and keeps the best (--reconstruct and --gptq run on that one only); the default is minmax with --pipeline, --weight-only, --budget, --stats, --stop-after or --format integer");
   cmd->add_option("--auto-budget", o->auto_budget, "--recipe auto: time for trying candidates (seconds, or 5m); candidates that would not fit are skipped and reported")
       ->capture_default_str();
+  cmd->add_option("--target", o->target,
+                  "--recipe auto: ort-cpu (default) prefers a candidate that ONNX Runtime's CPU provider runs with "
+                  "at least 10 points fewer layers in float when it scores within 1 dB of the best or at least 40 dB; "
+                  "portable chooses by accuracy alone")
+      ->check(CLI::IsMember({"ort-cpu", "portable"}))
+      ->capture_default_str();
   cmd->add_option("--format", o->format, "qdq (default) or integer: integer-only ONNX (--recipe i-vit, docs/recipes.md)")
       ->check(CLI::IsMember({"qdq", "integer"}));
   cmd->add_option("--ranges", o->ranges,

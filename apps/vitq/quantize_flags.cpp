@@ -240,6 +240,10 @@ StatusOr<PipelineOptions> pipelineOptionsFromFlags(const QuantizeFlags& o) {
     return invalidArgument("--auto-budget is the time --recipe auto spends trying candidates; " + recipeLabel(o) +
                            " tries none");
   }
+  if (o.given.count("--target")) {
+    return invalidArgument("--target weighs the runtime's speed in --recipe auto's choice; " + recipeLabel(o) +
+                           " makes no choice (--placement integer is the placement ONNX Runtime fuses)");
+  }
   if (!o.ranges.empty() && (o.recipe != "i-vit" || !o.pipeline.empty())) {
     return invalidArgument(o.pipeline.empty() ? "--ranges chooses the activation ranges of --recipe i-vit; recipe '" +
                                                     o.recipe + "' has its own (mean-minmax is also a recipe)"

@@ -46,6 +46,7 @@ struct QuantizeFlags {
   uint64_t seed = 0;
   std::string budget;
   std::string auto_budget = "5m";  // --recipe auto: time for trying candidates
+  std::string target = "ort-cpu";  // --recipe auto: the runtime whose speed weighs in the choice
   std::vector<std::string> layer_bits;
   size_t holdout = 0;
   std::string labels;

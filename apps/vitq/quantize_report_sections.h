@@ -22,4 +22,12 @@ void addParameterBytes(nlohmann::json& report, const Graph& original, const Grap
 /// "parameters 6.9 MB -> 1.3 MB (0.18x); worst weight SQNR 13.2 dB ('NODE')" for the console.
 std::string parametersLine(const nlohmann::json& quantization);
 
+/// "ONNX Runtime CPU (forecast): 52 of 59 quantized layers in integer kernels (...)" for the
+/// console, from the report's `ort_cpu` section; empty where nothing is quantized.
+std::string ortCpuLine(const nlohmann::json& ort_cpu);
+
+/// The warning for an export whose multiply-adds mostly run in float in ONNX Runtime's CPU
+/// provider (and so may be slower than the float model there); empty when they do not.
+std::string ortCpuWarning(const nlohmann::json& ort_cpu, const std::string& placement);
+
 }  // namespace vitq::cli

@@ -34,6 +34,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -241,12 +242,53 @@ def run_entry(vitq, zoo, entry, work, threads=1, timeout=900, extra_recipes=()):
     return rows
 
 
+ORT_INTEGER_KERNELS = ("QLinearConv", "QLinearMatMul", "MatMulIntegerToFloat", "QGemm")
+ORT_FLOAT_LAYERS = ("Conv", "FusedConv", "ConvTranspose", "MatMul", "FusedMatMul", "Gemm", "FusedGemm")
+
+
+def ort_kernels(model):
+    """The integer kernels and the float Conv/MatMul/Gemm layers in the graph ONNX Runtime's CPU
+    provider optimizes (level extended: the QDQ fusions, not the NCHWc layout), or the error."""
+    import collections
+    import onnx
+    import onnxruntime as ort
+    with tempfile.TemporaryDirectory() as d:
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        so.optimized_model_filepath = os.path.join(d, "optimized.onnx")
+        try:
+            ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+        except Exception as e:  # noqa: BLE001 - ONNX Runtime raises several exception types
+            return f"{type(e).__name__}: {str(e).strip().splitlines()[0][:300]}"
+        ops = collections.Counter(n.op_type for n in onnx.load(so.optimized_model_filepath, load_external_data=False).graph.node)
+    return {k: ops[k] for k in ORT_INTEGER_KERNELS if ops[k]}, sum(ops[k] for k in ORT_FLOAT_LAYERS)
+
+
+def forecast_mismatch(report, model):
+    """Where the report's `ort_cpu` forecast differs from the graph ONNX Runtime optimizes: a text,
+    or "" when the integer kernels and the float layers agree."""
+    forecast = report.get("ort_cpu")
+    if forecast is None:
+        return "the report has no ort_cpu section"
+    measured = ort_kernels(model)
+    if isinstance(measured, str):
+        return measured
+    integer, floats = measured
+    predicted = forecast["float_on_dequantized"] + forecast["float_unquantized"]
+    if forecast["integer_kernels"] == integer and predicted == floats:
+        return ""
+    return (f"forecast {forecast['integer_kernels']} and {predicted} float layers, ONNX Runtime {integer} and "
+            f"{floats} float layers")
+
+
 def judge(row, entry, fp32, feeds, stem, run_error):
     """Scores a quantized model (exit 0) against FP32 in both ONNX Runtime sessions."""
     problems = []
     with open(stem + ".json") as f:
         report = json.load(f)
     row["vitq_cosine"] = report.get("summary", {}).get("output_cosine")
+    row["ort_forecast"] = forecast_mismatch(report, stem + ".onnx")
     if "auto" in report:  # what the default chose, e.g. "default (mse, inputs)"
         chosen = report["auto"]["chosen"]
         smooth = f", smooth {chosen['smooth_quant']}" if "smooth_quant" in chosen else ""

@@ -5,16 +5,18 @@ them.
 
 1. The Fashion ViT (32 calibration samples: 24 fit, 8 judge): the report's `auto` section lists the
    8 candidates (minmax, repq-vit, mse, percentile x placement integer, inputs) and then the best of
-   them with --smooth-quant 0.5 and 0.8, each with an output SQNR; the chosen one has the highest
-   (the earlier on a tie); the report's recipe is the chosen one; and `--recipe <chosen> --placement
+   them with --smooth-quant 0.5 and 0.8, each with an output SQNR and the forecast share of layers
+   ONNX Runtime runs in float; the chosen one has the highest SQNR (the earlier on a tie) unless one
+   with 10 points fewer float layers scores within 1 dB of it or at least 40 dB (--target ort-cpu,
+   the default), and the report then names the one passed over; the report's recipe is the chosen one; and `--recipe <chosen> --placement
    <chosen> [--smooth-quant <chosen>]` writes the same bytes as the auto run.
 2. A two-Conv CNN written here (no LayerNorm, no Softmax): repq-vit is not a candidate; with
    `--placement inputs` given, only that placement is tried; with `--smooth-quant` given, no
-   smoothing strength is tried.
+   smoothing strength is tried; with `--target ort-cpu` and `portable` the choice follows the rule.
 3. `--auto-budget 0.001`: the first candidate runs, the others are skipped naming the budget, and
    the first is chosen.
 4. Refusals, exit 2 with the reason: `--recipe auto --weight-only`, `--auto-budget` with another
-   recipe, `--auto-budget soon`.
+   recipe, `--auto-budget soon`, `--target` with another recipe.
 5. auto is the default: the CNN quantized without --recipe has the `auto` section and the chosen
    recipe; with `--reconstruct all` the candidates' pipelines have no reconstruction step and the
    written model's has (it runs once, on the chosen one); with `--budget` and no --recipe the
@@ -61,6 +63,21 @@ def cnn(path, data_path):
     np.save(data_path, rng.standard_normal((12, 1, 12, 12)).astype(np.float32))
 
 
+def expected_choice(candidates, target="ort-cpu"):
+    """The index auto must choose among scored candidates: the best held-out SQNR (the earlier on a tie,
+    to 0.001 dB); with --target ort-cpu, the best of those that ONNX Runtime runs with at least 10 points
+    fewer float layers (the report's forecast) and that score within 1 dB of it or at least 40 dB."""
+    score = [round(c["output_sqnr_db"], 3) for c in candidates]
+    share = [c["ort_cpu_float_layer_share"] for c in candidates]
+    best = max(range(len(score)), key=lambda i: (score[i], -i))
+    if target != "ort-cpu":
+        return best
+    faster = [i for i in range(len(score)) if share[i] <= share[best] - 0.1 + 1e-9
+              and (candidates[i]["output_sqnr_db"] >= candidates[best]["output_sqnr_db"] - 1.0
+                   or candidates[i]["output_sqnr_db"] >= 40.0)]
+    return max(faster, key=lambda i: (score[i], -i)) if faster else best
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vitq", required=True)
@@ -79,16 +96,23 @@ def main():
         grid = [(r, p, None) for r in ("minmax", "repq-vit", "mse", "percentile") for p in ("integer", "inputs")]
         check(tried[:8] == grid, f"8 candidates in order (got {tried[:8]})")
         scores = [c.get("output_sqnr_db") for c in a["candidates"]]
-        first = max(range(8), key=lambda i: (scores[i], -i))
+        check(all(isinstance(s, (int, float)) for s in scores), f"every candidate scored ({scores})")
+        check(all(0 <= c.get("ort_cpu_float_layer_share", -1) <= 1 for c in a["candidates"]),
+              "every candidate has its forecast share of layers ONNX Runtime runs in float")
+        first = expected_choice(a["candidates"][:8])
         check(tried[8:] == [grid[first][:2] + (0.5,), grid[first][:2] + (0.8,)],
               f"then the best of them, {grid[first][:2]}, with --smooth-quant 0.5 and 0.8 (got {tried[8:]})")
         fit = samples - samples // 4
         check((a["fit_samples"], a["judge_samples"]) == (fit, samples - fit),
               f"{fit} fit and {samples - fit} judge samples (got {a['fit_samples']}, {a['judge_samples']})")
-        check(all(isinstance(s, (int, float)) for s in scores), f"every candidate scored ({scores})")
-        best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+        best = expected_choice(a["candidates"])
         chosen = (a["chosen"]["recipe"], a["chosen"]["placement"], a["chosen"].get("smooth_quant"))
-        check(chosen == tried[best], f"the chosen {chosen} has the best held-out SQNR {scores[best]} of {scores}")
+        check(chosen == tried[best], f"the chosen {chosen} is the best held-out SQNR {scores[best]} of {scores}, "
+                                     f"weighed with ONNX Runtime's float layers")
+        accurate = expected_choice(a["candidates"], "portable")
+        check(a["chosen"].get("for_speed_over", {}).get("output_sqnr_db") ==
+              (None if best == accurate else round(scores[accurate], 3)),
+              f"the report names the more accurate candidate where speed decided ({a['chosen']})")
         check(report["recipe"]["name"] == chosen[0] and report["recipe"]["placement"] == chosen[1],
               "the report's recipe is the chosen one")
         direct = os.path.join(tmp, "direct.onnx")
@@ -111,6 +135,20 @@ def main():
                   f"a CNN with --placement inputs --smooth-quant 0.5: no repq-vit, the given placement only, no "
                   f"smoothing strengths (got {tried})")
 
+        for target in ("ort-cpu", "portable"):
+            out = os.path.join(tmp, f"cnn_{target}.onnx")
+            proc = quantize(args.vitq, net, net_data, out, "--target", target)
+            check(proc.returncode == 0, f"the CNN with --target {target} exits 0 ({proc.stderr.strip()[-300:]})")
+            if proc.returncode == 0:
+                a = json.load(open(out + ".json"))["auto"]
+                scored = [c for c in a["candidates"] if "output_sqnr_db" in c]
+                want = scored[expected_choice(scored, target)]
+                check((a["target"], a["chosen"]["recipe"], a["chosen"]["placement"]) ==
+                      (target, want["recipe"], want["placement"]),
+                      f"the CNN with --target {target}: chose {a['chosen']} by the rule "
+                      f"(SQNR and float share per candidate: "
+                      f"{[(c['output_sqnr_db'], c['ort_cpu_float_layer_share']) for c in scored]})")
+
         quick = os.path.join(tmp, "quick.onnx")
         proc = quantize(args.vitq, VIT, DATA, quick, "--recipe", "auto", "--calib-samples", "8", "--auto-budget", "0.001")
         ok = proc.returncode == 0
@@ -126,6 +164,8 @@ def main():
         for flags, message in ((["--recipe", "auto", "--weight-only"], "--recipe auto cannot take --weight-only"),
                                (["--recipe", "minmax", "--auto-budget", "5m"],
                                 "--auto-budget is the time --recipe auto spends"),
+                               (["--recipe", "minmax", "--target", "portable"],
+                                "--target weighs the runtime's speed in --recipe auto's choice"),
                                (["--recipe", "auto", "--auto-budget", "soon"], "--auto-budget takes seconds or minutes")):
             proc = quantize(args.vitq, VIT, DATA, os.path.join(tmp, "refused.onnx"), *flags)
             check(proc.returncode == 2 and message in proc.stderr,

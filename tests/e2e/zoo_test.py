@@ -2,7 +2,8 @@
 """The model-zoo corpus (GitHub issue #27) in CI: builds `scripts/zoo/make_zoo.py --subset ci` (small
 models in every export style, and every hand-built hostile graph) into a temporary folder, quantizes
 each W8A8 with vitq (the default recipe, auto, and repq-vit where the model has LayerNorms or attention) and checks the
-result in ONNX Runtime as `scripts/zoo/run_zoo.py` does. Every entry that is BROKEN or crashes fails,
+result in ONNX Runtime as `scripts/zoo/run_zoo.py` does, including that the report's `ort_cpu`
+forecast names the integer kernels and float layers of the graph ONNX Runtime optimizes. Every entry that is BROKEN or crashes fails,
 and so does every refusal not listed in EXPECTED_REFUSALS; each is named.
 
     zoo_test.py --vitq build/apps/vitq/vitq
@@ -48,6 +49,9 @@ def main():
         else:
             ok = r["status"] == "green"
             check(ok, f"{key}: {r['status']} (exit {r['exit']})" + ("" if ok else f" {r['reason']}  [{r['command']}]"))
+        if r.get("ort_forecast") is not None:  # every quantized model the report judged
+            check(r["ort_forecast"] == "", f"{key}: the report's ONNX Runtime kernel forecast matches the optimized "
+                                           f"graph {r['ort_forecast']}")
     stale = sorted(set(EXPECTED_REFUSALS) - {f"{r['name']} {r['recipe']}" for r in rows})
     for key in stale:
         check(False, f"{key}: listed in EXPECTED_REFUSALS but not in the CI subset")
