@@ -9,6 +9,7 @@
 #include "core/logging.h"
 #include "onnx_io/model_clone.h"
 #include "passes/mixed/config_evaluator.h"
+#include "passes/mixed/placement_search.h"
 #include "passes/ptq/quant_step.h"
 #include "passes/ptq/pipeline_text.h"
 #include "passes/ptq/quantize_pipeline.h"
@@ -18,6 +19,10 @@
 
 namespace vitq::cli {
 namespace {
+
+// --target ort-cpu: what counts as clearly faster, and what accuracy it may cost. At 40 dB the
+// output's error is 1 % of its RMS; 1 dB is 26 % more noise power.
+constexpr double kFasterByShare = 0.1, kSpeedMarginDb = 1.0, kEnoughSqnrDb = 40.0;
 
 // In the order tried: the cheap range methods first, RepQ-ViT's reparameterization where the model
 // has LayerNorms or Softmax for it to act on.
@@ -227,9 +232,7 @@ class CandidateTrials {
     return fast ? fast : accurate;
   }
 
-  // --target ort-cpu: what counts as clearly faster, and what accuracy it may cost. At 40 dB the
-  // output's error is 1 % of its RMS; 1 dB is 26 % more noise power.
-  static constexpr double kFasterByShare = 0.1, kSpeedMarginDb = 1.0, kEnoughSqnrDb = 40.0;
+
 
   // Min/max and histograms of every activation either placement quantizes, observed once.
   StatusOr<const CalibrationResult*> sharedStats(const PipelineOptions& candidate) {
@@ -314,6 +317,22 @@ StatusOr<AutoChoice> chooseRecipe(const QuantizeFlags& o, const QuantizationInpu
                                   "({:.2f} dB); --target portable chooses by accuracy alone",
                                   best.label, trials.bestSqnr(), accurate->label, trials.passedOverSqnr());
   }
+  nlohmann::json placement_search;
+  if (o.target == "ort-cpu" && best.flags.placement == "inputs" && best.flags.requantize.empty()) {
+    // The inputs placement leaves Convs in float in ONNX Runtime: requantize those whose output
+    // quantizer costs little, within the same margin the choice allows for speed.
+    VITQ_ASSIGN_OR_RETURN(PipelineOptions po, pipelineOptionsFromFlags(best.flags));
+    if (!po.quant.depthwise_channel_inputs) {
+      VITQ_ASSIGN_OR_RETURN(PlacementSearchResult found,
+                            searchRequantizedOutputs(in.reference, in.working, fit, judge, po, kSpeedMarginDb));
+      placement_search = found.report;
+      if (!found.requantized.empty()) {
+        choice.flags.requantize = found.requantized;
+        choice.flags.given.insert("--requantize");
+        chosen["requantize"] = found.requantized;  // as --requantize NODE, each
+      }
+    }
+  }
   choice.report = {{"chosen", chosen},
                    {"target", o.target},
                    {"metric", "output_sqnr_db"},
@@ -323,6 +342,7 @@ StatusOr<AutoChoice> chooseRecipe(const QuantizeFlags& o, const QuantizationInpu
                    {"budget_seconds", budget},
                    {"seconds", round3(trials.seconds())},
                    {"candidates", trials.tried()}};
+  if (!placement_search.is_null()) choice.report["placement_search"] = placement_search;
   logger("vitq.quantize")->info("auto: chose {} ({:.2f} dB); quantizing with all {} calibration samples", best.label,
                                 trials.bestSqnr(), n);
   if (!hold_out) {

@@ -90,6 +90,11 @@ Status runQuantize(const QuantizeFlags& flags) {
     for (const auto& node : quantized.graph->nodes()) found = found || node->name() == name;
     if (!found) return invalidArgument("--layer-bits '" + name + "=" + std::to_string(bits) + "': no node is named '" + name + "'");
   }
+  for (const std::string& name : po.quant.requantized_outputs) {
+    bool found = false;
+    for (const auto& node : quantized.graph->nodes()) found = found || node->name() == name;
+    if (!found) return invalidArgument("--requantize '" + name + "': no node is named '" + name + "'");
+  }
   // --int4 raises the model to opset 21 at the end: refuse what cannot be raised before calibrating.
   if (po.four_bit_types) VITQ_RETURN_IF_ERROR(checkRaiseOpset(quantized, 21));
   CalibrationResult saved;

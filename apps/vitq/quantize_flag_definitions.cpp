@@ -148,6 +148,10 @@ void addQuantizeFlags(CLI::App& app, QuantizeFlags& flags) {
                   "Mixed precision until the budget holds on the evaluation samples: top1_drop<=POINTS, "
                   "sqnr_db>=DB or cosine>=VALUE (docs/recipes.md)");
   cmd->add_option("--layer-bits", o->layer_bits, "At least BITS for one layer: NODE=BITS (repeatable)")->allow_extra_args(false);
+  cmd->add_option("--requantize", o->requantize,
+                  "With --placement inputs: also quantize this layer's output (exact node name, repeatable), so that "
+                  "ONNX Runtime runs it as an integer kernel; auto's placement search (--target ort-cpu) chooses them")
+      ->allow_extra_args(false);
   cmd->add_option("--holdout", o->holdout,
                   "The last N samples are for evaluation (report, --budget) only, never calibration")->check(wholeNumber(0));
   cmd->add_option("--labels", o->labels,

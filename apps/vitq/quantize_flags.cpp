@@ -146,6 +146,11 @@ StatusOr<PipelineOptions> pipelineOptionsFromFlags(const QuantizeFlags& o) {
   po.quant.exclude = o.exclude;
   if (o.reduce_range) po.quant.max_weight_bits = 7;
   if (o.given.count("--placement")) po.quant.quantize_outputs = o.placement == "integer";
+  if (!o.requantize.empty() && po.quant.quantize_outputs) {
+    return invalidArgument("--requantize adds output quantizers to --placement inputs; " + label +
+                           " with the integer placement quantizes every layer's output already");
+  }
+  po.quant.requantized_outputs = o.requantize;
   if (!o.depthwise_inputs.empty()) po.quant.depthwise_channel_inputs = o.depthwise_inputs == "per-channel";
   // The report says what is in effect (a recipe's per-channel depthwise inputs need --placement inputs).
   if (o.depthwise_inputs.empty()) settleDepthwiseInputs(po);

@@ -48,6 +48,7 @@ struct QuantizeFlags {
   std::string auto_budget = "5m";  // --recipe auto: time for trying candidates
   std::string target = "ort-cpu";  // --recipe auto: the runtime whose speed weighs in the choice
   std::vector<std::string> layer_bits;
+  std::vector<std::string> requantize;  // with --placement inputs: layers whose outputs are quantized too
   size_t holdout = 0;
   std::string labels;
   std::string stats;

@@ -192,8 +192,10 @@ OrtLayerForecast forecastLayer(const Node& n, const Node& x_dq, const Node& w_dq
   } else if (n.is("MatMul")) {
     if (foldsIntoFloatGemm(n)) f.why = "ONNX Runtime first folds the MatMul and its bias Add into a float Gemm";
     else f.kernel = "MatMulIntegerToFloat";
+    f.fuses_if_requantized = f.kernel == "float";
   } else if (!q) {
     f.why = "its output is not requantized (placement inputs): float on dequantized inputs";
+    f.fuses_if_requantized = perTensor(x_dq);
   } else if (!perTensor(x_dq)) {
     f.why = "its input has per-channel scales";
   } else if (q_type != x_type) {

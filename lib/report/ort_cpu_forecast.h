@@ -26,6 +26,7 @@ struct OrtLayerForecast {
   std::string kernel;  // "QLinearConv", "MatMulIntegerToFloat", ..., or "float"
   std::string why;     // why a quantized layer stays float; empty for integer kernels
   double macs = 0;     // multiply-adds per run, symbolic dims counted as 1
+  bool fuses_if_requantized = false;  // float only because its output is not quantized
 };
 
 struct OrtCpuForecast {

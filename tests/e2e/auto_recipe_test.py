@@ -8,8 +8,9 @@ them.
    them with --smooth-quant 0.5 and 0.8, each with an output SQNR and the forecast share of layers
    ONNX Runtime runs in float; the chosen one has the highest SQNR (the earlier on a tie) unless one
    with 10 points fewer float layers scores within 1 dB of it or at least 40 dB (--target ort-cpu,
-   the default), and the report then names the one passed over; the report's recipe is the chosen one; and `--recipe <chosen> --placement
-   <chosen> [--smooth-quant <chosen>]` writes the same bytes as the auto run.
+   the default), and the report then names the one passed over; with the inputs placement, the
+   placement search's requantized layers stay within its tolerance; the report's recipe is the chosen one; and `--recipe <chosen> --placement
+   <chosen> [--smooth-quant <chosen>] [--requantize NODE ...]` writes the same bytes as the auto run.
 2. A two-Conv CNN written here (no LayerNorm, no Softmax): repq-vit is not a candidate; with
    `--placement inputs` given, only that placement is tried; with `--smooth-quant` given, no
    smoothing strength is tried; with `--target ort-cpu` and `portable` the choice follows the rule.
@@ -117,10 +118,17 @@ def main():
               "the report's recipe is the chosen one")
         direct = os.path.join(tmp, "direct.onnx")
         smooth = ["--smooth-quant", str(chosen[2])] if chosen[2] is not None else []
+        requantize = [f for name in a["chosen"].get("requantize", []) for f in ("--requantize", name)]
+        if chosen[1] == "inputs":
+            search = a.get("placement_search", {})
+            check(search.get("requantized") == len(requantize) and
+                  search.get("final_sqnr_db", -1e9) >= search.get("baseline_sqnr_db", 0) - search.get("tolerance_db", 0),
+                  f"the placement search requantized {search.get('requantized')} of {search.get('candidates')} float "
+                  f"layers within its tolerance ({ {k: v for k, v in search.items() if k != 'layers'} })")
         proc = quantize(args.vitq, VIT, DATA, direct, "--recipe", chosen[0], "--placement", chosen[1], *smooth,
-                        "--calib-samples", str(samples))
+                        *requantize, "--calib-samples", str(samples))
         check(proc.returncode == 0 and open(direct, "rb").read() == open(auto, "rb").read(),
-              f"--recipe {chosen[0]} --placement {chosen[1]} {' '.join(smooth)} writes the auto run's bytes")
+              f"--recipe {chosen[0]} --placement {chosen[1]} {' '.join(smooth + requantize)} writes the auto run's bytes")
         print(f"Fashion ViT: chose {chosen}; held-out output SQNR per candidate {dict(zip(map(str, tried), scores))}")
 
         net, net_data = os.path.join(tmp, "cnn.onnx"), os.path.join(tmp, "cnn_x.npy")
@@ -201,6 +209,29 @@ def main():
             check(scored == [(r, "inputs") for r in ("minmax", "repq-vit", "mse", "percentile")]
                   and skipped == ["integer"] * 4 and not any("failed" in c for c in rows),
                   f"the four inputs-placement candidates scored, the integer ones skipped (scored {scored})")
+        # The hybrid by default: the placement search requantizes some Convs; --requantize with the
+        # report's names reproduces the bytes, and ONNX Runtime's forecast runs them as QLinearConv.
+        default = os.path.join(tmp, "hybrid_default.onnx")
+        proc = quantize(args.vitq, HYBRID, DATA, default, "--calib-samples", "8" if args.quick else "16")
+        check(proc.returncode == 0, f"no --recipe on the hybrid exits 0 ({proc.stderr.strip()[-300:]})")
+        if proc.returncode == 0:
+            report = json.load(open(default + ".json"))
+            a = report["auto"]
+            names = a["chosen"].get("requantize", [])
+            print(f"hybrid: chose {a['chosen']}; placement search "
+                  f"{ {k: v for k, v in a.get('placement_search', {}).items() if k != 'layers'} }")
+            if a["chosen"]["placement"] == "inputs" and names:
+                flags = ["--recipe", a["chosen"]["recipe"], "--placement", "inputs"]
+                flags += ["--smooth-quant", str(a["chosen"]["smooth_quant"])] if "smooth_quant" in a["chosen"] else []
+                flags += [f for n in names for f in ("--requantize", n)]
+                direct = os.path.join(tmp, "hybrid_direct.onnx")
+                proc = quantize(args.vitq, HYBRID, DATA, direct, *flags, "--calib-samples", "8" if args.quick else "16")
+                check(proc.returncode == 0 and open(direct, "rb").read() == open(default, "rb").read(),
+                      f"{' '.join(flags)} writes the auto run's bytes")
+                fused = json.load(open(direct + ".json"))["ort_cpu"]
+                still_float = {layer["node"] for layer in fused["float_layers_largest"]}
+                check(len(still_float) < 10 and not still_float & set(names),
+                      f"no requantized layer is among the forecast's float layers ({sorted(still_float)})")
         budget = os.path.join(tmp, "budget.onnx")
         proc = quantize(args.vitq, net, net_data, budget, "--budget", "sqnr_db>=10")
         ok = proc.returncode == 0

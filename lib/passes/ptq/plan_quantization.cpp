@@ -249,7 +249,10 @@ QuantTable planQuantization(const Graph& graph, const QuantOptions& options, Qua
       bs.axis = 0;
       table.set(b, TensorQuant{QuantRoleOfValue::kBias, bs, {}, x, w});
     }
-    if (options.quantize_outputs && node->output(0) && node->output(0)->type().dtype != DataType::kInt64) addActivation(node->output(0), act_bits);
+    const bool requantize = options.quantize_outputs ||
+                            std::find(options.requantized_outputs.begin(), options.requantized_outputs.end(),
+                                      node->name()) != options.requantized_outputs.end();
+    if (requantize && node->output(0) && node->output(0)->type().dtype != DataType::kInt64) addActivation(node->output(0), act_bits);
   }
   if (options.weights_only && options.embeddings) {
     std::set<const Value*> tables;

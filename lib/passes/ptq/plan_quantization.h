@@ -26,6 +26,10 @@ struct QuantOptions {
   // false: only the inputs of compute layers are quantized (NNCF's placement): one rounding per
   // layer instead of two, but ONNX Runtime then runs the layers in float on dequantized inputs.
   bool quantize_outputs = true;
+  // With quantize_outputs false: compute nodes (exact names) whose output is quantized anyway, so
+  // that ONNX Runtime runs them as integer kernels (QLinearConv) where that costs little accuracy
+  // (the placement search of --target ort-cpu).
+  std::vector<std::string> requantized_outputs;
   int max_weight_bits = 8;  // 7 keeps ONNX Runtime's u8s8 kernels exact on CPUs without VNNI
   // Q-HyViT's granularity rule: the input of a depthwise Conv gets one scale per channel (axis 1).
   // Integer-friendly: output channel m reads only input channel m / multiplier, so that channel's
