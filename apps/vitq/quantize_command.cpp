@@ -50,6 +50,7 @@ std::string autoChoiceNote(bool auto_recipe, const QuantizeFlags& o) {
   std::ostringstream note;
   note << " (chosen by auto, placement " << o.placement;
   if (o.smooth_alpha >= 0) note << ", smooth-quant " << o.smooth_alpha;
+  if (!o.requantize.empty()) note << ", " << o.requantize.size() << " outputs requantized for ONNX Runtime";
   note << ")";
   return note.str();
 }
