@@ -232,8 +232,6 @@ class CandidateTrials {
     return fast ? fast : accurate;
   }
 
-
-
   // Min/max and histograms of every activation either placement quantizes, observed once.
   StatusOr<const CalibrationResult*> sharedStats(const PipelineOptions& candidate) {
     if (!shared_stats_) {

@@ -1,5 +1,6 @@
 // `vitq quantize MODEL --data DATA -o OUT.onnx [--recipe minmax|percentile] [--wbits N --abits N]
 //  [--report R.json|R.md] [--fail-if METRIC<V ...]`: calibrate, quantize, export QDQ, report.
+#include <algorithm>
 #include <iostream>
 #include <limits>
 #include <optional>
@@ -55,6 +56,11 @@ std::string autoChoiceNote(bool auto_recipe, const QuantizeFlags& o) {
   return note.str();
 }
 
+// Flags that name one node (--layer-bits, --requantize) take its exact name.
+bool hasNodeNamed(const Graph& g, const std::string& name) {
+  return std::any_of(g.nodes().begin(), g.nodes().end(), [&name](const auto& n) { return n->name() == name; });
+}
+
 Status runQuantize(const QuantizeFlags& flags) {
   const QuantizeFlags user = withDefaultRecipe(flags);
   VITQ_RETURN_IF_ERROR(checkOutputs(
@@ -87,14 +93,14 @@ Status runQuantize(const QuantizeFlags& flags) {
   VITQ_RETURN_IF_ERROR(checkNodePatterns(graphs, o.exclude, "--exclude"));
   VITQ_RETURN_IF_ERROR(checkNodePatterns(graphs, o.noise_layers, "--noise-layers"));
   for (const auto& [name, bits] : po.quant.layer_bits) {
-    bool found = false;
-    for (const auto& node : quantized.graph->nodes()) found = found || node->name() == name;
-    if (!found) return invalidArgument("--layer-bits '" + name + "=" + std::to_string(bits) + "': no node is named '" + name + "'");
+    if (!hasNodeNamed(*quantized.graph, name)) {
+      return invalidArgument("--layer-bits '" + name + "=" + std::to_string(bits) + "': no node is named '" + name + "'");
+    }
   }
   for (const std::string& name : po.quant.requantized_outputs) {
-    bool found = false;
-    for (const auto& node : quantized.graph->nodes()) found = found || node->name() == name;
-    if (!found) return invalidArgument("--requantize '" + name + "': no node is named '" + name + "'");
+    if (!hasNodeNamed(*quantized.graph, name)) {
+      return invalidArgument("--requantize '" + name + "': no node is named '" + name + "'");
+    }
   }
   // --int4 raises the model to opset 21 at the end: refuse what cannot be raised before calibrating.
   if (po.four_bit_types) VITQ_RETURN_IF_ERROR(checkRaiseOpset(quantized, 21));

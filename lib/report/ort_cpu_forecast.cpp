@@ -103,14 +103,18 @@ double product(const std::optional<std::vector<Dim>>& dims) {
   return p;
 }
 
+// The float value behind the quantizers the export inserted in front of \p v (\p v itself if none).
+const Value* quantizedSource(const Value* v) {
+  while (v->producer() && (v->producer()->is("DequantizeLinear") || v->producer()->is("QuantizeLinear"))) {
+    v = v->producer()->input(0);
+  }
+  return v;
+}
+
 // The value's dims; the quantizers the export inserts carry none, so those of the float value they
 // quantize stand in.
 const std::optional<std::vector<Dim>>& dimsOf(const Value* v) {
-  while (!v->type().dims && v->producer() &&
-         (v->producer()->is("DequantizeLinear") || v->producer()->is("QuantizeLinear"))) {
-    v = v->producer()->input(0);
-  }
-  return v->type().dims;
+  return v->type().dims ? v->type().dims : quantizedSource(v)->type().dims;
 }
 
 std::vector<int64_t> shapeOf(const Value* v) {
@@ -151,10 +155,7 @@ bool biasFuses(const Node& n) {
 // many dims as its constant shape); -1 where neither does.
 int64_t rankOf(const Value* v) {
   if (dimsOf(v)) return static_cast<int64_t>(dimsOf(v)->size());
-  while (v->producer() && (v->producer()->is("DequantizeLinear") || v->producer()->is("QuantizeLinear"))) {
-    v = v->producer()->input(0);
-  }
-  const Node* p = v->producer();
+  const Node* p = quantizedSource(v)->producer();
   if (p && p->is("Flatten")) return 2;
   if (p && p->is("Reshape") && constant(p->input(1))) return constant(p->input(1))->numel();
   return -1;
