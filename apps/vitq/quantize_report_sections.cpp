@@ -63,11 +63,15 @@ std::string ortCpuLine(const nlohmann::json& ort) {
   }
   const int floats = ort["float_on_dequantized"].get<int>();
   if (integer + floats == 0) return "";
+  const int log_quantized = ort.value("float_log_quantized", 0);
   return fmt::format("ONNX Runtime CPU (forecast{}): {} of {} quantized layers in integer kernels{}, {:.0f} % of their "
-                     "multiply-adds",
+                     "multiply-adds{}",
                      ort["int8_activations"].get<bool>() ? ", less sure with int8 activations" : "", integer,
                      integer + floats, kinds.empty() ? "" : " (" + kinds + ")",
-                     100 * ort["integer_mac_share"].get<double>());
+                     100 * ort["integer_mac_share"].get<double>(),
+                     log_quantized ? fmt::format("; {} attention MatMuls read the log-sqrt2 Softmax quantizer in float",
+                                                 log_quantized)
+                                   : "");
 }
 
 std::string ortCpuWarning(const nlohmann::json& ort, const std::string& placement) {

@@ -207,6 +207,14 @@ OrtLayerForecast forecastLayer(const Node& n, const Node& x_dq, const Node& w_dq
   return f;
 }
 
+// The output of insertLogSqrt2FakeQuant: Mul(Exp(DequantizeLinear(.)), DequantizeLinear(.)).
+bool isLogSqrt2Output(const Value* v) {
+  const Node* mul = producerOf(v, "Mul");
+  if (!mul || mul->numInputs() != 2) return false;
+  const Node* exp = producerOf(mul->input(0), "Exp");
+  return exp && producerOf(exp->input(0), "DequantizeLinear") && producerOf(mul->input(1), "DequantizeLinear");
+}
+
 }  // namespace
 
 OrtCpuForecast forecastOrtCpuKernels(const Graph& g) {
@@ -216,6 +224,10 @@ OrtCpuForecast forecastOrtCpuKernels(const Graph& g) {
     if (!(n.is("Conv") || n.is("ConvTranspose") || n.is("MatMul") || n.is("Gemm")) || n.numInputs() < 2) continue;
     const Node* x_dq = producerOf(n.input(0), "DequantizeLinear");
     const Node* w_dq = producerOf(n.input(1), "DequantizeLinear");
+    if (!x_dq && w_dq && n.is("MatMul") && isLogSqrt2Output(n.input(0))) {
+      ++out.float_log_quantized;
+      continue;
+    }
     if (!x_dq || !w_dq) {
       ++out.float_layers;
       continue;
@@ -249,6 +261,7 @@ nlohmann::json ortCpuSection(const OrtCpuForecast& forecast, size_t listed) {
   return {{"integer_kernels", forecast.integer_kernels},
           {"float_on_dequantized", forecast.float_on_dequantized},
           {"float_unquantized", forecast.float_layers},
+          {"float_log_quantized", forecast.float_log_quantized},
           {"integer_mac_share", std::round(forecast.integerMacShare() * 1e4) / 1e4},
           {"float_layer_share", std::round(forecast.floatLayerShare() * 1e4) / 1e4},
           {"int8_activations", forecast.int8_activations},

@@ -32,6 +32,9 @@ struct OrtLayerForecast {
 struct OrtCpuForecast {
   std::vector<OrtLayerForecast> quantized;  // layers whose inputs are dequantized, in graph order
   int float_layers = 0;                     // Conv/MatMul/Gemm with float inputs (not quantized)
+  // Attention MatMuls reading a log-sqrt2 post-Softmax quantizer (RepQ-ViT): its values are powers
+  // of sqrt(2), not a uniform grid, so ONNX Runtime runs them as float MatMuls. Not in float_layers.
+  int float_log_quantized = 0;
   std::map<std::string, int> integer_kernels;
   int float_on_dequantized = 0;
   double integer_macs = 0, quantized_macs = 0;

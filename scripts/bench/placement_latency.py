@@ -5,7 +5,12 @@
 export against the FP32 model, next to the report's forecast of the layers it runs in float.
 
     placement_latency.py --vitq build/apps/vitq [--models rec,det,resnet18,...] [--threads 1]
-                         [--rounds 3] [--runs 10] [--out out/placement] [--json out/placement.json]
+                         [--variants placement|recipes|LABEL,...] [--rounds 3] [--runs 10]
+                         [--out out/placement] [--json out/placement.json]
+
+``--variants placement`` (the default) times the exports above; ``recipes`` times the calibration
+recipes' exports instead (minmax, mse, percentile, entropy, and repq-vit at W8A8, W6A6 and W4A4,
+whose log-sqrt2 post-Softmax quantizer leaves the attention's context MatMul in float).
 
 Models (``--models``, names below): PP-OCRv4 rec and det (models/ppocr), DeiT-S shaped and the
 ViT-S with a ConvTranspose decoder (scripts/models/synthetic.py), and torchvision classifiers of the
@@ -40,6 +45,16 @@ VARIANTS = {  # label -> vitq quantize flags
     "auto --target portable": ["--target", "portable"],
     "minmax, integer": ["--recipe", "minmax", "--placement", "integer"],
     "minmax, inputs": ["--recipe", "minmax", "--placement", "inputs"],
+    "mse": ["--recipe", "mse"],
+    "percentile": ["--recipe", "percentile"],
+    "entropy": ["--recipe", "entropy"],
+    "repq-vit": ["--recipe", "repq-vit"],
+    "repq-vit W6A6": ["--recipe", "repq-vit", "--wbits", "6", "--abits", "6"],
+    "repq-vit W4A4": ["--recipe", "repq-vit", "--wbits", "4", "--abits", "4"],
+}
+GROUPS = {  # --variants shorthands
+    "placement": ["auto", "auto --target portable", "minmax, integer", "minmax, inputs"],
+    "recipes": ["minmax, integer", "mse", "percentile", "entropy", "repq-vit", "repq-vit W6A6", "repq-vit W4A4"],
 }
 
 
@@ -60,6 +75,7 @@ def quantize(vitq, model, data, samples, flags, out, threads):
     chosen = report.get("auto", {}).get("chosen", {})
     return {"seconds": round(time.time() - t0, 1), "sqnr_db": report["summary"].get("output_sqnr_db"),
             "float_layer_share": report["ort_cpu"]["float_layer_share"],
+            "log_quantized_matmuls": report["ort_cpu"].get("float_log_quantized", 0),
             "chosen": f"{chosen['recipe']}, {chosen['placement']}" if chosen else ""}
 
 
@@ -84,6 +100,8 @@ def main():
     ap.add_argument("--vitq", required=True)
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--variants", default="placement",
+                    help="placement, recipes, or labels of VARIANTS separated by commas")
     ap.add_argument("--quantize-threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--runs", type=int, default=10)
@@ -91,6 +109,10 @@ def main():
     ap.add_argument("--json")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    labels = GROUPS.get(args.variants) or args.variants.split(",")
+    unknown = [label for label in labels if label not in VARIANTS]
+    if unknown:
+        ap.error(f"unknown variants {unknown}: choose from {list(GROUPS)} or {list(VARIANTS)}")
     results = {}
     for name in args.models.split(","):
         model, data, samples = (os.path.join(ROOT, p) if isinstance(p, str) else p for p in MODELS[name])
@@ -98,7 +120,8 @@ def main():
             print(f"{name}: skipped ({model} or {data} missing)", flush=True)
             continue
         rows = {"FP32": {"path": model}}
-        for label, flags in VARIANTS.items():
+        for label in labels:
+            flags = VARIANTS[label]
             out = os.path.join(args.out, f"{name}.{label.replace(' ', '_').replace(',', '')}.onnx")
             rows[label] = {"path": out, **quantize(args.vitq, model, data, samples, flags, out, args.quantize_threads)}
         x = first_sample(data)
@@ -125,6 +148,8 @@ def main():
         for label, r in rows.items():
             sqnr = "-" if r.get("sqnr_db") is None else f"{r['sqnr_db']:.2f}"
             share = "-" if "float_layer_share" not in r else f"{100 * r['float_layer_share']:.0f} %"
+            if r.get("log_quantized_matmuls"):
+                share += f" (+{r['log_quantized_matmuls']} MatMuls after log-sqrt2)"
             print(f"| {name} | {label} | {r.get('chosen', '') or '-'} | {sqnr} | {share} | {r['ms']:.2f} | "
                   f"{r['vs_fp32']:.2f}x |")
 

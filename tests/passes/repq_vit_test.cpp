@@ -195,5 +195,44 @@ agraph (float[64] X) => (float[64] Y) {
   }
 }
 
+TEST_CASE("exported log-sqrt2 quantizer of a Softmax reads LogSoftmax and matches the quantizer", "[passes][repq]") {
+  const float scale = 0.7f;
+  for (int bits : {4, 8}) {
+    Model m = test::parseModel(R"ONNX(
+<ir_version: 8, opset_import: ["" : 13]>
+agraph (float[4, 40] X) => (float[4, 40] Y) {
+  P = Softmax <axis = -1> (X)
+  Y = Identity(P)
+}
+)ONNX");
+    Graph& g = *m.graph;
+    Value* p = g.findValue("P");
+    insertLogSqrt2FakeQuant(g, p, scale, bits, g.nodeAfter(p->producer()));
+    REQUIRE(verifyModel(m).isOk());
+    int softmaxes = 0, log_softmaxes = 0;
+    for (const auto& n : g.nodes()) {
+      softmaxes += n->is("Softmax");
+      log_softmaxes += n->is("LogSoftmax") && n->attrs().intOr("axis", 0) == -1;
+    }
+    CHECK(softmaxes == 0);  // read only by the quantizer, so replaced
+    CHECK(log_softmaxes == 1);
+    Tensor in(DataType::kFloat, {4, 40});
+    for (int i = 0; i < 160; ++i) in.data<float>()[i] = 0.37f * static_cast<float>((i * 7) % 41) - 2.0f * static_cast<float>(i % 4);
+    const Tensor y = run(m, in).at("Y");
+    int zeros = 0;
+    for (int r = 0; r < 4; ++r) {
+      double sum = 0;
+      for (int c = 0; c < 40; ++c) sum += std::exp(static_cast<double>(in.data<float>()[r * 40 + c]));
+      for (int c = 0; c < 40; ++c) {
+        const float prob = static_cast<float>(std::exp(static_cast<double>(in.data<float>()[r * 40 + c])) / sum);
+        const float expected = logSqrt2FakeQuant(prob, scale, bits);
+        CHECK(y.data<float>()[r * 40 + c] == Approx(expected).epsilon(1e-5).margin(1e-30));
+        zeros += expected == 0.0f;
+      }
+    }
+    if (bits == 4) CHECK(zeros > 0);  // codes past 15 give 0
+  }
+}
+
 }  // namespace
 }  // namespace vitq

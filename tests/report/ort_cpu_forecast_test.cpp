@@ -2,6 +2,7 @@
 // zoo test checks the same forecast against the graphs ONNX Runtime optimizes.
 #include <catch2/catch.hpp>
 
+#include "passes/ptq/log_quant_export.h"
 #include "report/ort_cpu_forecast.h"
 #include "support/graph_dsl.h"
 
@@ -84,6 +85,33 @@ TEST_CASE("MatMuls become MatMulIntegerToFloat or QLinearMatMul unless a bias Ad
   CHECK(f.quantized[2].kernel == "QLinearMatMul");
   CHECK(f.float_layers == 0);
   CHECK_FALSE(f.int8_activations);
+}
+
+// Attention probabilities with RepQ-ViT's log-sqrt2 quantizer: the context MatMul reads float powers
+// of sqrt(2), so ONNX Runtime runs it in float; it is counted apart from the unquantized layers.
+TEST_CASE("a MatMul reading the log-sqrt2 Softmax quantizer is counted as float apart", "[report][ort]") {
+  Model m = test::parseModel(R"ONNX(
+<ir_version: 8, opset_import: ["" : 13]>
+agraph (float[2, 4, 4] A, float[2, 4, 3] V) => (float[2, 4, 3] Y, float[2, 4, 3] Y2)
+  <float S = {0.05}, uint8 Z = {128}> {
+  P = Softmax <axis = -1> (A)
+  VQ = QuantizeLinear(V, S, Z)
+  VD = DequantizeLinear(VQ, S, Z)
+  Y = MatMul(P, VD)
+  Y2 = MatMul(A, VD)
+}
+)ONNX");
+  Graph& g = *m.graph;
+  const OrtCpuForecast before = forecastOrtCpuKernels(g);
+  CHECK(before.float_layers == 2);
+  CHECK(before.float_log_quantized == 0);
+  Value* p = g.findValue("P");
+  insertLogSqrt2FakeQuant(g, p, 1.0f, 4, g.nodeAfter(p->producer()));
+  const OrtCpuForecast f = forecastOrtCpuKernels(g);
+  CHECK(f.float_log_quantized == 1);
+  CHECK(f.float_layers == 1);  // the MatMul of the unquantized A
+  CHECK(f.quantized.empty());
+  CHECK(ortCpuSection(f)["float_log_quantized"] == 1);
 }
 
 }  // namespace

@@ -1,38 +1,45 @@
 #include "passes/ptq/log_quant_export.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace vitq {
 
 Value* insertLogSqrt2FakeQuant(Graph& g, Value* v, float scale, int bits, Node* before) {
   const std::string base = v->name() + "_logq";
-  auto constant = [&](const std::string& what, float x) {
-    return g.addInitializer(g.uniqueName(base + "_" + what), Tensor::fromVector<float>({x}, {}));
+  auto constant = [&](const std::string& what, Tensor t) { return g.addInitializer(g.uniqueName(base + "_" + what), std::move(t)); };
+  auto scalar = [&](const std::string& what, float x) { return constant(what, Tensor::fromVector<float>({x}, {})); };
+  auto byte = [&](const std::string& what, int x) {
+    return constant(what, Tensor::fromVector<uint8_t>({static_cast<uint8_t>(x)}, {}));
   };
-  Node* first = nullptr;
   auto op = [&](const char* type, std::vector<Value*> inputs, DataType out_type = DataType::kFloat) {
     Node* n = g.addNode(type, inputs, 1, "", before);
     g.renameValue(n->output(0), g.uniqueName(base + "_" + type));
     n->setName(n->output(0)->name());  // value names are unique, so the node's is too
     n->output(0)->type().dtype = out_type;
-    if (!first) first = n;
-    return n->output(0);
+    return n;
   };
-  const float levels = static_cast<float>(1 << bits);
-  Value* ratio = op("Div", {v, constant("scale", scale)});
-  Value* code = op("Round", {op("Mul", {op("Log", {ratio}), constant("neg2_over_ln2", static_cast<float>(-2.0 / M_LN2))})});
-  Value* kept = op("Less", {code, constant("levels", levels)}, DataType::kBool);
-  Value* clamped = op("Clip", {code, constant("code_min", 0.0f), constant("code_max", levels - 1.0f)});
-  Value* shift = op("Ceil", {op("Mul", {clamped, constant("half", 0.5f)})});
-  // odd = 2 ceil(q/2) - q is 1 for odd codes, 0 for even ones.
-  Value* odd = op("Sub", {op("Mul", {shift, constant("two", 2.0f)}), clamped});
-  Value* mantissa = op("Add", {op("Mul", {odd, constant("sqrt2_minus_1", static_cast<float>(M_SQRT2 - 1.0))}),
-                               constant("one", 1.0f)});
-  Value* power = op("Pow", {constant("base", 2.0f), op("Neg", {shift})});
-  Value* value = op("Mul", {op("Mul", {power, mantissa}), constant("scale_out", scale)});
-  Value* out = op("Where", {kept, value, constant("zero", 0.0f)});
+  Node* softmax = v->producer() && v->producer()->is("Softmax") ? v->producer() : nullptr;
+  Node* log = softmax ? op("LogSoftmax", {softmax->input(0)}) : op("Log", {v});
+  if (softmax && softmax->attrs().has("axis")) {  // same default axis in every opset
+    log->attrs().set("axis", Attribute::makeInt(softmax->attrs().intOr("axis", -1)));
+  }
+  // Index i = clamp(Z - q, 0, 255) on the half-octave grid of log(x / s), Z the last code plus one
+  // (255 at 8 bits): i = 0 marks the codes past the last; log(x / s) > 0 (x above s) is code 0.
+  const int levels = 1 << bits;
+  const int last_index = std::min(levels, 255);
+  Value* log_ratio = op("Sub", {log->output(0), scalar("log_scale", std::log(scale))})->output(0);
+  if (last_index < 255) log_ratio = op("Min", {log_ratio, scalar("zero", 0.0f)})->output(0);
+  Value* step = scalar("half_octave", static_cast<float>(M_LN2 / 2.0));
+  Value* top = byte("last_index", last_index);
+  Value* index = op("QuantizeLinear", {log_ratio, step, top}, DataType::kUInt8)->output(0);
+  Value* power = op("Exp", {op("DequantizeLinear", {index, step, top})->output(0)})->output(0);  // 2^(-q/2)
+  Value* nonzero = op("Clip", {index, byte("index_min", 0), byte("index_max", 1)}, DataType::kUInt8)->output(0);
+  Value* gain = op("DequantizeLinear", {nonzero, scalar("scale", scale), byte("zero_index", 0)})->output(0);
+  Value* out = op("Mul", {power, gain})->output(0);
   out->type() = v->type();
-  g.redirectUsesExcept(v, out, first);
+  g.redirectUsesExcept(v, out, log);
+  if (softmax && !v->hasUses() && !g.isOutput(v)) g.eraseNode(softmax);
   return out;
 }
 

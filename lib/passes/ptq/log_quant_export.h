@@ -1,8 +1,14 @@
-// The log-sqrt2 quantizer of post-Softmax activations (RepQ-ViT) written in standard ONNX ops,
-// in its log2 form: code q = clamp(round(-2 log2(x / s)), 0, 2^b - 1) (codes past 2^b - 1 give 0),
-// x^ = s 2^(-ceil(q / 2)) (sqrt(2) when q is odd, else 1). The power of two is the bit shift an
-// integer kernel would apply; the parity picks one of two scales. ONNX Runtime and vitq's executor
-// run the same float ops, so their outputs agree.
+// The log-sqrt2 quantizer of post-Softmax activations (RepQ-ViT) written in standard ONNX ops that
+// ONNX Runtime runs at memory speed: code q = clamp(round(-2 log2(x / s)), 0, 2^b - 1), codes past
+// 2^b - 1 giving 0, x^ = s 2^(-q/2).
+//
+// The rounding and clamping is a QuantizeLinear of log(x / s) on the half-octave grid (step ln2/2),
+// its zero point at the last code so that codes past it saturate to 0; a DequantizeLinear and an Exp
+// give 2^(-q/2), and a second DequantizeLinear of min(index, 1) gives the scale s or the 0 of the
+// codes past the last. The log comes from LogSoftmax when x is a Softmax's output (ONNX Runtime
+// vectorizes LogSoftmax and Exp but not Log or Pow; the former chain of Div, Log, Round, Ceil, Pow
+// and Where took 8x as long). At 8 bits the index has no room for code 255, which gives 0 instead
+// of s 2^-127.5.
 #pragma once
 
 #include "ir/graph.h"
@@ -10,7 +16,8 @@
 namespace vitq {
 
 /// Inserts the fake-quantizer after \p v (before \p before) and redirects v's node uses to its
-/// output; returns the output.
+/// output; returns the output. A Softmax producing \p v is replaced by the LogSoftmax the
+/// quantizer reads, unless something else still reads \p v.
 Value* insertLogSqrt2FakeQuant(Graph& graph, Value* v, float scale, int bits, Node* before);
 
 }  // namespace vitq
