@@ -72,7 +72,13 @@ std::optional<std::pair<float, float>> quantizerSpan(const Graph& graph, const s
       const float scale = scalarOf(n->input(1)), zero = scalarOf(n->input(2));
       if (!std::isfinite(scale) || !std::isfinite(zero)) continue;
       const bool is_signed = n->input(2)->initializer().dtype() == DataType::kInt8;
-      const float qmin = is_signed ? -128.0f : 0.0f, qmax = is_signed ? 127.0f : 255.0f;
+      float qmin = is_signed ? -128.0f : 0.0f, qmax = is_signed ? 127.0f : 255.0f;
+      // A narrow grid clips the codes after the quantizer (materialize_qdq.h).
+      const std::vector<Use>& readers = n->output(0)->uses();
+      if (readers.size() == 1 && readers[0].user->is("Clip") && readers[0].user->numInputs() >= 3) {
+        qmin = scalarOf(readers[0].user->input(1));
+        qmax = scalarOf(readers[0].user->input(2));
+      }
       return std::make_pair((qmin - zero) * scale, (qmax - zero) * scale);
     }
   }

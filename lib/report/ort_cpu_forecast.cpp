@@ -103,11 +103,15 @@ double product(const std::optional<std::vector<Dim>>& dims) {
   return p;
 }
 
+// Whether \p n is one of the quantizer nodes the export inserts: QuantizeLinear, DequantizeLinear, or
+// the Clip of a narrow grid's codes between them.
+bool isQuantizerNode(const Node& n) {
+  return n.is("DequantizeLinear") || n.is("QuantizeLinear") || (n.is("Clip") && producerOf(n.input(0), "QuantizeLinear"));
+}
+
 // The float value behind the quantizers the export inserted in front of \p v (\p v itself if none).
 const Value* quantizedSource(const Value* v) {
-  while (v->producer() && (v->producer()->is("DequantizeLinear") || v->producer()->is("QuantizeLinear"))) {
-    v = v->producer()->input(0);
-  }
+  while (v->producer() && isQuantizerNode(*v->producer())) v = v->producer()->input(0);
   return v;
 }
 

@@ -4,11 +4,13 @@ model and the same calibration samples, as wall time and peak RSS of one process
 (``/usr/bin/time -v``), and vitq's peak RSS as the number of calibration samples grows.
 
     .venv/bin/python scripts/bench/quantize_cost.py --vitq build/apps/vitq [--models ID,...]
-        [--samples 64] [--repeats 3] [--flat 64,256,1024] [--peer-python out/venv-bench/bin/python]
+        [--samples 64] [--recipes minmax,entropy,repq-vit] [--threads 1] [--repeats 3] [--flat 64,256,1024]
+        [--peer-python out/venv-bench/bin/python]
         [--out out/bench/quantize_cost.json]
 
 * vitq: ``vitq quantize MODEL --data CALIB --calib-samples N --eval-samples 16 --recipe
-  minmax|entropy --threads 1`` (the whole command: load, calibrate, export, a 16-sample report).
+  minmax|entropy|repq-vit --threads T`` (the whole command: load, calibrate, export, a 16-sample
+  report); repq-vit is timed against ORT's MinMax.
 * ONNX Runtime: ``scripts/bench/quantize_one.py --method ort-minmax|ort-entropy --calib-limit N``
   (quant_pre_process + quantize_static with ORT's defaults: its calibration session uses every core
   while vitq uses one thread; the process
@@ -33,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import registry  # noqa: E402
 
-RECIPES = {"minmax": "ort-minmax", "entropy": "ort-entropy"}
+RECIPES = {"minmax": "ort-minmax", "entropy": "ort-entropy", "repq-vit": "ort-minmax"}  # vitq recipe -> peer
 
 
 def timed(cmd, cap_gib):
@@ -52,7 +54,7 @@ def timed(cmd, cap_gib):
 
 def vitq_cmd(args, model, data, samples, recipe, out):
     return [args.vitq, "-q", "quantize", model, "--data", data, "--calib-samples", str(samples),
-            "--eval-samples", "16", "--recipe", recipe, "--threads", "1", "-o", out, "--no-guard"]
+            "--eval-samples", "16", "--recipe", recipe, "--threads", str(args.threads), "-o", out, "--no-guard"]
 
 
 def median(xs):
@@ -65,6 +67,11 @@ def main():
     ap.add_argument("--vitq", required=True)
     ap.add_argument("--models", default="fmnist-vit-op13,fmnist-hybrid-op13,minilm,ppocr-rec")
     ap.add_argument("--samples", type=int, default=64)
+    ap.add_argument("--recipes", default="minmax,entropy",
+                    help="vitq recipes, each timed against its peer: minmax and repq-vit against ORT MinMax, "
+                         "entropy against ORT Entropy")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="vitq --threads (ONNX Runtime's calibration session uses every core whatever this says)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--flat", default="64,256,1024")
     ap.add_argument("--mem-cap-gib", type=float, default=12)
@@ -80,11 +87,17 @@ def main():
             entry = registry.BY_ID[mid]
             model, data = registry.path(entry["model"]), registry.vitq_data(entry, tmp)
             runs = {}
+            recipes = args.recipes.split(",")
             for _ in range(args.repeats):
-                for recipe, peer in RECIPES.items():
+                peers_timed = set()
+                for recipe in recipes:
                     runs.setdefault(f"vitq-{recipe}", []).append(
                         timed(vitq_cmd(args, model, data, args.samples, recipe, os.path.join(tmp, "v.onnx")),
                               args.mem_cap_gib))
+                    peer = RECIPES[recipe]
+                    if peer in peers_timed:
+                        continue
+                    peers_timed.add(peer)
                     runs.setdefault(peer, []).append(
                         timed([py, os.path.join(HERE, "quantize_one.py"), "--id", mid, "--method", peer,
                                "--calib-limit", str(args.samples), "--out", os.path.join(tmp, "o.onnx")],
@@ -111,15 +124,18 @@ def main():
 
 
 def print_table(results):
-    print(f"\n| model | vitq minmax s / MiB | ORT MinMax s / MiB | vitq entropy s / MiB | ORT Entropy s / MiB | "
-          f"time vitq/ORT (MinMax, Entropy) | RSS vitq/ORT (MinMax, Entropy) |")
+    print("\n| model | vitq recipe | s / MiB | peer | s / MiB | time vitq/peer | RSS vitq/peer |")
     print("|---|---|---|---|---|---|---|")
     fmt = lambda r: f"{r['seconds']:.1f} / {r['rss_mib']:.0f}" if r["ok"] else "failed"  # noqa: E731
     ratio = lambda a, b, k: f"{a[k] / b[k]:.2f}x" if a["ok"] and b["ok"] else "-"  # noqa: E731
     for mid, row in results["models"].items():
-        vm, om, ve, oe = row["vitq-minmax"], row["ort-minmax"], row["vitq-entropy"], row["ort-entropy"]
-        print(f"| {mid} | {fmt(vm)} | {fmt(om)} | {fmt(ve)} | {fmt(oe)} | {ratio(vm, om, 'seconds')}, "
-              f"{ratio(ve, oe, 'seconds')} | {ratio(vm, om, 'rss_mib')}, {ratio(ve, oe, 'rss_mib')} |")
+        for tool, mine in row.items():
+            if not tool.startswith("vitq-"):
+                continue
+            peer = RECIPES[tool[len("vitq-"):]]
+            theirs = row[peer]
+            print(f"| {mid} | {tool[len('vitq-'):]} | {fmt(mine)} | {peer} | {fmt(theirs)} | "
+                  f"{ratio(mine, theirs, 'seconds')} | {ratio(mine, theirs, 'rss_mib')} |")
     if results["flat"]:
         print("\n| calibration samples | vitq minmax s | peak RSS MiB |\n|---|---|---|")
         for n, r in results["flat"].items():

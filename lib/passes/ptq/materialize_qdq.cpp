@@ -117,26 +117,14 @@ Tensor channelBound(const QuantParams& p, int32_t code, int64_t axis, int64_t ra
   return Tensor::fromVector<float>(bound, shape);
 }
 
-// Narrow range in a wider container: \p source clipped in float to exactly the b-bit grid's span
-// (Clip for one scale; Max and Min with per-channel bounds, since Clip takes scalars only). Before
-// a 4-bit QuantizeLinear it is always Max and Min: ONNX Runtime (1.20) fails to load a Clip that
-// feeds a QuantizeLinear with a 4-bit zero point (its Clip/QuantizeLinear fusion reads only 8- and
-// 16-bit zero points).
-StatusOr<Value*> clipToGrid(Graph& graph, Value* source, const Value& v, const TensorQuant& q, bool four_bit,
-                            Node* before, Node*& reader) {
+// Narrow range in a wider container, per channel or in a 4-bit container: \p source clipped in
+// float to exactly the b-bit grid's span with Max and Min (Clip takes scalar bounds only). ONNX
+// Runtime (1.20) fails to load a Clip that feeds a QuantizeLinear with a 4-bit zero point (its
+// Clip/QuantizeLinear fusion reads only 8- and 16-bit zero points).
+StatusOr<Value*> clipToGrid(Graph& graph, Value* source, const Value& v, const TensorQuant& q, Node* before,
+                            Node*& reader) {
   const std::string base = v.name();
   const QuantParams& p = q.params;
-  if (!p.perChannel() && !four_bit) {
-    const float s = p.scale[0];
-    const int32_t z = p.zero_point[0];
-    Value* lo = graph.addInitializer(base + "_clip_min", Tensor::fromVector<float>({(q.spec.qmin() - z) * s}, {}));
-    Value* hi = graph.addInitializer(base + "_clip_max", Tensor::fromVector<float>({(q.spec.qmax() - z) * s}, {}));
-    Node* clip = graph.addNode("Clip", {source, lo, hi}, 1, "", before);
-    clip->setName(graph.uniqueName(base + "_Clip"));
-    reader = clip;
-    clip->output(0)->type().dtype = DataType::kFloat;
-    return clip->output(0);
-  }
   int64_t rank = 0;  // one scale: scalar bounds
   if (p.perChannel()) {
     VITQ_ASSIGN_OR_RETURN(rank, activationRank(v));
@@ -151,6 +139,26 @@ StatusOr<Value*> clipToGrid(Graph& graph, Value* source, const Value& v, const T
   ceiling->output(0)->type().dtype = DataType::kFloat;
   reader = floor;
   return ceiling->output(0);
+}
+
+// Narrow range in an 8-bit container with one scale: the codes clipped to [qmin, qmax] between the
+// QuantizeLinear and the DequantizeLinear. Rounding then clipping gives the codes that clipping in
+// float then rounding gives, and the layer before still ends in a QuantizeLinear, so ONNX Runtime
+// fuses it (QLinearConv, QLinearMatMul) as at 8 bits; a float Clip in front of the quantizer
+// narrower than its range kept it in float.
+Value* clipCodes(Graph& graph, Value* codes, const TensorQuant& q, DataType type, const std::string& base,
+                 Node* before) {
+  auto bound = [&](const char* what, int32_t code) {
+    Tensor t(type, {});
+    writeCode(type, t.rawData(), 0, code);
+    return graph.addInitializer(graph.uniqueName(base + what), std::move(t));
+  };
+  Node* clip = graph.addNode("Clip", {codes, bound("_code_min", q.spec.qmin()), bound("_code_max", q.spec.qmax())}, 1,
+                             "", before);
+  clip->setName(graph.uniqueName(base + "_ClipCodes"));
+  graph.renameValue(clip->output(0), graph.uniqueName(base + "_quantized_clipped"));
+  clip->output(0)->type().dtype = type;
+  return clip->output(0);
 }
 
 // The float span [lo, hi] of \p p's whole grid (over all channels).
@@ -325,8 +333,10 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table,
       // containers a full-width symmetric grid stays unclipped, so that ONNX Runtime still fuses
       // its producer; the file then saturates at -128 where vitq's grid stops at -127.
       const int32_t levels = q.spec.qmax() - q.spec.qmin() + 1;
-      if (four_bit ? levels < 16 : q.spec.bits < dataTypeBits(type)) {
-        VITQ_ASSIGN_OR_RETURN(source, clipToGrid(graph, source, *v, q, four_bit, before, reader));
+      const bool narrow = four_bit ? levels < 16 : q.spec.bits < dataTypeBits(type);
+      const bool clip_codes = narrow && !four_bit && !q.params.perChannel();
+      if (narrow && !clip_codes) {
+        VITQ_ASSIGN_OR_RETURN(source, clipToGrid(graph, source, *v, q, before, reader));
       }
       Value* scale = graph.addInitializer(base + "_scale", scaleTensor(stored));
       Value* zero = graph.addInitializer(base + "_zero_point", zeroPointTensor(stored, type));
@@ -335,7 +345,8 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table,
       if (q.params.perChannel()) quant->attrs().set("axis", Attribute::makeInt(q.params.axis));
       graph.renameValue(quant->output(0), graph.uniqueName(base + "_quantized"));
       quant->output(0)->type().dtype = type;
-      Node* dq = graph.addNode("DequantizeLinear", {quant->output(0), scale, zero}, 1, "", before);
+      Value* codes = clip_codes ? clipCodes(graph, quant->output(0), q, type, base, before) : quant->output(0);
+      Node* dq = graph.addNode("DequantizeLinear", {codes, scale, zero}, 1, "", before);
       dq->setName(graph.uniqueName(base + "_DequantizeLinear"));
       if (q.params.perChannel()) dq->attrs().set("axis", Attribute::makeInt(q.params.axis));
       graph.renameValue(dq->output(0), graph.uniqueName(base + "_dequantized"));

@@ -7,7 +7,8 @@
 //                  (stays float where some b[c] / (s_x * s_w[c]) is past int32: clamping it
 //                  would change the layer's output)
 //
-// Activations with fewer bits than their container are clipped to the narrow range first (a Clip
+// Activations with fewer bits than their container are clipped to the narrow range (with one scale:
+// a Clip of the integer codes between Q and DQ; per channel or in a 4-bit container: Max and Min
 // before Q), so that the exported model computes what vitq simulated. The container is 8-bit, or
 // with MaterializeOptions::four_bit_types ONNX's INT4/UINT4 for tensors of at most 4 bits (opset
 // 21: the caller raises the model's opset, raise_opset.h). Log-sqrt2 activations become the float
