@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "exec/executor.h"
 #include "passes/ptq/quantize_pipeline.h"
 #include "report/ort_cpu_forecast.h"
+#include "support/float_rewrite_checks.h"
 #include "support/graph_dsl.h"
 #include "support/random_dataset.h"
 
@@ -27,14 +27,6 @@ Model reluModel() {
   Y = MatMul(A, W2)
 }
 )ONNX");
-}
-
-Tensor runY(const Model& m, const Tensor& x) {
-  auto exec = Executor::create(*m.graph, m.opsetVersion(""));
-  REQUIRE(exec.isOk());
-  auto out = exec->run({{"X", x}});
-  REQUIRE(out.isOk());
-  return out->at("Y");
 }
 
 float scalar(const Value* v) {
@@ -95,7 +87,7 @@ TEST_CASE("Narrow activations clip their codes after the quantizer, computing wh
     CHECK(forecastOrtCpuKernels(*former.graph).integer_kernels.count("QLinearMatMul") == 0);
     for (size_t i = 0; i < eval.size(); ++i) {
       const Tensor x = eval.sample(i)->at("X");
-      const Tensor a = runY(model, x), b = runY(former, x);
+      const Tensor a = test::runWithX(model, x).at("Y"), b = test::runWithX(former, x).at("Y");
       for (int64_t k = 0; k < a.numel(); ++k) CHECK(a.data<float>()[k] == b.data<float>()[k]);
     }
   }
