@@ -138,6 +138,51 @@ TEST_CASE("MSE range search clips a heavy tail and keeps a uniform range", "[qua
   CHECK(r.second > 0.5f);
 }
 
+// The expected error of a range summed bin by bin, as the search defines it.
+double binByBinError(const std::vector<uint64_t>& counts, float h_lo, float h_hi, float lo, float hi,
+                     const QuantSpec& spec) {
+  float s;
+  int32_t z;
+  chooseParams(lo, hi, spec, s, z);
+  const double grid_lo = static_cast<double>(spec.qmin() - z) * s, grid_hi = static_cast<double>(spec.qmax() - z) * s;
+  const double width = (static_cast<double>(h_hi) - h_lo) / static_cast<double>(counts.size());
+  double err = 0;
+  for (size_t b = 0; b < counts.size(); ++b) {
+    const double x = h_lo + width * (static_cast<double>(b) + 0.5), n = static_cast<double>(counts[b]);
+    err += x < grid_lo ? n * (grid_lo - x) * (grid_lo - x) : x > grid_hi ? n * (x - grid_hi) * (x - grid_hi) : n * s * s / 12.0;
+  }
+  return err;
+}
+
+TEST_CASE("MSE range search finds the range of least bin-by-bin error among its candidates", "[quant][range]") {
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 40; ++trial) {
+    QuantSpec spec;
+    spec.bits = trial % 3 == 0 ? 4 : 8;
+    spec.is_signed = trial % 4 == 1;
+    spec.symmetric = spec.is_signed;
+    // Skewed, sparse histograms: a peak, a long tail, empty bins.
+    std::vector<uint64_t> counts(512, 0);
+    const double peak = std::uniform_real_distribution<double>(20, 300)(rng);
+    for (size_t b = 0; b < counts.size(); ++b) {
+      const double d = (static_cast<double>(b) - peak) / 12.0;
+      counts[b] = static_cast<uint64_t>(1e5 * std::exp(-d * d)) + (rng() % 7 == 0 ? rng() % 50 : 0);
+    }
+    const float h_lo = std::uniform_real_distribution<float>(-6.0f, 0.5f)(rng);
+    const float h_hi = h_lo + std::uniform_real_distribution<float>(1.0f, 40.0f)(rng);
+    const auto found = mseUniformRange({counts.data(), counts.size(), h_lo, h_hi}, spec);
+    const double found_err = binByBinError(counts, h_lo, h_hi, found.first, found.second, spec);
+    // The candidates: each end shrunk by 0.92^k, k < 30.
+    for (int i = 0; i < 30; ++i) {
+      for (int j = 0; j < 30; ++j) {
+        const float hi_f = static_cast<float>(std::pow(0.92, j));
+        const float lo_f = spec.symmetric ? hi_f : static_cast<float>(std::pow(0.92, i));
+        CHECK(found_err <= binByBinError(counts, h_lo, h_hi, h_lo * lo_f, h_hi * hi_f, spec) * (1 + 1e-9));
+      }
+    }
+  }
+}
+
 TEST_CASE("MSE weight clipping never loses to min/max", "[quant][range]") {
   Tensor w = randomInput({8, 64}, 4);
   w.data<float>()[5] = 40.0f;  // one outlier in channel 0

@@ -30,12 +30,18 @@ std::pair<float, float> histogramRange(const HistogramView& view, const QuantSpe
 ChannelRanges channelRanges(const TensorStats& s, const QuantSpec& spec, RangeMethod method, double percentile) {
   ChannelRanges r;
   const bool histograms = s.channel_bins > 0 && s.channel_histogram.size() == s.channel_min.size() * s.channel_bins;
-  for (size_t c = 0; c < s.channel_min.size(); ++c) {
-    const HistogramView view{histograms ? s.channel_histogram.data() + c * static_cast<size_t>(s.channel_bins) : nullptr,
-                             histograms ? static_cast<size_t>(s.channel_bins) : 0, s.channel_min[c], s.channel_max[c]};
+  const int64_t channels = static_cast<int64_t>(s.channel_min.size());
+  r.lo.resize(s.channel_min.size());
+  r.hi.resize(s.channel_min.size());
+  // Channels are independent (each writes its own entries): the same ranges on any thread count.
+#pragma omp parallel for schedule(dynamic, 8) if (histograms && channels > 8)
+  for (int64_t c = 0; c < channels; ++c) {
+    const size_t i = static_cast<size_t>(c);
+    const HistogramView view{histograms ? s.channel_histogram.data() + i * static_cast<size_t>(s.channel_bins) : nullptr,
+                             histograms ? static_cast<size_t>(s.channel_bins) : 0, s.channel_min[i], s.channel_max[i]};
     const auto range = histograms ? histogramRange(view, spec, method, percentile) : std::make_pair(view.lo, view.hi);
-    r.lo.push_back(range.first);
-    r.hi.push_back(range.second);
+    r.lo[i] = range.first;
+    r.hi[i] = range.second;
   }
   return r;
 }
