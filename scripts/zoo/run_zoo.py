@@ -275,7 +275,7 @@ def forecast_mismatch(report, model):
     if isinstance(measured, str):
         return measured
     integer, floats = measured
-    predicted = forecast["float_on_dequantized"] + forecast["float_unquantized"] + forecast["float_log_quantized"]
+    predicted = forecast["float_on_dequantized"] + forecast["float_unquantized"] + forecast.get("float_log_quantized", 0)
     if forecast["integer_kernels"] == integer and predicted == floats:
         return ""
     return (f"forecast {forecast['integer_kernels']} and {predicted} float layers, ONNX Runtime {integer} and "
