@@ -332,12 +332,10 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table,
     }
     if (raised_weights.empty()) break;
   }
-  for (const Value* weight : table.values()) {  // in the table's order: the same report on every run
-    const auto raised = raised_weights.find(weight);
-    if (raised == raised_weights.end()) continue;
+  for (const auto& [weight, params] : raised_weights) {
     const QuantParams& before = table.find(weight)->params;
     int channels = 0;
-    for (size_t c = 0; c < before.scale.size(); ++c) channels += raised->second.scale[c] != before.scale[c];
+    for (size_t c = 0; c < params.scale.size(); ++c) channels += params.scale[c] != before.scale[c];
     stats.raised_weight_scales.push_back("weight '" + weight->name() + "': " + std::to_string(channels) +
                                          " channel scale(s) raised so that the bias fits int32");
   }
