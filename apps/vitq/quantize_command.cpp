@@ -130,7 +130,6 @@ Status runQuantize(const QuantizeFlags& flags) {
                                   "QLinearConv/QLinearMatMul, which reject 4-bit inputs)");
   }
   for (const std::string& why : ms.float_biases) logger("vitq.quantize")->warn("{}", why);
-  for (const std::string& what : ms.raised_weight_scales) logger("vitq.quantize")->info("{}", what);
   if (plan.embedding_tables > 0 && !po.matmul_nbits) {
     logger("vitq.quantize")->warn("--embeddings: ONNX Runtime dequantizes a DequantizeLinear table whole on every run "
                                   "(MiniLM: 34 ms a sentence against 13 ms in float); --weight-format matmul-nbits "

@@ -128,7 +128,7 @@ void addQuantizeSections(nlohmann::json& report, const QuantizeFlags& o, const P
                             {"four_bit_tensors", ms.four_bit_tensors}, {"blocked_weights", ms.blocked_weights},
                             {"reparameterized_layernorms", pr.reparameterized},
                             {"layernorms_too_few_rows", pr.reparam_few_rows},
-                            {"log_softmax_quantizers", ms.log_quantizers}, {"float_biases", ms.float_biases}, {"raised_weight_scales", ms.raised_weight_scales}};
+                            {"log_softmax_quantizers", ms.log_quantizers}, {"float_biases", ms.float_biases}};
   addWeightErrors(report["quantization"], ms.weight_errors);
 }
 

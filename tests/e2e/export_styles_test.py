@@ -103,8 +103,7 @@ def grouped_conv_transpose():
 
 
 def bias_past_int32():
-    """Small activations (x / 100) and weights (about 5e-4) with biases of about 10: b / (s_x s_w) > 2^31, so
-    the weight's channel scales are raised until the bias fits."""
+    """Small activations (x / 100) and weights (about 5e-4) with biases of about 10: b / (s_x s_w) > 2^31."""
     inits = [init("w", [6, 12], 5e-4), numpy_helper.from_array(np.array([40.0, -25.0, 0.1, 12.98, 0.0, 3.0], np.float32), "b"),
              numpy_helper.from_array(np.array(0.01, np.float32), "k")]
     nodes = [helper.make_node("Mul", ["x", "k"], ["xs"]), helper.make_node("Gemm", ["xs", "w", "b"], ["y"], transB=1)]
@@ -220,14 +219,9 @@ def main():
                 types = [v.type.tensor_type.elem_type for v in list(q.graph.input) + list(q.graph.output)]
                 check(types == [TensorProto.FLOAT16] * 2, "float16: the written model's input and output stay float16")
             if name == "bias_past_int32":
-                quantization = report["quantization"]
-                raised = quantization["raised_weight_scales"]
-                check(not quantization["float_biases"] and len(raised) == 1 and raised[0].startswith("weight 'w': "),
-                      f"bias_past_int32: the weight's channel scales are raised so that the bias fits int32 ({raised}, "
-                      f"float biases {quantization['float_biases']})")
-                q = onnx.load(out)
-                codes = [numpy_helper.to_array(t) for t in q.graph.initializer if t.name == "b_quantized"]
-                check(len(codes) == 1 and codes[0].dtype == np.int32, "bias_past_int32: the bias is written as int32")
+                floats = report["quantization"]["float_biases"]
+                check(len(floats) == 1 and floats[0].startswith("bias 'b' of node"),
+                      f"bias_past_int32: the report names the float bias ({floats})")
 
         # The guard: 2-bit weights and activations break the conv net; exit 3 naming the output.
         reseed(0)

@@ -230,63 +230,6 @@ WeightError weightError(const Value& weight, const Node& reader, const TensorQua
   return e;
 }
 
-struct BiasScales {
-  QuantParams params;    // s_x * s_w per output channel, zero points 0
-  std::string overflow;  // the first element past int32, or empty
-  std::vector<std::pair<size_t, float>> weight_scales_needed;  // weight channel -> scale that fits
-};
-
-// The int32 bias scales of \p bias for the input and weight parameters, and which elements would
-// pass int32 with them.
-StatusOr<BiasScales> biasScales(const Value& bias_value, const QuantParams& x, const QuantParams& w) {
-  BiasScales out;
-  out.params.axis = 0;
-  const int64_t n = bias_value.initializer().numel();
-  // A per-channel input (depthwise Conv): output channel c reads input channel c / multiplier.
-  const size_t in_channels = x.scale.size();
-  if (n % static_cast<int64_t>(in_channels) != 0) {
-    return internalError("bias '" + bias_value.name() + "': " + std::to_string(n) + " outputs do not divide among " +
-                         std::to_string(in_channels) + " per-channel input scales");
-  }
-  const int64_t multiplier = n / static_cast<int64_t>(in_channels);
-  // A grouped ConvTranspose's weight [C, M/g, k..] has M/g scales for its M outputs: output c
-  // reads scale c % (M/g) (the weight's channel axis within every group).
-  const size_t weight_scales = w.scale.size();
-  if (w.perChannel() && n % static_cast<int64_t>(weight_scales) != 0) {
-    return internalError("bias '" + bias_value.name() + "': " + std::to_string(n) + " outputs do not divide among " +
-                         std::to_string(weight_scales) + " per-channel weight scales");
-  }
-  const float* bias = bias_value.initializer().data<float>();
-  for (int64_t c = 0; c < n; ++c) {
-    const size_t wc = w.perChannel() ? static_cast<size_t>(c) % weight_scales : 0;
-    const float sw = w.scale[wc];
-    const float sx = x.scale[x.perChannel() ? static_cast<size_t>(c / multiplier) : 0];
-    // Two tiny scales can multiply to zero: the bias's int32 codes would divide by it, so such a
-    // layer is refused rather than written wrong. (A subnormal product is kept: a dead weight
-    // channel of PP-OCR rec gives one, and ONNX Runtime computes with it as vitq does.)
-    if (!(sx * sw > 0.0f)) {
-      char scales[64];
-      std::snprintf(scales, sizeof scales, "input scale %.3g x weight scale %.3g", sx, sw);
-      return invalidArgument("bias '" + bias_value.name() + "': its scale, " + scales + ", is 0 in float; the layer's "
-                             "ranges are too small to quantize (--exclude it)");
-    }
-    out.params.scale.push_back(sx * sw);
-    out.params.zero_point.push_back(0);
-    const double code = std::nearbyint(static_cast<double>(bias[c]) / (static_cast<double>(sx) * sw));
-    if (std::fabs(code) <= static_cast<double>(INT32_MAX)) continue;
-    if (out.overflow.empty()) {
-      char why[160];
-      std::snprintf(why, sizeof why, "element %lld (%.6g) is %.4g steps of its scale %.3g, past int32",
-                    static_cast<long long>(c), bias[c], code, static_cast<double>(sx) * sw);
-      out.overflow = why;
-    }
-    // Half the int32 range leaves room for the products the kernel adds to the bias.
-    constexpr double kHalfInt32 = 1073741824.0;
-    out.weight_scales_needed.emplace_back(wc, static_cast<float>(std::fabs(bias[c]) / (static_cast<double>(sx) * kHalfInt32)));
-  }
-  return out;
-}
-
 }  // namespace
 
 StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table, const MaterializeOptions& options) {
@@ -294,50 +237,63 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table,
   const std::unordered_set<const Value*> stay_8bit =
       options.four_bit_types ? besideWideWeights(graph, table) : std::unordered_set<const Value*>{};
   // Biases first: they read the activation and weight scales before those values are rewritten.
-  // A bias element past int32 at s_x * s_w raises its weight channel's scale until it fits in half
-  // the int32 range (ONNX Runtime's quantizer does the same): the channel's weights are tiny next to
-  // its bias, so the coarser grid costs little, and the layer keeps an int32 bias that ONNX Runtime
-  // fuses. Per-tensor weights keep their scale and the bias stays float. Two rounds, so that every
-  // bias of a weight shared by two layers reads its final scales.
-  std::unordered_map<const Value*, QuantParams> raised_weights;
   std::vector<std::pair<Value*, QuantParams>> bias_params;
-  for (int round = 0; round < 2; ++round) {
-    bias_params.clear();
-    stats.float_biases.clear();
-    for (const Value* cv : table.values()) {
-      const TensorQuant& q = *table.find(cv);
-      if (q.role != QuantRoleOfValue::kBias) continue;
-      const TensorQuant* x = table.find(q.bias_input);
-      const TensorQuant* w = table.find(q.bias_weight);
-      if (!x || !w || x->params.scale.empty() || w->params.scale.empty()) {
-        return internalError("bias '" + cv->name() + "' has no calibrated input or weight scale");
-      }
-      const auto raised = raised_weights.find(q.bias_weight);
-      const QuantParams& wp = raised != raised_weights.end() ? raised->second : w->params;
-      VITQ_ASSIGN_OR_RETURN(BiasScales b, biasScales(*cv, x->params, wp));
-      if (!b.overflow.empty() && round == 0 && wp.perChannel() && !wp.blocked()) {
-        QuantParams& up = raised_weights.emplace(q.bias_weight, wp).first->second;
-        for (const auto& [channel, scale] : b.weight_scales_needed) {
-          up.scale[channel] = std::max(up.scale[channel], scale);
-        }
-        continue;
-      }
-      if (!b.overflow.empty()) {
-        const Node* layer = cv->uses().empty() ? nullptr : cv->uses()[0].user;
-        stats.float_biases.push_back("bias '" + cv->name() + "'" + (layer ? " of node " + layer->describe() : "") +
-                                     " stays float: " + b.overflow);
-        continue;
-      }
-      bias_params.emplace_back(graph.mutableValue(cv), b.params);
+  for (const Value* cv : table.values()) {
+    const TensorQuant& q = *table.find(cv);
+    if (q.role != QuantRoleOfValue::kBias) continue;
+    const TensorQuant* x = table.find(q.bias_input);
+    const TensorQuant* w = table.find(q.bias_weight);
+    if (!x || !w || x->params.scale.empty() || w->params.scale.empty()) {
+      return internalError("bias '" + cv->name() + "' has no calibrated input or weight scale");
     }
-    if (raised_weights.empty()) break;
-  }
-  for (const auto& [weight, params] : raised_weights) {
-    const QuantParams& before = table.find(weight)->params;
-    int channels = 0;
-    for (size_t c = 0; c < params.scale.size(); ++c) channels += params.scale[c] != before.scale[c];
-    stats.raised_weight_scales.push_back("weight '" + weight->name() + "': " + std::to_string(channels) +
-                                         " channel scale(s) raised so that the bias fits int32");
+    QuantParams p;
+    p.axis = 0;
+    const int64_t n = cv->initializer().numel();
+    // A per-channel input (depthwise Conv): output channel c reads input channel c / multiplier.
+    const size_t in_channels = x->params.scale.size();
+    if (n % static_cast<int64_t>(in_channels) != 0) {
+      return internalError("bias '" + cv->name() + "': " + std::to_string(n) + " outputs do not divide among " +
+                           std::to_string(in_channels) + " per-channel input scales");
+    }
+    const int64_t multiplier = n / static_cast<int64_t>(in_channels);
+    // A grouped ConvTranspose's weight [C, M/g, k..] has M/g scales for its M outputs: output c
+    // reads scale c % (M/g) (the weight's channel axis within every group).
+    const size_t weight_scales = w->params.scale.size();
+    if (w->params.perChannel() && n % static_cast<int64_t>(weight_scales) != 0) {
+      return internalError("bias '" + cv->name() + "': " + std::to_string(n) + " outputs do not divide among " +
+                           std::to_string(weight_scales) + " per-channel weight scales");
+    }
+    const float* bias = cv->initializer().data<float>();
+    std::string overflow;
+    for (int64_t c = 0; c < n; ++c) {
+      const float sw = w->params.scale[w->params.perChannel() ? static_cast<size_t>(c) % weight_scales : 0];
+      const float sx = x->params.scale[x->params.perChannel() ? static_cast<size_t>(c / multiplier) : 0];
+      // Two tiny scales can multiply to zero: the bias's int32 codes would divide by it, so such a
+      // layer is refused rather than written wrong. (A subnormal product is kept: a dead weight
+      // channel of PP-OCR rec gives one, and ONNX Runtime computes with it as vitq does.)
+      if (!(sx * sw > 0.0f)) {
+        char scales[64];
+        std::snprintf(scales, sizeof scales, "input scale %.3g x weight scale %.3g", sx, sw);
+        return invalidArgument("bias '" + cv->name() + "': its scale, " + scales + ", is 0 in float; the layer's "
+                               "ranges are too small to quantize (--exclude it)");
+      }
+      p.scale.push_back(sx * sw);
+      p.zero_point.push_back(0);
+      const double code = std::nearbyint(static_cast<double>(bias[c]) / (static_cast<double>(sx) * sw));
+      if (overflow.empty() && !(std::fabs(code) <= static_cast<double>(INT32_MAX))) {
+        char why[160];
+        std::snprintf(why, sizeof why, "element %lld (%.6g) is %.4g steps of its scale %.3g, past int32",
+                      static_cast<long long>(c), bias[c], code, static_cast<double>(sx) * sw);
+        overflow = why;
+      }
+    }
+    if (!overflow.empty()) {
+      const Node* layer = cv->uses().empty() ? nullptr : cv->uses()[0].user;
+      stats.float_biases.push_back("bias '" + cv->name() + "'" + (layer ? " of node " + layer->describe() : "") +
+                                   " stays float: " + overflow);
+      continue;
+    }
+    bias_params.emplace_back(graph.mutableValue(cv), p);
   }
   for (const Value* cv : table.values()) {
     Value* v = graph.mutableValue(cv);
@@ -408,18 +364,15 @@ StatusOr<MaterializeStats> materializeQdq(Graph& graph, const QuantTable& table,
       if (q.params.perChannel()) ++stats.per_channel_activations;
     } else if (q.role == QuantRoleOfValue::kWeight) {
       const DataType type = containerType(q.spec, options);
-      const auto raised = raised_weights.find(cv);
-      TensorQuant written = q;
-      if (raised != raised_weights.end()) written.params = raised->second;
       ErrorEnergy error;
-      Value* stored = graph.addInitializer(v->name() + "_quantized",
-                                           quantizeConstant(v->initializer(), written.params, q.spec, type, &error));
+      Value* stored =
+          graph.addInitializer(v->name() + "_quantized", quantizeConstant(v->initializer(), q.params, q.spec, type, &error));
       Node* first = v->uses().empty() ? nullptr : v->uses()[0].user;
       if (!first) continue;
       if (dataTypeBits(type) == 4) ++stats.four_bit_tensors;
       if (q.params.blocked()) ++stats.blocked_weights;
-      stats.weight_errors.push_back(weightError(*v, *first, written, error, options));
-      Value* deq = addDequantize(graph, stored, written.params, type, v->name(), graph.nodes().front().get());
+      stats.weight_errors.push_back(weightError(*v, *first, q, error, options));
+      Value* deq = addDequantize(graph, stored, q.params, type, v->name(), graph.nodes().front().get());
       graph.replaceAllUsesWith(v, deq);
       ++stats.weights;
       ++stats.dequantize_nodes;

@@ -4,9 +4,8 @@
 //   activation v:  producer -> v -> Q(s, zp) -> DQ -> (every former use of v)
 //   weight W:      W_q (int8 initializer) -> DQ(s[c], 0, axis) -> (uses of W)
 //   bias b:        b_q (int32, scale s_x * s_w[c]) -> DQ(axis 0) -> (the node's bias input)
-//                  (where some b[c] / (s_x * s_w[c]) is past int32, s_w[c] is raised until it
-//                  fits; with per-tensor weights the bias stays float: clamping it would change
-//                  the layer's output)
+//                  (stays float where some b[c] / (s_x * s_w[c]) is past int32: clamping it
+//                  would change the layer's output)
 //
 // Activations with fewer bits than their container are clipped to the narrow range (with one scale:
 // a Clip of the integer codes between Q and DQ; per channel or in a 4-bit container: Max and Min
@@ -47,7 +46,6 @@ struct MaterializeStats {
   int four_bit_tensors = 0;  // weights and activations stored as INT4/UINT4
   int blocked_weights = 0;   // weights with one scale per block (group-wise; block_size, opset 21)
   std::vector<std::string> float_biases;  // biases kept in float, with the reason
-  std::vector<std::string> raised_weight_scales;  // weights whose channel scales grew so their bias fits int32
   std::vector<WeightError> weight_errors;  // per quantized weight, in graph order of the table
 };
 
